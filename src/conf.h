@@ -1,0 +1,62 @@
+/* Service configuration (SPEC §7): parsed once, read-only afterwards.
+ * Every limit the service enforces lives here. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* codejail's limit names, plus TMPFS and OUTPUT. */
+enum limit_id { LIMIT_CPU, LIMIT_REALTIME, LIMIT_VMEM, LIMIT_FSIZE, LIMIT_NPROC, LIMIT_TMPFS, LIMIT_OUTPUT, _LIMIT_MAX };
+
+struct limits {
+        int64_t v[_LIMIT_MAX];
+};
+
+struct limit_override {
+        char *context;
+        unsigned set_mask; /* bit (1u << limit_id) set when the context overrides it */
+        struct limits values;
+};
+
+enum apparmor_mode { APPARMOR_AUTO, APPARMOR_REQUIRE, APPARMOR_OFF };
+
+struct config {
+        bool enabled;
+        char *python_bin;
+        uid_t uid_min, uid_max; /* sandbox_uid_range, inclusive */
+        struct limits limits;
+        struct limit_override *overrides;
+        size_t n_overrides;
+        enum apparmor_mode apparmor;
+        char *apparmor_profile;
+        bool require_private_network;
+        uint64_t max_request_bytes;
+        uint64_t max_header_bytes; /* not a config key: SPEC §2 fixes 16 KiB */
+        int request_timeout_s;
+        char *state_dir;
+        int health_max_age_s;
+        char *path; /* where it was loaded from */
+};
+
+#define CONFIG_DEFAULT_PATH "/etc/codejail-service/codejail.json"
+#define CONFIG_CREDENTIAL_NAME "codejail.json"
+
+const char *limit_name(enum limit_id id);
+
+/* Defaults of SPEC §4/§7 (enabled=false). */
+int config_new_default(struct config **ret);
+
+/* Parse JSON text. On error returns -EINVAL (or -ENOMEM) and writes a
+ * message naming the offending key into err. */
+int config_parse(const char *text, size_t len, struct config **ret, char *err, size_t errlen);
+
+/* Resolve which file to read: explicit, $CREDENTIALS_DIRECTORY/codejail.json,
+ * then CONFIG_DEFAULT_PATH; then load it. */
+int config_load(const char *explicit_path, struct config **ret, char *err, size_t errlen);
+
+void config_free(struct config *c);
+
+/* Limits for a limit_overrides_context (NULL or unknown -> defaults). */
+void config_resolve_limits(const struct config *c, const char *context, struct limits *out);

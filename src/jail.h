@@ -1,0 +1,68 @@
+/* One confined execution (SPEC §4, §6): the ordered privileged steps live in
+ * jail.c; each kernel facility has its own file. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "conf.h"
+
+struct jail_file {
+        const char *name; /* basename written into the jail dir */
+        const void *data;
+        size_t len;
+};
+
+struct jail_request {
+        const void *stdin_data; /* what the wrapper reads: [code, globals] */
+        size_t stdin_len;
+        size_t n_python_path;   /* sys.path.append('python_lib.zip') lines */
+        const struct jail_file *files;
+        size_t n_files;
+        struct limits limits;
+};
+
+struct jail_result {
+        int status;             /* exit code, or -signal */
+        char *out, *err;        /* captured stdout/stderr (<= OUTPUT each) */
+        size_t out_len, err_len;
+        uid_t uid;
+        uint64_t duration_ms, cpu_ms, maxrss_kb;
+        const char *limit_hit;  /* NULL, "REALTIME", "OUTPUT", "CPU", ... */
+};
+
+/* A failure of the service or the jail set-up (never of the untrusted code):
+ * which step failed and its errno. */
+struct jail_error {
+        char step[48];
+        int error; /* positive errno */
+};
+
+/* Layers that may be switched off in the sabotage build only
+ * (src/codejaild-sabotage, never installed): CODEJAIL_SABOTAGE=a,b,c. */
+enum jail_layer {
+        LAYER_LANDLOCK = 1u << 0,
+        LAYER_SECCOMP = 1u << 1,
+        LAYER_UID = 1u << 2,       /* run as the service's own uid */
+        LAYER_NAMESPACES = 1u << 3,
+        LAYER_MOUNTS = 1u << 4,    /* tmpfs over /tmp, /run... and tmp/ quota */
+        LAYER_RLIMITS = 1u << 5,
+        LAYER_CAPS = 1u << 6,
+        LAYER_NNP = 1u << 7,
+        LAYER_EXEC_ONCE = 1u << 8, /* the execve supervisor */
+        LAYER_APPARMOR = 1u << 9,
+        LAYER_NETNS_SELF = 1u << 10,
+};
+unsigned jail_sabotaged_layers(void); /* 0 in production builds */
+
+/* Run one execution. Returns 0 with *res filled (whatever the code did),
+ * or -errno for a set-up failure with *err filled. */
+int jail_run(const struct config *cfg, const struct jail_request *req, struct jail_result *res,
+             struct jail_error *err);
+void jail_result_done(struct jail_result *res);
+
+/* The service process moves itself into a fresh network namespace
+ * (no egress from the web side either). */
+int jail_isolate_self_network(const struct config *cfg);

@@ -1,0 +1,4 @@
+/* llhttp built from the sources Debian 12's node-llhttp ships (configure
+ * --with-llhttp-src). Angle brackets: search only -I$(LLHTTP_SRC), never
+ * src/ (which has its own http.c). */
+#include <http.c>
