@@ -1,1 +1,750 @@
-/* placeholder: being written */
+/* llhttp glue: one request per connection, every buffer capped by the
+ * config, one deadline from accept to the last body byte.
+ *
+ * Reading works on a single buffer. Raw bytes are received just past the
+ * body decoded so far and handed to llhttp in place; on_body moves each
+ * decoded piece down onto the end of the body (memmove: llhttp's pointer is
+ * never below it). For a Content-Length body that move is a no-op, so the
+ * body is received straight into its final place. The head is never kept:
+ * llhttp streams it and we copy the few pieces we need (URL, Content-Type,
+ * Expect), all bounded because the head itself is.
+ *
+ * llhttp 8.1 built without LLHTTP_STRICT_MODE (Debian's node-llhttp) accepts
+ * a bare LF as a line end and lone CRs, and its lenient flags are all off by
+ * default (llhttp_init zeroes them; we never set them). Since a front proxy
+ * may split lines differently from us (request smuggling, CVE-2023-30589
+ * against Node's llhttp use), the head is pre-scanned here and any bare LF,
+ * bare CR, obs-fold continuation line or control byte is a 400 before llhttp
+ * sees it. Content-Length with Transfer-Encoding and duplicate Content-Length
+ * are refused by llhttp itself (HPE_UNEXPECTED_CONTENT_LENGTH) and checked
+ * again from its flags. */
+#include <errno.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <llhttp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "http.h"
+#include "macro.h"
+
+#define HEAD_READ_SIZE (16u * 1024u)
+/* Room kept past the body so a read can always see chunk framing and any
+ * excess that makes the body too large. */
+#define BODY_HEADROOM (64u * 1024u)
+#define LINGER_MAX_BYTES (4u * 1024u * 1024u)
+
+uint64_t http_now_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
+}
+
+/* Milliseconds until deadline for poll(), rounded up; 0 when passed. */
+static int remaining_ms(uint64_t deadline_ns) {
+        uint64_t now = http_now_ns();
+        if (now >= deadline_ns)
+                return 0;
+        uint64_t ms = (deadline_ns - now + 999999) / 1000000;
+        return ms > INT_MAX ? INT_MAX : (int) ms;
+}
+
+/* A string that grows up to a cap. */
+struct sbuf {
+        char *p;
+        size_t len, cap;
+};
+
+static int sbuf_append(struct sbuf *s, const char *at, size_t n, size_t max) {
+        if (n > max || s->len > max - n)
+                return -EMSGSIZE;
+        if (s->len + n + 1 > s->cap) {
+                size_t cap = s->cap ? s->cap : 64;
+                while (cap < s->len + n + 1)
+                        cap *= 2;
+                char *p = realloc(s->p, cap);
+                if (!p)
+                        return -ENOMEM;
+                s->p = p;
+                s->cap = cap;
+        }
+        memcpy(s->p + s->len, at, n);
+        s->len += n;
+        s->p[s->len] = 0;
+        return 0;
+}
+
+static void sbuf_reset(struct sbuf *s) {
+        s->len = 0;
+        if (s->p)
+                s->p[0] = 0;
+}
+
+enum head_scan {
+        SCAN_LINE_START, /* at the first byte of a line */
+        SCAN_IN_LINE,
+        SCAN_CR,         /* CR ending a non-empty line: LF must follow */
+        SCAN_CR_EMPTY,   /* CR of the empty line: LF must follow, then the head ends */
+};
+
+struct reader {
+        llhttp_t parser;
+        llhttp_settings_t settings;
+        const struct http_limits *lim;
+        struct http_error *err;
+
+        /* head pre-scan */
+        enum head_scan scan;
+        size_t head_bytes;
+        bool first_line_done;
+        bool head_done;
+
+        struct sbuf url, field, value, content_type;
+        bool expect_continue;
+        bool headers_complete, message_complete;
+        int cb_error; /* negative errno set by a callback returning HPE_USER */
+
+        char *buf;
+        size_t buf_size;
+        size_t body_len;
+        bool buf_fixed; /* sized for Content-Length once: never moved again */
+};
+
+static void set_error(struct http_error *err, int status, const char *log_status, const char *fmt, ...)
+        _printf_(4, 5);
+static void set_error(struct http_error *err, int status, const char *log_status, const char *fmt, ...) {
+        va_list ap;
+        err->status = status;
+        err->log_status = log_status;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+}
+
+static struct reader *reader_of(llhttp_t *p) { return p->data; }
+
+static int cb_fail(struct reader *r, int error) {
+        r->cb_error = error;
+        return HPE_USER;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t n) {
+        struct reader *r = reader_of(p);
+        int k = sbuf_append(&r->url, at, n, r->lim->max_header_bytes);
+        return k < 0 ? cb_fail(r, k) : 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t n) {
+        struct reader *r = reader_of(p);
+        if (r->headers_complete) /* trailers: not kept */
+                return 0;
+        int k = sbuf_append(&r->field, at, n, r->lim->max_header_bytes);
+        return k < 0 ? cb_fail(r, k) : 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t n) {
+        struct reader *r = reader_of(p);
+        if (r->headers_complete)
+                return 0;
+        int k = sbuf_append(&r->value, at, n, r->lim->max_header_bytes);
+        return k < 0 ? cb_fail(r, k) : 0;
+}
+
+static bool field_is(const struct sbuf *f, const char *name) {
+        return f->len == strlen(name) && strncasecmp(f->p, name, f->len) == 0;
+}
+
+static int on_header_value_complete(llhttp_t *p) {
+        struct reader *r = reader_of(p);
+        if (r->headers_complete)
+                return 0;
+        const char *v = r->value.p ? r->value.p : "";
+        /* llhttp hands over the value without surrounding whitespace. */
+        if (field_is(&r->field, "Content-Type")) {
+                sbuf_reset(&r->content_type);
+                int k = sbuf_append(&r->content_type, v, r->value.len, r->lim->max_header_bytes);
+                if (k < 0)
+                        return cb_fail(r, k);
+        } else if (field_is(&r->field, "Expect")) {
+                if (strcasecmp(v, "100-continue") == 0)
+                        r->expect_continue = true;
+        }
+        sbuf_reset(&r->field);
+        sbuf_reset(&r->value);
+        return 0;
+}
+
+static int on_headers_complete(llhttp_t *p) {
+        reader_of(p)->headers_complete = true;
+        return 0;
+}
+
+static int on_chunk_header(llhttp_t *p) {
+        struct reader *r = reader_of(p);
+        /* parser->content_length is this chunk's size: refuse before its
+         * first byte arrives. */
+        if (p->content_length > r->lim->max_body_bytes ||
+            r->body_len > r->lim->max_body_bytes - p->content_length)
+                return cb_fail(r, -EFBIG);
+        return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t n) {
+        struct reader *r = reader_of(p);
+        if (n > r->lim->max_body_bytes || r->body_len > r->lim->max_body_bytes - n)
+                return cb_fail(r, -EFBIG);
+        char *dst = r->buf + r->body_len;
+        if (at != dst)
+                memmove(dst, at, n);
+        r->body_len += n;
+        return 0;
+}
+
+static int on_message_complete(llhttp_t *p) {
+        reader_of(p)->message_complete = true;
+        /* One request per connection: whatever follows is not parsed. */
+        return HPE_PAUSED;
+}
+
+static ssize_t bad_head(struct reader *r, const char *what) {
+        set_error(r->err, 400, "http.bad_request", "Bad request: %s", what);
+        return -EBADMSG;
+}
+
+/* Pre-scan head bytes (see the top of the file). Returns how many bytes of
+ * data belong to the head (all of them while it continues; r->head_done is
+ * set when it ended), or a negative errno with err set. */
+static ssize_t scan_head(struct reader *r, const char *data, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char) data[i];
+
+                if (++r->head_bytes > r->lim->max_header_bytes) {
+                        set_error(r->err, 431, "http.header_too_large",
+                                  "Request header fields too large (limit %zu bytes)", r->lim->max_header_bytes);
+                        return -EMSGSIZE;
+                }
+                switch (r->scan) {
+                case SCAN_CR:
+                case SCAN_CR_EMPTY:
+                        if (c != '\n')
+                                return bad_head(r, "bare CR in request head");
+                        if (r->scan == SCAN_CR_EMPTY) {
+                                r->head_done = true;
+                                return (ssize_t) (i + 1);
+                        }
+                        r->first_line_done = true;
+                        r->scan = SCAN_LINE_START;
+                        continue;
+                case SCAN_LINE_START:
+                        if (c == '\r') {
+                                if (!r->first_line_done)
+                                        return bad_head(r, "empty line before the request line");
+                                r->scan = SCAN_CR_EMPTY;
+                                continue;
+                        }
+                        if (c == ' ' || c == '\t')
+                                return bad_head(r, r->first_line_done ? "obsolete line folding in header"
+                                                                      : "whitespace before the request line");
+                        break;
+                case SCAN_IN_LINE:
+                        if (c == '\r') {
+                                r->scan = SCAN_CR;
+                                continue;
+                        }
+                        break;
+                }
+                if (c == '\n')
+                        return bad_head(r, "bare LF in request head");
+                if ((c < 0x20 && c != '\t') || c == 0x7f)
+                        return bad_head(r, "control character in request head");
+                r->scan = SCAN_IN_LINE;
+        }
+        return (ssize_t) n;
+}
+
+static int map_llhttp_error(struct reader *r, llhttp_errno_t e) {
+        if (e == HPE_USER) {
+                switch (r->cb_error) {
+                case -EFBIG:
+                        set_error(r->err, 413, "http.too_large", "Request body too large (limit %llu bytes)",
+                                  (unsigned long long) r->lim->max_body_bytes);
+                        return -EFBIG;
+                case -EMSGSIZE:
+                        set_error(r->err, 431, "http.header_too_large",
+                                  "Request header fields too large (limit %zu bytes)", r->lim->max_header_bytes);
+                        return -EMSGSIZE;
+                default:
+                        set_error(r->err, 500, "http.internal_error", "Internal error reading the request");
+                        return r->cb_error < 0 ? r->cb_error : -ENOMEM;
+                }
+        }
+        /* llhttp's reasons are static ASCII texts. */
+        const char *reason = llhttp_get_error_reason(&r->parser);
+        set_error(r->err, 400, "http.bad_request", "Bad request: %s", reason ? reason : llhttp_errno_name(e));
+        return -EBADMSG;
+}
+
+/* Feed bytes to llhttp. Returns 1 when the message is complete, 0 when more
+ * is needed, or a negative errno with err set. */
+static int feed(struct reader *r, const char *data, size_t n) {
+        if (n == 0)
+                return r->message_complete;
+        llhttp_errno_t e = llhttp_execute(&r->parser, data, n);
+        switch (e) {
+        case HPE_OK:
+                return 0;
+        case HPE_PAUSED:
+        case HPE_PAUSED_UPGRADE: /* we never switch protocols; answered with Connection: close */
+                if (r->message_complete)
+                        return 1;
+                return map_llhttp_error(r, e);
+        default:
+                return map_llhttp_error(r, e);
+        }
+}
+
+static int send_all(int fd, struct iovec *iov, size_t n_iov, uint64_t deadline_ns) {
+        while (n_iov > 0) {
+                if (iov->iov_len == 0) {
+                        iov++;
+                        n_iov--;
+                        continue;
+                }
+                struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n_iov };
+                ssize_t k = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno != EAGAIN && errno != EWOULDBLOCK)
+                                return -errno;
+                        int ms = deadline_ns ? remaining_ms(deadline_ns) : -1;
+                        if (ms == 0)
+                                return -ETIMEDOUT;
+                        struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+                        if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
+                                return -errno;
+                        continue;
+                }
+                size_t done = (size_t) k;
+                while (n_iov > 0 && done >= iov->iov_len) {
+                        done -= iov->iov_len;
+                        iov++;
+                        n_iov--;
+                }
+                if (n_iov > 0) {
+                        iov->iov_base = (char *) iov->iov_base + done;
+                        iov->iov_len -= done;
+                }
+        }
+        return 0;
+}
+
+/* Make room for at least one more read past the body: the buffer grows by
+ * doubling up to max_body_bytes + BODY_HEADROOM, which is always enough
+ * because raw bytes never pile up (llhttp consumes every read). */
+static int ensure_room(struct reader *r, size_t want_total) {
+        size_t limit = r->lim->max_body_bytes > SIZE_MAX - BODY_HEADROOM - 1
+                               ? SIZE_MAX
+                               : (size_t) r->lim->max_body_bytes + BODY_HEADROOM + 1;
+        if (want_total > limit)
+                want_total = limit;
+        if (r->buf_size >= want_total)
+                return 0;
+        size_t size = r->buf_size ? r->buf_size : HEAD_READ_SIZE;
+        while (size < want_total)
+                size = size > limit / 2 ? limit : size * 2;
+        char *b = realloc(r->buf, size);
+        if (!b)
+                return -ENOMEM;
+        r->buf = b;
+        r->buf_size = size;
+        return 0;
+}
+
+/* The head has been parsed: checks that must happen before any body byte
+ * is read. Returns 0 or a negative errno with err set. */
+static int after_head(struct reader *r, int fd, struct http_request *req) {
+        llhttp_t *p = &r->parser;
+
+        if (!r->headers_complete)
+                return bad_head(r, "malformed request head");
+        if (p->http_major != 1 || p->http_minor > 1) {
+                set_error(r->err, 400, "http.bad_request", "Bad request: unsupported HTTP version %u.%u",
+                          p->http_major, p->http_minor);
+                return -EBADMSG;
+        }
+        if ((p->flags & F_CONTENT_LENGTH) && (p->flags & (F_TRANSFER_ENCODING | F_CHUNKED)))
+                return bad_head(r, "Content-Length with Transfer-Encoding");
+
+        bool chunked = p->flags & F_CHUNKED;
+        bool has_cl = p->flags & F_CONTENT_LENGTH;
+        if (has_cl && p->content_length > r->lim->max_body_bytes) {
+                set_error(r->err, 413, "http.too_large", "Request body too large (limit %llu bytes)",
+                          (unsigned long long) r->lim->max_body_bytes);
+                return -EFBIG;
+        }
+        if (has_cl) {
+                int k = ensure_room(r, (size_t) p->content_length + 1);
+                if (k < 0) {
+                        set_error(r->err, 500, "http.internal_error", "Internal error reading the request");
+                        return k;
+                }
+                r->buf_fixed = true;
+        }
+
+        const char *m = llhttp_method_name((llhttp_method_t) p->method);
+        snprintf(req->method, sizeof req->method, "%s", m ? m : "UNKNOWN");
+        req->http_major = p->http_major;
+        req->http_minor = p->http_minor;
+        req->header_bytes = r->head_bytes;
+        req->expect_continue = r->expect_continue;
+
+        /* curl sends Expect for bodies over 1 KiB and waits a second for
+         * this; only promise it when a body is coming and is acceptable. */
+        if (r->expect_continue && p->http_minor >= 1 && !r->message_complete &&
+            (chunked || (has_cl && p->content_length > 0))) {
+                static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+                struct iovec iov = { .iov_base = (void *) cont, .iov_len = sizeof cont - 1 };
+                int k = send_all(fd, &iov, 1, r->lim->deadline_ns);
+                if (k == -ETIMEDOUT) {
+                        set_error(r->err, 408, "http.timeout", "Request timeout");
+                        return k;
+                }
+                if (k < 0) {
+                        set_error(r->err, 0, "http.io_error", "I/O error: %s", strerror(-k));
+                        return k;
+                }
+        }
+        return 0;
+}
+
+int http_read_request(int fd, const struct http_limits *lim, struct http_request *req,
+                      struct http_error *err) {
+        struct reader r = { .lim = lim, .err = err };
+        int ret;
+
+        *err = (struct http_error) { 0 };
+        *req = (struct http_request) { 0 };
+
+        llhttp_settings_init(&r.settings);
+        r.settings.on_url = on_url;
+        r.settings.on_header_field = on_header_field;
+        r.settings.on_header_value = on_header_value;
+        r.settings.on_header_value_complete = on_header_value_complete;
+        r.settings.on_headers_complete = on_headers_complete;
+        r.settings.on_chunk_header = on_chunk_header;
+        r.settings.on_body = on_body;
+        r.settings.on_message_complete = on_message_complete;
+        llhttp_init(&r.parser, HTTP_REQUEST, &r.settings);
+        r.parser.data = &r;
+        /* Lenient flags stay at llhttp_init's default: all off. */
+
+        ret = ensure_room(&r, HEAD_READ_SIZE);
+        if (ret < 0)
+                goto oom;
+
+        size_t received = 0;
+        for (;;) {
+                int ms = remaining_ms(lim->deadline_ns);
+                if (ms == 0) {
+                        set_error(err, 408, "http.timeout", "Request timeout");
+                        ret = -ETIMEDOUT;
+                        goto fail;
+                }
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                int k = poll(&pfd, 1, ms);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        ret = -errno;
+                        set_error(err, 0, "http.io_error", "I/O error: %m");
+                        goto fail;
+                }
+                if (k == 0)
+                        continue; /* re-check the deadline */
+
+                if (r.head_done && !r.buf_fixed) {
+                        ret = ensure_room(&r, r.body_len + BODY_HEADROOM / 2);
+                        if (ret < 0)
+                                goto oom;
+                }
+                size_t off = r.head_done ? r.body_len : 0;
+                size_t room = r.buf_size - off - 1;
+                ssize_t n = recv(fd, r.buf + off, room, MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+                                continue;
+                        ret = -errno;
+                        set_error(err, 0, "http.io_error", "I/O error: %m");
+                        goto fail;
+                }
+                if (n == 0) {
+                        if (received == 0) {
+                                set_error(err, 0, "http.no_request", "Connection closed before a request");
+                                ret = -ECONNRESET;
+                        } else {
+                                set_error(err, 400, "http.bad_request", "Bad request: incomplete request");
+                                ret = -EBADMSG;
+                        }
+                        goto fail;
+                }
+                received += (size_t) n;
+
+                if (r.head_done) {
+                        ret = feed(&r, r.buf + off, (size_t) n);
+                        if (ret < 0)
+                                goto fail;
+                        if (ret > 0)
+                                break;
+                        continue;
+                }
+
+                ssize_t h = scan_head(&r, r.buf, (size_t) n);
+                if (h < 0) {
+                        ret = (int) h;
+                        goto fail;
+                }
+                ret = feed(&r, r.buf, (size_t) h);
+                if (ret < 0)
+                        goto fail;
+                if (!r.head_done)
+                        continue;
+
+                ret = after_head(&r, fd, req);
+                if (ret < 0)
+                        goto fail;
+                if (r.message_complete)
+                        break;
+                /* The rest of this read is the start of the body: move it to
+                 * the front, where the body lives. */
+                size_t rest = (size_t) n - (size_t) h;
+                memmove(r.buf, r.buf + h, rest);
+                r.body_len = 0;
+                ret = feed(&r, r.buf, rest);
+                if (ret < 0)
+                        goto fail;
+                if (ret > 0)
+                        break;
+        }
+
+        r.buf[r.body_len] = 0;
+        if (!r.url.p || r.url.len == 0) {
+                bad_head(&r, "empty request target");
+                ret = -EBADMSG;
+                goto fail;
+        }
+        req->url = TAKE_PTR(r.url.p);
+        size_t plen = strcspn(req->url, "?#");
+        req->path = strndup(req->url, plen);
+        if (!req->path)
+                goto oom;
+        req->content_type = TAKE_PTR(r.content_type.p);
+        req->body = TAKE_PTR(r.buf);
+        req->body_len = r.body_len;
+        free(r.field.p);
+        free(r.value.p);
+        return 0;
+
+oom:
+        set_error(err, 500, "http.internal_error", "Internal error reading the request");
+        ret = -ENOMEM;
+fail:
+        free(r.url.p);
+        free(r.field.p);
+        free(r.value.p);
+        free(r.content_type.p);
+        free(r.buf);
+        http_request_done(req);
+        return ret;
+}
+
+void http_request_done(struct http_request *req) {
+        if (!req)
+                return;
+        free(req->url);
+        free(req->path);
+        free(req->content_type);
+        free(req->body);
+        *req = (struct http_request) { 0 };
+}
+
+bool http_media_type_is(const char *content_type, const char *type) {
+        if (!content_type)
+                return false;
+        content_type += strspn(content_type, " \t");
+        size_t n = strlen(type);
+        if (strncasecmp(content_type, type, n) != 0)
+                return false;
+        const char *rest = content_type + n;
+        rest += strspn(rest, " \t");
+        return *rest == 0 || *rest == ';';
+}
+
+const char *http_reason(int status) {
+        switch (status) {
+        case 100: return "Continue";
+        case 200: return "OK";
+        case 400: return "Bad Request";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 408: return "Request Timeout";
+        case 413: return "Content Too Large";
+        case 415: return "Unsupported Media Type";
+        case 431: return "Request Header Fields Too Large";
+        case 500: return "Internal Server Error";
+        case 503: return "Service Unavailable";
+        default: return "Unknown";
+        }
+}
+
+int http_write_response(int fd, int status, const char *extra_headers, const char *body, size_t len,
+                        bool head_only, uint64_t deadline_ns) {
+        char head[512];
+        int k = snprintf(head, sizeof head,
+                         "HTTP/1.1 %03d %s\r\n"
+                         "Content-Type: application/json\r\n"
+                         "Content-Length: %zu\r\n"
+                         "Connection: close\r\n",
+                         status, http_reason(status), len);
+        if (k < 0 || (size_t) k >= sizeof head)
+                return -EINVAL;
+        struct iovec iov[4] = {
+                { .iov_base = head, .iov_len = (size_t) k },
+                { .iov_base = (void *) (extra_headers ? extra_headers : ""),
+                  .iov_len = extra_headers ? strlen(extra_headers) : 0 },
+                { .iov_base = (void *) "\r\n", .iov_len = 2 },
+                { .iov_base = (void *) body, .iov_len = head_only || !body ? 0 : len },
+        };
+        return send_all(fd, iov, ELEMENTSOF(iov), deadline_ns);
+}
+
+/* Decode one UTF-8 sequence, accepting encoded surrogates ("generalized
+ * UTF-8", as pyjson produces). Returns its length and the code point, or 0
+ * for an invalid sequence. */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
+        if (s[0] < 0x80) {
+                *cp = s[0];
+                return 1;
+        }
+        size_t len;
+        uint32_t c, min;
+        if ((s[0] & 0xe0) == 0xc0) {
+                len = 2, c = s[0] & 0x1f, min = 0x80;
+        } else if ((s[0] & 0xf0) == 0xe0) {
+                len = 3, c = s[0] & 0x0f, min = 0x800;
+        } else if ((s[0] & 0xf8) == 0xf0) {
+                len = 4, c = s[0] & 0x07, min = 0x10000;
+        } else
+                return 0;
+        if (len > n)
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                c = (c << 6) | (s[i] & 0x3f);
+        }
+        if (c < min || c > 0x10ffff)
+                return 0;
+        *cp = c;
+        return len;
+}
+
+char *http_error_body(const char *message, size_t *len_out) {
+        static const char prefix[] = "{\"error\": \"", suffix[] = "\"}";
+        size_t mlen = strlen(message);
+        /* worst case: every byte becomes \uXXXX (6), a 4-byte sequence 12 */
+        if (mlen > (SIZE_MAX - sizeof prefix - sizeof suffix) / 6)
+                return NULL;
+        size_t cap = sizeof prefix + sizeof suffix + mlen * 6 + 1;
+        char *out = malloc(cap);
+        if (!out)
+                return NULL;
+        size_t o = 0;
+        memcpy(out, prefix, sizeof prefix - 1);
+        o += sizeof prefix - 1;
+        const unsigned char *s = (const unsigned char *) message;
+        for (size_t i = 0; i < mlen;) {
+                unsigned char c = s[i];
+                const char *esc = NULL;
+                switch (c) {
+                case '"': esc = "\\\""; break;
+                case '\\': esc = "\\\\"; break;
+                case '\n': esc = "\\n"; break;
+                case '\r': esc = "\\r"; break;
+                case '\t': esc = "\\t"; break;
+                case '\b': esc = "\\b"; break;
+                case '\f': esc = "\\f"; break;
+                }
+                if (esc) {
+                        memcpy(out + o, esc, 2);
+                        o += 2;
+                        i++;
+                        continue;
+                }
+                if (c >= 0x20 && c < 0x7f) {
+                        out[o++] = (char) c;
+                        i++;
+                        continue;
+                }
+                uint32_t cp;
+                size_t l = utf8_decode(s + i, mlen - i, &cp);
+                if (l == 0) {
+                        cp = 0xfffd;
+                        l = 1;
+                }
+                i += l;
+                if (cp >= 0x10000) {
+                        cp -= 0x10000;
+                        o += (size_t) sprintf(out + o, "\\u%04x\\u%04x", 0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
+                } else
+                        o += (size_t) sprintf(out + o, "\\u%04x", cp);
+        }
+        memcpy(out + o, suffix, sizeof suffix);
+        o += sizeof suffix - 1;
+        if (len_out)
+                *len_out = o;
+        return out;
+}
+
+int http_write_error(int fd, int status, const char *message, const char *extra_headers,
+                     bool head_only, uint64_t deadline_ns) {
+        size_t len;
+        _cleanup_free_ char *body = http_error_body(message, &len);
+        if (!body)
+                return -ENOMEM;
+        return http_write_response(fd, status, extra_headers, body, len, head_only, deadline_ns);
+}
+
+void http_linger(int fd, uint64_t deadline_ns) {
+        char sink[4096];
+        size_t total = 0;
+
+        if (shutdown(fd, SHUT_WR) < 0)
+                return;
+        while (total < LINGER_MAX_BYTES) {
+                int ms = remaining_ms(deadline_ns);
+                if (ms == 0)
+                        return;
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                int k = poll(&pfd, 1, ms);
+                if (k < 0 && errno != EINTR)
+                        return;
+                if (k <= 0)
+                        continue;
+                ssize_t n = recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+                if (n == 0)
+                        return;
+                if (n < 0) {
+                        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+                                continue;
+                        return;
+                }
+                total += (size_t) n;
+        }
+}

@@ -1,1 +1,79 @@
+/* HTTP/1.x for one request per connection: llhttp glue with every buffer
+ * capped by the config, one deadline for the whole request, and the
+ * response writer (SPEC §2). No logging: failures come back as a status,
+ * a client-facing message and a log label for server.c to log once. */
 #pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct http_limits {
+        size_t max_header_bytes;   /* request line + headers (else 431) */
+        uint64_t max_body_bytes;   /* decoded body (else 413) */
+        uint64_t deadline_ns;      /* CLOCK_MONOTONIC, absolute (else 408) */
+};
+
+struct http_request {
+        char method[24];           /* "GET", "POST", ... (llhttp's name) */
+        char *url;                 /* request target as sent, NUL-terminated */
+        char *path;                /* url without "?query", NUL-terminated */
+        char *content_type;        /* last Content-Type header value or NULL */
+        bool expect_continue;      /* "Expect: 100-continue" (answered) */
+        int http_major, http_minor;
+        size_t header_bytes;       /* request line + headers as received */
+        char *body;                /* decoded body (chunking removed), NUL-terminated */
+        size_t body_len;
+};
+
+/* Why a request could not be read: what to answer and what to log.
+ * status 0 means "answer nothing" (the peer went away before sending a
+ * request, or the connection failed). */
+struct http_error {
+        int status;                /* 400, 408, 413, 431, 0 */
+        const char *log_status;    /* "http.bad_request", "http.timeout", ... */
+        char message[160];         /* client-facing text for {"error": ...} */
+};
+
+/* Read exactly one request from fd (a connected stream socket) within
+ * lim->deadline_ns. Answers "Expect: 100-continue" itself once the head has
+ * passed every check (never before a 413). Returns 0 with *req filled, or a
+ * negative errno with *err filled: -EBADMSG (400), -ETIMEDOUT (408),
+ * -EFBIG (413), -EMSGSIZE (431), -ECONNRESET (peer closed early: status 0
+ * unless some bytes were received), -ENOMEM (status 500), other -errno
+ * (I/O error, status 0). */
+int http_read_request(int fd, const struct http_limits *lim, struct http_request *req,
+                      struct http_error *err);
+void http_request_done(struct http_request *req);
+
+/* Case-insensitive media type test ignoring parameters:
+ * http_media_type_is("Multipart/Form-Data; boundary=x", "multipart/form-data"). */
+bool http_media_type_is(const char *content_type, const char *type);
+
+/* "Not Found" for 404, ...; "Unknown" for codes we do not use. */
+const char *http_reason(int status);
+
+/* Write a complete response: status line, Content-Type: application/json,
+ * Content-Length, Connection: close, then extra_headers (each line ending in
+ * "\r\n", may be NULL), then the body unless head_only. Handles EINTR, short
+ * writes and EPIPE (MSG_NOSIGNAL) and gives up at deadline_ns (0: no
+ * deadline). Returns 0 or -errno. */
+int http_write_response(int fd, int status, const char *extra_headers, const char *body, size_t len,
+                        bool head_only, uint64_t deadline_ns);
+
+/* {"error": "<message>"} serialized like Python's json.dumps (ensure_ascii;
+ * "generalized UTF-8" lone surrogates become \udXXX). Returns a malloc'd
+ * string (length in *len_out) or NULL on ENOMEM. */
+char *http_error_body(const char *message, size_t *len_out);
+
+/* http_error_body + http_write_response. */
+int http_write_error(int fd, int status, const char *message, const char *extra_headers,
+                     bool head_only, uint64_t deadline_ns);
+
+/* After answering a request whose body was not (fully) read: stop sending,
+ * then read and discard until EOF, deadline_ns, or a small byte budget, so
+ * the client sees our answer instead of a RST. */
+void http_linger(int fd, uint64_t deadline_ns);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t http_now_ns(void);
