@@ -19,8 +19,16 @@ struct form {
 
 enum form_kind { FORM_NONE, FORM_URLENCODED, FORM_MULTIPART };
 
+/* At most this many fields+files per body (counted before duplicates are
+ * dropped), like Django's DATA_UPLOAD_MAX_NUMBER_FIELDS: keeps "last wins"
+ * cheap. More is -EINVAL. Field names containing NUL are -EINVAL. */
+#define FORM_MAX_ITEMS 1000u
+
 /* Classify a Content-Type header; for multipart, copies the boundary into
- * boundary (max 70 chars per RFC 2046). Returns FORM_NONE for other types. */
+ * boundary (max 70 chars per RFC 2046; boundary_size >= 71). Returns
+ * FORM_NONE for other types. A multipart type with a missing or invalid
+ * boundary returns FORM_MULTIPART with boundary "" (the parsers then report
+ * -EINVAL). */
 enum form_kind form_content_type(const char *content_type, char *boundary, size_t boundary_size);
 
 /* Parse a whole body. Returns 0 or -EINVAL (malformed; detail in err) /
@@ -29,7 +37,9 @@ int form_parse_urlencoded(const char *body, size_t len, struct form *f, char *er
 int form_parse_multipart(const char *body, size_t len, const char *boundary, struct form *f,
                          char *err, size_t errlen);
 
-/* Streaming multipart parser: feed chunks as they arrive. */
+/* Streaming multipart parser: feed chunks as they arrive. max_bytes caps
+ * the stored names+contents. new() returns NULL on ENOMEM or a boundary
+ * that is empty or longer than 70. After an error every call repeats it. */
 struct form_multipart;
 struct form_multipart *form_multipart_new(const char *boundary, size_t max_bytes);
 int form_multipart_feed(struct form_multipart *m, const char *buf, size_t len, char *err, size_t errlen);
