@@ -6,6 +6,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Nesting limit for the payload JSON. CPython raises RecursionError near
+ * 1000 levels (interpreter-dependent); we refuse earlier, with the same
+ * text, as check 4 (bad_json). */
+#define PAYLOAD_MAX_DEPTH 512
+
 struct payload {
         json_t *root;          /* owned; the parsed payload object */
         const char *code;      /* borrowed from root (generalized UTF-8) */

@@ -1,1 +1,982 @@
-/* placeholder: being written */
+/* JSON as CPython 3.11's json module reads and writes it (see pyjson.h).
+ *
+ * The reader mirrors Modules/_json.c (scanstring_unicode, scan_once_unicode,
+ * _parse_object_unicode, _parse_array_unicode, _match_number_unicode) step by
+ * step so error kinds and positions match json.JSONDecodeError exactly.
+ * It is iterative (an explicit frame stack bounded by max_depth), so 100k
+ * nested brackets cannot overflow the C stack.
+ *
+ * Input bytes: Django decodes the form field as UTF-8 with errors='replace'
+ * before json.loads sees it, so invalid UTF-8 becomes U+FFFD per maximal
+ * invalid subpart (as CPython's decoder does), both inside strings (stored as
+ * EF BF BD) and when counting positions for error messages. Error positions
+ * are code points of that decoded text, lines counted by '\n'.
+ *
+ * Deviations from CPython, by design:
+ *   - nesting deeper than max_depth fails with the text of the RecursionError
+ *     CPython raises at its (larger, interpreter-dependent) limit;
+ *   - integers longer than 4300 digits fail with the ValueError text of
+ *     CPython's int max_str_digits limit (CPython raises ValueError, not
+ *     JSONDecodeError; we report both as parse errors). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "pyjson.h"
+
+#define INT_MAX_STR_DIGITS 4300
+#define DUMPS_MAX_DEPTH 4096
+
+/* ---- growable output buffer ---- */
+
+struct buf {
+        char *p;
+        size_t len, cap;
+        bool oom;
+};
+
+static bool buf_reserve(struct buf *b, size_t extra) {
+        size_t want;
+
+        if (b->oom)
+                return false;
+        if (extra > SIZE_MAX / 2 - b->len) {
+                b->oom = true;
+                return false;
+        }
+        want = b->len + extra + 1;
+        if (want > b->cap) {
+                size_t ncap = b->cap ? b->cap : 64;
+                char *np;
+
+                while (ncap < want)
+                        ncap *= 2;
+                np = realloc(b->p, ncap);
+                if (!np) {
+                        b->oom = true;
+                        return false;
+                }
+                b->p = np;
+                b->cap = ncap;
+        }
+        return true;
+}
+
+static void buf_put(struct buf *b, const void *data, size_t n) {
+        if (!buf_reserve(b, n))
+                return;
+        memcpy(b->p + b->len, data, n);
+        b->len += n;
+        b->p[b->len] = '\0';
+}
+
+static void buf_putc(struct buf *b, char c) { buf_put(b, &c, 1); }
+static void buf_puts(struct buf *b, const char *s) { buf_put(b, s, strlen(s)); }
+
+/* ---- UTF-8 ---- */
+
+/* Decode one code point. With gen, surrogates ED A0..BF xx are accepted
+ * (generalized UTF-8, our string storage); without, they are invalid as in
+ * CPython's decoder. On an invalid sequence *ok is false, *cp is U+FFFD and
+ * the return value is the length of the maximal invalid subpart (>= 1),
+ * which is what CPython replaces with one U+FFFD. */
+static size_t u8_next(const unsigned char *s, size_t len, bool gen, uint32_t *cp, bool *ok) {
+        unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+        size_t need, i;
+        uint32_t v;
+
+        *ok = false;
+        *cp = 0xFFFD;
+        if (c < 0x80) {
+                *cp = c;
+                *ok = true;
+                return 1;
+        }
+        if (c < 0xC2)
+                return 1;
+        if (c < 0xE0) {
+                need = 1;
+                v = c & 0x1F;
+        } else if (c < 0xF0) {
+                need = 2;
+                v = c & 0x0F;
+                if (c == 0xE0)
+                        lo = 0xA0;
+                else if (c == 0xED && !gen)
+                        hi = 0x9F;
+        } else if (c < 0xF5) {
+                need = 3;
+                v = c & 0x07;
+                if (c == 0xF0)
+                        lo = 0x90;
+                else if (c == 0xF4)
+                        hi = 0x8F;
+        } else
+                return 1;
+
+        for (i = 1; i <= need; i++) {
+                if (i >= len || s[i] < lo || s[i] > hi)
+                        return i;
+                v = v << 6 | (s[i] & 0x3F);
+                lo = 0x80, hi = 0xBF;
+        }
+        *cp = v;
+        *ok = true;
+        return i;
+}
+
+size_t pyjson_utf8_next(const char *s, size_t len, uint32_t *cp) {
+        bool ok;
+        size_t n;
+
+        if (len == 0)
+                return 0;
+        n = u8_next((const unsigned char *) s, len, true, cp, &ok);
+        return ok ? n : 0;
+}
+
+static void u8_put(struct buf *b, uint32_t cp) {
+        char t[4];
+
+        if (cp < 0x80) {
+                t[0] = (char) cp;
+                buf_put(b, t, 1);
+        } else if (cp < 0x800) {
+                t[0] = (char) (0xC0 | cp >> 6);
+                t[1] = (char) (0x80 | (cp & 0x3F));
+                buf_put(b, t, 2);
+        } else if (cp < 0x10000) {
+                t[0] = (char) (0xE0 | cp >> 12);
+                t[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
+                t[2] = (char) (0x80 | (cp & 0x3F));
+                buf_put(b, t, 3);
+        } else {
+                t[0] = (char) (0xF0 | cp >> 18);
+                t[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
+                t[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
+                t[3] = (char) (0x80 | (cp & 0x3F));
+                buf_put(b, t, 4);
+        }
+}
+
+/* ---- raw numbers ---- */
+
+static char raw_marker[64];
+static size_t raw_marker_len;
+
+static void raw_marker_init(void) {
+        static const char hex[] = "0123456789abcdef";
+        static const char prefix[] = "\0pyjson-raw:";
+        uint8_t rnd[16];
+        size_t got = 0;
+
+        if (raw_marker_len)
+                return;
+        while (got < sizeof(rnd)) {
+                ssize_t n = getrandom(rnd + got, sizeof(rnd) - got, 0);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                got += (size_t) n;
+        }
+        if (got < sizeof(rnd)) {
+                /* No getrandom (very old kernel): the marker only has to be
+                 * unguessable enough not to collide with user keys by chance;
+                 * pyjson_is_raw also validates the text, so a forged marker
+                 * can at worst produce a valid number. */
+                struct timespec ts;
+                uint64_t x;
+
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                x = (uint64_t) ts.tv_nsec ^ ((uint64_t) ts.tv_sec << 32) ^ (uint64_t) getpid() ^
+                    (uint64_t) (uintptr_t) &got;
+                for (size_t i = 0; i < sizeof(rnd); i++) {
+                        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                        rnd[i] = (uint8_t) x;
+                }
+        }
+        memcpy(raw_marker, prefix, sizeof(prefix) - 1);
+        raw_marker_len = sizeof(prefix) - 1;
+        for (size_t i = 0; i < sizeof(rnd); i++) {
+                raw_marker[raw_marker_len++] = hex[rnd[i] >> 4];
+                raw_marker[raw_marker_len++] = hex[rnd[i] & 15];
+        }
+}
+
+/* Length of the JSON number token at s (CPython _match_number_unicode
+ * grammar), 0 if none; *is_float set when it has a fraction or exponent. */
+static size_t match_number(const char *s, size_t len, bool *is_float) {
+        size_t i = 0;
+
+        *is_float = false;
+        if (i < len && s[i] == '-')
+                i++;
+        if (i >= len)
+                return 0;
+        if (s[i] >= '1' && s[i] <= '9') {
+                i++;
+                while (i < len && s[i] >= '0' && s[i] <= '9')
+                        i++;
+        } else if (s[i] == '0')
+                i++;
+        else
+                return 0;
+        if (i + 1 < len && s[i] == '.' && s[i + 1] >= '0' && s[i + 1] <= '9') {
+                *is_float = true;
+                i += 2;
+                while (i < len && s[i] >= '0' && s[i] <= '9')
+                        i++;
+        }
+        if (i + 1 < len && (s[i] == 'e' || s[i] == 'E')) {
+                size_t e_start = i++;
+
+                if (i + 1 < len && (s[i] == '-' || s[i] == '+'))
+                        i++;
+                while (i < len && s[i] >= '0' && s[i] <= '9')
+                        i++;
+                if (s[i - 1] >= '0' && s[i - 1] <= '9')
+                        *is_float = true;
+                else
+                        i = e_start;
+        }
+        return i;
+}
+
+static bool raw_text_valid(const char *text, size_t len) {
+        bool is_float;
+
+        if ((len == 3 && memcmp(text, "NaN", 3) == 0) || (len == 8 && memcmp(text, "Infinity", 8) == 0) ||
+            (len == 9 && memcmp(text, "-Infinity", 9) == 0))
+                return true;
+        return len > 0 && match_number(text, len, &is_float) == len;
+}
+
+static json_t *raw_new_len(const char *text, size_t len) {
+        json_t *o, *s;
+
+        if (!raw_text_valid(text, len)) {
+                errno = EINVAL;
+                return NULL;
+        }
+        raw_marker_init();
+        s = json_stringn_nocheck(text, len);
+        if (!s)
+                return NULL;
+        o = json_object();
+        if (!o || json_object_setn_new_nocheck(o, raw_marker, raw_marker_len, s) < 0) {
+                if (!o)
+                        json_decref(s);
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+json_t *pyjson_raw_new(const char *text) {
+        if (!text) {
+                errno = EINVAL;
+                return NULL;
+        }
+        return raw_new_len(text, strlen(text));
+}
+
+bool pyjson_is_raw(const json_t *v) {
+        void *it;
+        const json_t *s;
+        size_t klen;
+
+        if (!json_is_object(v) || json_object_size(v) != 1 || !raw_marker_len)
+                return false;
+        it = json_object_iter((json_t *) v);
+        if (!it)
+                return false;
+        klen = json_object_iter_key_len(it);
+        if (klen != raw_marker_len || memcmp(json_object_iter_key(it), raw_marker, klen) != 0)
+                return false;
+        s = json_object_iter_value(it);
+        return json_is_string(s) && raw_text_valid(json_string_value(s), json_string_length(s));
+}
+
+const char *pyjson_raw_text(const json_t *v) {
+        if (!pyjson_is_raw(v))
+                return NULL;
+        return json_string_value(json_object_iter_value(json_object_iter((json_t *) v)));
+}
+
+/* ---- float repr ---- */
+
+void pyjson_format_double(double d, char out[PYJSON_DOUBLE_BUFSZ]) {
+        char tmp[64], digits[24];
+        size_t nd = 0;
+        int exp10, decpt, p;
+        bool neg;
+        char *q, *o = out;
+
+        if (isnan(d)) {
+                strcpy(out, "nan");
+                return;
+        }
+        if (isinf(d)) {
+                strcpy(out, d < 0 ? "-inf" : "inf");
+                return;
+        }
+        /* Shortest round-trip digits, as repr() ('r' mode) produces. */
+        for (p = 1; p <= 17; p++) {
+                snprintf(tmp, sizeof(tmp), "%.*e", p - 1, d);
+                if (strtod(tmp, NULL) == d)
+                        break;
+        }
+        q = tmp;
+        neg = *q == '-';
+        if (neg)
+                q++;
+        for (; *q && *q != 'e'; q++)
+                if (*q >= '0' && *q <= '9' && nd < sizeof(digits) - 1)
+                        digits[nd++] = *q;
+        exp10 = *q == 'e' ? atoi(q + 1) : 0;
+        while (nd > 1 && digits[nd - 1] == '0')
+                nd--;
+        digits[nd] = '\0';
+        if (nd == 1 && digits[0] == '0')
+                exp10 = 0;
+        decpt = exp10 + 1;
+
+        if (neg)
+                *o++ = '-';
+        if (decpt <= -4 || decpt > 16) {
+                *o++ = digits[0];
+                if (nd > 1) {
+                        *o++ = '.';
+                        memcpy(o, digits + 1, nd - 1);
+                        o += nd - 1;
+                }
+                {
+                        unsigned a = (unsigned) (exp10 < 0 ? -exp10 : exp10) % 1000; /* |exp10| <= 324 */
+                        *o++ = 'e';
+                        *o++ = exp10 < 0 ? '-' : '+';
+                        if (a >= 100)
+                                *o++ = (char) ('0' + a / 100);
+                        *o++ = (char) ('0' + a / 10 % 10);
+                        *o++ = (char) ('0' + a % 10);
+                        *o = '\0';
+                }
+                return;
+        }
+        if (decpt <= 0) {
+                *o++ = '0';
+                *o++ = '.';
+                for (int i = 0; i < -decpt; i++)
+                        *o++ = '0';
+                memcpy(o, digits, nd);
+                o += nd;
+        } else if ((size_t) decpt >= nd) {
+                memcpy(o, digits, nd);
+                o += nd;
+                for (size_t i = nd; i < (size_t) decpt; i++)
+                        *o++ = '0';
+                *o++ = '.';
+                *o++ = '0';
+        } else {
+                memcpy(o, digits, (size_t) decpt);
+                o += decpt;
+                *o++ = '.';
+                memcpy(o, digits + decpt, nd - (size_t) decpt);
+                o += nd - (size_t) decpt;
+        }
+        *o = '\0';
+}
+
+/* ---- reader ---- */
+
+struct frame {
+        json_t *c;
+        char *key; /* pending key of an object member, owned */
+        size_t keylen;
+};
+
+struct parser {
+        const char *s;
+        size_t len;
+        size_t pos;
+        const char *msg;  /* error kind, NULL if none */
+        size_t err_pos;   /* byte offset of the error */
+        bool no_position; /* message stands alone (ValueError-style) */
+        char detail[160];
+        bool oom;
+        struct buf sb; /* scratch for strings */
+};
+
+static bool fail(struct parser *p, const char *msg, size_t at) {
+        if (!p->msg) {
+                p->msg = msg;
+                p->err_pos = at;
+        }
+        return false;
+}
+
+static inline bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+static void skip_ws(struct parser *p) {
+        while (p->pos < p->len && is_ws(p->s[p->pos]))
+                p->pos++;
+}
+
+static int hexval(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* 4 hex digits at s[at..at+3], followed by at least one more byte (CPython
+ * checks `end >= len` before the digits; with ASCII digits bytes == chars). */
+static bool hex4(const struct parser *p, size_t at, uint32_t *out) {
+        uint32_t v = 0;
+
+        if (at + 4 >= p->len)
+                return false;
+        for (size_t i = 0; i < 4; i++) {
+                int h = hexval(p->s[at + i]);
+                if (h < 0)
+                        return false;
+                v = v << 4 | (uint32_t) h;
+        }
+        *out = v;
+        return true;
+}
+
+/* String starting at the opening quote at p->pos; result in p->sb. */
+static bool parse_string(struct parser *p) {
+        size_t begin = p->pos;
+        const unsigned char *s = (const unsigned char *) p->s;
+
+        p->sb.len = 0;
+        buf_reserve(&p->sb, 0);
+        p->pos++;
+        for (;;) {
+                unsigned char c;
+
+                if (p->pos >= p->len)
+                        return fail(p, "Unterminated string starting at", begin);
+                c = s[p->pos];
+                if (c == '"') {
+                        p->pos++;
+                        break;
+                }
+                if (c == '\\') {
+                        size_t bs = p->pos;
+                        uint32_t cp, cp2;
+
+                        if (bs + 1 >= p->len)
+                                return fail(p, "Unterminated string starting at", begin);
+                        c = s[bs + 1];
+                        if (c != 'u') {
+                                static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+                                const char *m = c ? strchr(from, c) : NULL;
+
+                                if (!m)
+                                        return fail(p, "Invalid \\escape", bs);
+                                buf_putc(&p->sb, to[m - from]);
+                                p->pos = bs + 2;
+                                continue;
+                        }
+                        if (!hex4(p, bs + 2, &cp))
+                                return fail(p, "Invalid \\uXXXX escape", bs + 1);
+                        p->pos = bs + 6;
+                        /* A high surrogate followed by "\u": CPython decodes the
+                         * second escape at once (needing 4 hex digits and one more
+                         * char) and joins the pair if it is a low surrogate. */
+                        if (cp >= 0xD800 && cp <= 0xDBFF && p->pos + 6 < p->len && s[p->pos] == '\\' &&
+                            s[p->pos + 1] == 'u') {
+                                if (!hex4(p, p->pos + 2, &cp2))
+                                        return fail(p, "Invalid \\uXXXX escape", p->pos + 1);
+                                if (cp2 >= 0xDC00 && cp2 <= 0xDFFF) {
+                                        cp = 0x10000 + ((cp - 0xD800) << 10) + (cp2 - 0xDC00);
+                                        p->pos += 6;
+                                }
+                        }
+                        u8_put(&p->sb, cp);
+                        continue;
+                }
+                if (c < 0x20)
+                        return fail(p, "Invalid control character at", p->pos);
+                if (c < 0x80) {
+                        size_t run = p->pos + 1;
+
+                        /* copy a run of plain ASCII at once */
+                        while (run < p->len && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\')
+                                run++;
+                        buf_put(&p->sb, s + p->pos, run - p->pos);
+                        p->pos = run;
+                } else {
+                        bool ok;
+                        uint32_t cp;
+                        size_t n = u8_next(s + p->pos, p->len - p->pos, false, &cp, &ok);
+
+                        if (ok)
+                                buf_put(&p->sb, s + p->pos, n);
+                        else
+                                u8_put(&p->sb, 0xFFFD);
+                        p->pos += n;
+                }
+        }
+        if (p->sb.oom) {
+                p->oom = true;
+                return false;
+        }
+        return true;
+}
+
+static json_t *make_number(struct parser *p, size_t start, size_t n, bool is_float) {
+        const char *t = p->s + start;
+
+        if (!is_float) {
+                size_t digits = n - (t[0] == '-');
+
+                if (digits > INT_MAX_STR_DIGITS) {
+                        snprintf(p->detail, sizeof(p->detail),
+                                 "Exceeds the limit (%d digits) for integer string conversion: "
+                                 "value has %zu digits; use sys.set_int_max_str_digits() to increase the limit",
+                                 INT_MAX_STR_DIGITS, digits);
+                        p->no_position = true;
+                        fail(p, p->detail, start);
+                        return NULL;
+                }
+                if (digits <= 18) {
+                        int64_t v = 0;
+                        for (size_t i = n - digits; i < n; i++)
+                                v = v * 10 + (t[i] - '0');
+                        return json_integer(t[0] == '-' ? -v : v);
+                }
+                if (digits == 19) {
+                        char tmp[24];
+                        long long v;
+                        memcpy(tmp, t, n);
+                        tmp[n] = '\0';
+                        errno = 0;
+                        v = strtoll(tmp, NULL, 10);
+                        if (errno == 0)
+                                return json_integer(v);
+                }
+                return raw_new_len(t, n);
+        } else {
+                _cleanup_free_ char *tmp = malloc(n + 1);
+                double d;
+
+                if (!tmp)
+                        return NULL;
+                memcpy(tmp, t, n);
+                tmp[n] = '\0';
+                d = strtod(tmp, NULL);
+                if (isinf(d))
+                        return raw_new_len(d < 0 ? "-Infinity" : "Infinity", d < 0 ? 9 : 8);
+                return json_real(d);
+        }
+}
+
+/* A scalar at p->pos, or NULL with p->msg set (or p->oom). Containers are
+ * handled by the caller. */
+static json_t *parse_scalar(struct parser *p) {
+        const char *s = p->s + p->pos;
+        size_t rem = p->len - p->pos, n;
+        bool is_float;
+        json_t *v;
+
+        if (rem == 0) {
+                fail(p, "Expecting value", p->pos);
+                return NULL;
+        }
+        switch (s[0]) {
+        case '"':
+                if (!parse_string(p))
+                        return NULL;
+                v = json_stringn_nocheck(p->sb.p, p->sb.len);
+                if (!v)
+                        p->oom = true;
+                return v;
+        case 'n':
+                if (rem >= 4 && memcmp(s, "null", 4) == 0) {
+                        p->pos += 4;
+                        return json_null();
+                }
+                break;
+        case 't':
+                if (rem >= 4 && memcmp(s, "true", 4) == 0) {
+                        p->pos += 4;
+                        return json_true();
+                }
+                break;
+        case 'f':
+                if (rem >= 5 && memcmp(s, "false", 5) == 0) {
+                        p->pos += 5;
+                        return json_false();
+                }
+                break;
+        case 'N':
+                if (rem >= 3 && memcmp(s, "NaN", 3) == 0) {
+                        p->pos += 3;
+                        goto raw;
+                }
+                break;
+        case 'I':
+                if (rem >= 8 && memcmp(s, "Infinity", 8) == 0) {
+                        p->pos += 8;
+                        goto raw;
+                }
+                break;
+        case '-':
+                if (rem >= 9 && memcmp(s, "-Infinity", 9) == 0) {
+                        p->pos += 9;
+                        goto raw;
+                }
+                break;
+        }
+        n = match_number(s, rem, &is_float);
+        if (n == 0) {
+                fail(p, "Expecting value", p->pos);
+                return NULL;
+        }
+        v = make_number(p, p->pos, n, is_float);
+        if (!v && !p->msg)
+                p->oom = true;
+        if (v)
+                p->pos += n;
+        return v;
+raw:
+        v = raw_new_len(s, (size_t) (p->s + p->pos - s));
+        if (!v)
+                p->oom = true;
+        return v;
+}
+
+static void format_error(const struct parser *p, struct pyjson_error *err) {
+        size_t chars = 0, line = 1, col, lastnl = SIZE_MAX, i = 0;
+        const unsigned char *s = (const unsigned char *) p->s;
+
+        if (!err)
+                return;
+        if (p->oom) {
+                snprintf(err->text, sizeof(err->text), "Out of memory");
+                return;
+        }
+        if (p->no_position) {
+                snprintf(err->text, sizeof(err->text), "%s", p->msg);
+                return;
+        }
+        while (i < p->err_pos && i < p->len) {
+                bool ok;
+                uint32_t cp;
+
+                if (s[i] == '\n') {
+                        line++;
+                        lastnl = chars;
+                }
+                i += u8_next(s + i, p->len - i, false, &cp, &ok);
+                chars++;
+        }
+        col = lastnl == SIZE_MAX ? chars + 1 : chars - lastnl;
+        snprintf(err->text, sizeof(err->text), "%.64s: line %zu column %zu (char %zu)", p->msg, line, col, chars);
+}
+
+json_t *pyjson_loads(const char *buf, size_t len, size_t max_depth, struct pyjson_error *err) {
+        struct parser p = { .s = buf, .len = len };
+        _cleanup_free_ struct frame *st = NULL;
+        size_t depth = 0, cap = 0;
+        json_t *v = NULL, *result = NULL;
+
+        if (err)
+                err->text[0] = '\0';
+        if (!buf && len > 0) {
+                errno = EINVAL;
+                return NULL;
+        }
+        if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
+                fail(&p, "Unexpected UTF-8 BOM (decode using utf-8-sig)", 0);
+                goto error;
+        }
+        skip_ws(&p);
+
+        for (;;) {
+                /* expecting a value at p.pos */
+                if (p.pos < len && (buf[p.pos] == '{' || buf[p.pos] == '[')) {
+                        bool obj = buf[p.pos] == '{';
+
+                        if (depth >= max_depth) {
+                                snprintf(p.detail, sizeof(p.detail),
+                                         "maximum recursion depth exceeded while decoding a JSON %s from a unicode string",
+                                         obj ? "object" : "array");
+                                p.no_position = true;
+                                fail(&p, p.detail, p.pos);
+                                goto error;
+                        }
+                        p.pos++;
+                        skip_ws(&p);
+                        if (p.pos < len && buf[p.pos] == (obj ? '}' : ']')) {
+                                p.pos++;
+                                v = obj ? json_object() : json_array();
+                                if (!v) {
+                                        p.oom = true;
+                                        goto error;
+                                }
+                        } else {
+                                if (depth == cap) {
+                                        size_t ncap = cap ? cap * 2 : 16;
+                                        struct frame *nst = reallocarray(st, ncap, sizeof(*st));
+                                        if (!nst) {
+                                                p.oom = true;
+                                                goto error;
+                                        }
+                                        st = nst;
+                                        cap = ncap;
+                                }
+                                st[depth] = (struct frame) { .c = obj ? json_object() : json_array() };
+                                if (!st[depth].c) {
+                                        p.oom = true;
+                                        goto error;
+                                }
+                                depth++;
+                                if (obj)
+                                        goto key;
+                                continue;
+                        }
+                } else {
+                        v = parse_scalar(&p);
+                        if (!v)
+                                goto error;
+                }
+
+                /* deliver v to the innermost container, closing containers
+                 * as long as their closing bracket follows */
+                for (;;) {
+                        struct frame *f;
+
+                        if (depth == 0) {
+                                result = v;
+                                v = NULL;
+                                goto done;
+                        }
+                        f = &st[depth - 1];
+                        if (json_is_object(f->c)) {
+                                int r = json_object_setn_new_nocheck(f->c, f->key, f->keylen, v);
+                                v = NULL;
+                                free(f->key);
+                                f->key = NULL;
+                                if (r < 0) {
+                                        p.oom = true;
+                                        goto error;
+                                }
+                        } else {
+                                int r = json_array_append_new(f->c, v);
+                                v = NULL;
+                                if (r < 0) {
+                                        p.oom = true;
+                                        goto error;
+                                }
+                        }
+                        skip_ws(&p);
+                        if (p.pos < len && buf[p.pos] == (json_is_object(f->c) ? '}' : ']')) {
+                                p.pos++;
+                                v = f->c;
+                                f->c = NULL;
+                                depth--;
+                                continue;
+                        }
+                        if (p.pos >= len || buf[p.pos] != ',') {
+                                fail(&p, "Expecting ',' delimiter", p.pos);
+                                goto error;
+                        }
+                        p.pos++;
+                        skip_ws(&p);
+                        if (json_is_object(f->c))
+                                goto key;
+                        break;
+                }
+                continue;
+
+        key:
+                /* object member: key, ':', then the value at the loop top */
+                if (p.pos >= len || buf[p.pos] != '"') {
+                        fail(&p, "Expecting property name enclosed in double quotes", p.pos);
+                        goto error;
+                }
+                if (!parse_string(&p))
+                        goto error;
+                st[depth - 1].key = malloc(p.sb.len + 1);
+                if (!st[depth - 1].key) {
+                        p.oom = true;
+                        goto error;
+                }
+                memcpy(st[depth - 1].key, p.sb.p, p.sb.len);
+                st[depth - 1].keylen = p.sb.len;
+                skip_ws(&p);
+                if (p.pos >= len || buf[p.pos] != ':') {
+                        fail(&p, "Expecting ':' delimiter", p.pos);
+                        goto error;
+                }
+                p.pos++;
+                skip_ws(&p);
+        }
+
+done:
+        skip_ws(&p);
+        if (p.pos != len) {
+                fail(&p, "Extra data", p.pos);
+                goto error;
+        }
+        free(p.sb.p);
+        return result;
+
+error:
+        if (!p.msg && !p.oom)
+                p.oom = true;
+        format_error(&p, err);
+        json_decref(v);
+        json_decref(result);
+        for (size_t i = 0; i < depth; i++) {
+                json_decref(st[i].c);
+                free(st[i].key);
+        }
+        free(p.sb.p);
+        errno = p.oom ? ENOMEM : EINVAL;
+        return NULL;
+}
+
+/* ---- writer ---- */
+
+static bool dump_string(struct buf *b, const char *s, size_t len) {
+        static const char hex[] = "0123456789abcdef";
+        size_t i = 0;
+
+        buf_putc(b, '"');
+        while (i < len) {
+                unsigned char c = (unsigned char) s[i];
+                uint32_t cp;
+                bool ok;
+                size_t n;
+                char e[12];
+
+                if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
+                        size_t run = i + 1;
+                        while (run < len && (unsigned char) s[run] >= 0x20 && (unsigned char) s[run] < 0x7F &&
+                               s[run] != '"' && s[run] != '\\')
+                                run++;
+                        buf_put(b, s + i, run - i);
+                        i = run;
+                        continue;
+                }
+                n = u8_next((const unsigned char *) s + i, len - i, true, &cp, &ok);
+                if (!ok)
+                        return false;
+                i += n;
+                switch (cp) {
+                case '"': buf_puts(b, "\\\""); continue;
+                case '\\': buf_puts(b, "\\\\"); continue;
+                case '\n': buf_puts(b, "\\n"); continue;
+                case '\r': buf_puts(b, "\\r"); continue;
+                case '\t': buf_puts(b, "\\t"); continue;
+                case '\b': buf_puts(b, "\\b"); continue;
+                case '\f': buf_puts(b, "\\f"); continue;
+                }
+                if (cp >= 0x10000) {
+                        uint32_t v = cp - 0x10000, hi = 0xD800 | (v >> 10), lo = 0xDC00 | (v & 0x3FF);
+                        e[0] = '\\', e[1] = 'u';
+                        for (int k = 0; k < 4; k++)
+                                e[2 + k] = hex[(hi >> (12 - 4 * k)) & 15];
+                        e[6] = '\\', e[7] = 'u';
+                        for (int k = 0; k < 4; k++)
+                                e[8 + k] = hex[(lo >> (12 - 4 * k)) & 15];
+                        buf_put(b, e, 12);
+                } else {
+                        e[0] = '\\', e[1] = 'u';
+                        for (int k = 0; k < 4; k++)
+                                e[2 + k] = hex[(cp >> (12 - 4 * k)) & 15];
+                        buf_put(b, e, 6);
+                }
+        }
+        buf_putc(b, '"');
+        return true;
+}
+
+static bool dump(struct buf *b, const json_t *v, unsigned depth) {
+        char num[PYJSON_DOUBLE_BUFSZ];
+
+        if (b->oom || depth > DUMPS_MAX_DEPTH || !v)
+                return false;
+        switch (json_typeof(v)) {
+        case JSON_NULL: buf_puts(b, "null"); return true;
+        case JSON_TRUE: buf_puts(b, "true"); return true;
+        case JSON_FALSE: buf_puts(b, "false"); return true;
+        case JSON_INTEGER:
+                snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+                buf_puts(b, num);
+                return true;
+        case JSON_REAL:
+                pyjson_format_double(json_real_value(v), num);
+                buf_puts(b, num);
+                return true;
+        case JSON_STRING: return dump_string(b, json_string_value(v), json_string_length(v));
+        case JSON_ARRAY: {
+                size_t i, n = json_array_size(v);
+
+                buf_putc(b, '[');
+                for (i = 0; i < n; i++) {
+                        if (i)
+                                buf_puts(b, ", ");
+                        if (!dump(b, json_array_get(v, i), depth + 1))
+                                return false;
+                }
+                buf_putc(b, ']');
+                return true;
+        }
+        case JSON_OBJECT: {
+                const char *raw = pyjson_raw_text(v);
+                bool first = true;
+
+                if (raw) {
+                        buf_puts(b, raw);
+                        return true;
+                }
+                buf_putc(b, '{');
+                for (void *it = json_object_iter((json_t *) v); it;
+                     it = json_object_iter_next((json_t *) v, it)) {
+                        if (!first)
+                                buf_puts(b, ", ");
+                        first = false;
+                        if (!dump_string(b, json_object_iter_key(it), json_object_iter_key_len(it)))
+                                return false;
+                        buf_puts(b, ": ");
+                        if (!dump(b, json_object_iter_value(it), depth + 1))
+                                return false;
+                }
+                buf_putc(b, '}');
+                return true;
+        }
+        }
+        return false;
+}
+
+char *pyjson_dumps(const json_t *v, size_t *len_out) {
+        struct buf b = {};
+
+        if (!dump(&b, v, 0) || b.oom || !b.p) {
+                errno = b.oom ? ENOMEM : EINVAL;
+                free(b.p);
+                return NULL;
+        }
+        if (len_out)
+                *len_out = b.len;
+        return b.p;
+}

@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct pyjson_error {
         char text[160];
@@ -37,3 +38,11 @@ char *pyjson_dumps(const json_t *v, size_t *len_out);
 bool pyjson_is_raw(const json_t *v);
 const char *pyjson_raw_text(const json_t *v); /* NULL if not raw */
 json_t *pyjson_raw_new(const char *text);      /* validated: number-ish only */
+
+/* Python float repr() of d ("0.1", "1e+16", "-0.0", "nan", "inf"). */
+#define PYJSON_DOUBLE_BUFSZ 32
+void pyjson_format_double(double d, char out[PYJSON_DOUBLE_BUFSZ]);
+
+/* Decode one code point of generalized UTF-8 (lone surrogates allowed) at s.
+ * Returns its length in bytes, or 0 if s is empty or not valid. */
+size_t pyjson_utf8_next(const char *s, size_t len, uint32_t *cp);
