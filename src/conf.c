@@ -1,1 +1,335 @@
-/* placeholder: being written */
+/* Configuration (SPEC §7): one JSON file, parsed once, read-only afterwards.
+ * Unknown keys and wrong types are errors that name the key. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <string.h>
+
+#include "conf.h"
+#include "macro.h"
+
+static const char *const limit_names[_LIMIT_MAX] = {
+        [LIMIT_CPU] = "CPU",     [LIMIT_REALTIME] = "REALTIME", [LIMIT_VMEM] = "VMEM",
+        [LIMIT_FSIZE] = "FSIZE", [LIMIT_NPROC] = "NPROC",       [LIMIT_TMPFS] = "TMPFS",
+        [LIMIT_OUTPUT] = "OUTPUT",
+};
+
+/* Upper bounds keep arithmetic (hard = soft + 1, ms conversions) safe. */
+static const int64_t limit_max[_LIMIT_MAX] = {
+        [LIMIT_CPU] = 3600,          [LIMIT_REALTIME] = 3600,     [LIMIT_VMEM] = INT64_C(1) << 40,
+        [LIMIT_FSIZE] = INT64_C(1) << 40, [LIMIT_NPROC] = 4096,  [LIMIT_TMPFS] = INT64_C(1) << 34,
+        [LIMIT_OUTPUT] = INT64_C(1) << 30,
+};
+
+const char *limit_name(enum limit_id id) {
+        return (unsigned)id < _LIMIT_MAX ? limit_names[id] : "?";
+}
+
+int config_new_default(struct config **ret) {
+        struct config *c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        c->enabled = false;
+        c->python_bin = strdup(DEFAULT_PYTHON_BIN);
+        c->uid_min = (uid_t)1 << 30;
+        c->uid_max = ((uid_t)1 << 31) - 2;
+        c->limits.v[LIMIT_CPU] = 3;
+        c->limits.v[LIMIT_REALTIME] = 5;
+        c->limits.v[LIMIT_VMEM] = INT64_C(512) << 20;
+        c->limits.v[LIMIT_FSIZE] = INT64_C(1) << 20;
+        c->limits.v[LIMIT_NPROC] = 15;
+        c->limits.v[LIMIT_TMPFS] = INT64_C(16) << 20;
+        c->limits.v[LIMIT_OUTPUT] = INT64_C(4) << 20;
+        c->apparmor = APPARMOR_AUTO;
+        c->apparmor_profile = strdup("codejail-sandbox");
+        c->require_private_network = true;
+        c->max_request_bytes = UINT64_C(32) << 20;
+        c->max_header_bytes = 16 << 10;
+        c->request_timeout_s = 10;
+        c->state_dir = strdup("/run/codejail-service");
+        c->health_max_age_s = 900;
+        if (!c->python_bin || !c->apparmor_profile || !c->state_dir) {
+                config_free(c);
+                return -ENOMEM;
+        }
+        *ret = c;
+        return 0;
+}
+
+void config_free(struct config *c) {
+        if (!c)
+                return;
+        for (size_t i = 0; i < c->n_overrides; i++)
+                free(c->overrides[i].context);
+        free(c->overrides);
+        free(c->python_bin);
+        free(c->apparmor_profile);
+        free(c->state_dir);
+        free(c->path);
+        free(c);
+}
+
+_printf_(3, 4) static int fail(char *err, size_t errlen, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+        return -EINVAL;
+}
+
+static int get_bool(json_t *v, const char *key, bool *out, char *err, size_t errlen) {
+        if (!json_is_boolean(v))
+                return fail(err, errlen, "key '%s': expected true or false", key);
+        *out = json_is_true(v);
+        return 0;
+}
+
+static int get_int(json_t *v, const char *key, int64_t min, int64_t max, int64_t *out, char *err,
+                   size_t errlen) {
+        if (!json_is_integer(v))
+                return fail(err, errlen, "key '%s': expected an integer", key);
+        int64_t x = json_integer_value(v);
+        if (x < min || x > max)
+                return fail(err, errlen, "key '%s': %lld is out of range [%lld, %lld]", key, (long long)x,
+                            (long long)min, (long long)max);
+        *out = x;
+        return 0;
+}
+
+static int get_abs_path(json_t *v, const char *key, char **out, char *err, size_t errlen) {
+        if (!json_is_string(v))
+                return fail(err, errlen, "key '%s': expected a string", key);
+        const char *s = json_string_value(v);
+        if (s[0] != '/' || strlen(s) >= 256 || strlen(s) != json_string_length(v))
+                return fail(err, errlen, "key '%s': expected an absolute path", key);
+        char *d = strdup(s);
+        if (!d)
+                return -ENOMEM;
+        free(*out);
+        *out = d;
+        return 0;
+}
+
+static int limit_by_name(const char *name) {
+        for (int i = 0; i < _LIMIT_MAX; i++)
+                if (streq_safe(name, limit_names[i]))
+                        return i;
+        return -1;
+}
+
+/* Parse {"CPU": 3, ...} into values/mask; key_prefix names it in errors. */
+static int parse_limits(json_t *obj, const char *key_prefix, struct limits *values, unsigned *mask,
+                        char *err, size_t errlen) {
+        const char *k;
+        json_t *v;
+        if (!json_is_object(obj))
+                return fail(err, errlen, "key '%s': expected an object", key_prefix);
+        json_object_foreach(obj, k, v) {
+                char full[256];
+                snprintf(full, sizeof full, "%s.%s", key_prefix, k);
+                int id = limit_by_name(k);
+                if (id < 0)
+                        return fail(err, errlen, "key '%s': unknown limit (known: CPU, REALTIME, VMEM, "
+                                                 "FSIZE, NPROC, TMPFS, OUTPUT)", full);
+                int r = get_int(v, full, 1, limit_max[id], &values->v[id], err, errlen);
+                if (r < 0)
+                        return r;
+                if (mask)
+                        *mask |= 1u << id;
+        }
+        return 0;
+}
+
+static int parse_overrides(json_t *obj, struct config *c, char *err, size_t errlen) {
+        const char *k;
+        json_t *v;
+        if (!json_is_object(obj))
+                return fail(err, errlen, "key 'limit_overrides': expected an object");
+        size_t n = json_object_size(obj);
+        c->overrides = calloc(n ? n : 1, sizeof *c->overrides);
+        if (!c->overrides)
+                return -ENOMEM;
+        json_object_foreach(obj, k, v) {
+                char full[256];
+                snprintf(full, sizeof full, "limit_overrides.%s", k);
+                struct limit_override *o = &c->overrides[c->n_overrides];
+                o->context = strdup(k);
+                if (!o->context)
+                        return -ENOMEM;
+                c->n_overrides++;
+                int r = parse_limits(v, full, &o->values, &o->set_mask, err, errlen);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int config_parse(const char *text, size_t len, struct config **ret, char *err, size_t errlen) {
+        struct config *c = NULL;
+        json_error_t jerr;
+        int r;
+
+        json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root)
+                return fail(err, errlen, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+        if (!json_is_object(root)) {
+                json_decref(root);
+                return fail(err, errlen, "expected a JSON object at the top level");
+        }
+        r = config_new_default(&c);
+        if (r < 0)
+                goto out;
+
+        const char *k;
+        json_t *v;
+        json_object_foreach(root, k, v) {
+                int64_t x;
+                if (streq_safe(k, "enabled"))
+                        r = get_bool(v, k, &c->enabled, err, errlen);
+                else if (streq_safe(k, "require_private_network"))
+                        r = get_bool(v, k, &c->require_private_network, err, errlen);
+                else if (streq_safe(k, "python_bin"))
+                        r = get_abs_path(v, k, &c->python_bin, err, errlen);
+                else if (streq_safe(k, "state_dir"))
+                        r = get_abs_path(v, k, &c->state_dir, err, errlen);
+                else if (streq_safe(k, "sandbox_uid_range")) {
+                        int64_t lo, hi;
+                        if (!json_is_array(v) || json_array_size(v) != 2) {
+                                r = fail(err, errlen, "key '%s': expected [first, last]", k);
+                        } else if ((r = get_int(json_array_get(v, 0), "sandbox_uid_range[0]", 65536,
+                                                (INT64_C(1) << 31) - 2, &lo, err, errlen)) >= 0 &&
+                                   (r = get_int(json_array_get(v, 1), "sandbox_uid_range[1]", 65536,
+                                                (INT64_C(1) << 31) - 2, &hi, err, errlen)) >= 0) {
+                                if (hi - lo < 1023)
+                                        r = fail(err, errlen, "key '%s': the range must hold at least 1024 ids", k);
+                                else
+                                        c->uid_min = (uid_t)lo, c->uid_max = (uid_t)hi;
+                        }
+                } else if (streq_safe(k, "limits"))
+                        r = parse_limits(v, "limits", &c->limits, NULL, err, errlen);
+                else if (streq_safe(k, "limit_overrides"))
+                        r = parse_overrides(v, c, err, errlen);
+                else if (streq_safe(k, "apparmor")) {
+                        const char *s = json_string_value(v);
+                        if (streq_safe(s, "auto"))
+                                c->apparmor = APPARMOR_AUTO;
+                        else if (streq_safe(s, "require"))
+                                c->apparmor = APPARMOR_REQUIRE;
+                        else if (streq_safe(s, "off"))
+                                c->apparmor = APPARMOR_OFF;
+                        else
+                                r = fail(err, errlen, "key '%s': expected \"auto\", \"require\" or \"off\"", k);
+                } else if (streq_safe(k, "apparmor_profile")) {
+                        const char *s = json_string_value(v);
+                        if (!s || !*s || strlen(s) > 128 || strpbrk(s, " \t\n/"))
+                                r = fail(err, errlen, "key '%s': expected a profile name", k);
+                        else {
+                                free(c->apparmor_profile);
+                                c->apparmor_profile = strdup(s);
+                                r = c->apparmor_profile ? 0 : -ENOMEM;
+                        }
+                } else if (streq_safe(k, "max_request_bytes")) {
+                        r = get_int(v, k, 1024, INT64_C(1) << 31, &x, err, errlen);
+                        if (r >= 0)
+                                c->max_request_bytes = (uint64_t)x;
+                } else if (streq_safe(k, "request_timeout_s")) {
+                        r = get_int(v, k, 1, 3600, &x, err, errlen);
+                        if (r >= 0)
+                                c->request_timeout_s = (int)x;
+                } else if (streq_safe(k, "health_max_age_s")) {
+                        r = get_int(v, k, 1, 86400 * 7, &x, err, errlen);
+                        if (r >= 0)
+                                c->health_max_age_s = (int)x;
+                } else
+                        r = fail(err, errlen, "key '%s': unknown key", k);
+                if (r < 0)
+                        goto out;
+        }
+        *ret = TAKE_PTR(c);
+        r = 0;
+out:
+        json_decref(root);
+        config_free(c);
+        return r;
+}
+
+static int read_file(const char *path, size_t max, char **ret, size_t *len) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        _cleanup_free_ char *buf = malloc(max + 1);
+        if (!buf)
+                return -ENOMEM;
+        size_t n = 0;
+        for (;;) {
+                ssize_t k = read(fd, buf + n, max + 1 - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        break;
+                n += (size_t)k;
+                if (n > max)
+                        return -EFBIG;
+        }
+        buf[n] = '\0';
+        *len = n;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int config_load(const char *explicit_path, struct config **ret, char *err, size_t errlen) {
+        char cred[4096];
+        const char *path = explicit_path;
+        if (!path) {
+                const char *dir = getenv("CREDENTIALS_DIRECTORY");
+                if (dir && *dir) {
+                        snprintf(cred, sizeof cred, "%s/%s", dir, CONFIG_CREDENTIAL_NAME);
+                        if (access(cred, F_OK) == 0)
+                                path = cred;
+                }
+        }
+        if (!path)
+                path = CONFIG_DEFAULT_PATH;
+
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        int r = read_file(path, 1 << 20, &text, &len);
+        if (r < 0) {
+                snprintf(err, errlen, "config %s: %s", path, strerror(-r));
+                return r;
+        }
+        struct config *c = NULL;
+        char detail[512];
+        r = config_parse(text, len, &c, detail, sizeof detail);
+        if (r < 0) {
+                snprintf(err, errlen, "config %s: %s", path, detail);
+                return r;
+        }
+        c->path = strdup(path);
+        if (!c->path) {
+                config_free(c);
+                return -ENOMEM;
+        }
+        *ret = c;
+        return 0;
+}
+
+void config_resolve_limits(const struct config *c, const char *context, struct limits *out) {
+        *out = c->limits;
+        if (!context)
+                return;
+        for (size_t i = 0; i < c->n_overrides; i++) {
+                const struct limit_override *o = &c->overrides[i];
+                if (!streq_safe(o->context, context))
+                        continue;
+                for (int id = 0; id < _LIMIT_MAX; id++)
+                        if (o->set_mask & (1u << id))
+                                out->v[id] = o->values.v[id];
+                return;
+        }
+}

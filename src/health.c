@@ -1,1 +1,217 @@
-/* placeholder: being written */
+/* Selfcheck (SPEC §5): real probes through the real jail, the state file
+ * <state_dir>/health.json (written atomically) and sd_notify. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apparmor.h"
+#include "health.h"
+#include "jail.h"
+#include "landlock.h"
+#include "log.h"
+#include "macro.h"
+#include "ns.h"
+#include "payload.h"
+#include "safeexec.h"
+
+/* Each probe prints r: 'denied' when the layer held. */
+#define PROBE(body)                                                   \
+        "try:\n" body "\n    r = 'allowed'\n"                         \
+        "except (PermissionError, BlockingIOError) as e:\n"           \
+        "    r = 'denied'\n"                                          \
+        "except Exception as e:\n"                                    \
+        "    r = 'unexpected: ' + repr(e)\n"
+
+static const struct probe {
+        const char *name, *code, *expect;
+} probes[] = {
+        { "exec_x_plus_1", "x = x + 1", NULL },
+        { "deny_listdir_root", PROBE("    import os; os.listdir('/')"), "denied" },
+        { "deny_exec_date", PROBE("    import subprocess; subprocess.run(['date'])"), "denied" },
+        { "deny_af_inet_socket", PROBE("    import socket; socket.socket(socket.AF_INET, socket.SOCK_STREAM)"), "denied" },
+        { "deny_setuid_0", PROBE("    import os; os.setuid(0)"), "denied" },
+};
+
+static bool uid_has_processes(uid_t uid) {
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        bool found = false;
+        if (!d)
+                return true; /* cannot prove absence */
+        while (!found && (e = readdir(d))) {
+                char path[300];
+                struct stat st;
+                if (e->d_name[0] < '0' || e->d_name[0] > '9')
+                        continue;
+                snprintf(path, sizeof path, "/proc/%s", e->d_name);
+                if (stat(path, &st) == 0 && st.st_uid == uid)
+                        found = true;
+        }
+        closedir(d);
+        return found;
+}
+
+static void add_check(json_t *checks, const char *name, bool pass, const char *detail, bool *all) {
+        json_array_append_new(checks, json_pack("{s:s, s:b, s:s}", "name", name, "pass", pass, "detail", detail));
+        if (!pass)
+                *all = false;
+}
+
+static void run_probe(const struct config *cfg, const struct probe *pr, json_t *checks, bool *all) {
+        char detail[512];
+        json_t *globals = json_pack("{s:i}", "x", 16);
+        struct payload p = { .code = pr->code, .code_len = strlen(pr->code), .globals = globals };
+        struct safeexec_outcome o;
+        struct jail_error jerr;
+        bool pass = false;
+
+        int r = safeexec_run(cfg, &p, NULL, 0, &o, &jerr);
+        if (r < 0) {
+                snprintf(detail, sizeof detail, "jail set-up failed at %s: %s", jerr.step, strerror(jerr.error));
+                add_check(checks, pr->name, false, detail, all);
+                json_decref(globals);
+                return;
+        }
+        json_t *g = json_object_get(o.response, "globals_dict");
+        json_t *emsg = json_object_get(o.response, "emsg");
+        if (emsg)
+                snprintf(detail, sizeof detail, "%.500s", json_string_value(emsg));
+        else if (!pr->expect) {
+                json_int_t x = json_integer_value(json_object_get(g, "x"));
+                pass = x == 17;
+                snprintf(detail, sizeof detail, "x = %lld", (long long)x);
+        } else {
+                const char *got = json_string_value(json_object_get(g, "r"));
+                pass = streq_safe(got, pr->expect);
+                snprintf(detail, sizeof detail, "%s", got ? got : "no result");
+        }
+        add_check(checks, pr->name, pass, detail, all);
+
+        char name[96];
+        snprintf(name, sizeof name, "no_survivors_%s", pr->name);
+        bool left = uid_has_processes(o.jail.uid);
+        snprintf(detail, sizeof detail, "uid %u: %s", (unsigned)o.jail.uid, left ? "processes remain" : "none left");
+        add_check(checks, name, !left, detail, all);
+        safeexec_done(&o);
+        json_decref(globals);
+}
+
+static json_t *layers_report(const struct config *cfg, json_t *checks, bool *all) {
+        char detail[256];
+        unsigned sab = jail_sabotaged_layers();
+        int abi = landlock_abi();
+        bool ll = abi >= 1 && !(sab & LAYER_LANDLOCK);
+        snprintf(detail, sizeof detail, "%s", ll ? "enforced" : sab & LAYER_LANDLOCK ? "switched off (sabotage build)" : "not available in this kernel");
+        char buf[64];
+        snprintf(buf, sizeof buf, "ABI %d, %s", abi, detail);
+        add_check(checks, "layer_landlock", ll, buf, all);
+
+        bool sc = !(sab & (LAYER_SECCOMP | LAYER_EXEC_ONCE));
+        add_check(checks, "layer_seccomp", sc, sc ? "filter with exec supervisor" : "switched off (sabotage build)", all);
+
+        bool ns = !(sab & (LAYER_NAMESPACES | LAYER_MOUNTS | LAYER_UID | LAYER_RLIMITS | LAYER_CAPS | LAYER_NNP));
+        add_check(checks, "layer_namespaces_uid_rlimits", ns, ns ? "pid, mount, net, ipc, uts; fresh uid; rlimits; no caps; no_new_privs" : "switched off (sabotage build)", all);
+
+        bool aa = apparmor_present();
+        const char *aa_state = cfg->apparmor == APPARMOR_OFF ? "off" : aa ? "enforced" : "absent";
+        bool aa_ok = cfg->apparmor != APPARMOR_REQUIRE || (aa && !(sab & LAYER_APPARMOR));
+        snprintf(detail, sizeof detail, "mode %s, kernel %s", cfg->apparmor == APPARMOR_AUTO ? "auto" : cfg->apparmor == APPARMOR_REQUIRE ? "require" : "off", aa ? "has AppArmor" : "has no AppArmor");
+        add_check(checks, "layer_apparmor", aa_ok, detail, all);
+
+        return json_pack("{s:i, s:b, s:s, s:[sssss], s:[I,I]}", "landlock_abi", ll ? abi : 0, "seccomp", sc,
+                         "apparmor", aa_state, "namespaces", "pid", "mount", "net", "ipc", "uts",
+                         "sandbox_uid_range", (json_int_t)cfg->uid_min, (json_int_t)cfg->uid_max);
+}
+
+static int write_atomic(const char *dir, const char *name, const char *text) {
+        char tmp[4096], final[4096];
+        snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", dir, name);
+        snprintf(final, sizeof final, "%s/%s", dir, name);
+        _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        size_t len = strlen(text);
+        if (write(fd, text, len) != (ssize_t)len || fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(tmp, final) < 0) {
+                int r = negative_errno();
+                unlink(tmp);
+                return r;
+        }
+        return 0;
+}
+
+int health_selfcheck(const struct config *cfg) {
+        json_t *checks = json_array();
+        bool all = true;
+        char detail[256];
+
+        /* The service side: no route anywhere but loopback. */
+        int r = jail_isolate_self_network(cfg);
+        bool priv = r >= 0 && ns_network_is_private(detail, sizeof detail);
+        if (r < 0)
+                snprintf(detail, sizeof detail, "cannot enter a private network namespace: %s", strerror(-r));
+        add_check(checks, "service_no_egress", priv, detail, &all);
+
+        json_t *layers = layers_report(cfg, checks, &all);
+        for (size_t i = 0; i < ELEMENTSOF(probes); i++)
+                run_probe(cfg, &probes[i], checks, &all);
+
+        time_t now = time(NULL);
+        char iso[64];
+        strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+        json_t *state = json_pack("{s:s, s:I, s:s, s:o, s:o, s:s}", "status", all ? "OK" : "FAILED", "timestamp",
+                                  (json_int_t)now, "time", iso, "layers", layers, "checks", checks, "version",
+                                  PACKAGE_VERSION);
+        _cleanup_free_ char *text = json_dumps(state, JSON_INDENT(2));
+        if (mkdir(cfg->state_dir, 0755) < 0 && errno != EEXIST)
+                r = negative_errno();
+        else
+                r = text ? write_atomic(cfg->state_dir, "health.json", text) : -ENOMEM;
+
+        size_t failed = 0;
+        json_t *c;
+        size_t i;
+        const char *first = NULL;
+        json_array_foreach(checks, i, c) if (!json_is_true(json_object_get(c, "pass"))) {
+                if (!failed++)
+                        first = json_string_value(json_object_get(c, "name"));
+        }
+        char status[256];
+        if (r < 0)
+                snprintf(status, sizeof status, "selfcheck: cannot write %s/health.json: %s", cfg->state_dir, strerror(-r));
+        else if (failed)
+                snprintf(status, sizeof status, "selfcheck FAILED: %zu of %zu checks failed (first: %s)", failed, json_array_size(checks), first);
+        else
+                snprintf(status, sizeof status, "selfcheck OK: %zu checks passed", json_array_size(checks));
+        log_msg(failed || r < 0 ? LOG_LEVEL_ERR : LOG_LEVEL_INFO, "%s", status);
+        json_array_foreach(checks, i, c) if (!json_is_true(json_object_get(c, "pass")))
+                log_error("selfcheck %s failed: %s", json_string_value(json_object_get(c, "name")),
+                          json_string_value(json_object_get(c, "detail")));
+        sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+        json_decref(state);
+        if (r < 0)
+                return r;
+        return failed ? 1 : 0;
+}
+
+bool health_ok(const struct config *cfg, json_t **state) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/health.json", cfg->state_dir);
+        json_t *s = json_load_file(path, 0, NULL);
+        if (state)
+                *state = s ? json_incref(s) : NULL;
+        bool ok = false;
+        if (s) {
+                json_int_t ts = json_integer_value(json_object_get(s, "timestamp"));
+                time_t now = time(NULL);
+                ok = streq_safe(json_string_value(json_object_get(s, "status")), "OK") && ts <= now + 60 &&
+                     now - ts <= cfg->health_max_age_s;
+        }
+        json_decref(s);
+        return ok;
+}

@@ -1,1 +1,814 @@
-/* placeholder: being written */
+/* One confined execution.
+ *
+ * The privileged sequence (who runs each step, and why in this order):
+ *
+ *  parent (the service, "supervisor")
+ *   1. build the seccomp filter and the Landlock ruleset (compile early,
+ *      before fork: nsjail's habit; failures are ours, not the code's)
+ *   2. take a random sandbox UID nobody else holds (OFD byte lock)
+ *   3. make the jail dir /tmp/codejail-XXXXXXXX: jailed_code, the uploaded
+ *      files, an empty tmp/; 0755/0644 so the sandbox UID can read it
+ *   4. clone() into new PID, mount, network, IPC and UTS namespaces
+ *  init (PID 1 of the new PID namespace; our code, never exec'd)
+ *   5. parent-death signal: if the supervisor dies, the execution dies
+ *   6. private mount table: tmpfs over /tmp /run /dev/shm /var/tmp, jail dir
+ *      bound back read-only, size-capped tmpfs on tmp/, fresh /proc
+ *   7. Landlock rule for tmp/ (a rule binds the inode: after the mount)
+ *   8. fork the child; then reap until it exits, report its wait status
+ *      and exit -- which kills every other process of the execution
+ *  child (becomes Python)
+ *   9. rlimits (CPU, AS, FSIZE, NPROC, CORE)
+ *  10. stdio from the pipes, every other fd closed (close_range)
+ *  11. bounding set emptied while still privileged
+ *  12. setgroups(0) -> setresgid -> setresuid, verified; caps emptied
+ *  13. parent-death signal again (setresuid clears it)
+ *  14. aa_change_onexec into the sandbox profile (when AppArmor is there)
+ *  15. no_new_privs
+ *  16. landlock_restrict_self
+ *  17. seccomp, always last; its notification fd goes to the supervisor,
+ *      which allows exactly this one execve and refuses every later one
+ *  18. execve(python_bin, -E -B jailed_code) with an explicit environment
+ *
+ * Set-up failures travel to the supervisor as {step, errno} on a CLOEXEC
+ * socket the untrusted program never holds -- never as exit codes or
+ * signals, which the program could fake. The wall-clock limit kills the
+ * init through its pidfd; the kernel then kills the whole PID namespace.
+ * The supervisor only ever removes the files it wrote: what the jail writes
+ * lives in its own tmpfs and vanishes with its mount namespace. */
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apparmor.h"
+#include "creds.h"
+#include "jail.h"
+#include "landlock.h"
+#include "log.h"
+#include "macro.h"
+#include "ns.h"
+#include "rlimit.h"
+#include "seccomp-filter.h"
+#include "uidpick.h"
+#include "wrapper.h"
+
+#ifdef CODEJAIL_SABOTAGE
+static unsigned sabotage = ~0u; /* parsed lazily */
+static const struct {
+        const char *name;
+        unsigned bit;
+} layer_names[] = {
+        { "landlock", LAYER_LANDLOCK }, { "seccomp", LAYER_SECCOMP },   { "uid", LAYER_UID },
+        { "namespaces", LAYER_NAMESPACES }, { "mounts", LAYER_MOUNTS }, { "rlimits", LAYER_RLIMITS },
+        { "caps", LAYER_CAPS },         { "nnp", LAYER_NNP },           { "exec_once", LAYER_EXEC_ONCE },
+        { "apparmor", LAYER_APPARMOR }, { "netns_self", LAYER_NETNS_SELF },
+};
+unsigned jail_sabotaged_layers(void) {
+        if (sabotage != ~0u)
+                return sabotage;
+        sabotage = 0;
+        const char *e = getenv("CODEJAIL_SABOTAGE");
+        if (!e)
+                return 0;
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", e);
+        for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+                for (size_t i = 0; i < ELEMENTSOF(layer_names); i++)
+                        if (streq_safe(t, "all") || streq_safe(t, layer_names[i].name))
+                                sabotage |= layer_names[i].bit;
+        /* Without a mount namespace, mounting would change the host. */
+        if (sabotage & LAYER_NAMESPACES)
+                sabotage |= LAYER_MOUNTS;
+        return sabotage;
+}
+#define SABOTAGED(l) (jail_sabotaged_layers() & (l))
+#else
+unsigned jail_sabotaged_layers(void) { return 0; }
+#define SABOTAGED(l) 0
+#endif
+
+enum { CTL_ERROR = 1, CTL_NOTIFY_FD, CTL_STATUS };
+
+struct ctl_msg {
+        uint32_t type;
+        int32_t error;   /* positive errno (CTL_ERROR) */
+        int32_t wstatus; /* CTL_STATUS */
+        char step[40];
+};
+
+#define JAIL_FD_CTL 3     /* the child's control socket */
+#define JAIL_FD_RULESET 4 /* the Landlock ruleset until it is enforced */
+
+static uint64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void ctl_send(int fd, const struct ctl_msg *m, int pass_fd) {
+        struct iovec iov = { .iov_base = (void *)m, .iov_len = sizeof *m };
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } u;
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        if (pass_fd >= 0) {
+                memset(&u, 0, sizeof u);
+                mh.msg_control = u.buf;
+                mh.msg_controllen = sizeof u.buf;
+                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+        }
+        while (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0 && errno == EINTR)
+                ;
+}
+
+/* Report a set-up failure and leave; only ever called before execve. */
+_noreturn_ static void child_fail(int ctl, const char *step, int negerr) {
+        struct ctl_msg m = { .type = CTL_ERROR, .error = negerr < 0 ? -negerr : EIO };
+        snprintf(m.step, sizeof m.step, "%s", step);
+        ctl_send(ctl, &m, -1);
+        _exit(127);
+}
+
+struct jail_ctx {
+        const struct config *cfg;
+        const struct jail_request *req;
+        char jail_dir[64];
+        uid_t uid;
+        scmp_filter_ctx seccomp;
+        int ruleset, abi;
+        int in[2], out[2], err[2], ctl[2];
+        bool use_apparmor;
+};
+
+/* Steps 9-18: never returns. */
+_noreturn_ static void run_child(struct jail_ctx *j) {
+        const char *step = "?";
+        int ctl = j->ctl[1], r;
+
+        /* 9. */
+        if (!SABOTAGED(LAYER_RLIMITS) && (r = rlimit_apply(&j->req->limits, &step)) < 0)
+                child_fail(ctl, "rlimit", r);
+
+        /* 10. stdio from the pipes, the control socket at 3, the Landlock
+         * ruleset at 4 (both CLOEXEC), nothing else. Everything is first
+         * moved above 10 so no dup2() target clobbers a source (in inetd
+         * mode the connection itself is fd 0). */
+        int hi[5] = { j->in[0], j->out[1], j->err[1], ctl, j->ruleset };
+        for (int i = 0; i < 5; i++)
+                if (hi[i] >= 0 && (hi[i] = fcntl(hi[i], F_DUPFD_CLOEXEC, 10)) < 0)
+                        child_fail(ctl, "dupfd", negative_errno());
+        ctl = hi[3];
+        for (int i = 0; i < 3; i++)
+                if (dup2(hi[i], i) < 0)
+                        child_fail(ctl, "dup2", negative_errno());
+        if (dup3(hi[3], JAIL_FD_CTL, O_CLOEXEC) < 0)
+                child_fail(ctl, "dup3", negative_errno());
+        ctl = JAIL_FD_CTL;
+        j->ruleset = -1;
+        if (hi[4] >= 0) {
+                if (dup3(hi[4], JAIL_FD_RULESET, O_CLOEXEC) < 0)
+                        child_fail(ctl, "dup3", negative_errno());
+                j->ruleset = JAIL_FD_RULESET;
+        }
+        if (syscall(SYS_close_range, JAIL_FD_RULESET + 1, ~0u, 0) < 0)
+                child_fail(ctl, "close_range", negative_errno());
+        if (chdir(j->jail_dir) < 0)
+                child_fail(ctl, "chdir", negative_errno());
+
+        /* 11-13. */
+        if (!SABOTAGED(LAYER_CAPS) && (r = creds_drop_bounding()) < 0)
+                child_fail(ctl, "capbset", r);
+        if (!SABOTAGED(LAYER_UID)) {
+                if ((r = creds_become(j->uid, (gid_t)j->uid, &step)) < 0)
+                        child_fail(ctl, step, r);
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+                        child_fail(ctl, "pdeathsig", negative_errno());
+        }
+
+        /* 14. */
+        if (j->use_apparmor && (r = apparmor_change_onexec(j->cfg->apparmor_profile)) < 0)
+                child_fail(ctl, "apparmor", r);
+
+        /* 15-16. */
+        if (!SABOTAGED(LAYER_NNP) && (r = creds_no_new_privs()) < 0)
+                child_fail(ctl, "no_new_privs", r);
+        if (!SABOTAGED(LAYER_LANDLOCK) && (r = landlock_enforce(j->ruleset)) < 0)
+                child_fail(ctl, "landlock", r);
+        if (j->ruleset >= 0)
+                close(j->ruleset);
+
+        /* 17. seccomp last; the supervisor gets the listener before we exec. */
+        if (!SABOTAGED(LAYER_SECCOMP)) {
+                bool notify = !SABOTAGED(LAYER_EXEC_ONCE);
+                int nfd = seccomp_filter_load(j->seccomp, notify);
+                if (nfd < 0)
+                        child_fail(ctl, "seccomp", nfd);
+                if (notify) {
+                        struct ctl_msg m = { .type = CTL_NOTIFY_FD };
+                        ctl_send(ctl, &m, nfd);
+                        close(nfd);
+                }
+        }
+
+        /* 18. */
+        char *const argv[] = { j->cfg->python_bin, "-E", "-B", "jailed_code", NULL };
+        char *const envp[] = { "PATH=/usr/bin:/bin", "TMPDIR=tmp", "HOME=tmp", "LANG=C.UTF-8", NULL };
+        execve(j->cfg->python_bin, argv, envp);
+        child_fail(ctl, "execve", negative_errno());
+}
+
+/* Steps 5-8: PID 1 of the execution. Never returns. */
+_noreturn_ static void run_init(struct jail_ctx *j) {
+        const char *step = "?";
+        int ctl = j->ctl[1], r;
+
+        close(j->ctl[0]);
+        close(j->in[1]);
+        close(j->out[0]);
+        close(j->err[0]);
+
+        /* 5. If the supervisor dies, so does the execution. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+                child_fail(ctl, "pdeathsig", negative_errno());
+
+        /* 6-7. */
+        uid_t owner = SABOTAGED(LAYER_UID) ? getuid() : j->uid;
+        if (!SABOTAGED(LAYER_MOUNTS) &&
+            (r = ns_setup_mounts(j->jail_dir, (uint64_t)j->req->limits.v[LIMIT_TMPFS], owner, (gid_t)owner,
+                                 &step)) < 0)
+                child_fail(ctl, step, r);
+        if (!SABOTAGED(LAYER_LANDLOCK)) {
+                char tmp[128];
+                snprintf(tmp, sizeof tmp, "%s/tmp", j->jail_dir);
+                _cleanup_close_ int tfd = open(tmp, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+                if (tfd < 0)
+                        child_fail(ctl, "open-tmp", negative_errno());
+                if ((r = landlock_allow_rw(j->ruleset, tfd, j->abi)) < 0)
+                        child_fail(ctl, "landlock-tmp", r);
+        }
+
+        /* 8. */
+        pid_t child = fork();
+        if (child < 0)
+                child_fail(ctl, "fork", negative_errno());
+        if (child == 0)
+                run_child(j);
+
+        close(j->in[0]);
+        close(j->out[1]);
+        close(j->err[1]);
+        if (j->ruleset >= 0)
+                close(j->ruleset);
+        for (;;) {
+                int st;
+                pid_t p = waitpid(-1, &st, __WALL);
+                if (p < 0 && errno == EINTR)
+                        continue;
+                if (p < 0)
+                        _exit(0);
+                if (p == child) {
+                        struct ctl_msg m = { .type = CTL_STATUS, .wstatus = st };
+                        ctl_send(ctl, &m, -1);
+                        /* Leaving kills every other process of the namespace. */
+                        _exit(0);
+                }
+        }
+}
+
+/* Step 3. */
+static int jail_dir_create(struct jail_ctx *j, int *dfd_out) {
+        static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789_";
+        for (int attempt = 0; attempt < 100; attempt++) {
+                unsigned char rnd[8];
+                if (getrandom(rnd, sizeof rnd, 0) != sizeof rnd)
+                        return negative_errno();
+                char name[9];
+                for (int i = 0; i < 8; i++)
+                        name[i] = alphabet[rnd[i] % (sizeof alphabet - 1)];
+                name[8] = '\0';
+                snprintf(j->jail_dir, sizeof j->jail_dir, "/tmp/codejail-%s", name);
+                if (mkdir(j->jail_dir, 0700) == 0)
+                        break;
+                if (errno != EEXIST)
+                        return negative_errno();
+                j->jail_dir[0] = '\0';
+        }
+        if (!j->jail_dir[0])
+                return -EEXIST;
+        int dfd = open(j->jail_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (dfd < 0)
+                return negative_errno();
+        *dfd_out = dfd;
+        return 0;
+}
+
+static int write_file_at(int dfd, const char *name, const void *data, size_t len) {
+        if (!name[0] || strchr(name, '/') || streq_safe(name, ".") || streq_safe(name, ".."))
+                return -EINVAL;
+        _cleanup_close_ int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return negative_errno();
+        const char *p = data;
+        while (len > 0) {
+                ssize_t k = write(fd, p, len);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return negative_errno();
+                p += k, len -= (size_t)k;
+        }
+        if (fchmod(fd, 0644) < 0)
+                return negative_errno();
+        return 0;
+}
+
+static int jail_dir_populate(struct jail_ctx *j, int dfd) {
+        size_t wlen;
+        _cleanup_free_ char *w = wrapper_build(j->req->n_python_path, &wlen);
+        if (!w)
+                return -ENOMEM;
+        int r = write_file_at(dfd, "jailed_code", w, wlen);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < j->req->n_files; i++)
+                if ((r = write_file_at(dfd, j->req->files[i].name, j->req->files[i].data, j->req->files[i].len)) < 0)
+                        return r;
+        if (mkdirat(dfd, "tmp", 0755) < 0)
+                return negative_errno();
+        if (fchmod(dfd, 0755) < 0)
+                return negative_errno();
+        return 0;
+}
+
+#ifdef CODEJAIL_SABOTAGE
+/* Without the jail's own tmpfs (sabotage only), tmp/ holds what the code
+ * wrote; remove it without following links. */
+static void rm_rf_at(int dfd, const char *name) {
+        int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0) {
+                DIR *d = fdopendir(fd);
+                struct dirent *e;
+                while (d && (e = readdir(d)))
+                        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                                rm_rf_at(fd, e->d_name);
+                if (d)
+                        closedir(d);
+                unlinkat(dfd, name, AT_REMOVEDIR);
+        } else
+                unlinkat(dfd, name, 0);
+}
+#endif
+
+/* Remove only what we wrote; tmp/ is an empty directory in our mount
+ * namespace (the jail wrote into its own tmpfs). */
+static void jail_dir_remove(struct jail_ctx *j, int dfd) {
+        if (dfd < 0)
+                return;
+        unlinkat(dfd, "jailed_code", 0);
+        for (size_t i = 0; i < j->req->n_files; i++)
+                unlinkat(dfd, j->req->files[i].name, 0);
+#ifdef CODEJAIL_SABOTAGE
+        if (SABOTAGED(LAYER_MOUNTS))
+                rm_rf_at(dfd, "tmp");
+#endif
+        if (unlinkat(dfd, "tmp", AT_REMOVEDIR) < 0 && errno != ENOENT)
+                log_error("jail %s: tmp/ not removed: %m", j->jail_dir);
+        if (rmdir(j->jail_dir) < 0)
+                log_error("jail %s: not removed: %m", j->jail_dir);
+}
+
+static int clone_init(unsigned flags, int *pidfd) {
+        /* fork-like clone (no new stack): the child continues here. glibc's
+         * cached TID is stale in it, so it must not raise()/pthread_kill. */
+        return (int)syscall(SYS_clone, (unsigned long)(flags | CLONE_PIDFD | SIGCHLD), NULL, pidfd, NULL, 0);
+}
+
+static int recv_ctl(int fd, struct ctl_msg *m, int *passed_fd, pid_t *sender) {
+        union {
+                char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
+                struct cmsghdr align;
+        } u;
+        struct iovec iov = { .iov_base = m, .iov_len = sizeof *m };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+        ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        if (n < 0)
+                return negative_errno();
+        if (n == 0)
+                return 0;
+        *passed_fd = -1;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+                        memcpy(passed_fd, CMSG_DATA(c), sizeof(int));
+                else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+                        struct ucred uc;
+                        memcpy(&uc, CMSG_DATA(c), sizeof uc);
+                        *sender = uc.pid;
+                }
+        }
+        if ((size_t)n != sizeof *m || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+                if (*passed_fd >= 0)
+                        close(*passed_fd);
+                return -EBADMSG;
+        }
+        return 1;
+}
+
+/* Answer one execve notification: only the interpreter launch, from the
+ * child we forked, before anything else ran, is allowed. Its arguments
+ * were written by us and no other thread exists yet, so CONTINUE is safe. */
+static void answer_exec(int nfd, pid_t expected, int *execs_allowed) {
+        struct seccomp_notif req;
+        struct seccomp_notif_resp resp;
+        memset(&req, 0, sizeof req); /* NOTIF_RECV wants it zeroed */
+        if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
+                return;
+        memset(&resp, 0, sizeof resp);
+        resp.id = req.id;
+        if (*execs_allowed == 0 && expected > 0 && (pid_t)req.pid == expected) {
+                resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+                (*execs_allowed)++;
+        } else
+                resp.error = -EACCES;
+        /* ENOENT: the caller died meanwhile; nothing to do. */
+        (void)ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+}
+
+struct capture {
+        int fd;
+        char *buf;
+        size_t len, cap;
+};
+
+/* Returns 1 while open, 0 at EOF, -1 when over the OUTPUT limit. */
+static int capture_read(struct capture *c, size_t limit) {
+        char tmp[65536];
+        ssize_t n = read(c->fd, tmp, sizeof tmp);
+        if (n < 0)
+                return (errno == EINTR || errno == EAGAIN) ? 1 : 0;
+        if (n == 0)
+                return 0;
+        size_t keep = (size_t)n;
+        if (c->len + keep > limit)
+                keep = limit - c->len;
+        if (c->len + keep > c->cap) {
+                size_t ncap = c->cap ? c->cap * 2 : 65536;
+                while (ncap < c->len + keep)
+                        ncap *= 2;
+                char *nb = realloc(c->buf, ncap + 1);
+                if (!nb)
+                        return -1;
+                c->buf = nb, c->cap = ncap;
+        }
+        memcpy(c->buf + c->len, tmp, keep);
+        c->len += keep;
+        return keep < (size_t)n ? -1 : 1;
+}
+
+static void close_pair(int p[2]) {
+        for (int i = 0; i < 2; i++)
+                if (p[i] >= 0)
+                        close(p[i]), p[i] = -1;
+}
+
+static void set_err(struct jail_error *err, const char *step, int negerr) {
+        snprintf(err->step, sizeof err->step, "%s", step);
+        err->error = negerr < 0 ? -negerr : EIO;
+}
+
+/* The supervisor loop: feed stdin, capture output, answer execve
+ * notifications, enforce the wall clock, collect the status. */
+static int supervise(struct jail_ctx *j, pid_t init, int pidfd, uint64_t start, struct jail_result *res,
+                     struct jail_error *err) {
+        const struct limits *l = &j->req->limits;
+        uint64_t deadline = start + (uint64_t)l->v[LIMIT_REALTIME] * 1000;
+        size_t out_limit = (size_t)l->v[LIMIT_OUTPUT];
+        struct capture out = { .fd = j->out[0] }, errc = { .fd = j->err[0] };
+        const char *in = j->req->stdin_data;
+        size_t in_left = j->req->stdin_len;
+        int in_fd = j->in[1], ctl = j->ctl[0], nfd = -1, execs = 0, wstatus = 0, r = 0;
+        bool have_status = false, init_alive = true, killed = false;
+        pid_t child_pid = -1;
+        struct rusage ru = { 0 };
+
+        j->in[1] = j->out[0] = j->err[0] = j->ctl[0] = -1;
+        fcntl(in_fd, F_SETFL, O_NONBLOCK);
+        fcntl(out.fd, F_SETFL, O_NONBLOCK);
+        fcntl(errc.fd, F_SETFL, O_NONBLOCK);
+
+        while (init_alive || out.fd >= 0 || errc.fd >= 0 || ctl >= 0) {
+                struct pollfd p[6];
+                int n = 0, i_in = -1, i_out = -1, i_err = -1, i_ctl = -1, i_n = -1, i_pid = -1;
+                if (in_fd >= 0 && init_alive)
+                        p[i_in = n++] = (struct pollfd){ .fd = in_fd, .events = POLLOUT };
+                if (out.fd >= 0)
+                        p[i_out = n++] = (struct pollfd){ .fd = out.fd, .events = POLLIN };
+                if (errc.fd >= 0)
+                        p[i_err = n++] = (struct pollfd){ .fd = errc.fd, .events = POLLIN };
+                if (ctl >= 0)
+                        p[i_ctl = n++] = (struct pollfd){ .fd = ctl, .events = POLLIN };
+                if (nfd >= 0 && init_alive)
+                        p[i_n = n++] = (struct pollfd){ .fd = nfd, .events = POLLIN };
+                if (init_alive)
+                        p[i_pid = n++] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+
+                int timeout = -1;
+                if (init_alive) {
+                        uint64_t t = now_ms();
+                        timeout = t >= deadline ? 0 : (int)(deadline - t);
+                } else
+                        timeout = 1000; /* draining: everything is dead, EOF is near */
+                int k = poll(p, (nfds_t)n, timeout);
+                if (k < 0 && errno != EINTR) {
+                        r = negative_errno();
+                        set_err(err, "poll", r);
+                        break;
+                }
+                if (init_alive && now_ms() >= deadline && !killed) {
+                        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+                        killed = true;
+                        res->limit_hit = "REALTIME";
+                }
+                if (k <= 0) {
+                        if (!init_alive)
+                                break; /* a leaked writer: stop waiting */
+                        continue;
+                }
+                if (i_n >= 0 && (p[i_n].revents & POLLIN))
+                        answer_exec(nfd, child_pid, &execs);
+                if (i_in >= 0 && p[i_in].revents) {
+                        ssize_t w = in_left ? write(in_fd, in, in_left) : 0;
+                        if (w > 0)
+                                in += w, in_left -= (size_t)w;
+                        if (in_left == 0 || (w < 0 && errno != EAGAIN && errno != EINTR)) {
+                                close(in_fd);
+                                in_fd = -1;
+                        }
+                }
+                struct capture *caps[2] = { &out, &errc };
+                int idx[2] = { i_out, i_err };
+                for (int c = 0; c < 2; c++) {
+                        if (idx[c] < 0 || !p[idx[c]].revents)
+                                continue;
+                        int cr = capture_read(caps[c], out_limit);
+                        if (cr <= 0) {
+                                if (cr < 0 && !killed && init_alive) {
+                                        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+                                        killed = true;
+                                        res->limit_hit = "OUTPUT";
+                                }
+                                close(caps[c]->fd);
+                                caps[c]->fd = -1;
+                        }
+                }
+                if (i_ctl >= 0 && p[i_ctl].revents) {
+                        struct ctl_msg m;
+                        int pfd = -1;
+                        pid_t sender = -1;
+                        int cr = recv_ctl(ctl, &m, &pfd, &sender);
+                        if (cr == 0 || (cr < 0 && cr != -EAGAIN && cr != -EINTR)) {
+                                close(ctl);
+                                ctl = -1;
+                        } else if (cr > 0) {
+                                if (m.type == CTL_ERROR && r == 0) {
+                                        m.step[sizeof m.step - 1] = '\0';
+                                        r = -(m.error > 0 ? m.error : EIO);
+                                        set_err(err, m.step, r);
+                                        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+                                } else if (m.type == CTL_NOTIFY_FD && pfd >= 0 && nfd < 0) {
+                                        nfd = TAKE_FD(pfd);
+                                        child_pid = sender;
+                                } else if (m.type == CTL_STATUS) {
+                                        wstatus = m.wstatus;
+                                        have_status = true;
+                                }
+                                if (pfd >= 0)
+                                        close(pfd);
+                        }
+                }
+                if (i_pid >= 0 && (p[i_pid].revents & POLLIN)) {
+                        int st;
+                        if (wait4(init, &st, 0, &ru) == init)
+                                init_alive = false;
+                }
+        }
+        if (init_alive) { /* error path: make sure nothing survives */
+                syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+                int st;
+                while (wait4(init, &st, 0, &ru) < 0 && errno == EINTR)
+                        ;
+        }
+        if (in_fd >= 0)
+                close(in_fd);
+        if (out.fd >= 0)
+                close(out.fd);
+        if (errc.fd >= 0)
+                close(errc.fd);
+        if (ctl >= 0)
+                close(ctl);
+        if (nfd >= 0)
+                close(nfd);
+
+        res->out = out.buf ? out.buf : strdup("");
+        res->err = errc.buf ? errc.buf : strdup("");
+        res->out_len = out.len;
+        res->err_len = errc.len;
+        if (res->out)
+                res->out[res->out_len] = '\0';
+        if (res->err)
+                res->err[res->err_len] = '\0';
+        res->cpu_ms = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+                      (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+        res->maxrss_kb = (uint64_t)ru.ru_maxrss;
+        if (r < 0)
+                return r;
+        if (!res->out || !res->err) {
+                set_err(err, "capture", -ENOMEM);
+                return -ENOMEM;
+        }
+        if (killed)
+                res->status = -SIGKILL;
+        else if (!have_status) {
+                set_err(err, "init", -ECHILD);
+                return -ECHILD;
+        } else if (WIFEXITED(wstatus))
+                res->status = WEXITSTATUS(wstatus);
+        else if (WIFSIGNALED(wstatus)) {
+                res->status = -WTERMSIG(wstatus);
+                if (WTERMSIG(wstatus) == SIGXCPU ||
+                    (WTERMSIG(wstatus) == SIGKILL && res->cpu_ms >= (uint64_t)l->v[LIMIT_CPU] * 1000))
+                        res->limit_hit = "CPU";
+        } else
+                res->status = -SIGKILL;
+        return 0;
+}
+
+static void python_trees(const char *python_bin, char a[PATH_MAX], char b[PATH_MAX]) {
+        /* The interpreter's own tree: <prefix>/bin/python3 -> <prefix>, for
+         * the configured path and for where its symlinks lead. */
+        snprintf(a, PATH_MAX, "%s", python_bin);
+        for (int up = 0; up < 2; up++) {
+                char *s = strrchr(a, '/');
+                if (s && s != a)
+                        *s = '\0';
+        }
+        if (!realpath(python_bin, b))
+                snprintf(b, PATH_MAX, "%s", a);
+        else
+                for (int up = 0; up < 2; up++) {
+                        char *s = strrchr(b, '/');
+                        if (s && s != b)
+                                *s = '\0';
+                }
+}
+
+int jail_run(const struct config *cfg, const struct jail_request *req, struct jail_result *res,
+             struct jail_error *err) {
+        struct jail_ctx j = {
+                .cfg = cfg, .req = req, .ruleset = -1,
+                .in = { -1, -1 }, .out = { -1, -1 }, .err = { -1, -1 }, .ctl = { -1, -1 },
+        };
+        _cleanup_close_ int lock_fd = -1, dfd = -1, pidfd = -1;
+        char lock_path[PATH_MAX], tree_a[PATH_MAX], tree_b[PATH_MAX];
+        int r;
+
+        memset(res, 0, sizeof *res);
+        memset(err, 0, sizeof *err);
+        uint64_t start = now_ms();
+
+        /* 1. */
+        if (!SABOTAGED(LAYER_SECCOMP) && (r = seccomp_filter_new(!SABOTAGED(LAYER_EXEC_ONCE), &j.seccomp)) < 0) {
+                set_err(err, "seccomp-build", r);
+                return r;
+        }
+        j.use_apparmor = cfg->apparmor != APPARMOR_OFF && !SABOTAGED(LAYER_APPARMOR) && apparmor_present();
+        if (cfg->apparmor == APPARMOR_REQUIRE && !j.use_apparmor) {
+                r = -EOPNOTSUPP;
+                set_err(err, "apparmor-required", r);
+                goto out;
+        }
+
+        /* 2. */
+        if (mkdir(cfg->state_dir, 0755) < 0 && errno != EEXIST) {
+                r = negative_errno();
+                set_err(err, "state-dir", r);
+                goto out;
+        }
+        snprintf(lock_path, sizeof lock_path, "%s/sandbox-uids.lock", cfg->state_dir);
+        if ((r = uidpick_acquire(lock_path, cfg->uid_min, cfg->uid_max, &j.uid, &lock_fd)) < 0) {
+                set_err(err, "uid-pick", r);
+                goto out;
+        }
+        res->uid = SABOTAGED(LAYER_UID) ? getuid() : j.uid;
+
+        /* 3. */
+        if ((r = jail_dir_create(&j, &dfd)) < 0) {
+                set_err(err, "jail-dir", r);
+                goto out;
+        }
+        if ((r = jail_dir_populate(&j, dfd)) < 0) {
+                set_err(err, "jail-files", r);
+                goto out;
+        }
+        if (!SABOTAGED(LAYER_LANDLOCK)) {
+                python_trees(cfg->python_bin, tree_a, tree_b);
+                const char *trees[] = { tree_a, streq_safe(tree_a, tree_b) ? NULL : tree_b, NULL };
+                const char *files[] = { "/etc/matplotlibrc", NULL };
+                r = landlock_ruleset_new(trees, j.jail_dir, files, &j.abi);
+                if (r < 0) {
+                        set_err(err, "landlock-build", r);
+                        goto out;
+                }
+                j.ruleset = r;
+        }
+
+        if (pipe2(j.in, O_CLOEXEC) < 0 || pipe2(j.out, O_CLOEXEC) < 0 || pipe2(j.err, O_CLOEXEC) < 0 ||
+            socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, j.ctl) < 0) {
+                r = negative_errno();
+                set_err(err, "pipes", r);
+                goto out;
+        }
+        int one = 1;
+        if (setsockopt(j.ctl[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0) {
+                r = negative_errno();
+                set_err(err, "passcred", r);
+                goto out;
+        }
+
+        /* 4. */
+        unsigned flags = SABOTAGED(LAYER_NAMESPACES) ? 0 : NS_JAIL_FLAGS;
+        pid_t init = clone_init(flags, &pidfd);
+        if (init < 0) {
+                r = negative_errno();
+                set_err(err, "clone", r);
+                goto out;
+        }
+        if (init == 0)
+                run_init(&j);
+
+        close(j.in[0]), j.in[0] = -1;
+        close(j.out[1]), j.out[1] = -1;
+        close(j.err[1]), j.err[1] = -1;
+        close(j.ctl[1]), j.ctl[1] = -1;
+        r = supervise(&j, init, pidfd, start, res, err);
+        res->duration_ms = now_ms() - start;
+out:
+        close_pair(j.in);
+        close_pair(j.out);
+        close_pair(j.err);
+        close_pair(j.ctl);
+        if (j.ruleset >= 0)
+                close(j.ruleset);
+        if (j.seccomp)
+                seccomp_release(j.seccomp);
+        if (dfd >= 0)
+                jail_dir_remove(&j, dfd);
+        if (r < 0) {
+                jail_result_done(res);
+                return r;
+        }
+        return 0;
+}
+
+void jail_result_done(struct jail_result *res) {
+        free(res->out);
+        free(res->err);
+        res->out = res->err = NULL;
+        res->out_len = res->err_len = 0;
+}
+
+int jail_isolate_self_network(const struct config *cfg) {
+        if (SABOTAGED(LAYER_NETNS_SELF))
+                return 0;
+        int r = ns_isolate_network();
+        if (r < 0 && !cfg->require_private_network) {
+                char detail[128];
+                /* Already private (e.g. systemd's PrivateNetwork=) is fine. */
+                if (ns_network_is_private(detail, sizeof detail))
+                        return 0;
+        }
+        return r;
+}

@@ -1,1 +1,25 @@
+/* Landlock: the filesystem / TCP / scope boundary of the jail. */
 #pragma once
+#include <stdint.h>
+
+/* ABI version of the running kernel (>= 1), or -errno (-EOPNOTSUPP when
+ * compiled out or disabled at boot). */
+int landlock_abi(void);
+
+/* Every filesystem right the given ABI knows (handled = all of them). */
+uint64_t landlock_fs_rights(int abi);
+uint64_t landlock_net_rights(int abi);
+uint64_t landlock_scopes(int abi);
+
+/* Build a ruleset handling everything the ABI offers, with read+execute
+ * beneath each of exec_trees (NULL-terminated), read on jail_dir, and read
+ * of each existing file in ro_files (NULL-terminated). Returns the ruleset
+ * fd (O_CLOEXEC) or -errno; *abi_out gets the ABI used. */
+int landlock_ruleset_new(const char *const *exec_trees, const char *jail_dir, const char *const *ro_files,
+                         int *abi_out);
+
+/* Allow read+write+make+remove beneath dirfd (the tmpfs root of tmp/). */
+int landlock_allow_rw(int ruleset_fd, int dirfd, int abi);
+
+/* Enforce on the calling thread (needs no_new_privs). */
+int landlock_enforce(int ruleset_fd);

@@ -36,3 +36,6 @@ static inline int negative_errno(void) { return errno > 0 ? -errno : -EIO; }
                 if (*p)                                         \
                         func(*p);                               \
         }
+
+#include <string.h>
+static inline int streq_safe(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }

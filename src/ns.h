@@ -1,1 +1,24 @@
+/* Namespaces and the jail's private mount table. */
 #pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* clone() flags of a jail: new PID, mount, network, IPC and UTS namespaces. */
+#define NS_JAIL_FLAGS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
+
+/* Inside the new mount namespace (as its init, before any untrusted code):
+ * make every mount private; empty tmpfs over /tmp, /run, /dev/shm,
+ * /var/tmp with jail_dir (which lives under /tmp) bound back read-only at
+ * its own path; a size-capped nosuid,nodev,noexec tmpfs owned by uid:gid on
+ * jail_dir/tmp; a fresh procfs for the new PID namespace.
+ * *step names what failed. */
+int ns_setup_mounts(const char *jail_dir, uint64_t tmpfs_bytes, uid_t uid, gid_t gid, const char **step);
+
+/* Move the calling process into a fresh network namespace (only a down
+ * loopback); verify it has no non-loopback interface. */
+int ns_isolate_network(void);
+
+/* True when the calling process sees no interface but loopback and no
+ * route; detail describes what it found. */
+bool ns_network_is_private(char *detail, size_t len);
