@@ -1,1 +1,461 @@
-/* placeholder: being written */
+/* One connection: read the request (http.c), route it, run the SPEC §3
+ * checks in order, answer, and log exactly one journald entry.
+ *
+ * Decisions where the SPEC is silent:
+ *  - cfg == NULL (the config failed to load): code-exec answers 500 "Codejail
+ *    service is not correctly configured" (CODEJAIL_STATUS
+ *    disabled.config_invalid) before check 1, since whether the service is
+ *    enabled is unknown; /health answers 503. The load error is logged,
+ *    never sent to the client.
+ *  - the body's media type is checked after checks 1 and 2 (a disabled or
+ *    unhealthy service says so whatever the body), then the form is parsed;
+ *    a POST without Content-Type and without body is an empty form
+ *    (-> check 3), like Django. Malformed forms are 400 "Malformed form data:
+ *    <detail>" (invalid.form).
+ *  - a set-up failure of the jail is 500 "Codejail service is not correctly
+ *    configured" with CODEJAIL_STATUS error.jail_setup and the failed step.
+ *
+ * CODEJAIL_STATUS values of our own, beside upstream's vocabulary:
+ *   http.no_request            connection closed before any byte (no answer)
+ *   http.io_error              read/write failure (no answer possible)
+ *   http.bad_request           400: unparsable HTTP
+ *   http.timeout               408: request not complete within request_timeout_s
+ *   http.too_large             413: body over max_request_bytes
+ *   http.header_too_large      431: head over max_header_bytes
+ *   http.not_found             404
+ *   http.method_not_allowed    405
+ *   http.unsupported_media_type 415
+ *   http.internal_error        500: out of memory and the like
+ *   invalid.form               400: malformed multipart/urlencoded body
+ *   disabled.config_invalid    500: no usable configuration
+ *   error.jail_setup           500: the jail could not be set up
+ *   health.ok / health.unavailable   GET/HEAD /health/ -> 200 / 503 */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+
+#include "form.h"
+#include "health.h"
+#include "http.h"
+#include "jail.h"
+#include "log.h"
+#include "macro.h"
+#include "payload.h"
+#include "pyjson.h"
+#include "safeexec.h"
+#include "server.h"
+#include "sha256.h"
+
+#define DEFAULT_TIMEOUT_S 10
+#define DEFAULT_MAX_HEADER_BYTES (16u * 1024u)
+#define DEFAULT_MAX_REQUEST_BYTES (32u * 1024u * 1024u)
+/* Time granted to write a rejection and to drain what the client still
+ * sends, so it reads our answer instead of a RST. */
+#define REJECT_WRITE_S 2
+#define LINGER_S 1
+
+#define MSG_NOT_CONFIGURED "Codejail service is not correctly configured"
+
+#define PATH_CODE_EXEC "/api/v0/code-exec"
+
+struct exchange {
+        const struct config *cfg;
+        const char *config_error;
+        int fd;
+        uint64_t t0;
+        struct http_limits limits;
+
+        struct http_request req;
+        bool have_req;
+        bool head_only;
+
+        int status; /* 0: nothing answered */
+        const char *log_status;
+        char detail[256];
+
+        /* code-exec details, when known */
+        bool have_payload;
+        char slug[128], context[128];
+        size_t n_files, n_python_path;
+        char code_sha256[65];
+        bool have_jail;
+        struct jail_result jail; /* numbers only: out/err stay with safeexec */
+        char limit_hit[32];
+};
+
+/* Log values from the client: printable ASCII only, bounded. */
+static void sanitize(char *dst, size_t size, const char *src) {
+        size_t o = 0;
+        for (; src && *src && o + 1 < size; src++)
+                dst[o++] = ((unsigned char) *src >= 0x20 && (unsigned char) *src < 0x7f) ? *src : '?';
+        dst[o] = 0;
+}
+
+static void remote_addr(int fd, char *buf, size_t size, char *port, size_t psize) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+
+        snprintf(buf, size, "unknown");
+        port[0] = 0;
+        if (getpeername(fd, (struct sockaddr *) &ss, &len) < 0)
+                return;
+        if (ss.ss_family == AF_INET) {
+                const struct sockaddr_in *in = (const struct sockaddr_in *) &ss;
+                inet_ntop(AF_INET, &in->sin_addr, buf, (socklen_t) size);
+                snprintf(port, psize, "%u", ntohs(in->sin_port));
+        } else if (ss.ss_family == AF_INET6) {
+                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) &ss;
+                if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+                        inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], buf, (socklen_t) size);
+                else
+                        inet_ntop(AF_INET6, &in6->sin6_addr, buf, (socklen_t) size);
+                snprintf(port, psize, "%u", ntohs(in6->sin6_port));
+        } else if (ss.ss_family == AF_UNIX) {
+                const struct sockaddr_un *un = (const struct sockaddr_un *) &ss;
+                size_t plen = len > offsetof(struct sockaddr_un, sun_path)
+                                      ? len - offsetof(struct sockaddr_un, sun_path)
+                                      : 0;
+                if (plen == 0 || un->sun_path[0] == 0)
+                        snprintf(buf, size, "unix");
+                else {
+                        char path[sizeof un->sun_path + 1];
+                        memcpy(path, un->sun_path, plen < sizeof un->sun_path ? plen : sizeof un->sun_path);
+                        path[plen < sizeof un->sun_path ? plen : sizeof un->sun_path] = 0;
+                        char clean[120];
+                        sanitize(clean, sizeof clean, path);
+                        snprintf(buf, size, "unix:%s", clean);
+                }
+        } else
+                snprintf(buf, size, "family-%d", ss.ss_family);
+}
+
+static void log_exchange(struct exchange *x) {
+        struct log_field f[24];
+        size_t n = 0;
+        char addr[INET6_ADDRSTRLEN + 130], port[8], method[24] = "-", path[128] = "-";
+
+        remote_addr(x->fd, addr, sizeof addr, port, sizeof port);
+        if (x->have_req) {
+                sanitize(method, sizeof method, x->req.method);
+                sanitize(path, sizeof path, x->req.path);
+        }
+        uint64_t ms = (http_now_ns() - x->t0) / 1000000;
+
+        log_fieldf(&f[n++], "CODEJAIL_STATUS", "%s", x->log_status ? x->log_status : "unknown");
+        log_fieldf(&f[n++], "REMOTE_ADDR", "%s", addr);
+        if (port[0])
+                log_fieldf(&f[n++], "REMOTE_PORT", "%s", port);
+        log_fieldf(&f[n++], "HTTP_METHOD", "%s", method);
+        log_fieldf(&f[n++], "HTTP_PATH", "%s", path);
+        log_fieldf(&f[n++], "HTTP_STATUS", "%d", x->status);
+        log_fieldf(&f[n++], "CODEJAIL_REQUEST_MS", "%llu", (unsigned long long) ms);
+        if (x->have_req)
+                log_fieldf(&f[n++], "CODEJAIL_BODY_BYTES", "%zu", x->req.body_len);
+        if (x->have_payload) {
+                log_fieldf(&f[n++], "CODEJAIL_SLUG", "%s", x->slug);
+                log_fieldf(&f[n++], "CODEJAIL_LIMITS_CONTEXT", "%s", x->context);
+                log_fieldf(&f[n++], "CODEJAIL_FILES_COUNT", "%zu", x->n_files);
+                log_fieldf(&f[n++], "CODEJAIL_PYTHON_PATH_LEN", "%zu", x->n_python_path);
+                log_fieldf(&f[n++], "CODEJAIL_CODE_SHA256", "%s", x->code_sha256);
+        }
+        if (x->have_jail) {
+                const struct jail_result *j = &x->jail;
+                log_fieldf(&f[n++], "CODEJAIL_SANDBOX_UID", "%u", (unsigned) j->uid);
+                log_fieldf(&f[n++], "CODEJAIL_EXIT_STATUS", "%d", j->status);
+                log_fieldf(&f[n++], "CODEJAIL_DURATION_MS", "%llu", (unsigned long long) j->duration_ms);
+                log_fieldf(&f[n++], "CODEJAIL_CPU_MS", "%llu", (unsigned long long) j->cpu_ms);
+                log_fieldf(&f[n++], "CODEJAIL_MAXRSS_KB", "%llu", (unsigned long long) j->maxrss_kb);
+                log_fieldf(&f[n++], "CODEJAIL_LIMIT_HIT", "%s", x->limit_hit);
+        }
+        if (!x->cfg && x->config_error)
+                log_fieldf(&f[n++], "CODEJAIL_CONFIG_ERROR", "%s", x->config_error);
+
+        int prio = x->status >= 500 ? LOG_LEVEL_ERR : x->status == 0 ? LOG_LEVEL_NOTICE : LOG_LEVEL_INFO;
+        log_struct(prio, f, n, "%s %s -> %d %s%s%s", method, path, x->status,
+                   x->log_status ? x->log_status : "unknown", x->detail[0] ? ": " : "", x->detail);
+}
+
+/* The write deadline: a fresh budget, not what is left of the request's. */
+static uint64_t write_deadline(const struct exchange *x, int seconds) {
+        return http_now_ns() + (uint64_t) seconds * UINT64_C(1000000000);
+}
+
+static int request_timeout_s(const struct exchange *x) {
+        return x->cfg && x->cfg->request_timeout_s > 0 ? x->cfg->request_timeout_s : DEFAULT_TIMEOUT_S;
+}
+
+static void reply_error(struct exchange *x, int status, const char *log_status, const char *message,
+                        const char *extra_headers) {
+        x->status = status;
+        x->log_status = log_status;
+        int r = http_write_error(x->fd, status, message, extra_headers, x->head_only,
+                                 write_deadline(x, request_timeout_s(x)));
+        if (r < 0 && !x->detail[0])
+                snprintf(x->detail, sizeof x->detail, "writing the response: %s", strerror(-r));
+}
+
+static void reply_json(struct exchange *x, int status, const char *log_status, const json_t *v) {
+        size_t len = 0;
+        _cleanup_free_ char *body = pyjson_dumps(v, &len);
+        if (!body) {
+                snprintf(x->detail, sizeof x->detail, "serializing the response failed");
+                reply_error(x, 500, "http.internal_error", "Internal error", NULL);
+                return;
+        }
+        x->status = status;
+        x->log_status = log_status;
+        int r = http_write_response(x->fd, status, NULL, body, len, x->head_only,
+                                    write_deadline(x, request_timeout_s(x)));
+        if (r < 0)
+                snprintf(x->detail, sizeof x->detail, "writing the response: %s", strerror(-r));
+}
+
+static void handle_health(struct exchange *x) {
+        json_auto_t *state = NULL;
+        bool ok = x->cfg && health_ok(x->cfg, &state);
+        json_auto_t *o = json_object();
+        if (!o || json_object_set_new(o, "status", json_string(ok ? "OK" : "UNAVAILABLE")) < 0) {
+                reply_error(x, 500, "http.internal_error", "Internal error", NULL);
+                return;
+        }
+        if (json_is_object(state)) {
+                const char *k;
+                json_t *v;
+                json_object_foreach(state, k, v)
+                        if (strcmp(k, "status") != 0)
+                                json_object_set(o, k, v);
+        } else if (!x->cfg)
+                json_object_set_new(o, "error", json_string("configuration could not be loaded"));
+        else
+                json_object_set_new(o, "error", json_string("no health state: run codejaild --selfcheck"));
+        reply_json(x, ok ? 200 : 503, ok ? "health.ok" : "health.unavailable", o);
+}
+
+static int parse_body(struct exchange *x, struct form *form) {
+        char boundary[72], err[160] = "";
+        const char *ct = x->req.content_type;
+        int r;
+
+        switch (form_content_type(ct, boundary, sizeof boundary)) {
+        case FORM_URLENCODED:
+                r = form_parse_urlencoded(x->req.body, x->req.body_len, form, err, sizeof err);
+                break;
+        case FORM_MULTIPART:
+                r = form_parse_multipart(x->req.body, x->req.body_len, boundary, form, err, sizeof err);
+                break;
+        default:
+                if (!ct && x->req.body_len == 0)
+                        return 0; /* an empty form */
+                char clean[100], msg[200];
+                sanitize(clean, sizeof clean, ct ? ct : "");
+                snprintf(msg, sizeof msg,
+                         "Unsupported media type '%s': use multipart/form-data or "
+                         "application/x-www-form-urlencoded",
+                         clean);
+                reply_error(x, 415, "http.unsupported_media_type", msg, NULL);
+                return -EMEDIUMTYPE;
+        }
+        if (r == -EINVAL) {
+                char msg[220];
+                snprintf(msg, sizeof msg, "Malformed form data: %s", err);
+                reply_error(x, 400, "invalid.form", msg, NULL);
+                return r;
+        }
+        if (r < 0) {
+                snprintf(x->detail, sizeof x->detail, "parsing the form: %s", strerror(-r));
+                reply_error(x, 500, "http.internal_error", "Internal error", NULL);
+                return r;
+        }
+        return 0;
+}
+
+static void handle_code_exec(struct exchange *x) {
+        const struct config *cfg = x->cfg;
+        _cleanup_(form_done) struct form form = { 0 };
+        _cleanup_free_ const char **names = NULL;
+        _cleanup_free_ struct jail_file *files = NULL;
+        struct payload p = { 0 };
+        struct payload_error perr = { 0 };
+        struct safeexec_outcome out = { 0 };
+        struct jail_error jerr = { 0 };
+        int r;
+
+        if (!cfg) {
+                reply_error(x, 500, "disabled.config_invalid", MSG_NOT_CONFIGURED, NULL);
+                return;
+        }
+        /* 1 */
+        if (!cfg->enabled) {
+                reply_error(x, 500, "disabled.feature_switch", "Codejail service not enabled", NULL);
+                return;
+        }
+        /* 2 */
+        if (!health_ok(cfg, NULL)) {
+                reply_error(x, 500, "disabled.safety_checks_failed", MSG_NOT_CONFIGURED, NULL);
+                return;
+        }
+        if (parse_body(x, &form) < 0)
+                return;
+        /* 3 */
+        const struct form_item *field = form_get_field(&form, "payload");
+        if (!field) {
+                reply_error(x, 400, "invalid.payload.missing", "Missing 'payload' parameter in POST body", NULL);
+                return;
+        }
+
+        for (size_t i = 0; i < form.n; i++)
+                x->n_files += form.items[i].is_file;
+        names = calloc(x->n_files + 1, sizeof *names);
+        files = calloc(x->n_files + 1, sizeof *files);
+        if (!names || !files) {
+                reply_error(x, 500, "http.internal_error", "Internal error", NULL);
+                return;
+        }
+        for (size_t i = 0, k = 0; i < form.n; i++)
+                if (form.items[i].is_file) {
+                        names[k] = form.items[i].name;
+                        /* codejail writes each file under its field name */
+                        files[k++] = (struct jail_file) {
+                                .name = form.items[i].name,
+                                .data = form.items[i].data,
+                                .len = form.items[i].len,
+                        };
+                }
+
+        /* 4..8 */
+        r = payload_parse(field->data, field->len, (const char *const *) names, x->n_files, &p, &perr);
+        if (r < 0) {
+                if (r == -EINVAL)
+                        reply_error(x, perr.http_status ? perr.http_status : 400,
+                                    perr.log_status ? perr.log_status : "invalid.payload", perr.message, NULL);
+                else {
+                        snprintf(x->detail, sizeof x->detail, "validating the payload: %s", strerror(-r));
+                        reply_error(x, 500, "http.internal_error", "Internal error", NULL);
+                }
+                return;
+        }
+        x->have_payload = true;
+        sanitize(x->slug, sizeof x->slug, p.slug);
+        sanitize(x->context, sizeof x->context, p.limits_context);
+        x->n_python_path = p.n_python_path;
+        sha256_hex(p.code ? p.code : "", p.code ? p.code_len : 0, x->code_sha256);
+
+        r = safeexec_run(cfg, &p, files, x->n_files, &out, &jerr);
+        if (r < 0) {
+                char step[sizeof jerr.step + 1];
+                sanitize(step, sizeof step, jerr.step[0] ? jerr.step : "unknown");
+                snprintf(x->detail, sizeof x->detail, "jail set-up failed at %s: %s (%s)", step,
+                         strerror(jerr.error ? jerr.error : -r), strerror(-r));
+                reply_error(x, 500, "error.jail_setup", MSG_NOT_CONFIGURED, NULL);
+                payload_done(&p);
+                return;
+        }
+        x->have_jail = true;
+        x->jail = (struct jail_result) {
+                .status = out.jail.status,
+                .uid = out.jail.uid,
+                .duration_ms = out.jail.duration_ms,
+                .cpu_ms = out.jail.cpu_ms,
+                .maxrss_kb = out.jail.maxrss_kb,
+        };
+        sanitize(x->limit_hit, sizeof x->limit_hit, out.jail.limit_hit);
+        reply_json(x, 200, out.log_status ? out.log_status : "executed", out.response);
+        safeexec_done(&out);
+        payload_done(&p);
+}
+
+static void route(struct exchange *x) {
+        const char *m = x->req.method, *path = x->req.path;
+        bool is_get = strcmp(m, "GET") == 0, is_head = strcmp(m, "HEAD") == 0;
+
+        x->head_only = is_head;
+        if (strcmp(path, PATH_CODE_EXEC) == 0) {
+                if (strcmp(m, "POST") == 0)
+                        handle_code_exec(x);
+                else
+                        reply_error(x, 405, "http.method_not_allowed", "Method not allowed", "Allow: POST\r\n");
+        } else if (strcmp(path, "/health/") == 0 || strcmp(path, "/health") == 0) {
+                if (is_get || is_head)
+                        handle_health(x);
+                else
+                        reply_error(x, 405, "http.method_not_allowed", "Method not allowed",
+                                    "Allow: GET, HEAD\r\n");
+        } else
+                reply_error(x, 404, "http.not_found", "Not found", NULL);
+}
+
+int server_handle(const struct config *cfg, const char *config_error, int fd) {
+        struct exchange x = {
+                .cfg = cfg,
+                .config_error = config_error,
+                .fd = fd,
+                .t0 = http_now_ns(),
+        };
+        struct http_error herr;
+
+        x.limits.max_header_bytes = cfg && cfg->max_header_bytes ? cfg->max_header_bytes : DEFAULT_MAX_HEADER_BYTES;
+        x.limits.max_body_bytes = cfg && cfg->max_request_bytes ? cfg->max_request_bytes : DEFAULT_MAX_REQUEST_BYTES;
+        x.limits.deadline_ns = x.t0 + (uint64_t) request_timeout_s(&x) * UINT64_C(1000000000);
+
+        int r = http_read_request(fd, &x.limits, &x.req, &herr);
+        if (r < 0) {
+                x.log_status = herr.log_status ? herr.log_status : "http.io_error";
+                snprintf(x.detail, sizeof x.detail, "%s", herr.message);
+                if (herr.status == 0) {
+                        log_exchange(&x);
+                        return r == -ECONNRESET ? 0 : r;
+                }
+                x.status = herr.status;
+                int w = http_write_error(fd, herr.status, herr.message, NULL, false, write_deadline(&x, REJECT_WRITE_S));
+                /* A slowloris gets no more of our time; others may still be
+                 * sending a body we refused to read. */
+                if (w >= 0 && herr.status != 408)
+                        http_linger(fd, write_deadline(&x, LINGER_S));
+                log_exchange(&x);
+                return w < 0 ? w : 0;
+        }
+        x.have_req = true;
+
+        route(&x);
+        log_exchange(&x);
+        http_request_done(&x.req);
+        return 0;
+}
+
+int server_run(const struct config *cfg, const char *config_error) {
+        int fd, n = sd_listen_fds(1);
+
+        if (n < 0) {
+                log_error("sd_listen_fds() failed: %s", strerror(-n));
+                return n;
+        }
+        if (n > 1) {
+                log_error("Expected one socket from systemd, got %d: the socket unit needs Accept=yes", n);
+                return -EBADF;
+        }
+        fd = n == 1 ? SD_LISTEN_FDS_START : STDIN_FILENO;
+        if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0) {
+                log_error("fd %d is a listening socket: the socket unit needs Accept=yes", fd);
+                return -EINVAL;
+        }
+        if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 0) <= 0) {
+                log_error("No connected stream socket on fd %d: run under systemd socket activation "
+                          "(Accept=yes), systemd-socket-activate -a, or inetd style on stdin",
+                          fd);
+                return -ENOTSOCK;
+        }
+        /* The jail closes every fd it does not need, but nothing of ours
+         * should ever reach an exec. */
+        int flags = fcntl(fd, F_GETFD);
+        if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0)
+                return negative_errno();
+        return server_handle(cfg, config_error, fd);
+}
