@@ -1,0 +1,260 @@
+"""Transports and shared fixtures for the codejail-service black-box suite.
+
+Two transports run the same test bodies:
+
+* HTTP  - API_TEST_SERVICE_BASE=http://127.0.0.1:8080 ; POST BASE/api/v0/code-exec
+          with form field ``payload`` (JSON text) and files as multipart.
+* EXEC  - API_TEST_EXEC="codejaild --config X --exec" ; the payload text is
+          written to a temp file and ``<prefix> PAYLOAD_FILE [--file NAME=PATH]...``
+          is run; stdout is the JSON body the HTTP service would send and the
+          exit code maps to the HTTP status (0->200, 4->400, 5->500).
+
+Tests marked ``http`` need the real HTTP layer and are deselected (not
+skipped) when only EXEC is configured.  Tests marked ``disabled_service`` /
+``unhealthy_service`` are deselected unless the deployment names such an
+instance.
+"""
+
+import ipaddress
+import json
+import os
+import shlex
+import subprocess
+import tempfile
+import urllib.parse
+
+import pytest
+import requests
+
+CODE_EXEC_PATH = "/api/v0/code-exec"
+EXIT_TO_STATUS = {0: 200, 4: 400, 5: 500}
+HTTP_TIMEOUT = 60
+
+
+# --------------------------------------------------------------------------
+# Responses and clients
+
+
+class Result:
+    """What a code-exec call answered, whatever the transport."""
+
+    def __init__(self, status_code, text, headers=None, transport=""):
+        self.status_code = status_code
+        self.text = text
+        self.headers = headers  # None for EXEC
+        self.transport = transport
+
+    def json(self):
+        # json.loads accepts NaN / Infinity / -Infinity like requests does.
+        return json.loads(self.text)
+
+    def __repr__(self):
+        return f"<Result {self.transport} {self.status_code} {self.text[:2000]!r}>"
+
+
+def _payload_text(payload):
+    if isinstance(payload, str):
+        return payload
+    return json.dumps(payload)
+
+
+class HttpClient:
+    transport = "http"
+
+    def __init__(self, base):
+        self.base = base.rstrip("/")
+
+    def url(self, path):
+        return self.base + path
+
+    def exec(self, payload, files=None):
+        """POST a payload (dict or raw JSON text); files: {field_name: bytes}."""
+        data = {"payload": _payload_text(payload)}
+        if files:
+            mp = {name: (name, content, "application/octet-stream") for name, content in files.items()}
+            r = requests.post(self.url(CODE_EXEC_PATH), data=data, files=mp, timeout=HTTP_TIMEOUT)
+        else:
+            r = requests.post(self.url(CODE_EXEC_PATH), data=data, timeout=HTTP_TIMEOUT)
+        check_http_headers(r)
+        return Result(r.status_code, r.text, r.headers, "http")
+
+
+class ExecClient:
+    transport = "exec"
+
+    def __init__(self, prefix):
+        self.prefix = shlex.split(prefix)
+
+    def exec(self, payload, files=None):
+        with tempfile.TemporaryDirectory(prefix="cj-apitest-") as d:
+            pfile = os.path.join(d, "payload.json")
+            with open(pfile, "w", encoding="utf-8", errors="surrogatepass") as f:
+                f.write(_payload_text(payload))
+            argv = self.prefix + [pfile]
+            for i, (name, content) in enumerate((files or {}).items()):
+                path = os.path.join(d, f"upload{i}")
+                with open(path, "wb") as f:
+                    f.write(content)
+                argv += ["--file", f"{name}={path}"]
+            try:
+                p = subprocess.run(argv, capture_output=True, timeout=HTTP_TIMEOUT)
+            except FileNotFoundError as e:
+                pytest.fail(f"EXEC transport: cannot run {argv[0]!r}: {e}", pytrace=False)
+        if p.returncode not in EXIT_TO_STATUS:
+            pytest.fail(
+                f"EXEC transport: {shlex.join(argv)} exited {p.returncode} (not 0/4/5); "
+                f"stdout={p.stdout[:2000]!r} stderr={p.stderr[-4000:]!r}",
+                pytrace=False,
+            )
+        return Result(EXIT_TO_STATUS[p.returncode], p.stdout.decode("utf-8", "surrogateescape"), None, "exec")
+
+
+def check_http_headers(r):
+    """Every response: Content-Type exactly application/json, Connection: close, Content-Length."""
+    assert r.headers.get("Content-Type") == "application/json", r.headers
+    assert r.headers.get("Connection", "").lower() == "close", r.headers
+    assert "Content-Length" in r.headers, r.headers
+
+
+def _make_client(base_var, exec_var):
+    base = os.environ.get(base_var)
+    prefix = os.environ.get(exec_var)
+    if base:
+        return HttpClient(base)
+    if prefix:
+        return ExecClient(prefix)
+    return None
+
+
+@pytest.fixture(scope="session")
+def client():
+    c = _make_client("API_TEST_SERVICE_BASE", "API_TEST_EXEC")
+    if c is None:
+        pytest.fail("set API_TEST_SERVICE_BASE (HTTP) or API_TEST_EXEC (EXEC transport); see api_tests/README.md",
+                    pytrace=False)
+    return c
+
+
+@pytest.fixture(scope="session")
+def http_base():
+    base = os.environ.get("API_TEST_SERVICE_BASE")
+    if not base:
+        pytest.fail("this test needs API_TEST_SERVICE_BASE (it is marked http)", pytrace=False)
+    return base.rstrip("/")
+
+
+@pytest.fixture(scope="session")
+def disabled_client():
+    c = _make_client("API_TEST_DISABLED_BASE", "API_TEST_DISABLED_EXEC")
+    assert c is not None  # deselected otherwise
+    return c
+
+
+@pytest.fixture(scope="session")
+def unhealthy_client():
+    c = _make_client("API_TEST_UNHEALTHY_BASE", "API_TEST_UNHEALTHY_EXEC")
+    assert c is not None  # deselected otherwise
+    return c
+
+
+# --------------------------------------------------------------------------
+# Running code: helpers used by most tests
+
+
+def run_ok(client, code, globals_dict=None, files=None, **extra):
+    """Run code that must succeed; return the output globals."""
+    body = run_any(client, code, globals_dict, files=files, **extra)
+    assert "emsg" not in body, body.get("emsg")
+    return body["globals_dict"]
+
+
+def run_any(client, code, globals_dict=None, files=None, **extra):
+    """Run code; return the whole 200 body (globals_dict and maybe emsg)."""
+    payload = {"code": code, "globals_dict": globals_dict or {}}
+    payload.update(extra)
+    r = client.exec(payload, files=files)
+    assert r.status_code == 200, r
+    return r.json()
+
+
+# --------------------------------------------------------------------------
+# Network safety: code that tries DNS / sockets must never be able to produce
+# real traffic, even with every confinement layer switched off (sabotage).
+
+
+def _netns_is_loopback_only():
+    try:
+        ifaces = os.listdir("/sys/class/net")
+    except OSError:
+        return False, "cannot list /sys/class/net"
+    others = [i for i in ifaces if i != "lo"]
+    if others:
+        return False, f"interfaces besides lo: {others}"
+    return True, ""
+
+
+@pytest.fixture
+def no_egress():
+    """Refuse (fail, never skip) when the sandbox could reach a real network."""
+    if os.environ.get("API_TEST_SERVICE_BASE"):
+        host = urllib.parse.urlsplit(os.environ["API_TEST_SERVICE_BASE"]).hostname or ""
+        local = host == "localhost"
+        try:
+            local = local or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            pass
+        if not local and os.environ.get("API_TEST_SERVICE_HAS_NO_EGRESS") != "1":
+            pytest.fail("remote service: set API_TEST_SERVICE_HAS_NO_EGRESS=1 only if it runs with "
+                        "PrivateNetwork=yes (see README)", pytrace=False)
+        if not local:
+            return
+    ok, why = _netns_is_loopback_only()
+    if not ok and os.environ.get("API_TEST_SERVICE_HAS_NO_EGRESS") != "1":
+        pytest.fail("refusing a network-attempting test outside a loopback-only network namespace "
+                    f"({why}); use api_tests/run.sh", pytrace=False)
+
+
+# --------------------------------------------------------------------------
+# Collection: deselect what the deployment cannot run (explicitly, not skips)
+
+
+def pytest_collection_modifyitems(config, items):
+    has_http = bool(os.environ.get("API_TEST_SERVICE_BASE"))
+    has_disabled = bool(os.environ.get("API_TEST_DISABLED_BASE") or os.environ.get("API_TEST_DISABLED_EXEC"))
+    has_unhealthy = bool(os.environ.get("API_TEST_UNHEALTHY_BASE") or os.environ.get("API_TEST_UNHEALTHY_EXEC"))
+    keep, drop = [], []
+    for item in items:
+        if item.get_closest_marker("http") and not has_http:
+            drop.append(item)
+        elif item.get_closest_marker("disabled_service") and not has_disabled:
+            drop.append(item)
+        elif item.get_closest_marker("unhealthy_service") and not has_unhealthy:
+            drop.append(item)
+        else:
+            keep.append(item)
+        if item.get_closest_marker("network_attempt") and "no_egress" not in item.fixturenames:
+            raise pytest.UsageError(f"{item.nodeid}: network_attempt tests must use the no_egress fixture")
+        if item.name.startswith("test_deny_") and not item.get_closest_marker("layers"):
+            raise pytest.UsageError(f"{item.nodeid}: every test_deny_* needs @pytest.mark.layers(...)")
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+    dump = os.environ.get("API_TEST_LAYERS_DUMP")
+    if dump:  # used by sabotage_check.py
+        out = {}
+        for item in items:
+            m = item.get_closest_marker("layers")
+            out[item.nodeid] = {"name": item.name, "layers": sorted(m.args) if m else None}
+        with open(dump, "w") as f:
+            json.dump(out, f, indent=1)
+
+
+def pytest_report_header(config):
+    lines = []
+    for var in ("API_TEST_SERVICE_BASE", "API_TEST_EXEC", "API_TEST_DISABLED_BASE", "API_TEST_DISABLED_EXEC",
+                "API_TEST_UNHEALTHY_BASE", "API_TEST_UNHEALTHY_EXEC", "CODEJAIL_SABOTAGE"):
+        if os.environ.get(var):
+            lines.append(f"{var}={os.environ[var]}")
+    if not os.environ.get("API_TEST_SERVICE_BASE"):
+        lines.append("no HTTP base: tests marked http are deselected")
+    return lines
