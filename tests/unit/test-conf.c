@@ -1,1 +1,150 @@
-int main(void){return 0;}
+/* Config loading (SPEC §7): defaults, every key, errors that name the key,
+ * limit_overrides resolution. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "conf.h"
+
+static int parse(const char *text, struct config **c, char *err) {
+        return config_parse(text, strlen(text), c, err, 256);
+}
+
+static void test_defaults(void **state) {
+        struct config *c;
+        char err[256];
+        assert_int_equal(parse("{}", &c, err), 0);
+        assert_false(c->enabled);
+        assert_string_equal(c->python_bin, "/usr/bin/python3");
+        assert_int_equal(c->uid_min, 1u << 30);
+        assert_int_equal(c->uid_max, (1u << 31) - 2);
+        assert_int_equal(c->limits.v[LIMIT_CPU], 3);
+        assert_int_equal(c->limits.v[LIMIT_REALTIME], 5);
+        assert_int_equal(c->limits.v[LIMIT_VMEM], 512 << 20);
+        assert_int_equal(c->limits.v[LIMIT_FSIZE], 1 << 20);
+        assert_int_equal(c->limits.v[LIMIT_NPROC], 15);
+        assert_int_equal(c->limits.v[LIMIT_TMPFS], 16 << 20);
+        assert_int_equal(c->limits.v[LIMIT_OUTPUT], 4 << 20);
+        assert_int_equal(c->apparmor, APPARMOR_AUTO);
+        assert_true(c->require_private_network);
+        assert_int_equal(c->max_request_bytes, 32 << 20);
+        assert_int_equal(c->max_header_bytes, 16 << 10);
+        assert_int_equal(c->request_timeout_s, 10);
+        assert_string_equal(c->state_dir, "/run/codejail-service");
+        config_free(c);
+}
+
+static void test_all_keys(void **state) {
+        struct config *c;
+        char err[256];
+        const char *t = "{\"enabled\": true, \"python_bin\": \"/opt/py/bin/python3\", "
+                        "\"sandbox_uid_range\": [100000, 200000], \"limits\": {\"CPU\": 7, \"OUTPUT\": 1000}, "
+                        "\"limit_overrides\": {\"heavy\": {\"REALTIME\": 20, \"VMEM\": 1073741824}}, "
+                        "\"apparmor\": \"require\", \"apparmor_profile\": \"p1\", \"require_private_network\": false, "
+                        "\"max_request_bytes\": 2048, \"request_timeout_s\": 3, \"state_dir\": \"/x/y\", "
+                        "\"health_max_age_s\": 60}";
+        assert_int_equal(parse(t, &c, err), 0);
+        assert_true(c->enabled);
+        assert_string_equal(c->python_bin, "/opt/py/bin/python3");
+        assert_int_equal(c->uid_min, 100000);
+        assert_int_equal(c->uid_max, 200000);
+        assert_int_equal(c->apparmor, APPARMOR_REQUIRE);
+        assert_string_equal(c->apparmor_profile, "p1");
+        assert_false(c->require_private_network);
+        assert_int_equal(c->max_request_bytes, 2048);
+        assert_int_equal(c->request_timeout_s, 3);
+        assert_string_equal(c->state_dir, "/x/y");
+        assert_int_equal(c->health_max_age_s, 60);
+
+        struct limits l;
+        config_resolve_limits(c, NULL, &l);
+        assert_int_equal(l.v[LIMIT_CPU], 7);
+        assert_int_equal(l.v[LIMIT_REALTIME], 5);
+        assert_int_equal(l.v[LIMIT_OUTPUT], 1000);
+        config_resolve_limits(c, "heavy", &l);
+        assert_int_equal(l.v[LIMIT_CPU], 7);           /* from limits */
+        assert_int_equal(l.v[LIMIT_REALTIME], 20);     /* overridden */
+        assert_int_equal(l.v[LIMIT_VMEM], 1073741824); /* overridden */
+        assert_int_equal(l.v[LIMIT_NPROC], 15);        /* default */
+        config_resolve_limits(c, "unknown-context", &l);
+        assert_int_equal(l.v[LIMIT_REALTIME], 5);
+        config_free(c);
+}
+
+/* Each bad config must fail and the message must name the key. */
+static void test_errors_name_the_key(void **state) {
+        static const struct {
+                const char *text, *needle;
+        } cases[] = {
+                { "{\"enabeld\": true}", "'enabeld': unknown key" },
+                { "{\"enabled\": \"yes\"}", "'enabled'" },
+                { "{\"python_bin\": \"python3\"}", "'python_bin'" },
+                { "{\"python_bin\": 3}", "'python_bin'" },
+                { "{\"limits\": {\"CPU\": \"3\"}}", "'limits.CPU'" },
+                { "{\"limits\": {\"CPU\": 0}}", "'limits.CPU'" },
+                { "{\"limits\": {\"MEMORY\": 1}}", "'limits.MEMORY': unknown limit" },
+                { "{\"limits\": []}", "'limits'" },
+                { "{\"limit_overrides\": {\"ctx\": {\"NPROC\": -1}}}", "'limit_overrides.ctx.NPROC'" },
+                { "{\"limit_overrides\": []}", "'limit_overrides'" },
+                { "{\"apparmor\": \"sometimes\"}", "'apparmor'" },
+                { "{\"apparmor_profile\": \"a b\"}", "'apparmor_profile'" },
+                { "{\"sandbox_uid_range\": [0, 100]}", "'sandbox_uid_range[0]'" },
+                { "{\"sandbox_uid_range\": [100000, 100010]}", "'sandbox_uid_range'" },
+                { "{\"sandbox_uid_range\": 5}", "'sandbox_uid_range'" },
+                { "{\"max_request_bytes\": 1}", "'max_request_bytes'" },
+                { "{\"request_timeout_s\": 0}", "'request_timeout_s'" },
+                { "{\"state_dir\": \"rel\"}", "'state_dir'" },
+                { "{\"health_max_age_s\": true}", "'health_max_age_s'" },
+                { "{\"require_private_network\": 1}", "'require_private_network'" },
+                { "{\"enabled\": true, \"enabled\": false}", "duplicate" },
+                { "[]", "JSON object" },
+                { "{", "line 1" },
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                struct config *c = NULL;
+                char err[256] = "";
+                int r = parse(cases[i].text, &c, err);
+                if (r >= 0 || !strstr(err, cases[i].needle))
+                        fail_msg("case %zu %s: r=%d err=%s (wanted '%s')", i, cases[i].text, r, err, cases[i].needle);
+                assert_null(c);
+        }
+}
+
+static void test_load_lookup_order(void **state) {
+        char dir[] = "/tmp/test-conf-XXXXXX", path[256], err[512];
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/codejail.json", dir);
+        FILE *f = fopen(path, "w");
+        fputs("{\"enabled\": true}", f);
+        fclose(f);
+        struct config *c = NULL;
+
+        setenv("CREDENTIALS_DIRECTORY", dir, 1);
+        assert_int_equal(config_load(NULL, &c, err, sizeof err), 0);
+        assert_true(c->enabled);
+        assert_string_equal(c->path, path);
+        config_free(c);
+
+        /* An explicit path wins; a missing one is an error naming it. */
+        assert_true(config_load("/nonexistent/cj.json", &c, err, sizeof err) < 0);
+        assert_non_null(strstr(err, "/nonexistent/cj.json"));
+        unsetenv("CREDENTIALS_DIRECTORY");
+        unlink(path);
+        rmdir(dir);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_all_keys),
+                cmocka_unit_test(test_errors_name_the_key),
+                cmocka_unit_test(test_load_lookup_order),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
