@@ -1,0 +1,154 @@
+/* payload: SPEC §3 checks 4-8. Data cases in tests/data/payload (see
+ * generate.py: JSON errors and repr() from CPython 3.11, the schema step
+ * modelled on jsonschema's best_match), plus field extraction. */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "macro.h"
+#include "payload.h"
+#include "pyjson.h"
+
+static char *read_file(const char *path, size_t *len) {
+        FILE *f = fopen(path, "rb");
+        char *buf;
+        size_t n;
+
+        if (!f)
+                return NULL;
+        buf = malloc(1 << 20);
+        assert_non_null(buf);
+        n = fread(buf, 1, (1 << 20) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        *len = n;
+        return buf;
+}
+
+static void test_data_cases(void **state) {
+        const char *dir = TEST_DATA_DIR "/payload";
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        size_t n = 0, failed = 0;
+
+        assert_non_null(d);
+        while ((de = readdir(d))) {
+                char path[4096], *names[16];
+                _cleanup_free_ char *input = NULL, *expected = NULL, *files = NULL, *actual = NULL;
+                size_t ilen, elen, flen, n_files = 0;
+                struct payload p = {};
+                struct payload_error err = {};
+                int r;
+
+                if (de->d_name[0] == '.' || strstr(de->d_name, ".py"))
+                        continue;
+                snprintf(path, sizeof(path), "%s/%s/input", dir, de->d_name);
+                input = read_file(path, &ilen);
+                snprintf(path, sizeof(path), "%s/%s/expected", dir, de->d_name);
+                expected = read_file(path, &elen);
+                snprintf(path, sizeof(path), "%s/%s/files", dir, de->d_name);
+                files = read_file(path, &flen);
+                assert_non_null(input);
+                assert_non_null(expected);
+                for (char *s = files, *nl; s && *s && n_files < ELEMENTSOF(names); s = nl + 1) {
+                        nl = strchr(s, '\n');
+                        assert_non_null(nl);
+                        *nl = '\0';
+                        names[n_files++] = s;
+                }
+
+                r = payload_parse(input, ilen, (const char *const *) names, n_files, &p, &err);
+                if (r == 0) {
+                        actual = strdup("ok\n");
+                        assert_non_null(p.root);
+                        assert_non_null(p.code);
+                        assert_true(json_is_object(p.globals));
+                        payload_done(&p);
+                } else {
+                        assert_int_equal(r, -EINVAL);
+                        assert_int_equal(err.http_status, 400);
+                        assert_true(asprintf(&actual, "%s\n%s\n", err.log_status, err.message) > 0);
+                }
+                if (strcmp(actual, expected) != 0) {
+                        fprintf(stderr, "case %s:\n  expected: %s  actual:   %s", de->d_name, expected, actual);
+                        failed++;
+                }
+                n++;
+        }
+        closedir(d);
+        fprintf(stderr, "%zu payload cases, %zu failed\n", n, failed);
+        assert_true(n > 40);
+        assert_int_equal(failed, 0);
+}
+
+static void test_fields(void **state) {
+        static const char text[] = "{\"code\": \"print(1)\\u0000x\", \"globals_dict\": {\"a\": NaN}, "
+                                   "\"python_path\": [\"python_lib.zip\", \"python_lib.zip\"], "
+                                   "\"limit_overrides_context\": \"ctx\", \"slug\": null, \"unsafely\": false}";
+        const char *files[] = { "python_lib.zip" };
+        struct payload p;
+        struct payload_error err;
+        _cleanup_free_ char *g = NULL;
+
+        assert_int_equal(payload_parse(text, strlen(text), files, 1, &p, &err), 0);
+        assert_int_equal(p.code_len, 10);
+        assert_memory_equal(p.code, "print(1)\0x", 10);
+        assert_int_equal(p.n_python_path, 2);
+        assert_string_equal(p.limits_context, "ctx");
+        assert_null(p.slug);
+        assert_false(p.unsafely);
+        g = pyjson_dumps(p.globals, NULL);
+        assert_string_equal(g, "{\"a\": NaN}");
+        payload_done(&p);
+        assert_null(p.root);
+        payload_done(&p);
+        payload_done(NULL);
+}
+
+static void test_long_repr_truncated(void **state) {
+        struct payload p;
+        struct payload_error err;
+        _cleanup_free_ char *text = malloc(200000);
+        size_t n;
+
+        assert_non_null(text);
+        n = (size_t) sprintf(text, "{\"code\": \"\", \"globals_dict\": [");
+        for (int i = 0; i < 10000; i++)
+                n += (size_t) sprintf(text + n, "%s\"\\u00e9%d\"", i ? ", " : "", i);
+        n += (size_t) sprintf(text + n, "]}");
+        assert_int_equal(payload_parse(text, n, NULL, 0, &p, &err), -EINVAL);
+        assert_string_equal(err.log_status, "invalid.payload.schema_mismatch");
+        assert_true(strncmp(err.message,
+                            "Payload JSON did not match schema at path $.globals_dict: ['\xc3\xa9" "0', '\xc3\xa9" "1', ",
+                            70) == 0);
+        assert_true(strlen(err.message) < sizeof(err.message));
+}
+
+static void test_args(void **state) {
+        struct payload p;
+        struct payload_error err;
+
+        assert_int_equal(payload_parse(NULL, 5, NULL, 0, &p, &err), -EINVAL);
+        assert_int_equal(payload_parse("{}", 2, NULL, 1, &p, &err), -EINVAL);
+        assert_int_equal(payload_parse(NULL, 0, NULL, 0, &p, &err), -EINVAL);
+        assert_string_equal(err.message, "Unable to parse payload JSON: Expecting value: line 1 column 1 (char 0)");
+        assert_string_equal(err.log_status, "invalid.payload.bad_json");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_data_cases),
+                cmocka_unit_test(test_fields),
+                cmocka_unit_test(test_long_repr_truncated),
+                cmocka_unit_test(test_args),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
