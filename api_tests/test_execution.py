@@ -30,26 +30,33 @@ def test_support_globals_merge(client):
         "del gone",
         "x = x * 2",
         "new = [1, 'two', None, 3.5, True]",
-        "tup = (1, b'y')",
-        "nested = {'k': [b'x', {'b': b'z'}]}",
-        "raw = b'abc'",
-        "bad_bytes = b'\\xff\\xfe'",          # not UTF-8: dropped
+        "tup = (1, 'y')",                      # tuple -> list
+        "nested = {'k': [1, {'b': 'z'}]}",
         "import os",                           # module: dropped
         "f = open",                            # builtin function: dropped
         "s = {1, 2}",                          # set: dropped
         "c = 1 + 2j",                          # complex: dropped
         "class K: pass",                       # class: dropped
+        "bad = [1, {2, 3}]",                   # fails json.dumps: dropped
     ])
-    g = run_ok(client, code, {"x": 2, "gone": "still here", "keep": {"a": [1]}})
+    g = run_ok(client, code, {"x": 2, "gone": "still here", "keep": {"a": [1]}, "s": "input s"})
     assert g == {
         "x": 4,
         "gone": "still here",    # deleted by the code: keeps its input value
         "keep": {"a": [1]},
+        "s": "input s",          # replaced by an unsafe value: dropped, so the input value stays
         "new": [1, "two", None, 3.5, True],
         "tup": [1, "y"],
-        "nested": {"k": ["x", {"b": "z"}]},
-        "raw": "abc",
+        "nested": {"k": [1, {"b": "z"}]},
     }, g
+
+
+def test_support_output_bytes_decoded(client):
+    # SPEC §4: json_safe "decodes bytes as UTF-8 at any depth (an entry that
+    # fails is dropped)".  NB: upstream's jailed_code jsonable() drops bytes.
+    code = "raw = b'abc'\nnested = {'k': [b'x', {'b': b'z'}]}\nbad_bytes = b'\\xff\\xfe'"
+    g = run_ok(client, code)
+    assert g == {"raw": "abc", "nested": {"k": ["x", {"b": "z"}]}}, g
 
 
 def test_support_builtins_dropped(client):
@@ -176,7 +183,8 @@ def test_support_python_lib_zip(client):
 def test_support_python_lib_zip_without_python_path(client):
     # uploaded but not on sys.path: the import fails inside the sandbox
     body = run_any(client, "import cjtestmod", files={"python_lib.zip": _lib_zip()})
-    assert "ModuleNotFoundError: No module named 'cjtestmod'" in body["emsg"]
+    # inside b'...' repr() escapes the quotes
+    assert "ModuleNotFoundError: No module named \\'cjtestmod\\'" in body["emsg"], body
 
 
 def test_support_jail_layout(client):

@@ -1,0 +1,98 @@
+#!/bin/bash
+# Run the black-box suite against a local build, inside a loopback-only
+# network namespace (so nothing a test tries can reach a real network even
+# when confinement is switched off).
+#
+#   api_tests/run.sh exec  [pytest args]   EXEC transport (codejaild --exec)
+#   api_tests/run.sh http  [pytest args]   HTTP via systemd-socket-activate
+#   api_tests/run.sh sabotage-exec [sabotage_check.py args]
+#   api_tests/run.sh sabotage-http [sabotage_check.py args]
+#
+# CODEJAILD / CODEJAILD_SABOTAGE override the binaries (default: build-main).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/.." && pwd)
+BIN=${CODEJAILD:-$TOP/build-main/src/codejaild}
+SAB=${CODEJAILD_SABOTAGE:-$TOP/build-main/src/codejaild-sabotage}
+PY=/usr/bin/python3   # Debian's python3-pytest / -requests live here
+
+mode=${1:-}
+[ -n "$mode" ] || { sed -n '2,12p' "$0"; exit 2; }
+shift
+
+if [ "${API_TEST_IN_NETNS:-}" != 1 ]; then
+    # a fresh network namespace with only lo: no route, no resolver
+    exec unshare --net -- env API_TEST_IN_NETNS=1 bash -c 'ip link set lo up && exec "$0" "$@"' "$0" "$mode" "$@"
+fi
+if [ "$(awk -F: 'NR > 2 { gsub(/ /, "", $1); print $1 }' /proc/self/net/dev)" != lo ]; then
+    echo "run.sh: not in a loopback-only network namespace" >&2; exit 2
+fi
+
+T=$(mktemp -d /tmp/cj-apitest-run.XXXXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+mkdir -p "$T/state" "$T/state-never-checked"
+# default limits; a long health age so one selfcheck covers the whole run
+echo "{\"enabled\": true,  \"state_dir\": \"$T/state\", \"health_max_age_s\": 86400}" >"$T/enabled.json"
+echo "{\"enabled\": false, \"state_dir\": \"$T/state\", \"health_max_age_s\": 86400}" >"$T/disabled.json"
+echo "{\"enabled\": true,  \"state_dir\": \"$T/state-never-checked\"}" >"$T/unhealthy.json"
+
+selfcheck() {  # $1 binary; never with CODEJAIL_SABOTAGE set
+    if ! env -u CODEJAIL_SABOTAGE "$1" --config "$T/enabled.json" --selfcheck >"$T/selfcheck.out" 2>&1; then
+        echo "run.sh: WARNING: selfcheck failed; code-exec will answer 'not correctly configured'" >&2
+        cat "$T/selfcheck.out" "$T/state/health.json" >&2 2>/dev/null || true
+    fi
+}
+
+start_service() {  # $1 port  $2 config  $3 binary: socket-activated, one instance per connection
+    systemd-socket-activate -l "127.0.0.1:$1" -a -E CJS_TEST_ENV_LEAKAGE=yes \
+        ${CODEJAIL_SABOTAGE:+-E CODEJAIL_SABOTAGE=$CODEJAIL_SABOTAGE} \
+        "$3" --config "$2" 2>>"$T/service-$1.log" &
+    PIDS+=($!)
+    for _ in $(seq 100); do
+        ss -Hltn "sport = :$1" | grep -q . && return 0
+        sleep 0.05
+    done
+    echo "run.sh: service on port $1 did not start" >&2; exit 1
+}
+
+export CJS_TEST_ENV_LEAKAGE=yes   # the service's environment must not leak into the sandbox
+cd "$HERE"
+case "$mode" in
+exec)
+    selfcheck "$BIN"
+    export API_TEST_EXEC="$BIN --config $T/enabled.json --exec"
+    export API_TEST_DISABLED_EXEC="$BIN --config $T/disabled.json --exec"
+    export API_TEST_UNHEALTHY_EXEC="$BIN --config $T/unhealthy.json --exec"
+    "$PY" -m pytest -m "not http" "$@"
+    ;;
+http)
+    selfcheck "$BIN"
+    start_service 8080 "$T/enabled.json" "$BIN"
+    start_service 8081 "$T/disabled.json" "$BIN"
+    start_service 8082 "$T/unhealthy.json" "$BIN"
+    export API_TEST_SERVICE_BASE=http://127.0.0.1:8080
+    export API_TEST_DISABLED_BASE=http://127.0.0.1:8081
+    export API_TEST_UNHEALTHY_BASE=http://127.0.0.1:8082
+    set +e
+    "$PY" -m pytest "$@"
+    rc=$?
+    set -e
+    [ $rc = 0 ] || tail -n 50 "$T"/service-*.log >&2 || true
+    exit $rc
+    ;;
+sabotage-exec)
+    "$PY" "$HERE/sabotage_check.py" --transport exec --binary "$SAB" "$@"
+    ;;
+sabotage-http)
+    "$PY" "$HERE/sabotage_check.py" --transport http --binary "$SAB" "$@"
+    ;;
+*)
+    echo "run.sh: unknown mode $mode" >&2; exit 2
+    ;;
+esac
