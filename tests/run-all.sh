@@ -1,0 +1,64 @@
+#!/bin/bash
+# The README's test command: installs its apt packages, builds out of tree
+# (build-ci/), and runs every test tier, then prints each tier's result and
+# a closing "tiers: N passed, N failed" line. Needs root (the jail uses
+# namespaces and setresuid); never skips a tier for lack of privilege.
+#
+#   tests/run-all.sh                 every tier
+#   TIERS="unit exec" tests/run-all.sh   a subset (names below)
+set -uo pipefail
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$TOP/build-ci}
+ALL_TIERS="unit exec http-accept http-inetd sabotage"
+TIERS=${TIERS:-$ALL_TIERS}
+
+if [ "$(id -u)" != 0 ]; then
+        echo "run-all: must run as root (namespaces, setresuid, apt-get)" >&2
+        exit 1
+fi
+
+"$TOP/tests/deps.sh" || { echo "run-all: installing dependencies failed" >&2; exit 1; }
+
+echo "== build ($BUILD)"
+( cd "$TOP" && autoreconf -fi >/dev/null 2>&1 ) || { echo "run-all: autoreconf failed" >&2; exit 1; }
+rm -rf "$BUILD" && mkdir -p "$BUILD"
+( cd "$BUILD" && "$TOP/configure" -q && make -j"$(nproc)" >/dev/null ) || {
+        echo "run-all: build failed" >&2
+        ( cd "$BUILD" && make 2>&1 | tail -30 ) >&2
+        exit 1
+}
+
+export CODEJAILD="$BUILD/src/codejaild" CODEJAILD_SABOTAGE="$BUILD/src/codejaild-sabotage"
+passed=() failed=()
+tier() { # name command...
+        local name=$1
+        shift
+        case " $TIERS " in *" $name "*) ;; *) return 0 ;; esac
+        echo
+        echo "== tier $name"
+        if "$@"; then passed+=("$name"); else failed+=("$name"); fi
+}
+
+unit_tier() {
+        # cmocka unit tests through automake's harness; print each summary.
+        local rc=0
+        ( cd "$BUILD" && make -j"$(nproc)" check TESTS="$(cd "$BUILD" && make -s print-unit-tests)" >/dev/null 2>&1 ) || rc=1
+        for log in "$BUILD"/tests/unit/*.log; do
+                echo "-- $(basename "$log" .log)"
+                grep -E '^\[ *(PASSED|FAILED) *\]|^\[  ERROR   \]|FAILED TEST' "$log" | sed 's/^/   /'
+        done
+        return $rc
+}
+
+tier unit unit_tier
+tier exec "$TOP/api_tests/run.sh" exec -p no:cacheprovider -q
+tier http-accept "$TOP/api_tests/run.sh" http -p no:cacheprovider -q
+tier http-inetd env API_TEST_FD_MODE=inetd "$TOP/api_tests/run.sh" http -p no:cacheprovider -q
+tier sabotage "$TOP/api_tests/run.sh" sabotage-exec
+
+echo
+echo "== summary"
+for t in "${passed[@]}"; do echo "   PASS $t"; done
+for t in "${failed[@]}"; do echo "   FAIL $t"; done
+echo "tiers: ${#passed[@]} passed, ${#failed[@]} failed"
+[ ${#failed[@]} = 0 ]
