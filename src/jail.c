@@ -48,6 +48,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -457,6 +458,22 @@ static void answer_exec(int nfd, pid_t expected, int *execs_allowed) {
         (void)ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 }
 
+/* The listener reports POLLHUP for the rest of the execution once the
+ * interpreter runs (kernel 6.x), so poll() on it would spin. It is watched
+ * edge-triggered through an epoll fd instead, and on each edge every
+ * pending notification is answered (NOTIF_RECV blocks when none is). */
+static void answer_pending_execs(int efd, int nfd, pid_t expected, int *execs_allowed) {
+        struct epoll_event ev;
+        while (epoll_wait(efd, &ev, 1, 0) > 0)
+                ;
+        for (;;) {
+                struct pollfd p = { .fd = nfd, .events = POLLIN };
+                if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+                        return;
+                answer_exec(nfd, expected, execs_allowed);
+        }
+}
+
 struct capture {
         int fd;
         char *buf;
@@ -510,11 +527,17 @@ static int supervise(struct jail_ctx *j, pid_t init, int pidfd, uint64_t start, 
         const char *in = j->req->stdin_data;
         size_t in_left = j->req->stdin_len;
         int in_fd = j->in[1], ctl = j->ctl[0], nfd = -1, execs = 0, wstatus = 0, r = 0;
+        _cleanup_close_ int efd = epoll_create1(EPOLL_CLOEXEC);
         bool have_status = false, init_alive = true, killed = false;
         pid_t child_pid = -1;
         struct rusage ru = { 0 };
 
         j->in[1] = j->out[0] = j->err[0] = j->ctl[0] = -1;
+        if (efd < 0) {
+                r = negative_errno();
+                set_err(err, "epoll", r);
+                goto done;
+        }
         fcntl(in_fd, F_SETFL, O_NONBLOCK);
         fcntl(out.fd, F_SETFL, O_NONBLOCK);
         fcntl(errc.fd, F_SETFL, O_NONBLOCK);
@@ -531,7 +554,7 @@ static int supervise(struct jail_ctx *j, pid_t init, int pidfd, uint64_t start, 
                 if (ctl >= 0)
                         p[i_ctl = n++] = (struct pollfd){ .fd = ctl, .events = POLLIN };
                 if (nfd >= 0 && init_alive)
-                        p[i_n = n++] = (struct pollfd){ .fd = nfd, .events = POLLIN };
+                        p[i_n = n++] = (struct pollfd){ .fd = efd, .events = POLLIN };
                 if (init_alive)
                         p[i_pid = n++] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
 
@@ -558,7 +581,7 @@ static int supervise(struct jail_ctx *j, pid_t init, int pidfd, uint64_t start, 
                         continue;
                 }
                 if (i_n >= 0 && (p[i_n].revents & POLLIN))
-                        answer_exec(nfd, child_pid, &execs);
+                        answer_pending_execs(efd, nfd, child_pid, &execs);
                 if (i_in >= 0 && p[i_in].revents) {
                         ssize_t w = in_left ? write(in_fd, in, in_left) : 0;
                         if (w > 0)
@@ -599,8 +622,15 @@ static int supervise(struct jail_ctx *j, pid_t init, int pidfd, uint64_t start, 
                                         set_err(err, m.step, r);
                                         syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
                                 } else if (m.type == CTL_NOTIFY_FD && pfd >= 0 && nfd < 0) {
+                                        struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
                                         nfd = TAKE_FD(pfd);
                                         child_pid = sender;
+                                        if (epoll_ctl(efd, EPOLL_CTL_ADD, nfd, &ev) < 0 && r == 0) {
+                                                r = negative_errno();
+                                                set_err(err, "epoll-add", r);
+                                                syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+                                        } else
+                                                answer_pending_execs(efd, nfd, child_pid, &execs);
                                 } else if (m.type == CTL_STATUS) {
                                         wstatus = m.wstatus;
                                         have_status = true;
@@ -615,6 +645,7 @@ static int supervise(struct jail_ctx *j, pid_t init, int pidfd, uint64_t start, 
                                 init_alive = false;
                 }
         }
+done:
         if (init_alive) { /* error path: make sure nothing survives */
                 syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
                 int st;
