@@ -24,18 +24,34 @@ struct pyjson_error {
 };
 
 /* Parse a whole document (trailing whitespace allowed, anything else ->
- * "Extra data"). Nesting deeper than max_depth is an error. Returns a new
- * reference or NULL with err filled. */
+ * "Extra data"). Returns a new reference, or NULL with errno EINVAL and err
+ * filled (errno ENOMEM: err says "Out of memory").
+ *  - Input is UTF-8 as Django would decode it (errors='replace'): each
+ *    maximal invalid subpart counts as one U+FFFD, stored as EF BF BD.
+ *  - Error positions are code points of that text, lines split at '\n'.
+ *  - "-0" is the integer 0; floats go through strtod (correctly rounded,
+ *    as float()); a float that overflows becomes raw Infinity/-Infinity.
+ *  - Duplicate keys: the last value wins at the first key's position.
+ *  - Containers nested deeper than max_depth fail with CPython's
+ *    RecursionError text ("maximum recursion depth exceeded while decoding
+ *    a JSON array from a unicode string"); the parser is iterative, so any
+ *    max_depth is safe for the C stack.
+ *  - Integers of more than 4300 digits fail with CPython's ValueError text
+ *    (sys.int_info.default_max_str_digits). */
 json_t *pyjson_loads(const char *buf, size_t len, size_t max_depth, struct pyjson_error *err);
 
 /* Serialize like Python's json.dumps(v) with default arguments:
  * separators ", " and ": ", ensure_ascii, allow_nan, float repr.
  * Returns malloc'd NUL-terminated text (length in *len_out if non-NULL)
- * or NULL on ENOMEM/invalid value. */
+ * or NULL on ENOMEM, or EINVAL for a string that is not generalized UTF-8
+ * or nesting deeper than 4096. */
 char *pyjson_dumps(const json_t *v, size_t *len_out);
 
 /* Raw numbers (NaN, Infinity, -Infinity, big integers). */
 bool pyjson_is_raw(const json_t *v);
+/* The marker key is 128 random bits per process and pyjson_is_raw also
+ * checks the text, so even a forged marker object could at worst be written
+ * as a valid number, never as arbitrary JSON. */
 const char *pyjson_raw_text(const json_t *v); /* NULL if not raw */
 json_t *pyjson_raw_new(const char *text);      /* validated: number-ish only */
 
