@@ -9,7 +9,7 @@
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$TOP/build-ci}
-ALL_TIERS="unit exec http-accept http-inetd sabotage"
+ALL_TIERS="check http-accept http-inetd sabotage"
 TIERS=${TIERS:-$ALL_TIERS}
 
 if [ "$(id -u)" != 0 ]; then
@@ -39,19 +39,24 @@ tier() { # name command...
         if "$@"; then passed+=("$name"); else failed+=("$name"); fi
 }
 
-unit_tier() {
-        # cmocka unit tests through automake's harness; print each summary.
+check_tier() {
+        # make check: cmocka unit tests, the selfcheck suite and the api_tests
+        # suite through --exec; print every summary.
         local rc=0
-        ( cd "$BUILD" && make -j"$(nproc)" check TESTS="$(cd "$BUILD" && make -s print-unit-tests)" >/dev/null 2>&1 ) || rc=1
+        ( cd "$BUILD" && make -j"$(nproc)" check >/dev/null 2>&1 ) || rc=1
         for log in "$BUILD"/tests/unit/*.log; do
                 echo "-- $(basename "$log" .log)"
                 grep -E '^\[ *(PASSED|FAILED) *\]|^\[  ERROR   \]|FAILED TEST' "$log" | sed 's/^/   /'
         done
+        for log in "$BUILD"/tests/e2e/*.log; do
+                echo "-- $(basename "$log" .log)"
+                grep -E '^(FAIL|ok) |passed|failed|error' "$log" | tail -n 40 | sed 's/^/   /'
+        done
+        grep -E '^# (TOTAL|PASS|FAIL|ERROR)' "$BUILD/test-suite.log" 2>/dev/null | sed 's/^/   /'
         return $rc
 }
 
-tier unit unit_tier
-tier exec "$TOP/api_tests/run.sh" exec -p no:cacheprovider -q
+tier check check_tier
 tier http-accept "$TOP/api_tests/run.sh" http -p no:cacheprovider -q
 tier http-inetd env API_TEST_FD_MODE=inetd "$TOP/api_tests/run.sh" http -p no:cacheprovider -q
 tier sabotage "$TOP/api_tests/run.sh" sabotage-exec
