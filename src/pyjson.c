@@ -330,12 +330,22 @@ void pyjson_format_double(double d, char out[PYJSON_DOUBLE_BUFSZ]) {
                 strcpy(out, d < 0 ? "-inf" : "inf");
                 return;
         }
-        /* Shortest round-trip digits, as repr() ('r' mode) produces. */
-        for (p = 1; p <= 17; p++) {
-                snprintf(tmp, sizeof(tmp), "%.*e", p - 1, d);
-                if (strtod(tmp, NULL) == d)
-                        break;
+        /* Shortest round-trip digits, as repr() ('r' mode) produces. With
+         * correct rounding, round-tripping is monotonic in the precision, so
+         * binary search the shortest one; 17 digits always round-trip. */
+        {
+                int lo = 1, hi = 17;
+                while (lo < hi) {
+                        int mid = (lo + hi) / 2;
+                        snprintf(tmp, sizeof(tmp), "%.*e", mid - 1, d);
+                        if (strtod(tmp, NULL) == d)
+                                hi = mid;
+                        else
+                                lo = mid + 1;
+                }
+                p = lo;
         }
+        snprintf(tmp, sizeof(tmp), "%.*e", p - 1, d);
         q = tmp;
         neg = *q == '-';
         if (neg)
