@@ -38,7 +38,8 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$T/state" "$T/state-never-checked"
 # default limits; a long health age so one selfcheck covers the whole run
-echo "{\"enabled\": true,  \"state_dir\": \"$T/state\", \"health_max_age_s\": 86400}" >"$T/enabled.json"
+OVR='"limit_overrides": {"api-tests-cpu": {"CPU": 1, "REALTIME": 10}}'
+echo "{\"enabled\": true,  \"state_dir\": \"$T/state\", \"health_max_age_s\": 86400, $OVR}" >"$T/enabled.json"
 echo "{\"enabled\": false, \"state_dir\": \"$T/state\", \"health_max_age_s\": 86400}" >"$T/disabled.json"
 echo "{\"enabled\": true,  \"state_dir\": \"$T/state-never-checked\"}" >"$T/unhealthy.json"
 

@@ -57,7 +57,8 @@ class Runner:
         os.mkdir(state)
         self.config = os.path.join(self.tmp, "codejail.json")
         with open(self.config, "w") as f:
-            json.dump({"enabled": True, "state_dir": state, "health_max_age_s": 86400}, f)
+            json.dump({"enabled": True, "state_dir": state, "health_max_age_s": 86400,
+                       "limit_overrides": {"api-tests-cpu": {"CPU": 1, "REALTIME": 10}}}, f)
         self.n = 0
 
     def selfcheck(self):

@@ -197,7 +197,8 @@ EXEC_LAYERS = ["exec_once", "apparmor"]
 def test_deny_exec_subprocess(client, argv):
     g = probe(client, f"""
 import subprocess
-r = _try(lambda: subprocess.run({argv!r}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode)
+# pipes, not DEVNULL: Landlock denies /dev/null, which would hide whether exec was refused
+r = _try(lambda: subprocess.run({argv!r}, capture_output=True).returncode)
 del subprocess
 """)
     assert_denied(g["r"], "PermissionError", "BlockingIOError", errnos=[13, 11])
@@ -681,11 +682,12 @@ del os, signal, _k
 # The service's environment: CJS_TEST_ENV_LEAKAGE=yes is set for the service by
 # the runner.  os.environ is scrubbed by construction (test_support_environment
 # _exact); this proves the service's environment cannot be *read* either, e.g.
-# through /proc/<ancestor>/environ (Landlock denies /proc; a foreign uid fails
-# the ptrace-read check; the PID namespace hides the service's pid).
+# through /proc/<ancestor>/environ (Landlock denies /proc; a foreign uid, and
+# empty capability sets against a root ancestor that has some, fail the
+# ptrace-read check; the PID namespace and fresh /proc hide the service's pid).
 
 
-@pytest.mark.layers("landlock", "uid", "namespaces", "apparmor")
+@pytest.mark.layers("landlock", "uid", "caps", "namespaces", "apparmor")
 def test_deny_service_environment_visible(client):
     g = probe(client, """
 import os

@@ -116,11 +116,14 @@ del _w
 
 # SIGXCPU at the soft CPU limit: -24 (Python is not the namespace init, so the
 # kernel delivers it).  Without RLIMIT_CPU the loop runs into the REALTIME
-# SIGKILL instead (-9).
+# SIGKILL instead (-9).  With the defaults (CPU 3 s, REALTIME 5 s) a loaded
+# 2-core host can reach REALTIME first, so the runners configure a context
+# "api-tests-cpu" = {CPU: 1, REALTIME: 10}; a deployment without it falls back
+# to the defaults (unknown context -> defaults).
 @pytest.mark.layers("rlimits")
 def test_deny_cpu_limit_sigxcpu(client):
     t0 = time.monotonic()
-    body = run_any(client, "while True:\n    pass\n", {"x": 1})
+    body = run_any(client, "while True:\n    pass\n", {"x": 1}, limit_overrides_context="api-tests-cpu")
     elapsed = time.monotonic() - t0
     assert body == {"globals_dict": {"x": 1},
                     "emsg": "Couldn't execute jailed code: stdout: b'', stderr: b'' with status code: -24"}, body
