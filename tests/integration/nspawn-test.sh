@@ -1,0 +1,370 @@
+#!/bin/bash
+# Booted-systemd integration test (issue 4): the product as an operator gets
+# it. Builds the .deb from a clean `git archive HEAD`, installs it into a
+# Debian 12 tree, boots that tree with systemd-nspawn (host network: the
+# container's loopback is ours), enables codejail.socket and the selfcheck
+# timer, and from the host:
+#   1. waits for GET /health/ = 200 (the timer's first selfcheck passed);
+#   2. runs the whole api_tests suite over HTTP against it;
+#   3. checks `journalctl -t codejail`: one entry per accepted connection,
+#      and every executed code-exec entry carries the SPEC §8 fields;
+#   4. checks `systemctl show codejail-selfcheck -p StatusText`;
+#   5. checks a held-open instance: dynamic UID, CREDENTIALS_DIRECTORY with
+#      codejail.json, /etc/codejail-service/codejail.json unreadable to it,
+#      and (through the jail) unreadable to sandboxed code;
+#   6. checks that afterwards no codejail@ unit and no sandbox-UID process
+#      remains.
+# Needs root, debootstrap, systemd-container, debhelper (installed when
+# missing). The Debian tree is cached in $CODEJAIL_TEST_CACHE (default
+# /var/cache/codejail-test, never the repository); each run boots a
+# throw-away overlay of it, removed on exit.
+#
+#   tests/integration/nspawn-test.sh [--port N] [--deb FILE] [--keep]
+#     CODEJAIL_TEST_PORT   host/container loopback port (default: a free one)
+#     CODEJAIL_TEST_MIRROR Debian mirror for debootstrap (default: from apt)
+#     CODEJAIL_TEST_CACHE  cache directory
+set -euo pipefail
+
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+CACHE=${CODEJAIL_TEST_CACHE:-/var/cache/codejail-test}
+PORT=${CODEJAIL_TEST_PORT:-}
+DEB=
+KEEP=0
+while [ $# -gt 0 ]; do
+        case $1 in
+        --port) PORT=$2; shift 2 ;;
+        --deb) DEB=$(realpath "$2"); shift 2 ;;
+        --keep) KEEP=1; shift ;;
+        *) sed -n '2,30p' "$0" >&2; exit 2 ;;
+        esac
+done
+
+T0=$(date +%s)
+say() { printf '== [%4ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
+fail() { printf 'FAIL: %s\n' "$*" >&2; FAILED=$((FAILED + 1)); }
+die() { printf 'nspawn-test: %s\n' "$*" >&2; exit 1; }
+FAILED=0
+
+[ "$(id -u)" = 0 ] || die "must run as root"
+
+# ---- tools -----------------------------------------------------------------
+need=()
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v systemd-nspawn >/dev/null || need+=(systemd-container)
+command -v dpkg-buildpackage >/dev/null || need+=(dpkg-dev)
+dpkg -s debhelper dh-apparmor >/dev/null 2>&1 || need+=(debhelper dh-apparmor)
+command -v curl >/dev/null || need+=(curl)
+/usr/bin/python3 -c 'import pytest, requests' 2>/dev/null || need+=(python3-pytest python3-requests)
+if [ ${#need[@]} -gt 0 ]; then
+        say "installing ${need[*]}"
+        apt-get update -q >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
+fi
+
+# ---- the package -------------------------------------------------------------
+WORK=$(mktemp -d /tmp/codejail-nspawn.XXXXXXXX)
+NSPAWN_PID=
+MERGED=
+cleanup() {
+        local rc=$?
+        if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
+                # SIGTERM: nspawn asks the container's systemd to power off.
+                kill -TERM "$NSPAWN_PID" 2>/dev/null || true
+                for _ in $(seq 1 30); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.5; done
+                kill -KILL "$NSPAWN_PID" 2>/dev/null || true
+                wait "$NSPAWN_PID" 2>/dev/null || true
+        fi
+        if [ -n "$MERGED" ] && mountpoint -q "$MERGED"; then
+                umount "$MERGED" || umount -l "$MERGED" || true
+        fi
+        mkdir -p "$CACHE/last-run" && cp -f "$WORK"/*.log "$WORK"/*.json "$CACHE/last-run/" 2>/dev/null || true
+        if [ "$KEEP" = 1 ]; then
+                echo "nspawn-test: kept $WORK and $RUN" >&2
+        else
+                rm -rf "$WORK" "${RUN:-/nonexistent}"
+        fi
+        exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ -z "$DEB" ]; then
+        say "building the .deb from git archive HEAD ($(git -C "$TOP" rev-parse --short HEAD))"
+        mkdir -p "$WORK/src"
+        # A clean tree: no build-* dirs, no caches, only what is committed.
+        git -C "$TOP" archive HEAD | tar -x -C "$WORK/src"
+        if ! (cd "$WORK/src" && dpkg-buildpackage -us -uc -b >"$WORK/build.log" 2>&1); then
+                tail -30 "$WORK/build.log" >&2
+                die "dpkg-buildpackage failed (log above)"
+        fi
+        DEB=$(ls "$WORK"/codejail-service_*.deb)
+fi
+say "package: $(basename "$DEB")"
+
+# ---- the Debian 12 tree (cached) ---------------------------------------------
+mirror() {
+        [ -n "${CODEJAIL_TEST_MIRROR:-}" ] && { echo "$CODEJAIL_TEST_MIRROR"; return; }
+        # The mirror apt already uses for bookworm (deb822 or one-line format).
+        local m
+        m=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
+                grep -oE 'https?://[^ ]*/debian/?( |$)' | grep -v security | head -1 | tr -d ' ')
+        echo "${m:-http://deb.debian.org/debian}"
+}
+PKGS="systemd,systemd-sysv,dbus,libjansson4,libseccomp2,libapparmor1,libsystemd0"
+PKGS+=",python3,python3-six,python3-numpy,python3-networkx,python3-matplotlib"
+KEY=$(printf 'bookworm minbase %s v1' "$PKGS" | sha256sum | cut -c1-12)
+BASE=$CACHE/rootfs-bookworm-$KEY
+if [ ! -x "$BASE/usr/bin/python3" ]; then
+        say "debootstrap bookworm into $BASE (cold cache; mirror $(mirror))"
+        mkdir -p "$CACHE"
+        rm -rf "$BASE.tmp"
+        debootstrap --variant=minbase --include="$PKGS" bookworm "$BASE.tmp" "$(mirror)" >"$CACHE/debootstrap.log" 2>&1 ||
+                { tail -20 "$CACHE/debootstrap.log" >&2; die "debootstrap failed"; }
+        chroot "$BASE.tmp" apt-get clean
+        # A booted container needs no gettys or network management.
+        rm -f "$BASE.tmp"/etc/systemd/system/getty.target.wants/* "$BASE.tmp/etc/machine-id"
+        : >"$BASE.tmp/etc/machine-id"
+        mv "$BASE.tmp" "$BASE"
+fi
+
+# A throw-away overlay per run: the cache stays pristine.
+RUN=$CACHE/runs/run.$$
+mkdir -p "$RUN/upper" "$RUN/work" "$RUN/root"
+MERGED=$RUN/root
+mount -t overlay overlay -o "lowerdir=$BASE,upperdir=$RUN/upper,workdir=$RUN/work" "$MERGED"
+
+# netbase is not in minbase, but every real install has /etc/hosts (and the
+# deny tests read it expecting PermissionError, not FileNotFoundError).
+[ -e "$MERGED/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$MERGED/etc/hosts"
+
+if [ -z "$PORT" ]; then
+        PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+fi
+BASE_URL=http://127.0.0.1:$PORT
+
+say "installing the package into the tree"
+cp "$DEB" "$MERGED/root/codejail-service.deb"
+cat >"$WORK/install.sh" <<'EOF'
+set -e
+export DEBIAN_FRONTEND=noninteractive
+if ! dpkg -i /root/codejail-service.deb >/root/dpkg.log 2>&1; then
+        # Depends the cached tree lacks: from the mirror (host network).
+        apt-get update -q >/dev/null && apt-get install -y -q -f >/dev/null
+fi
+dpkg -s codejail-service | grep -q '^Status: install ok installed'
+# Shipped disabled: nothing may be enabled by the package itself.
+! systemctl is-enabled -q codejail.socket
+! systemctl is-enabled -q codejail-selfcheck.timer
+EOF
+cp "$WORK/install.sh" "$MERGED/root/install.sh"
+systemd-nspawn -q --register=no --keep-unit -M "cj$$" -D "$MERGED" bash /root/install.sh ||
+        die "installing the package failed"
+grep -q '"enabled": false' "$MERGED/etc/codejail-service/codejail.json" || fail "default config is not \"enabled\": false"
+[ "$(stat -c %a "$MERGED/etc/codejail-service/codejail.json")" = 600 ] || fail "codejail.json is not 0600"
+
+say "configuring: enabled, port $PORT; enabling codejail.socket (and with it the timer)"
+cat >"$MERGED/etc/codejail-service/codejail.json" <<'EOF'
+{
+  "enabled": true,
+  "health_max_age_s": 900
+}
+EOF
+chmod 0600 "$MERGED/etc/codejail-service/codejail.json"
+mkdir -p "$MERGED/etc/systemd/system/codejail.socket.d"
+cat >"$MERGED/etc/systemd/system/codejail.socket.d/test-port.conf" <<EOF
+[Socket]
+ListenStream=
+ListenStream=127.0.0.1:$PORT
+EOF
+systemd-nspawn -q --register=no --keep-unit -M "cj$$" -D "$MERGED" systemctl enable codejail.socket >/dev/null 2>&1 ||
+        die "systemctl enable codejail.socket failed"
+systemd-nspawn -q --register=no --keep-unit -M "cj$$" -D "$MERGED" systemctl is-enabled -q codejail-selfcheck.timer ||
+        fail "enabling codejail.socket did not enable codejail-selfcheck.timer (Also=)"
+
+say "booting the container"
+# The host is not necessarily run by systemd: --keep-unit --register=no keep
+# nspawn off the host's bus. Host network: the container's loopback is ours.
+# nspawn 252's own seccomp allow-list predates Landlock (the jail needs it)
+# and refuses bpf() (systemd needs it to enforce IPAddressAllow/Deny=); both
+# are added back for the container -- a property of the harness, not of the
+# product, which runs on the host's systemd.
+systemd-nspawn -b --register=no --keep-unit -q -D "$MERGED" -M "cj$$" \
+        --system-call-filter="landlock_create_ruleset landlock_add_rule landlock_restrict_self bpf" \
+        </dev/null >"$WORK/console.log" 2>&1 &
+NSPAWN_PID=$!
+
+leader() {  # the container's PID 1, as the host sees it
+        local p
+        for p in $(pgrep -P "$NSPAWN_PID"); do
+                [ "$(cat /proc/"$p"/comm 2>/dev/null)" = systemd ] && { echo "$p"; return 0; }
+        done
+        return 1
+}
+LEADER=
+for _ in $(seq 1 100); do LEADER=$(leader) && break; sleep 0.1; done
+[ -n "$LEADER" ] || { cat "$WORK/console.log" >&2; die "container did not start"; }
+in_ct() { nsenter -t "$LEADER" -a -- "$@"; }
+
+for _ in $(seq 1 120); do
+        st=$(in_ct systemctl is-system-running 2>/dev/null || true)
+        case $st in running|degraded) break ;; esac
+        sleep 0.5
+done
+say "container up (system state: $st)"
+[ "$st" = running ] || in_ct systemctl --failed --no-legend >&2 || true
+
+# ---- 0. the installed units, as systemd on the target sees them ----------------
+if out=$(in_ct systemd-analyze verify codejail.socket codejail@.service codejail-selfcheck.service \
+        codejail-selfcheck.timer 2>&1) && [ -z "$out" ]; then
+        say "systemd-analyze verify: clean"
+else
+        fail "systemd-analyze verify: $out"
+fi
+exposure=$(in_ct systemd-analyze security codejail@.service 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+if [ -n "$exposure" ] && awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }'; then
+        say "systemd-analyze security codejail@.service: $exposure"
+else
+        fail "systemd-analyze security codejail@.service: '$exposure' (want <= 2.0)"
+fi
+
+# ---- 1. health ---------------------------------------------------------------
+code=
+for _ in $(seq 1 120); do
+        code=$(curl -s -o "$WORK/health.json" -w '%{http_code}' --max-time 5 "$BASE_URL/health/" || true)
+        [ "$code" = 200 ] && break
+        sleep 0.5
+done
+if [ "$code" != 200 ]; then
+        fail "GET /health/ never answered 200 (last: $code)"
+        in_ct systemctl status --no-pager codejail.socket codejail-selfcheck.service >&2 || true
+        in_ct journalctl --no-pager -b -n 60 >&2 || true
+        exit 1
+fi
+say "/health/ 200: $(head -c 200 "$WORK/health.json")"
+
+# ---- 4. selfcheck status (before the suite: quick and independent) -----------
+status=$(in_ct systemctl show codejail-selfcheck.service -p StatusText --value)
+case $status in
+"selfcheck OK"*) say "selfcheck StatusText: $status" ;;
+*) fail "codejail-selfcheck StatusText is '$status'" ;;
+esac
+
+# ---- 5. a held-open instance: who it runs as, what it can read ----------------
+say "inspecting a live instance"
+exec 7<>"/dev/tcp/127.0.0.1/$PORT"   # connected, sends nothing: the instance waits
+unit=
+for _ in $(seq 1 50); do
+        unit=$(in_ct systemctl list-units --no-legend --plain 'codejail@*.service' | awk '$3 == "active" { print $1; exit }')
+        [ -n "$unit" ] && break
+        sleep 0.1
+done
+if [ -z "$unit" ]; then
+        fail "no running codejail@ instance for a held-open connection"
+else
+        pid=$(in_ct systemctl show "$unit" -p MainPID --value)
+        uid=$(in_ct awk '/^Uid:/ { print $2 }' "/proc/$pid/status")
+        user=$(in_ct systemctl show "$unit" -p User --value)
+        env_creds=$(in_ct sh -c "tr '\\0' '\\n' </proc/$pid/environ" | sed -n 's/^CREDENTIALS_DIRECTORY=//p')
+        # systemd's dynamic range: 61184-65519
+        if [ -n "$uid" ] && [ "$uid" -ge 61184 ] && [ "$uid" -le 65519 ]; then
+                say "instance $unit: pid $pid, dynamic uid $uid (User=$user)"
+        else
+                fail "instance $unit runs as uid '$uid', not a dynamic UID"
+        fi
+        if [ -n "$env_creds" ] && in_ct test -s "$env_creds/codejail.json"; then
+                say "instance credential: $env_creds/codejail.json"
+                # The instance's own view: readable credential, unreadable /etc file.
+                if in_ct setpriv --reuid="$uid" --regid="$uid" --clear-groups cat "$env_creds/codejail.json" >/dev/null 2>&1; then
+                        say "credential readable by the instance's uid"
+                else
+                        fail "credential not readable by uid $uid"
+                fi
+        else
+                fail "instance has no CREDENTIALS_DIRECTORY with codejail.json ('$env_creds')"
+        fi
+        if in_ct setpriv --reuid="$uid" --regid="$uid" --clear-groups cat /etc/codejail-service/codejail.json >/dev/null 2>&1; then
+                fail "/etc/codejail-service/codejail.json is readable by the instance's uid"
+        else
+                say "/etc/codejail-service/codejail.json unreadable by uid $uid"
+        fi
+fi
+exec 7>&-
+
+# Through the jail: sandboxed code can read neither the config nor a credential.
+payload='{"code": "import os\nr = []\nfor p in [\"/etc/codejail-service/codejail.json\", \"/run/credentials\"]:\n    try:\n        os.listdir(p) if p.endswith(\"credentials\") else open(p).read()\n        r.append(\"readable\")\n    except OSError as e:\n        r.append(type(e).__name__)\n", "globals_dict": {}}'
+resp=$(curl -s --max-time 30 --data-urlencode "payload=$payload" "$BASE_URL/api/v0/code-exec" || true)
+case $resp in
+*'"r": ["PermissionError", "PermissionError"]'* | *'"r": ["PermissionError", "FileNotFoundError"]'*)
+        say "jail cannot read the config or credentials: $resp" ;;
+*) fail "jail config/credential probe: $resp" ;;
+esac
+
+# ---- 2. the api_tests suite ----------------------------------------------------
+accepted_before=$(in_ct systemctl show codejail.socket -p NAccepted --value)
+say "running api_tests against $BASE_URL"
+# The service runs with PrivateNetwork=yes and its own network namespace, so
+# tests that attempt network access may run from this (networked) host.
+if (cd "$TOP" && API_TEST_SERVICE_BASE=$BASE_URL API_TEST_SERVICE_HAS_NO_EGRESS=1 \
+        /usr/bin/python3 -m pytest -q -p no:cacheprovider api_tests >"$WORK/pytest.log" 2>&1); then
+        say "api_tests: $(tail -1 "$WORK/pytest.log")"
+else
+        tail -40 "$WORK/pytest.log" >&2
+        fail "api_tests: $(tail -1 "$WORK/pytest.log")"
+fi
+
+# ---- 6. nothing left behind ------------------------------------------------------
+left=
+for _ in $(seq 1 60); do
+        left=$(in_ct systemctl list-units --all --no-legend --plain 'codejail@*.service' | awk '{ print $1 }')
+        [ -z "$left" ] && break
+        sleep 0.5
+done
+[ -z "$left" ] && say "no codejail@ unit remains" || fail "codejail@ units remain: $left"
+sandbox_procs=$(in_ct sh -c 'for d in /proc/[0-9]*; do u=$(stat -c %u "$d" 2>/dev/null) || continue; [ "$u" -ge 1073741824 ] && echo "${d#/proc/}:$u"; done; true')
+[ -z "$sandbox_procs" ] && say "no sandbox-UID process remains" || fail "sandbox-UID processes remain: $sandbox_procs"
+
+# ---- 3. the journal ----------------------------------------------------------------
+accepted=$(in_ct systemctl show codejail.socket -p NAccepted --value)
+in_ct journalctl -t codejail -o json --no-pager >"$WORK/journal.json"
+/usr/bin/python3 - "$WORK/journal.json" "$accepted" <<'EOF' || fail "journal checks"
+import json, sys
+entries = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+accepted = int(sys.argv[2])
+requests = [e for e in entries if "HTTP_STATUS" in e]
+ok = True
+def bad(msg):
+    global ok
+    ok = False
+    print("journal:", msg, file=sys.stderr)
+if len(requests) != accepted:
+    bad(f"{len(requests)} request entries for {accepted} accepted connections")
+fields = ["CODEJAIL_STATUS", "CODEJAIL_SLUG", "CODEJAIL_LIMITS_CONTEXT", "CODEJAIL_FILES_COUNT",
+          "CODEJAIL_PYTHON_PATH_LEN", "CODEJAIL_SANDBOX_UID", "CODEJAIL_EXIT_STATUS", "CODEJAIL_DURATION_MS",
+          "CODEJAIL_CPU_MS", "CODEJAIL_MAXRSS_KB", "CODEJAIL_LIMIT_HIT", "CODEJAIL_CODE_SHA256", "REMOTE_ADDR"]
+vocab = {"disabled.feature_switch", "disabled.safety_checks_failed", "invalid.payload.missing",
+         "invalid.payload.bad_json", "invalid.payload.schema_mismatch", "invalid.python_path",
+         "invalid.files", "invalid.unsafely", "executed.success", "executed.error"}
+executed = [e for e in requests if e.get("CODEJAIL_STATUS", "").startswith("executed.")]
+for e in executed:
+    missing = [f for f in fields if f not in e]
+    if missing:
+        bad(f"executed entry without {missing}: {e.get('MESSAGE')}")
+        break
+for e in requests:
+    s = e.get("CODEJAIL_STATUS")
+    # http.* / health.* name transport-level outcomes; the rest is upstream's.
+    if s is not None and not s.startswith(("http.", "health.")) and s not in vocab:
+        bad(f"unknown CODEJAIL_STATUS {s!r}")
+    if not (61184 <= int(e.get("_UID", -1)) <= 65519):
+        bad(f"entry logged by uid {e.get('_UID')}, not a dynamic UID")
+        break
+    if "code" in e.get("MESSAGE", "") and "exec(" in e.get("MESSAGE", ""):
+        bad("submitted code in a log message")
+uids = {e["CODEJAIL_SANDBOX_UID"] for e in executed}
+print(f"journal: {len(requests)} request entries = {accepted} accepted connections; "
+      f"{len(executed)} executions, {len(uids)} distinct sandbox UIDs")
+sys.exit(0 if ok and executed else 1)
+EOF
+
+say "done: $FAILED failure(s)"
+[ "$FAILED" = 0 ]
