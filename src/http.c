@@ -103,6 +103,7 @@ struct reader {
         enum head_scan scan;
         size_t head_bytes;
         bool first_line_done;
+        bool colon_seen; /* in the current header line */
         bool head_done;
 
         struct sbuf url, field, value, content_type;
@@ -165,10 +166,16 @@ static int on_header_value_complete(llhttp_t *p) {
         if (r->headers_complete)
                 return 0;
         const char *v = r->value.p ? r->value.p : "";
-        /* llhttp hands over the value without surrounding whitespace. */
+        /* llhttp strips leading whitespace only (OWS on both sides is not
+         * part of the value, RFC 9110 5.5). */
+        size_t vlen = r->value.len;
+        while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+                vlen--;
+        if (r->value.p)
+                r->value.p[vlen] = 0;
         if (field_is(&r->field, "Content-Type")) {
                 sbuf_reset(&r->content_type);
-                int k = sbuf_append(&r->content_type, v, r->value.len, r->lim->max_header_bytes);
+                int k = sbuf_append(&r->content_type, v, vlen, r->lim->max_header_bytes);
                 if (k < 0)
                         return cb_fail(r, k);
         } else if (field_is(&r->field, "Expect")) {
@@ -239,6 +246,7 @@ static ssize_t scan_head(struct reader *r, const char *data, size_t n) {
                                 return (ssize_t) (i + 1);
                         }
                         r->first_line_done = true;
+                        r->colon_seen = false;
                         r->scan = SCAN_LINE_START;
                         continue;
                 case SCAN_LINE_START:
@@ -263,13 +271,23 @@ static ssize_t scan_head(struct reader *r, const char *data, size_t n) {
                         return bad_head(r, "bare LF in request head");
                 if ((c < 0x20 && c != '\t') || c == 0x7f)
                         return bad_head(r, "control character in request head");
+                /* RFC 9112 5.1: whitespace between field name and colon
+                 * must be rejected (another smuggling vector). */
+                if (r->first_line_done && !r->colon_seen) {
+                        if (c == ':')
+                                r->colon_seen = true;
+                        else if (c == ' ' || c == '\t')
+                                return bad_head(r, "whitespace in a header field name");
+                }
                 r->scan = SCAN_IN_LINE;
         }
         return (ssize_t) n;
 }
 
 static int map_llhttp_error(struct reader *r, llhttp_errno_t e) {
-        if (e == HPE_USER) {
+        /* llhttp reports a failing llhttp_cb as HPE_CB_<name>, a failing
+         * data callback as HPE_USER: either way our reason is in cb_error. */
+        if (r->cb_error) {
                 switch (r->cb_error) {
                 case -EFBIG:
                         set_error(r->err, 413, "http.too_large", "Request body too large (limit %llu bytes)",
@@ -281,7 +299,7 @@ static int map_llhttp_error(struct reader *r, llhttp_errno_t e) {
                         return -EMSGSIZE;
                 default:
                         set_error(r->err, 500, "http.internal_error", "Internal error reading the request");
-                        return r->cb_error < 0 ? r->cb_error : -ENOMEM;
+                        return r->cb_error;
                 }
         }
         /* llhttp's reasons are static ASCII texts. */
