@@ -234,6 +234,11 @@ static char *url_decode(const char *s, size_t n, size_t *len_out) {
 int form_parse_urlencoded(const char *body, size_t len, struct form *f, char *err, size_t errlen) {
         struct form res = { 0 };
         size_t count = 0;
+
+        if (len == 0) { /* body may be NULL: no arithmetic on it */
+                *f = res;
+                return 0;
+        }
         const char *p = body, *end = body + len;
 
         while (p < end) {
@@ -464,7 +469,8 @@ static ssize_t process(struct form_multipart *m, const char *data, size_t len) {
                                 if (n < dl && memcmp(d, m->delim + 2, n) == 0)
                                         return (ssize_t) pos;
                                 m->at_start = false;
-                                if (memcmp(d, m->delim + 2, dl) == 0) {
+                                /* n < dl here means d is no prefix: never compare past n */
+                                if (n >= dl && memcmp(d, m->delim + 2, dl) == 0) {
                                         pos += dl;
                                         m->state = MP_AFTER_DELIM;
                                         continue;
@@ -558,6 +564,8 @@ static ssize_t process(struct form_multipart *m, const char *data, size_t len) {
 }
 
 static int acc_append(struct form_multipart *m, const char *p, size_t n) {
+        if (n == 0) /* acc may still be NULL: NULL + 0 and memcpy(NULL) are UB */
+                return 0;
         if (m->acc_len + n > m->acc_cap) {
                 size_t cap = m->acc_cap ? m->acc_cap : 1024;
                 while (cap < m->acc_len + n)
