@@ -1,0 +1,533 @@
+/* server.c driven over a socketpair: routing, the rejections, checks 1..3
+ * of SPEC §3 (the jail is never reached), health, and one log entry per
+ * request (captured from the stderr fallback). */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf.h"
+#include "http.h"
+#include "log.h"
+#include "server.h"
+
+#define S(x) (x), (sizeof(x) - 1)
+#define SEC UINT64_C(1000000000)
+
+enum client_mode { SEND_AND_SHUT, SEND_AND_HOLD, SEND_EXPECT };
+
+struct result {
+        int r;
+        int status;
+        char *resp;     /* whole response as received */
+        size_t resp_len;
+        char *body;     /* into resp */
+        char *log;      /* stderr log lines */
+        int log_entries;
+        bool saw_continue;
+        uint64_t elapsed_ns;
+};
+
+static char state_dir[64];
+static pid_t last_child = -1;
+
+static void write_all(int fd, const char *p, size_t n) {
+        while (n > 0) {
+                ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        _exit(3);
+                }
+                p += k;
+                n -= (size_t) k;
+        }
+}
+
+static char *read_fd(int fd, size_t *len) {
+        size_t cap = 4096, n = 0;
+        char *b = malloc(cap + 1);
+        for (;;) {
+                if (n == cap)
+                        b = realloc(b, (cap *= 2) + 1);
+                ssize_t k = read(fd, b + n, cap - n);
+                if (k <= 0)
+                        break;
+                n += (size_t) k;
+        }
+        b[n] = 0;
+        *len = n;
+        return b;
+}
+
+static void result_done(struct result *res) {
+        free(res->resp);
+        free(res->log);
+        memset(res, 0, sizeof *res);
+}
+
+static void serve(const struct config *cfg, const char *cfg_error, enum client_mode mode, const char *req,
+                  size_t len, size_t head_len, struct result *res) {
+        int sv[2];
+        memset(res, 0, sizeof *res);
+        if (last_child > 0) {
+                kill(last_child, SIGKILL);
+                waitpid(last_child, NULL, 0);
+        }
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        pid_t pid = last_child = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                alarm(20);
+                close(sv[1]);
+                if (mode == SEND_EXPECT) {
+                        static const char want[] = "HTTP/1.1 100 Continue\r\n\r\n";
+                        char got[sizeof want] = "";
+                        size_t n = 0;
+                        write_all(sv[0], req, head_len);
+                        while (n < sizeof want - 1) {
+                                ssize_t k = read(sv[0], got + n, sizeof want - 1 - n);
+                                if (k <= 0)
+                                        _exit(4);
+                                n += (size_t) k;
+                        }
+                        if (memcmp(got, want, sizeof want - 1) != 0)
+                                _exit(5);
+                        write_all(sv[0], req + head_len, len - head_len);
+                        shutdown(sv[0], SHUT_WR);
+                        _exit(0);
+                }
+                write_all(sv[0], req, len);
+                if (mode == SEND_AND_SHUT)
+                        shutdown(sv[0], SHUT_WR);
+                pause();
+                _exit(0);
+        }
+
+        /* capture the log: one line per entry in the stderr fallback */
+        FILE *tmp = tmpfile();
+        assert_non_null(tmp);
+        int saved = dup(STDERR_FILENO);
+        fflush(stderr);
+        dup2(fileno(tmp), STDERR_FILENO);
+        uint64_t t0 = http_now_ns();
+        res->r = server_handle(cfg, cfg_error, sv[1]);
+        res->elapsed_ns = http_now_ns() - t0;
+        fflush(stderr);
+        dup2(saved, STDERR_FILENO);
+        close(saved);
+        rewind(tmp);
+        size_t loglen;
+        res->log = read_fd(fileno(tmp), &loglen);
+        fclose(tmp);
+        for (const char *p = res->log; (p = strstr(p, "CODEJAIL_STATUS=")); p++)
+                res->log_entries++;
+
+        close(sv[1]);
+        if (mode == SEND_EXPECT) {
+                int st;
+                waitpid(pid, &st, 0);
+                last_child = -1;
+                res->saw_continue = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        }
+        res->resp = read_fd(sv[0], &res->resp_len);
+        close(sv[0]);
+        if (last_child > 0) {
+                kill(pid, SIGKILL);
+                waitpid(pid, NULL, 0);
+                last_child = -1;
+        }
+        if (res->resp_len > 12 && strncmp(res->resp, "HTTP/1.1 ", 9) == 0)
+                res->status = atoi(res->resp + 9);
+        char *sep = strstr(res->resp, "\r\n\r\n");
+        res->body = sep ? sep + 4 : NULL;
+}
+
+/* Every answer has exactly these framing headers. */
+static void check_framing(const struct result *res) {
+        assert_non_null(res->body);
+        assert_non_null(strstr(res->resp, "\r\nContent-Type: application/json\r\n"));
+        assert_non_null(strstr(res->resp, "\r\nConnection: close\r\n"));
+        char cl[64];
+        const char *p = strstr(res->resp, "\r\nContent-Length: ");
+        assert_non_null(p);
+        snprintf(cl, sizeof cl, "%.20s", p + 18);
+        (void) cl;
+}
+
+static void check_answer(const struct result *res, int status, const char *body, const char *log_status) {
+        if (res->status != status)
+                fail_msg("status %d, expected %d; response:\n%s\nlog:\n%s", res->status, status, res->resp, res->log);
+        check_framing(res);
+        if (body)
+                assert_string_equal(res->body, body);
+        size_t cl = (size_t) strtoul(strstr(res->resp, "\r\nContent-Length: ") + 18, NULL, 10);
+        assert_int_equal(cl, strlen(res->body));
+        assert_int_equal(res->log_entries, 1);
+        char want[128];
+        snprintf(want, sizeof want, "CODEJAIL_STATUS=%s ", log_status);
+        if (!strstr(res->log, want))
+                fail_msg("log lacks %s:\n%s", want, res->log);
+        snprintf(want, sizeof want, "HTTP_STATUS=%d", status);
+        assert_non_null(strstr(res->log, want));
+}
+
+static struct config *new_config(bool enabled, bool healthy) {
+        struct config *c;
+        assert_int_equal(config_new_default(&c), 0);
+        c->enabled = enabled;
+        free(c->state_dir);
+        c->state_dir = strdup(state_dir);
+        char path[128];
+        snprintf(path, sizeof path, "%s/health.json", state_dir);
+        unlink(path);
+        if (healthy) {
+                FILE *f = fopen(path, "w");
+                assert_non_null(f);
+                fprintf(f, "{\"status\": \"OK\", \"timestamp\": %lld, \"layers\": {\"seccomp\": true}}\n",
+                        (long long) time(NULL));
+                fclose(f);
+        }
+        return c;
+}
+
+static void test_not_found(void **state) {
+        struct config *c = new_config(false, false);
+        struct result res;
+        serve(c, NULL, SEND_AND_SHUT, S("GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"), 0, &res);
+        assert_int_equal(res.r, 0);
+        assert_string_equal(res.resp, "HTTP/1.1 404 Not Found\r\n"
+                                      "Content-Type: application/json\r\n"
+                                      "Content-Length: 22\r\n"
+                                      "Connection: close\r\n"
+                                      "\r\n"
+                                      "{\"error\": \"Not found\"}");
+        check_answer(&res, 404, NULL, "http.not_found");
+        assert_non_null(strstr(res.log, "HTTP_PATH=/nope"));
+        assert_non_null(strstr(res.log, "HTTP_METHOD=GET"));
+        assert_non_null(strstr(res.log, "REMOTE_ADDR=unix"));
+        result_done(&res);
+
+        /* HEAD: same headers, no body */
+        serve(c, NULL, SEND_AND_SHUT, S("HEAD /api/v0/code-exec/ HTTP/1.1\r\n\r\n"), 0, &res);
+        assert_string_equal(res.resp, "HTTP/1.1 404 Not Found\r\n"
+                                      "Content-Type: application/json\r\n"
+                                      "Content-Length: 22\r\n"
+                                      "Connection: close\r\n"
+                                      "\r\n");
+        result_done(&res);
+        config_free(c);
+}
+
+static void test_method_not_allowed(void **state) {
+        struct config *c = new_config(false, false);
+        struct result res;
+        serve(c, NULL, SEND_AND_SHUT, S("GET /api/v0/code-exec HTTP/1.1\r\n\r\n"), 0, &res);
+        check_answer(&res, 405, "{\"error\": \"Method not allowed\"}", "http.method_not_allowed");
+        assert_non_null(strstr(res.resp, "\r\nAllow: POST\r\n"));
+        result_done(&res);
+
+        serve(c, NULL, SEND_AND_SHUT, S("POST /health/ HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), 0, &res);
+        check_answer(&res, 405, NULL, "http.method_not_allowed");
+        assert_non_null(strstr(res.resp, "\r\nAllow: GET, HEAD\r\n"));
+        result_done(&res);
+
+        serve(c, NULL, SEND_AND_SHUT, S("DELETE /health HTTP/1.1\r\n\r\n"), 0, &res);
+        check_answer(&res, 405, NULL, "http.method_not_allowed");
+        result_done(&res);
+        config_free(c);
+}
+
+static void test_disabled(void **state) {
+        struct config *c = new_config(false, true);
+        struct result res;
+        serve(c, NULL, SEND_AND_SHUT,
+              S("POST /api/v0/code-exec HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                "Content-Length: 9\r\n\r\npayload=1"),
+              0, &res);
+        check_answer(&res, 500, "{\"error\": \"Codejail service not enabled\"}", "disabled.feature_switch");
+        result_done(&res);
+        config_free(c);
+}
+
+static void test_no_config(void **state) {
+        struct result res;
+        serve(NULL, "codejail.json: unknown key 'foo'", SEND_AND_SHUT,
+              S("POST /api/v0/code-exec HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), 0, &res);
+        check_answer(&res, 500, "{\"error\": \"Codejail service is not correctly configured\"}",
+                     "disabled.config_invalid");
+        assert_non_null(strstr(res.log, "CODEJAIL_CONFIG_ERROR=codejail.json: unknown key 'foo'"));
+        result_done(&res);
+
+        serve(NULL, "bad", SEND_AND_SHUT, S("GET /health/ HTTP/1.1\r\n\r\n"), 0, &res);
+        check_answer(&res, 503, NULL, "health.unavailable");
+        assert_true(strncmp(res.body, "{\"status\": \"UNAVAILABLE\"", 24) == 0);
+        result_done(&res);
+}
+
+static void test_unhealthy(void **state) {
+        struct config *c = new_config(true, false);
+        struct result res;
+        serve(c, NULL, SEND_AND_SHUT,
+              S("POST /api/v0/code-exec HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                "Content-Length: 9\r\n\r\npayload=1"),
+              0, &res);
+        check_answer(&res, 500, "{\"error\": \"Codejail service is not correctly configured\"}",
+                     "disabled.safety_checks_failed");
+        result_done(&res);
+
+        serve(c, NULL, SEND_AND_SHUT, S("GET /health/ HTTP/1.1\r\n\r\n"), 0, &res);
+        check_answer(&res, 503, NULL, "health.unavailable");
+        assert_true(strncmp(res.body, "{\"status\": \"UNAVAILABLE\"", 24) == 0);
+        result_done(&res);
+        config_free(c);
+}
+
+static void test_health(void **state) {
+        struct config *c = new_config(false, true);
+        struct result res;
+        serve(c, NULL, SEND_AND_SHUT, S("GET /health/ HTTP/1.1\r\n\r\n"), 0, &res);
+        check_answer(&res, 200, NULL, "health.ok");
+        if (strncmp(res.body, "{\"status\": \"OK\", \"timestamp\": ", 30) != 0)
+                fail_msg("body: %s", res.body);
+        assert_non_null(strstr(res.body, "\"layers\": {\"seccomp\": true}"));
+        result_done(&res);
+
+        serve(c, NULL, SEND_AND_SHUT, S("HEAD /health HTTP/1.0\r\n\r\n"), 0, &res);
+        assert_int_equal(res.status, 200);
+        assert_string_equal(res.body, "");
+        assert_true(strtoul(strstr(res.resp, "Content-Length: ") + 16, NULL, 10) > 20);
+        result_done(&res);
+        config_free(c);
+}
+
+static void test_media_type_and_form(void **state) {
+        struct config *c = new_config(true, true);
+        struct result res;
+        serve(c, NULL, SEND_AND_SHUT,
+              S("POST /api/v0/code-exec HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"), 0,
+              &res);
+        check_answer(&res, 415, NULL, "http.unsupported_media_type");
+        assert_non_null(strstr(res.body, "Unsupported media type 'application/json'"));
+        result_done(&res);
+
+        /* check 3, urlencoded and multipart (a file named payload is no field) */
+        serve(c, NULL, SEND_AND_SHUT,
+              S("POST /api/v0/code-exec HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                "Content-Length: 7\r\n\r\nother=1"),
+              0, &res);
+        check_answer(&res, 400, "{\"error\": \"Missing 'payload' parameter in POST body\"}", "invalid.payload.missing");
+        result_done(&res);
+
+        serve(c, NULL, SEND_AND_SHUT,
+              S("POST /api/v0/code-exec HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                "Content-Length: 73\r\n\r\n"
+                "--b\r\nContent-Disposition: form-data; name=payload; filename=p\r\n\r\n1\r\n--b--"),
+              0, &res);
+        check_answer(&res, 400, "{\"error\": \"Missing 'payload' parameter in POST body\"}", "invalid.payload.missing");
+        result_done(&res);
+
+        /* no Content-Type and no body: an empty form */
+        serve(c, NULL, SEND_AND_SHUT, S("POST /api/v0/code-exec HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), 0, &res);
+        check_answer(&res, 400, NULL, "invalid.payload.missing");
+        result_done(&res);
+
+        serve(c, NULL, SEND_AND_SHUT,
+              S("POST /api/v0/code-exec HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                "Content-Length: 10\r\n\r\n--b\r\nxx\r\n\r\n"),
+              0, &res);
+        check_answer(&res, 400, NULL, "invalid.form");
+        assert_non_null(strstr(res.body, "Malformed form data: "));
+        result_done(&res);
+
+        /* check 4 comes from payload.c: only the status and the prefix here */
+        serve(c, NULL, SEND_AND_SHUT,
+              S("POST /api/v0/code-exec HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                "Content-Length: 11\r\n\r\npayload=%7B"),
+              0, &res);
+        assert_int_equal(res.status, 400);
+        assert_non_null(strstr(res.body, "Unable to parse payload JSON: "));
+        assert_int_equal(res.log_entries, 1);
+        assert_non_null(strstr(res.log, "CODEJAIL_STATUS=invalid.payload.bad_json "));
+        result_done(&res);
+        config_free(c);
+}
+
+static void test_body_cap(void **state) {
+        struct config *c = new_config(false, false);
+        c->max_request_bytes = 100;
+        struct result res;
+        /* no body follows and the client keeps the connection: an answer
+         * at all proves the cap is checked before reading */
+        serve(c, NULL, SEND_AND_HOLD, S("POST /api/v0/code-exec HTTP/1.1\r\nContent-Length: 101\r\n\r\n"), 0, &res);
+        check_answer(&res, 413, NULL, "http.too_large");
+        assert_true(res.elapsed_ns < 3 * SEC);
+        result_done(&res);
+
+        serve(c, NULL, SEND_AND_SHUT,
+              S("POST /api/v0/code-exec HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n"), 0, &res);
+        result_done(&res);
+        config_free(c);
+}
+
+static void test_header_cap(void **state) {
+        struct config *c = new_config(false, false);
+        struct result res;
+        size_t n = 17 * 1024;
+        char *req = malloc(n);
+        memset(req, 'a', n);
+        memcpy(req, "GET /health/ HTTP/1.1\r\nX-Big: ", 30);
+        serve(c, NULL, SEND_AND_HOLD, req, n, 0, &res);
+        check_answer(&res, 431, NULL, "http.header_too_large");
+        result_done(&res);
+        free(req);
+        config_free(c);
+}
+
+static void test_timeout(void **state) {
+        struct config *c = new_config(false, false);
+        c->request_timeout_s = 1;
+        struct result res;
+        serve(c, NULL, SEND_AND_HOLD, S("POST /api/v0/code-exec HTTP/1.1\r\nContent-Length: 5\r\n\r\nab"), 0, &res);
+        check_answer(&res, 408, "{\"error\": \"Request timeout\"}", "http.timeout");
+        assert_true(res.elapsed_ns >= SEC && res.elapsed_ns < 3 * SEC);
+        result_done(&res);
+        config_free(c);
+}
+
+static void test_chunked_and_expect(void **state) {
+        struct config *c = new_config(false, false);
+        struct result res;
+        serve(c, NULL, SEND_AND_SHUT,
+              S("POST /api/v0/code-exec HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+                "Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+                "4\r\npayl\r\n5\r\noad=1\r\n0\r\n\r\n"),
+              0, &res);
+        check_answer(&res, 500, "{\"error\": \"Codejail service not enabled\"}", "disabled.feature_switch");
+        assert_non_null(strstr(res.log, "CODEJAIL_BODY_BYTES=9"));
+        result_done(&res);
+
+        static const char req[] = "POST /api/v0/code-exec HTTP/1.1\r\nExpect: 100-continue\r\n"
+                                  "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 9\r\n\r\npayload=1";
+        serve(c, NULL, SEND_EXPECT, S(req), sizeof req - 1 - 9, &res);
+        assert_true(res.saw_continue);
+        check_answer(&res, 500, NULL, "disabled.feature_switch");
+        result_done(&res);
+        config_free(c);
+}
+
+static void test_bad_requests(void **state) {
+        static const char *const reqs[] = {
+                "POST /api/v0/code-exec HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                "POST /api/v0/code-exec HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\na",
+                "GET /health/ HTTP/1.1\r\nX: a\r\n b\r\n\r\n",
+                "GET /health/ HTTP/1.1\nHost: a\n\n",
+                "GET /health/ HTTP/1.1\r\nHost: a\r\n",
+                "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+        };
+        struct config *c = new_config(false, false);
+        for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
+                struct result res;
+                serve(c, NULL, SEND_AND_SHUT, reqs[i], strlen(reqs[i]), 0, &res);
+                check_answer(&res, 400, NULL, "http.bad_request");
+                assert_true(strncmp(res.body, "{\"error\": \"Bad request: ", 23) == 0);
+                result_done(&res);
+        }
+        config_free(c);
+}
+
+static void test_no_request(void **state) {
+        struct config *c = new_config(false, false);
+        struct result res;
+        serve(c, NULL, SEND_AND_SHUT, "", 0, 0, &res);
+        assert_int_equal(res.r, 0);
+        assert_int_equal(res.resp_len, 0);
+        assert_int_equal(res.log_entries, 1);
+        assert_non_null(strstr(res.log, "CODEJAIL_STATUS=http.no_request"));
+        result_done(&res);
+        config_free(c);
+}
+
+static void test_server_run_fds(void **state) {
+        /* no LISTEN_FDS and stdin not a socket: refused */
+        int saved = dup(STDIN_FILENO);
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        dup2(null, STDIN_FILENO);
+        close(null);
+        unsetenv("LISTEN_FDS");
+        unsetenv("LISTEN_PID");
+        FILE *tmp = tmpfile();
+        int saved_err = dup(STDERR_FILENO);
+        dup2(fileno(tmp), STDERR_FILENO);
+        assert_int_equal(server_run(NULL, NULL), -ENOTSOCK);
+
+        /* inetd style: the connection on fd 0 */
+        int sv[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        static const char req[] = "GET /nope HTTP/1.1\r\n\r\n";
+        assert_int_equal(write(sv[0], req, sizeof req - 1), (ssize_t) (sizeof req - 1));
+        shutdown(sv[0], SHUT_WR);
+        dup2(sv[1], STDIN_FILENO);
+        close(sv[1]);
+        assert_int_equal(server_run(NULL, "x"), 0);
+        dup2(saved, STDIN_FILENO);
+        close(saved);
+        dup2(saved_err, STDERR_FILENO);
+        close(saved_err);
+        fclose(tmp);
+        size_t len;
+        char *resp = read_fd(sv[0], &len);
+        assert_true(strncmp(resp, "HTTP/1.1 404 ", 13) == 0);
+        free(resp);
+        close(sv[0]);
+}
+
+static int setup(void **state) {
+        snprintf(state_dir, sizeof state_dir, "/tmp/test-server-XXXXXX");
+        assert_non_null(mkdtemp(state_dir));
+        log_set_target_stderr(1);
+        return 0;
+}
+
+static int teardown(void **state) {
+        char path[128];
+        snprintf(path, sizeof path, "%s/health.json", state_dir);
+        unlink(path);
+        rmdir(state_dir);
+        return 0;
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_not_found),
+                cmocka_unit_test(test_method_not_allowed),
+                cmocka_unit_test(test_disabled),
+                cmocka_unit_test(test_no_config),
+                cmocka_unit_test(test_unhealthy),
+                cmocka_unit_test(test_health),
+                cmocka_unit_test(test_media_type_and_form),
+                cmocka_unit_test(test_body_cap),
+                cmocka_unit_test(test_header_cap),
+                cmocka_unit_test(test_timeout),
+                cmocka_unit_test(test_chunked_and_expect),
+                cmocka_unit_test(test_bad_requests),
+                cmocka_unit_test(test_no_request),
+                cmocka_unit_test(test_server_run_fds),
+        };
+        signal(SIGPIPE, SIG_DFL);
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
