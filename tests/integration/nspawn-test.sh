@@ -163,10 +163,12 @@ grep -q '"enabled": false' "$MERGED/etc/codejail-service/codejail.json" || fail 
 [ "$(stat -c %a "$MERGED/etc/codejail-service/codejail.json")" = 600 ] || fail "codejail.json is not 0600"
 
 say "configuring: enabled, port $PORT; enabling codejail.socket (and with it the timer)"
+# "api-tests": the limit_overrides context the suite's CPU tests use.
 cat >"$MERGED/etc/codejail-service/codejail.json" <<'EOF'
 {
   "enabled": true,
-  "health_max_age_s": 900
+  "health_max_age_s": 900,
+  "limit_overrides": {"api-tests": {"CPU": 1, "REALTIME": 10}}
 }
 EOF
 chmod 0600 "$MERGED/etc/codejail-service/codejail.json"
@@ -176,6 +178,31 @@ cat >"$MERGED/etc/systemd/system/codejail.socket.d/test-port.conf" <<EOF
 ListenStream=
 ListenStream=127.0.0.1:$PORT
 EOF
+# Two more listeners for the suite's disabled/unhealthy tests: the same
+# instance unit with another credential (and log identifier, so the journal
+# checks below see only the main socket's requests).
+mkports() {
+        /usr/bin/python3 -c 'import socket
+ss = [socket.socket() for _ in range(2)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))'
+}
+read -r PORT_DISABLED PORT_UNHEALTHY <<<"$(mkports)"
+echo '{"enabled": false}' >"$MERGED/etc/codejail-service/disabled.json"
+# A state dir no selfcheck ever writes: never healthy.
+echo '{"enabled": true, "state_dir": "/run/codejail-unhealthy"}' >"$MERGED/etc/codejail-service/unhealthy.json"
+chmod 0600 "$MERGED"/etc/codejail-service/*.json
+for v in disabled unhealthy; do
+        p=PORT_${v^^}
+        sed -e "s|/etc/codejail-service/codejail.json|/etc/codejail-service/$v.json|" \
+            -e "s|^SyslogIdentifier=codejail\$|SyslogIdentifier=codejail-$v|" \
+                "$MERGED/lib/systemd/system/codejail@.service" >"$MERGED/etc/systemd/system/codejail-$v@.service"
+        sed -e "s|^ListenStream=.*|ListenStream=127.0.0.1:${!p}|" -e '/^Also=/d' -e '/^Wants=/d' \
+                "$MERGED/lib/systemd/system/codejail.socket" >"$MERGED/etc/systemd/system/codejail-$v.socket"
+        mkdir -p "$MERGED/etc/systemd/system/sockets.target.wants"
+        ln -sf "/etc/systemd/system/codejail-$v.socket" "$MERGED/etc/systemd/system/sockets.target.wants/codejail-$v.socket"
+done
+
 systemd-nspawn -q --register=no --keep-unit -M "cj$$" -D "$MERGED" systemctl enable codejail.socket >/dev/null 2>&1 ||
         die "systemctl enable codejail.socket failed"
 systemd-nspawn -q --register=no --keep-unit -M "cj$$" -D "$MERGED" systemctl is-enabled -q codejail-selfcheck.timer ||
@@ -261,7 +288,13 @@ done
 if [ -z "$unit" ]; then
         fail "no running codejail@ instance for a held-open connection"
 else
-        pid=$(in_ct systemctl show "$unit" -p MainPID --value)
+        # Type=simple is "active" right after fork: wait for the exec of
+        # codejaild (before it, the child is systemd's, still root).
+        for _ in $(seq 1 50); do
+                pid=$(in_ct systemctl show "$unit" -p MainPID --value)
+                [ "$(in_ct cat "/proc/$pid/comm" 2>/dev/null)" = codejaild ] && break
+                sleep 0.1
+        done
         uid=$(in_ct awk '/^Uid:/ { print $2 }' "/proc/$pid/status")
         user=$(in_ct systemctl show "$unit" -p User --value)
         env_creds=$(in_ct sh -c "tr '\\0' '\\n' </proc/$pid/environ" | sed -n 's/^CREDENTIALS_DIRECTORY=//p')
@@ -305,6 +338,7 @@ say "running api_tests against $BASE_URL"
 # The service runs with PrivateNetwork=yes and its own network namespace, so
 # tests that attempt network access may run from this (networked) host.
 if (cd "$TOP" && API_TEST_SERVICE_BASE=$BASE_URL API_TEST_SERVICE_HAS_NO_EGRESS=1 \
+        API_TEST_DISABLED_BASE=http://127.0.0.1:$PORT_DISABLED API_TEST_UNHEALTHY_BASE=http://127.0.0.1:$PORT_UNHEALTHY \
         /usr/bin/python3 -m pytest -q -p no:cacheprovider api_tests >"$WORK/pytest.log" 2>&1); then
         say "api_tests: $(tail -1 "$WORK/pytest.log")"
 else
@@ -330,7 +364,9 @@ in_ct journalctl -t codejail -o json --no-pager >"$WORK/journal.json"
 import json, sys
 entries = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 accepted = int(sys.argv[2])
-requests = [e for e in entries if "HTTP_STATUS" in e]
+# codejaild names itself "codejail" whatever the unit: keep the main socket's
+# instances (the disabled/unhealthy listeners use codejail-<variant>@).
+requests = [e for e in entries if "HTTP_STATUS" in e and e.get("_SYSTEMD_UNIT", "").startswith("codejail@")]
 ok = True
 def bad(msg):
     global ok
@@ -361,7 +397,7 @@ for e in requests:
     if "code" in e.get("MESSAGE", "") and "exec(" in e.get("MESSAGE", ""):
         bad("submitted code in a log message")
 uids = {e["CODEJAIL_SANDBOX_UID"] for e in executed}
-print(f"journal: {len(requests)} request entries = {accepted} accepted connections; "
+print(f"journal: {len(requests)} request entries, {accepted} accepted connections; "
       f"{len(executed)} executions, {len(uids)} distinct sandbox UIDs")
 sys.exit(0 if ok and executed else 1)
 EOF
