@@ -161,10 +161,17 @@ def unhealthy_client():
 # Running code: helpers used by most tests
 
 
+class ServiceAnswerError(Exception):
+    """The service did not run the probe normally (non-200, or the probe code
+    itself raised).  Not an AssertionError on purpose: sabotage_check.py must
+    not mistake a broken run for a deny test that lost its denial."""
+
+
 def run_ok(client, code, globals_dict=None, files=None, **extra):
     """Run code that must succeed; return the output globals."""
     body = run_any(client, code, globals_dict, files=files, **extra)
-    assert "emsg" not in body, body.get("emsg")
+    if "emsg" in body:
+        raise ServiceAnswerError(f"the code failed: {body['emsg'][:3000]}")
     return body["globals_dict"]
 
 
@@ -173,7 +180,8 @@ def run_any(client, code, globals_dict=None, files=None, **extra):
     payload = {"code": code, "globals_dict": globals_dict or {}}
     payload.update(extra)
     r = client.exec(payload, files=files)
-    assert r.status_code == 200, r
+    if r.status_code != 200:
+        raise ServiceAnswerError(f"expected 200, got {r!r}")
     return r.json()
 
 

@@ -38,7 +38,7 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$T/state" "$T/state-never-checked"
 # default limits; a long health age so one selfcheck covers the whole run
-OVR='"limit_overrides": {"api-tests-cpu": {"CPU": 1, "REALTIME": 10}}'
+OVR='"limit_overrides": {"api-tests": {"CPU": 1, "REALTIME": 10}}'
 echo "{\"enabled\": true,  \"state_dir\": \"$T/state\", \"health_max_age_s\": 86400, $OVR}" >"$T/enabled.json"
 echo "{\"enabled\": false, \"state_dir\": \"$T/state\", \"health_max_age_s\": 86400}" >"$T/disabled.json"
 echo "{\"enabled\": true,  \"state_dir\": \"$T/state-never-checked\"}" >"$T/unhealthy.json"

@@ -10,8 +10,10 @@ which honours CODEJAIL_SABOTAGE=layer,layer,...|all) and asserts:
   per set   for each distinct @pytest.mark.layers(...) value, only the deny
             tests carrying it, with exactly those layers off: each FAILS
 
-A deny test that *errors* (fixture/transport problem) counts as a mismatch:
-only a clean assertion failure shows that the denial went away.
+A deny test that *errors* (fixture/transport problem) or fails with
+conftest.ServiceAnswerError (non-200 answer, the probe code itself crashed)
+counts as a mismatch ("broken"): only the test's own assertion failing shows
+that the denial went away.
 
 Transports:
   --transport exec   API_TEST_EXEC="<binary> --config CFG --exec"; the
@@ -58,7 +60,7 @@ class Runner:
         self.config = os.path.join(self.tmp, "codejail.json")
         with open(self.config, "w") as f:
             json.dump({"enabled": True, "state_dir": state, "health_max_age_s": 86400,
-                       "limit_overrides": {"api-tests-cpu": {"CPU": 1, "REALTIME": 10}}}, f)
+                       "limit_overrides": {"api-tests": {"CPU": 1, "REALTIME": 10}}}, f)
         self.n = 0
 
     def selfcheck(self):
@@ -122,7 +124,7 @@ class Runner:
         sys.exit(f"service did not come up on port {port}: {cmd}")
 
     def run(self, label, sabotage, nodeids=None):
-        """Run pytest; return {nodeid: 'passed'|'failed'|'error'|'skipped'}."""
+        """Run pytest; return {nodeid: 'passed'|'failed'|'broken'|'error'|'skipped'}."""
         self.n += 1
         xml = os.path.join(self.tmp, f"run{self.n}.xml")
         port = self.args.port + self.n
@@ -155,7 +157,11 @@ def parse_junit(path):
         if tc.find("error") is not None:
             out[nodeid] = "error"
         elif tc.find("failure") is not None:
-            out[nodeid] = "failed"
+            # a deny test only counts as "failed" on its own assertion; a
+            # ServiceAnswerError (non-200, probe crashed) means the run broke
+            f = tc.find("failure")
+            text = (f.get("message") or "") + (f.text or "")[-3000:]
+            out[nodeid] = "broken" if "ServiceAnswerError" in text else "failed"
         elif tc.find("skipped") is not None:
             out[nodeid] = "skipped"
         else:
