@@ -22,6 +22,7 @@ seed_data() {  # $1 harness -> unit-test data dirs whose inputs fit it
     case "$1" in
     fuzz-payload) echo payload pyjson ;;
     fuzz-output) echo pyjson pyrepr ;;
+    fuzz-form) echo form ;;
     *) ;;
     esac
 }
@@ -35,8 +36,12 @@ for h in "$OUT"/fuzz-*; do
     cp -n "$HERE/corpus/$name"/* "$work/" 2>/dev/null || true
     for d in $(seed_data "$name"); do
         for f in "$TOP/tests/data/$d"/*/input; do
-            # payload harness: byte 0 selects uploaded files
-            if [ "$name" = fuzz-payload ]; then
+            # payload harness: byte 0 selects uploaded files; form harness:
+            # byte 0 = feed size, then the Content-Type line
+            if [ "$name" = fuzz-form ]; then
+                { printf '\007'; head -n1 "$(dirname "$f")/content-type"; cat "$f"; } \
+                    >"$work/data-$d-$(basename "$(dirname "$f")")"
+            elif [ "$name" = fuzz-payload ]; then
                 { printf '\001'; cat "$f"; } >"$work/data-$d-$(basename "$(dirname "$f")")"
             else
                 cp "$f" "$work/data-$d-$(basename "$(dirname "$f")")"
