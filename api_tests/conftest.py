@@ -230,6 +230,9 @@ def no_egress():
 
 
 def pytest_collection_modifyitems(config, items):
+    if not config.option.collectonly and not (os.environ.get("API_TEST_SERVICE_BASE") or os.environ.get("API_TEST_EXEC")):
+        raise pytest.UsageError("set API_TEST_SERVICE_BASE (HTTP) or API_TEST_EXEC (EXEC transport); "
+                                "see api_tests/README.md, or use api_tests/run.sh")
     has_http = bool(os.environ.get("API_TEST_SERVICE_BASE"))
     has_disabled = bool(os.environ.get("API_TEST_DISABLED_BASE") or os.environ.get("API_TEST_DISABLED_EXEC"))
     has_unhealthy = bool(os.environ.get("API_TEST_UNHEALTHY_BASE") or os.environ.get("API_TEST_UNHEALTHY_EXEC"))

@@ -135,3 +135,15 @@ def test_deny_cpu_limit_sigxcpu(client):
 def test_allow_short_cpu_burst(client):
     g = run_ok(client, "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5:\n    pass\nok = True\ndel t, time")
     assert g == {"ok": True}
+
+
+def test_support_output_limit(client):
+    # OUTPUT (default 4 MiB per stream): past it the execution is killed and
+    # what was kept is reported
+    body = run_any(client, "import sys\nsys.stderr.write('e' * (6 << 20))\nsys.stderr.flush()\nimport time\ntime.sleep(1)",
+                   {"x": 1})
+    assert body["globals_dict"] == {"x": 1}
+    emsg = body["emsg"]
+    assert emsg.startswith("Couldn't execute jailed code: stdout: b'', stderr: b'eeee"), emsg[:100]
+    assert emsg.endswith("' with status code: -9"), emsg[-100:]
+    assert emsg.count("e") <= (4 << 20) + 100, len(emsg)
