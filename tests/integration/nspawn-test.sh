@@ -402,5 +402,20 @@ print(f"journal: {len(requests)} request entries, {accepted} accepted connection
 sys.exit(0 if ok and executed else 1)
 EOF
 
+# ---- 7. purge removes what the package added ---------------------------------------
+say "purging the package"
+in_ct systemctl disable --now codejail.socket codejail-selfcheck.timer codejail-disabled.socket \
+        codejail-unhealthy.socket >/dev/null 2>&1 || true
+rm -rf "$MERGED"/etc/systemd/system/codejail* "$MERGED"/etc/systemd/system/sockets.target.wants/codejail*
+rm -f "$MERGED"/etc/codejail-service/{disabled,unhealthy}.json
+in_ct systemctl daemon-reload
+if ! in_ct dpkg --purge codejail-service >"$WORK/purge.log" 2>&1; then
+        fail "dpkg --purge failed: $(tail -3 "$WORK/purge.log")"
+fi
+leftover=$(in_ct sh -c 'ls -d /etc/codejail-service /run/codejail-service /etc/apparmor.d/codejail-* \
+        /etc/apparmor.d/local/codejail-* /lib/systemd/system/codejail* /usr/bin/codejaild \
+        /etc/systemd/system/*/codejail* /var/lib/systemd/deb-systemd-helper-enabled/*codejail* 2>/dev/null; true')
+[ -z "$leftover" ] && say "purge left nothing behind" || fail "left after purge: $leftover"
+
 say "done: $FAILED failure(s)"
 [ "$FAILED" = 0 ]
