@@ -558,8 +558,14 @@ int http_read_request(int fd, const struct http_limits *lim, struct http_request
                 goto fail;
         }
         req->url = TAKE_PTR(r.url.p);
-        size_t plen = strcspn(req->url, "?#");
-        req->path = strndup(req->url, plen);
+        /* absolute-form (RFC 9112 3.2.2) must be accepted: route on its path */
+        const char *path = req->url;
+        if (strncasecmp(path, "http://", 7) == 0 || strncasecmp(path, "https://", 8) == 0) {
+                path = strchr(path, ':') + 3;
+                path += strcspn(path, "/?#");
+        }
+        size_t plen = strcspn(path, "?#");
+        req->path = plen == 0 ? strdup("/") : strndup(path, plen);
         if (!req->path)
                 goto oom;
         req->content_type = TAKE_PTR(r.content_type.p);

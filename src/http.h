@@ -17,7 +17,8 @@ struct http_limits {
 struct http_request {
         char method[24];           /* "GET", "POST", ... (llhttp's name) */
         char *url;                 /* request target as sent, NUL-terminated */
-        char *path;                /* url without "?query", NUL-terminated */
+        char *path;                /* url without "?query" (and without scheme and
+                                    * authority for absolute-form), NUL-terminated */
         char *content_type;        /* last Content-Type header value or NULL */
         bool expect_continue;      /* "Expect: 100-continue" (answered) */
         int http_major, http_minor;

@@ -156,6 +156,18 @@ static void test_get(void **state) {
         run_finish(&run);
 }
 
+static void test_absolute_form(void **state) {
+        struct run run;
+        run_request(&run, SEND_AND_SHUT, S("GET http://example.com:8080/health/?a=b HTTP/1.1\r\n\r\n"), 0, default_lim);
+        assert_int_equal(run.r, 0);
+        assert_string_equal(run.req.path, "/health/");
+        run_finish(&run);
+        run_request(&run, SEND_AND_SHUT, S("OPTIONS HTTPS://example.com HTTP/1.1\r\n\r\n"), 0, default_lim);
+        assert_int_equal(run.r, 0);
+        assert_string_equal(run.req.path, "/");
+        run_finish(&run);
+}
+
 static void test_http10(void **state) {
         struct run run;
         run_request(&run, SEND_AND_SHUT, S("POST /x HTTP/1.0\r\nContent-Length: 3\r\nContent-Type: a/b\r\n\r\nabc"),
@@ -507,6 +519,7 @@ static void test_media_type(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_get),
+                cmocka_unit_test(test_absolute_form),
                 cmocka_unit_test(test_http10),
                 cmocka_unit_test(test_content_length_big),
                 cmocka_unit_test(test_chunked),
