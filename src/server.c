@@ -304,6 +304,10 @@ static void handle_code_exec(struct exchange *x) {
         }
         if (parse_body(x, &form) < 0)
                 return;
+        /* The form holds copies of what is needed: drop the raw body before
+         * the execution so the instance's peak stays near one body. */
+        free(x->req.body);
+        x->req.body = NULL;
         /* 3 */
         const struct form_item *field = form_get_field(&form, "payload");
         if (!field) {
