@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
@@ -138,7 +139,7 @@ static void remote_addr(int fd, char *buf, size_t size, char *port, size_t psize
 }
 
 static void log_exchange(struct exchange *x) {
-        struct log_field f[24];
+        struct log_field f[28];
         size_t n = 0;
         char addr[INET6_ADDRSTRLEN + 130], port[8], method[24] = "-", path[128] = "-";
 
@@ -157,6 +158,15 @@ static void log_exchange(struct exchange *x) {
         log_fieldf(&f[n++], "HTTP_PATH", "%s", path);
         log_fieldf(&f[n++], "HTTP_STATUS", "%d", x->status);
         log_fieldf(&f[n++], "CODEJAIL_REQUEST_MS", "%llu", (unsigned long long) ms);
+        /* The instance's own cost (never the jailed child's): operators size
+         * hosts by it, and the benchmark reads it. */
+        struct rusage self;
+        if (getrusage(RUSAGE_SELF, &self) == 0) {
+                log_fieldf(&f[n++], "CODEJAIL_SERVICE_MAXRSS_KB", "%ld", self.ru_maxrss);
+                log_fieldf(&f[n++], "CODEJAIL_SERVICE_CPU_US", "%lld",
+                           (long long) (self.ru_utime.tv_sec + self.ru_stime.tv_sec) * 1000000 +
+                                   self.ru_utime.tv_usec + self.ru_stime.tv_usec);
+        }
         if (x->have_req)
                 log_fieldf(&f[n++], "CODEJAIL_BODY_BYTES", "%zu", x->req.body_len);
         if (x->have_payload) {

@@ -1,0 +1,325 @@
+#!/usr/bin/python3
+"""codejail-service benchmark: the service against the floor, in one run.
+
+Run through tests/bench/run.sh (a loopback-only network namespace, codejaild
+under systemd-socket-activate -a with the default limits). Measures:
+
+* floor: the same wrapper program run directly as
+  `/usr/bin/python3 -E -B jailed_code` with the same stdin, no service, no jail;
+* sequential latency (median, p90, p99) of x = x + 1, of numpy, and of a
+  1 MiB python_lib.zip upload + import, one request per connection;
+* throughput and latency at 8 and 32 concurrent clients, with the error count;
+* codejaild's own peak RSS and CPU per request (CODEJAIL_SERVICE_* fields of
+  its log line, from getrusage(RUSAGE_SELF) of the instance, not the child);
+
+and prints a table with the service/floor ratios. Medians, not means: the
+machine is shared and noisy. Numbers from one run are comparable with each
+other; absolute values vary between runs.
+"""
+
+import argparse
+import io
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    if not xs:
+        return float("nan")
+    k = (len(xs) - 1) * p / 100.0
+    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def multipart(payload, files=None):
+    boundary = "benchboundary7d1c"
+    out = io.BytesIO()
+    parts = [("payload", None, payload.encode())]
+    for name, data in (files or {}).items():
+        parts.append((name, name, data))
+    for name, filename, data in parts:
+        out.write(f"--{boundary}\r\n".encode())
+        disp = f'Content-Disposition: form-data; name="{name}"'
+        if filename:
+            disp += f'; filename="{filename}"'
+        out.write((disp + "\r\n\r\n").encode())
+        out.write(data)
+        out.write(b"\r\n")
+    out.write(f"--{boundary}--\r\n".encode())
+    body = out.getvalue()
+    head = (f"POST /api/v0/code-exec HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    return head + body
+
+
+def one_request(port, raw, timeout=60):
+    """Send one prebuilt request on a fresh connection; return (status, body, seconds)."""
+    t0 = time.perf_counter()
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(raw)
+        chunks = []
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            chunks.append(b)
+    finally:
+        s.close()
+    dt = time.perf_counter() - t0
+    resp = b"".join(chunks)
+    head, _, body = resp.partition(b"\r\n\r\n")
+    m = re.match(rb"HTTP/1\.[01] (\d+)", head)
+    return (int(m.group(1)) if m else 0), body, dt
+
+
+def check(status, body, expect):
+    if status != 200:
+        return False
+    try:
+        return expect(json.loads(body))
+    except ValueError:
+        return False
+
+
+def sequential(port, raw, expect, n):
+    times, errors = [], 0
+    for _ in range(n):
+        status, body, dt = one_request(port, raw)
+        if check(status, body, expect):
+            times.append(dt)
+        else:
+            errors += 1
+    return times, errors
+
+
+def concurrent(port, raw, expect, clients, seconds):
+    lat, errors, lock = [], [0], threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def worker():
+        while time.perf_counter() < stop:
+            try:
+                status, body, dt = one_request(port, raw)
+                ok = check(status, body, expect)
+            except OSError:
+                ok, dt = False, 0
+            with lock:
+                if ok:
+                    lat.append(dt)
+                else:
+                    errors[0] += 1
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    return lat, errors[0], wall
+
+
+def floor(wrapper_dir, stdin, n):
+    times, cpu = [], []
+    for _ in range(n):
+        before = os.times()
+        t0 = time.perf_counter()
+        p = subprocess.run(["/usr/bin/python3", "-E", "-B", "jailed_code"], input=stdin, cwd=wrapper_dir,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env={"PATH": "/usr/bin:/bin", "TMPDIR": "tmp", "HOME": "tmp", "LANG": "C.UTF-8"})
+        times.append(time.perf_counter() - t0)
+        after = os.times()
+        cpu.append((after.children_user - before.children_user) + (after.children_system - before.children_system))
+        if p.returncode != 0:
+            raise SystemExit(f"floor run failed: {p.stderr!r}")
+    return times, cpu
+
+
+def lib_zip(size):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("benchlib/__init__.py", "VALUE = 41\n")
+        z.writestr("benchlib/blob.bin", os.urandom(size))
+    return buf.getvalue()
+
+
+def service_stats(log_path, since):
+    """codejaild's own peak RSS (KiB) and CPU (ms) per request, from its log lines."""
+    rss, cpu = [], []
+    with open(log_path, errors="replace") as f:
+        for i, line in enumerate(f):
+            if i < since or "CODEJAIL_SERVICE_MAXRSS_KB=" not in line:
+                continue
+            m1 = re.search(r"CODEJAIL_SERVICE_MAXRSS_KB=(\d+)", line)
+            m2 = re.search(r"CODEJAIL_SERVICE_CPU_US=(\d+)", line)
+            if m1 and m2:
+                rss.append(int(m1.group(1)))
+                cpu.append(int(m2.group(1)) / 1000.0)
+    return rss, cpu
+
+
+def log_lines(path):
+    with open(path, errors="replace") as f:
+        return sum(1 for _ in f)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", default=os.path.join(TOP, "build", "src", "codejaild"))
+    ap.add_argument("--port", type=int, default=18080)
+    ap.add_argument("-n", type=int, default=200, help="sequential requests per case")
+    ap.add_argument("--floor-runs", type=int, default=100)
+    ap.add_argument("--seconds", type=int, default=20, help="per concurrency level")
+    ap.add_argument("--json", help="also write the results here")
+    args = ap.parse_args()
+
+    work = tempfile.mkdtemp(prefix="cj-bench.")
+    state = os.path.join(work, "state")
+    os.mkdir(state)
+    cfg = os.path.join(work, "config.json")
+    with open(cfg, "w") as f:
+        json.dump({"enabled": True, "state_dir": state, "health_max_age_s": 86400}, f)
+    subprocess.run([args.binary, "--config", cfg, "--selfcheck"], check=True, stderr=subprocess.DEVNULL)
+    log = os.path.join(work, "service.log")
+    logf = open(log, "w")
+    svc = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{args.port}", "-a",
+                            args.binary, "--config", cfg], stderr=logf, stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", args.port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        run(args, work, log)
+    finally:
+        svc.terminate()
+        svc.wait()
+        logf.close()
+        subprocess.run(["rm", "-rf", work])
+
+
+def run(args, work, log):
+    port = args.port
+    results = {}
+
+    # The exact jailed_code the service runs, read from inside the jail.
+    st, body, _ = one_request(port, multipart(json.dumps(
+        {"code": "w = open('jailed_code').read()", "globals_dict": {}})))
+    wrapper = json.loads(body)["globals_dict"]["w"]
+    wdir = os.path.join(work, "floor")
+    os.makedirs(os.path.join(wdir, "tmp"))
+    with open(os.path.join(wdir, "jailed_code"), "w") as f:
+        f.write(wrapper)
+
+    x_payload = {"code": "x = x + 1", "globals_dict": {"x": 16}}
+    x_raw = multipart(json.dumps(x_payload))
+    x_ok = lambda r: r == {"globals_dict": {"x": 17}}  # noqa: E731
+    np_payload = {"code": "import numpy\nx = int(numpy.arange(1000).reshape(10, 100).sum())", "globals_dict": {}}
+    np_ok = lambda r: r.get("globals_dict") == {"x": 499500}  # noqa: E731
+    zip_payload = {"code": "import benchlib\nx = benchlib.VALUE + 1", "globals_dict": {},
+                   "python_path": ["python_lib.zip"]}
+    zip_raw = multipart(json.dumps(zip_payload), {"python_lib.zip": lib_zip(1 << 20)})
+    zip_ok = lambda r: r.get("globals_dict") == {"x": 42}  # noqa: E731
+
+    stdin = json.dumps([x_payload["code"], x_payload["globals_dict"]]).encode()
+    ft, fcpu = floor(wdir, stdin, args.floor_runs)
+    results["floor"] = {"median_ms": statistics.median(ft) * 1e3, "p90_ms": pct(ft, 90) * 1e3,
+                        "cpu_ms": statistics.median(fcpu) * 1e3}
+    np_stdin = json.dumps([np_payload["code"], {}]).encode()
+    fnp, _ = floor(wdir, np_stdin, max(10, args.floor_runs // 4))
+    results["floor_numpy"] = {"median_ms": statistics.median(fnp) * 1e3}
+
+    mark = log_lines(log)
+    for name, raw, ok in (("x_plus_1", x_raw, x_ok), ("numpy", multipart(json.dumps(np_payload)), np_ok),
+                          ("zip_1MiB", zip_raw, zip_ok)):
+        times, errors = sequential(port, raw, ok, args.n)
+        results[name] = {"median_ms": statistics.median(times) * 1e3 if times else float("nan"),
+                         "p90_ms": pct(times, 90) * 1e3, "p99_ms": pct(times, 99) * 1e3,
+                         "errors": errors, "n": args.n}
+    rss, cpu = service_stats(log, mark)
+    results["service"] = {"peak_rss_kb_max": max(rss) if rss else None,
+                          "peak_rss_kb_median": statistics.median(rss) if rss else None,
+                          "cpu_ms_median": statistics.median(cpu) if cpu else None,
+                          "cpu_ms_p99": pct(cpu, 99) if cpu else None, "samples": len(rss)}
+
+    for clients in (8, 32):
+        lat, errors, wall = concurrent(port, x_raw, x_ok, clients, args.seconds)
+        results[f"c{clients}"] = {"rps": len(lat) / wall, "median_ms": statistics.median(lat) * 1e3 if lat else 0,
+                                  "p90_ms": pct(lat, 90) * 1e3, "p99_ms": pct(lat, 99) * 1e3,
+                                  "errors": errors, "requests": len(lat)}
+
+    cores = os.cpu_count() or 1
+    floor_cpu_s = results["floor"]["cpu_ms"] / 1e3
+    ideal_rps = cores / floor_cpu_s
+    fl = results["floor"]["median_ms"]
+    x = results["x_plus_1"]["median_ms"]
+    svc = results["service"]
+
+    print()
+    print(f"codejail-service benchmark  ({cores} cores, {args.n} sequential requests/case, "
+          f"{args.seconds} s per concurrency level)")
+    print()
+    print("| measurement | median ms | p90 ms | p99 ms | errors | vs floor |")
+    print("|---|---|---|---|---|---|")
+    print(f"| floor: python3 -E -B jailed_code (x = x + 1) | {fl:.1f} | {results['floor']['p90_ms']:.1f} | | | 1.00x |")
+    for name, label, base in (("x_plus_1", "service: x = x + 1", fl),
+                              ("numpy", "service: import numpy + sum", results["floor_numpy"]["median_ms"]),
+                              ("zip_1MiB", "service: 1 MiB python_lib.zip upload + import", fl)):
+        r = results[name]
+        print(f"| {label} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | "
+              f"{r['median_ms'] / base:.2f}x |")
+    print(f"| floor: numpy case | {results['floor_numpy']['median_ms']:.1f} | | | | |")
+    print()
+    print("| clients | req/s | median ms | p90 ms | p99 ms | errors | vs cores/floor-CPU |")
+    print("|---|---|---|---|---|---|---|")
+    for c in (8, 32):
+        r = results[f"c{c}"]
+        print(f"| {c} | {r['rps']:.1f} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} | {r['p99_ms']:.1f} | "
+              f"{r['errors']} | {r['rps'] / ideal_rps:.0%} of {ideal_rps:.1f} |")
+    print()
+    print(f"floor CPU per run: {results['floor']['cpu_ms']:.1f} ms")
+    if svc["samples"]:
+        print(f"codejaild instance (not the Python child): peak RSS median {svc['peak_rss_kb_median'] / 1024:.2f} MiB, "
+              f"max {svc['peak_rss_kb_max'] / 1024:.2f} MiB; own CPU per request median {svc['cpu_ms_median']:.2f} ms, "
+              f"p99 {svc['cpu_ms_p99']:.2f} ms ({svc['samples']} requests)")
+    print()
+    print("targets:")
+    targets = [
+        ("x = x + 1 median <= 1.25x floor", x <= 1.25 * fl, f"{x / fl:.2f}x"),
+        ("x = x + 1 median <= floor + 5 ms", x <= fl + 5, f"+{x - fl:.1f} ms"),
+        ("instance peak RSS < 4 MiB", svc["peak_rss_kb_max"] is not None and svc["peak_rss_kb_max"] < 4096,
+         f"{(svc['peak_rss_kb_max'] or 0) / 1024:.2f} MiB"),
+        ("instance CPU < 2 ms/request", svc["cpu_ms_median"] is not None and svc["cpu_ms_median"] < 2,
+         f"{svc['cpu_ms_median'] or 0:.2f} ms"),
+        ("32 clients: zero errors", results["c32"]["errors"] == 0, str(results["c32"]["errors"])),
+        ("32 clients: >= 80% of cores/floor-CPU", results["c32"]["rps"] >= 0.8 * ideal_rps,
+         f"{results['c32']['rps'] / ideal_rps:.0%}"),
+    ]
+    for label, ok, got in targets:
+        print(f"  [{'met' if ok else 'MISSED'}] {label}: {got}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    errors = sum(results[k]["errors"] for k in ("x_plus_1", "numpy", "zip_1MiB", "c8", "c32"))
+    if errors:
+        raise SystemExit(f"bench: {errors} failed requests")
+
+
+if __name__ == "__main__":
+    main()
