@@ -17,7 +17,7 @@
  *   8. fork the child; then reap until it exits, report its wait status
  *      and exit -- which kills every other process of the execution
  *  child (becomes Python)
- *   9. rlimits (CPU, AS, FSIZE, NPROC, CORE)
+ *   9. rlimits (CPU, FSIZE, NPROC, CORE; AS just before execve, step 18)
  *  10. stdio from the pipes, every other fd closed (close_range)
  *  11. bounding set emptied while still privileged
  *  12. setgroups(0) -> setresgid -> setresuid, verified; caps emptied
@@ -235,7 +235,11 @@ _noreturn_ static void run_child(struct jail_ctx *j) {
                 }
         }
 
-        /* 18. */
+        /* 18. RLIMIT_AS only now (step 9 sets the others): seccomp_load()
+         * allocates (libseccomp generates the BPF here), which a small VMEM
+         * -- or an ASan build's shadow mappings -- would make fail. */
+        if (!SABOTAGED(LAYER_RLIMITS) && (r = rlimit_apply_vmem(&j->req->limits)) < 0)
+                child_fail(ctl, "rlimit", r);
         char *const argv[] = { j->cfg->python_bin, "-E", "-B", "jailed_code", NULL };
         char *const envp[] = { "PATH=/usr/bin:/bin", "TMPDIR=tmp", "HOME=tmp", "LANG=C.UTF-8", NULL };
         execve(j->cfg->python_bin, argv, envp);

@@ -13,7 +13,6 @@ int rlimit_apply(const struct limits *l, const char **failed) {
         } t[] = {
                 /* Soft CPU sends SIGXCPU (-24 as upstream); hard one second later kills. */
                 { RLIMIT_CPU, (rlim_t)l->v[LIMIT_CPU], (rlim_t)l->v[LIMIT_CPU] + 1, "CPU" },
-                { RLIMIT_AS, (rlim_t)l->v[LIMIT_VMEM], (rlim_t)l->v[LIMIT_VMEM], "VMEM" },
                 { RLIMIT_FSIZE, (rlim_t)l->v[LIMIT_FSIZE], (rlim_t)l->v[LIMIT_FSIZE], "FSIZE" },
                 { RLIMIT_NPROC, (rlim_t)l->v[LIMIT_NPROC], (rlim_t)l->v[LIMIT_NPROC], "NPROC" },
                 { RLIMIT_CORE, 0, 0, "CORE" },
@@ -26,4 +25,9 @@ int rlimit_apply(const struct limits *l, const char **failed) {
                 }
         }
         return 0;
+}
+
+int rlimit_apply_vmem(const struct limits *l) {
+        struct rlimit rl = { (rlim_t)l->v[LIMIT_VMEM], (rlim_t)l->v[LIMIT_VMEM] };
+        return setrlimit(RLIMIT_AS, &rl) < 0 ? negative_errno() : 0;
 }
