@@ -170,6 +170,16 @@ _noreturn_ static void run_child(struct jail_ctx *j) {
         const char *step = "?";
         int ctl = j->ctl[1], r;
 
+        /* Default signal dispositions and an empty mask: the service ignores
+         * SIGPIPE, and ignored signals survive execve. */
+        sigset_t none;
+        sigemptyset(&none);
+        for (int sig = 1; sig < _NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        signal(sig, SIG_DFL);
+        if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+                child_fail(ctl, "sigmask", negative_errno());
+
         /* 9. */
         if (!SABOTAGED(LAYER_RLIMITS) && (r = rlimit_apply(&j->req->limits, &step)) < 0)
                 child_fail(ctl, "rlimit", r);
