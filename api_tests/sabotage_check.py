@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -255,6 +256,7 @@ def main():
         print(f"\n(junit files kept in {r.tmp})")
         return 1
     print("OK: every deny test depends on its layers")
+    shutil.rmtree(r.tmp, ignore_errors=True)
     return 0
 
 
