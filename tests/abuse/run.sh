@@ -1,0 +1,7 @@
+#!/bin/bash
+# Abuse suite (issue 6, part 3): hostile HTTP and hostile jailed code against
+# a live socket-activated service, loopback only (see with-service.sh).
+#   tests/abuse/run.sh [pytest args]
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+exec "$HERE/with-service.sh" /usr/bin/python3 -m pytest -p no:cacheprovider "$HERE" "$@"
