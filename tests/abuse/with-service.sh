@@ -40,7 +40,9 @@ cat >"$T/config.json" <<JSON
  "request_timeout_s": ${CJ_REQUEST_TIMEOUT_S:-2},
  "limit_overrides": {
    "abuse-fast": {"CPU": 1, "REALTIME": 3, "OUTPUT": 262144},
-   "abuse-tiny": {"CPU": 1, "REALTIME": 2, "VMEM": 268435456, "TMPFS": 4194304, "OUTPUT": 65536}
+   "abuse-tiny": {"CPU": 1, "REALTIME": 2, "VMEM": 268435456, "TMPFS": 4194304, "OUTPUT": 65536},
+   "soak-mem": {"CPU": 3, "REALTIME": 10, "VMEM": 134217728},
+   "soak-cpu": {"CPU": 1, "REALTIME": 10}
  }}
 JSON
 "$CODEJAILD" --config "$T/config.json" --selfcheck >"$T/selfcheck.out" 2>&1 ||
