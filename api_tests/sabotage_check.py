@@ -186,6 +186,9 @@ def main():
     ap.add_argument("--port", type=int, default=18100, help="http: base port (each run uses the next one)")
     ap.add_argument("--no-baseline", action="store_true", help="skip the run with nothing switched off")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per pytest run")
+    ap.add_argument("--depth", action="store_true",
+                    help="also report, per deny test, which layer of its set denies on its own "
+                         "(run with all the others of the set off); informational, not asserted")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
 
@@ -229,6 +232,19 @@ def main():
             if got != "failed":
                 mismatches.append((n, f"off={layer_set}", "failed", got))
 
+    depth = {}
+    if args.depth:
+        for layer_set, nodeids in sorted(sets.items()):
+            layers = layer_set.split(",")
+            for keep in layers:
+                off = ",".join(l for l in layers if l != keep)
+                if not off:
+                    continue
+                res = r.run(f"depth: only {keep} of {layer_set} on", off, sorted(nodeids))
+                for n in nodeids:
+                    if res.get(n) == "passed":
+                        depth.setdefault(n, []).append(keep)
+
     # ---- table
     w = max(len(n) for n in tests)
     print()
@@ -244,11 +260,17 @@ def main():
                 return "-"
             return v if v == want else f"{v}!"
         layers = ",".join(tests[n]["layers"] or []) if kind(tests[n]["name"]) == "deny" else ""
+        stands = ""
+        if args.depth and "," in layers:
+            stands = f"  [alone: {','.join(depth.get(n, [])) or 'none'}]"
         print(f"{n:<{w}}  {cell('baseline', 'passed'):<8}  {cell('all', exp_all):<8}  "
-              f"{cell('own', 'failed'):<11}  {layers}")
+              f"{cell('own', 'failed'):<11}  {layers}{stands}")
     print()
     print(f"{len(tests)} tests ({len(deny)} deny, {len(sets)} layer sets); expectation: baseline passed, "
           "all-off: deny failed / allow+support passed, own-set-off: deny failed ('!' marks a mismatch)")
+    if args.depth:
+        print("[alone: L] = with every other layer of the set off, L still denies (defence in depth); "
+              "'none' = only the whole set's interplay denies, or the others are absent on this kernel (apparmor)")
     if mismatches:
         print(f"\nMISMATCHES ({len(mismatches)}):")
         for n, run, want, got in mismatches:
