@@ -269,6 +269,29 @@ if [ "$code" != 200 ]; then
 fi
 say "/health/ 200: $(head -c 200 "$WORK/health.json")"
 
+# IPAddressDeny=any + IPAddressAllow=localhost on the socket: a connection
+# from this host's own non-loopback address (delivered locally, no packet
+# leaves the machine) must not be answered.
+src_ip=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }')
+control_ok() {  # can $src_ip reach a plain loopback listener at all?
+        /usr/bin/python3 - "$src_ip" <<'PY'
+import socket, sys
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(1)
+c = socket.socket(); c.settimeout(3); c.bind((sys.argv[1], 0))
+try:
+    c.connect(l.getsockname())
+except OSError:
+    sys.exit(1)
+PY
+}
+if [ -z "$src_ip" ] || ! control_ok; then
+        say "no non-loopback source address reaches loopback here: IPAddressDeny= not exercised"
+elif curl -s -o /dev/null --interface "$src_ip" --max-time 3 "$BASE_URL/health/"; then
+        fail "a connection from $src_ip was answered despite IPAddressAllow=localhost"
+else
+        say "a connection from $src_ip (not localhost) was refused by IPAddressDeny="
+fi
+
 # ---- 4. selfcheck status (before the suite: quick and independent) -----------
 status=$(in_ct systemctl show codejail-selfcheck.service -p StatusText --value)
 case $status in
