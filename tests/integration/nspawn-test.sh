@@ -97,7 +97,16 @@ if [ -z "$DEB" ]; then
                 tail -30 "$WORK/build.log" >&2
                 die "dpkg-buildpackage failed (log above)"
         fi
-        DEB=$(ls "$WORK"/codejail-service_*.deb)
+        DEB=$(ls "$WORK"/codejail-service_*_*.deb | grep -v dbgsym)
+        if command -v lintian >/dev/null; then
+                lintian "$WORK"/codejail-service_*.changes >"$WORK/lintian.log" 2>&1 || true
+                if grep -q '^E:' "$WORK/lintian.log"; then
+                        grep '^E:' "$WORK/lintian.log" >&2
+                        fail "lintian reports errors"
+                else
+                        say "lintian: no errors ($(grep -c '^W:' "$WORK/lintian.log") warning(s))"
+                fi
+        fi
 fi
 say "package: $(basename "$DEB")"
 
@@ -368,6 +377,19 @@ else
         tail -40 "$WORK/pytest.log" >&2
         fail "api_tests: $(tail -1 "$WORK/pytest.log")"
 fi
+
+# Informational: what a request costs end to end on this machine (spawn of a
+# hardened instance + the jail), sequential, medians of 20.
+/usr/bin/python3 - "$BASE_URL" <<'EOF' || true
+import statistics, sys, time, urllib.parse, urllib.request
+base = sys.argv[1]
+def t(req):
+    t0 = time.monotonic(); urllib.request.urlopen(req, timeout=30).read(); return (time.monotonic() - t0) * 1000
+body = urllib.parse.urlencode({"payload": '{"code": "x = x + 1", "globals_dict": {"x": 16}}'}).encode()
+h = statistics.median(t(base + "/health/") for _ in range(20))
+e = statistics.median(t(urllib.request.Request(base + "/api/v0/code-exec", data=body)) for _ in range(20))
+print(f"== latency (median of 20): GET /health/ {h:.1f} ms, code-exec x = x + 1 {e:.1f} ms")
+EOF
 
 # ---- 6. nothing left behind ------------------------------------------------------
 left=
