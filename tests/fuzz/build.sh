@@ -45,4 +45,4 @@ for src in "$HERE"/fuzz-*.c; do
     name=$(basename "$src" .c)
     "$CC" $CFLAGS -fsanitize=fuzzer "$src" "$OUT/libcj-fuzz.a" $LIBS -o "$OUT/$name"
 done
-echo "build-fuzz: $(ls "$OUT"/fuzz-* | wc -l) harnesses in $OUT"
+echo "build-fuzz: $(find "$OUT" -maxdepth 1 -name "fuzz-*" -type f -executable | wc -l) harnesses in $OUT"

@@ -34,6 +34,8 @@ for h in "$OUT"/fuzz-*; do
     work="$OUT/corpus-$name"
     mkdir -p "$work" "$OUT/artifacts-$name"
     cp -n "$HERE/corpus/$name"/* "$work/" 2>/dev/null || true
+    # the whole-connection harness takes HTTP requests too
+    [ "$name" = fuzz-server ] && { cp -n "$HERE/corpus/fuzz-http"/* "$work/" 2>/dev/null || true; }
     for d in $(seed_data "$name"); do
         for f in "$TOP/tests/data/$d"/*/input; do
             # payload harness: byte 0 selects uploaded files; form harness:
