@@ -52,7 +52,7 @@ need=()
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v systemd-nspawn >/dev/null || need+=(systemd-container)
 command -v dpkg-buildpackage >/dev/null || need+=(dpkg-dev)
-dpkg -s debhelper dh-apparmor >/dev/null 2>&1 || need+=(debhelper dh-apparmor)
+dpkg -s debhelper dh-apparmor lintian >/dev/null 2>&1 || need+=(debhelper dh-apparmor lintian)
 command -v curl >/dev/null || need+=(curl)
 /usr/bin/python3 -c 'import pytest, requests' 2>/dev/null || need+=(python3-pytest python3-requests)
 if [ ${#need[@]} -gt 0 ]; then
