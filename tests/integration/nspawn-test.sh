@@ -93,6 +93,12 @@ if [ -z "$DEB" ]; then
         mkdir -p "$WORK/src"
         # A clean tree: no build-* dirs, no caches, only what is committed.
         git -C "$TOP" archive HEAD | tar -x -C "$WORK/src"
+        if ! (cd "$WORK/src" && dpkg-checkbuilddeps >/dev/null 2>&1); then
+                say "installing build dependencies (debian/control)"
+                (cd "$WORK/src" && apt-get update -q >/dev/null &&
+                        DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -q ./ >/dev/null) ||
+                        die "cannot install the build dependencies"
+        fi
         if ! (cd "$WORK/src" && dpkg-buildpackage -us -uc -b >"$WORK/build.log" 2>&1); then
                 tail -30 "$WORK/build.log" >&2
                 die "dpkg-buildpackage failed (log above)"
