@@ -51,7 +51,9 @@ selfcheck() {  # $1 binary; never with CODEJAIL_SABOTAGE set
 }
 
 start_service() {  # $1 port  $2 config  $3 binary: socket-activated, one instance per connection
-    systemd-socket-activate -l "127.0.0.1:$1" -a -E CJS_TEST_ENV_LEAKAGE=yes \
+    # API_TEST_FD_MODE=inetd: the connection on fd 0 (StandardInput=socket
+    # style) instead of fd 3 with LISTEN_FDS=1.
+    systemd-socket-activate -l "127.0.0.1:$1" -a ${API_TEST_FD_MODE:+--$API_TEST_FD_MODE} -E CJS_TEST_ENV_LEAKAGE=yes \
         ${CODEJAIL_SABOTAGE:+-E CODEJAIL_SABOTAGE=$CODEJAIL_SABOTAGE} \
         "$3" --config "$2" 2>>"$T/service-$1.log" &
     PIDS+=($!)

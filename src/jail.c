@@ -99,6 +99,9 @@ unsigned jail_sabotaged_layers(void) {
         /* Without a mount namespace, mounting would change the host. */
         if (sabotage & LAYER_NAMESPACES)
                 sabotage |= LAYER_MOUNTS;
+        /* Landlock and seccomp both need no_new_privs once caps are gone. */
+        if (sabotage & LAYER_NNP)
+                sabotage |= LAYER_LANDLOCK | LAYER_SECCOMP;
         return sabotage;
 }
 #define SABOTAGED(l) (jail_sabotaged_layers() & (l))

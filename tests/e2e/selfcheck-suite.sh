@@ -34,7 +34,7 @@ declare -A expect=(
         [landlock]=deny_listdir_root [seccomp]=deny_af_inet_socket [exec_once]=layer_seccomp
         [uid]=deny_setuid_0 [namespaces]=layer_namespaces_uid_rlimits [mounts]=layer_namespaces_uid_rlimits
         [rlimits]=layer_namespaces_uid_rlimits [caps]=layer_namespaces_uid_rlimits
-        [nnp]=layer_namespaces_uid_rlimits [netns_self]=service_no_egress
+        [nnp]=layer_landlock [netns_self]=service_no_egress
 )
 for layer in landlock seccomp exec_once uid namespaces mounts rlimits caps nnp netns_self; do
         echo "{\"enabled\": true, \"state_dir\": \"$T/$layer\"}" >"$T/$layer.json"
