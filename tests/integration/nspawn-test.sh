@@ -411,6 +411,7 @@ sandbox_procs=$(in_ct sh -c 'for d in /proc/[0-9]*; do u=$(stat -c %u "$d" 2>/de
 # ---- 3. the journal ----------------------------------------------------------------
 accepted=$(in_ct systemctl show codejail.socket -p NAccepted --value)
 in_ct journalctl -t codejail -o json --no-pager >"$WORK/journal.json"
+in_ct journalctl -b -o short-precise --no-pager >"$WORK/journal-full.log"
 /usr/bin/python3 - "$WORK/journal.json" "$accepted" <<'EOF' || fail "journal checks"
 import json, sys
 entries = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
