@@ -259,6 +259,41 @@ _noreturn_ static void run_child(struct jail_ctx *j) {
         child_fail(ctl, "execve", negative_errno());
 }
 
+#ifdef CODEJAIL_SABOTAGE
+/* Sabotage build, namespaces off: kill and reap every process this init
+ * adopted as subreaper until none is left (bounded). */
+static void kill_adopted_children(void) {
+        for (int round = 0; round < 200; round++) {
+                DIR *d = opendir("/proc");
+                struct dirent *e;
+                char self[32], path[300], line[256];
+                snprintf(self, sizeof self, "PPid:\t%d\n", (int)getpid());
+                while (d && (e = readdir(d))) {
+                        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+                                continue;
+                        snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
+                        FILE *f = fopen(path, "re");
+                        while (f && fgets(line, sizeof line, f))
+                                if (strncmp(line, "PPid:", 5) == 0) {
+                                        if (strcmp(line, self) == 0)
+                                                kill(atoi(e->d_name), SIGKILL);
+                                        break;
+                                }
+                        if (f)
+                                fclose(f);
+                }
+                if (d)
+                        closedir(d);
+                int st;
+                while (waitpid(-1, &st, WNOHANG | __WALL) > 0)
+                        ;
+                if (waitpid(-1, &st, WNOHANG | __WALL) < 0 && errno == ECHILD)
+                        return;
+                usleep(10000);
+        }
+}
+#endif
+
 /* Steps 5-8: PID 1 of the execution. Never returns. */
 _noreturn_ static void run_init(struct jail_ctx *j) {
         const char *step = "?";
@@ -289,6 +324,13 @@ _noreturn_ static void run_init(struct jail_ctx *j) {
                         child_fail(ctl, "landlock-tmp", r);
         }
 
+#ifdef CODEJAIL_SABOTAGE
+        /* Without a PID namespace nothing kills what the code leaves behind;
+         * adopt the orphans so they can be killed below. */
+        if (SABOTAGED(LAYER_NAMESPACES))
+                (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+#endif
+
         /* 8. */
         pid_t child = fork();
         if (child < 0)
@@ -311,6 +353,10 @@ _noreturn_ static void run_init(struct jail_ctx *j) {
                 if (p == child) {
                         struct ctl_msg m = { .type = CTL_STATUS, .wstatus = st };
                         ctl_send(ctl, &m, -1);
+#ifdef CODEJAIL_SABOTAGE
+                        if (SABOTAGED(LAYER_NAMESPACES))
+                                kill_adopted_children();
+#endif
                         /* Leaving kills every other process of the namespace. */
                         _exit(0);
                 }
