@@ -36,7 +36,7 @@ fi
 build() {  # $1 dir  $2.. configure args
     local d=$1; shift
     mkdir -p "$d"
-    ( cd "$d" && { [ -f Makefile ] || ../configure -q "$@" >configure.out 2>&1; } && make -j"$JOBS" -s >make.out 2>&1 ) ||
+    ( cd "$d" && { [ -f Makefile ] || "$TOP/configure" -q "$@" >configure.out 2>&1; } && make -j"$JOBS" -s >make.out 2>&1 ) ||
         { echo "sanitize: build in $d failed"; tail -n 30 "$d"/make.out "$d"/configure.out 2>/dev/null; exit 1; }
 }
 build "$SAN_BUILD" --enable-sanitizers

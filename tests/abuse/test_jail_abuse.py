@@ -166,8 +166,8 @@ def test_daemon_holding_stdout_open():
             "    os._exit(0)\n"
             "x = 2\n")
     r, took = timed(code)
-    assert r.status == 200, r
-    assert took < 3 + 2, took
+    assert r.status == 200 and r.json()["globals_dict"] == {"x": 2}, r
+    assert took < 2.5, "answered only at the wall-clock kill (REALTIME 3 s): %s" % took
 
 
 def test_fill_tmp():
