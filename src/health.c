@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include "ns.h"
 #include "payload.h"
 #include "safeexec.h"
+#include "sdproto.h"
 
 /* Each probe prints r: 'denied' when the layer held. */
 #define PROBE(body)                                                   \
@@ -108,7 +108,7 @@ static json_t *layers_report(const struct config *cfg, json_t *checks, bool *all
         int abi = landlock_abi();
         bool ll = abi >= 1 && !(sab & LAYER_LANDLOCK);
         snprintf(detail, sizeof detail, "%s", ll ? "enforced" : sab & LAYER_LANDLOCK ? "switched off (sabotage build)" : "not available in this kernel");
-        char buf[64];
+        char buf[300];
         snprintf(buf, sizeof buf, "ABI %d, %s", abi, detail);
         add_check(checks, "layer_landlock", ll, buf, all);
 
@@ -192,7 +192,9 @@ int health_selfcheck(const struct config *cfg) {
         json_array_foreach(checks, i, c) if (!json_is_true(json_object_get(c, "pass")))
                 log_error("selfcheck %s failed: %s", json_string_value(json_object_get(c, "name")),
                           json_string_value(json_object_get(c, "detail")));
-        sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+        char notify[320];
+        snprintf(notify, sizeof notify, "READY=1\nSTATUS=%s", status);
+        (void)sdproto_notify(notify);
         json_decref(state);
         if (r < 0)
                 return r;

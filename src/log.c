@@ -3,12 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
-#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "sdproto.h"
 
-#define JOURNAL_SOCKET "/run/systemd/journal/socket"
 #define IDENT "codejail"
 
 static int target = -1; /* -1 auto, 0 journald, 1 stderr */
@@ -17,7 +16,7 @@ void log_set_target_stderr(int yes) { target = yes ? 1 : 0; }
 
 static int use_stderr(void) {
         if (target < 0)
-                target = access(JOURNAL_SOCKET, W_OK) == 0 ? 0 : 1;
+                target = sdproto_journal_available() ? 0 : 1;
         return target;
 }
 
@@ -58,7 +57,7 @@ static void log_emit(int prio, const struct log_field *fields, size_t n, const c
                 snprintf(bufs[k], sizeof bufs[k], "%s=%s", fields[i].key, fields[i].value);
                 iov[k].iov_base = bufs[k], iov[k].iov_len = strlen(bufs[k]), k++;
         }
-        if (sd_journal_sendv(iov, (int)k) < 0) {
+        if (sdproto_journal_sendv(iov, k) < 0) {
                 target = 1;
                 log_emit(prio, fields, n, msg);
         }

@@ -41,7 +41,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <systemd/sd-daemon.h>
 
 #include "form.h"
 #include "health.h"
@@ -52,6 +51,7 @@
 #include "payload.h"
 #include "pyjson.h"
 #include "safeexec.h"
+#include "sdproto.h"
 #include "server.h"
 #include "sha256.h"
 
@@ -445,22 +445,22 @@ int server_handle(const struct config *cfg, const char *config_error, int fd) {
 }
 
 int server_run(const struct config *cfg, const char *config_error) {
-        int fd, n = sd_listen_fds(1);
+        int fd, n = sdproto_listen_fds();
 
         if (n < 0) {
-                log_error("sd_listen_fds() failed: %s", strerror(-n));
+                log_error("$LISTEN_FDS/$LISTEN_PID malformed: %s", strerror(-n));
                 return n;
         }
         if (n > 1) {
                 log_error("Expected one socket from systemd, got %d: the socket unit needs Accept=yes", n);
                 return -EBADF;
         }
-        fd = n == 1 ? SD_LISTEN_FDS_START : STDIN_FILENO;
-        if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0) {
+        fd = n == 1 ? 3 /* SD_LISTEN_FDS_START */ : STDIN_FILENO;
+        if (sdproto_is_socket(fd, SOCK_STREAM, 1) > 0) {
                 log_error("fd %d is a listening socket: the socket unit needs Accept=yes", fd);
                 return -EINVAL;
         }
-        if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 0) <= 0) {
+        if (sdproto_is_socket(fd, SOCK_STREAM, 0) <= 0) {
                 log_error("No connected stream socket on fd %d: run under systemd socket activation "
                           "(Accept=yes), systemd-socket-activate -a, or inetd style on stdin",
                           fd);

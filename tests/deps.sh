@@ -8,7 +8,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 pkgs="build-essential autoconf automake libtool pkg-config
- libsystemd-dev libjansson-dev libseccomp-dev libapparmor-dev libcmocka-dev
+ libjansson-dev libseccomp-dev libapparmor-dev libcmocka-dev
  python3 python3-six python3-numpy python3-networkx python3-matplotlib
  python3-pytest python3-requests python3-ddt
  systemd iproute2 util-linux curl apparmor procps"

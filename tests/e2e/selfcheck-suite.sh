@@ -68,8 +68,13 @@ else
 fi
 
 # Nothing of any execution left behind.
-left=$(ps -eo uid= | awk '$1 >= 1073741824' | wc -l)
-[ "$left" = 0 ] && ok "no process of a sandbox uid remains" || bad "$left sandbox-uid processes remain"
+# (only the UIDs this suite's probes used: other executions may be live on a
+# shared machine)
+uids=$(cat "$T"/*/health.json | grep -o '"detail": "uid [0-9]*' | awk '$3 >= 1073741824 {print $3}' | sort -u)
+left=0
+for u in $uids; do left=$((left + $(ps -eo uid= | awk -v u="$u" '$1 == u' | wc -l))); done
+[ -n "$uids" ] && [ "$left" = 0 ] && ok "no process of the $(echo $uids | wc -w) probe uids remains" \
+        || bad "$left processes of probe uids remain (uids: $(echo $uids | wc -w))"
 dirs=$(find /tmp -maxdepth 1 -name 'codejail-*' -newer "$T/ok.json" | wc -l)
 [ "$dirs" = 0 ] && ok "no jail directory remains" || bad "$dirs jail directories remain"
 
