@@ -28,7 +28,7 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-poin
 CFLAGS="-g -O1 -D_GNU_SOURCE -DDEFAULT_PYTHON_BIN=\"/usr/bin/python3\" -DPACKAGE_VERSION=\"fuzz\" -I$TOP/src $LLHTTP_CFLAGS $(pkg-config --cflags $PKGS) $SAN"
 LIBS="$(pkg-config --libs $PKGS) $LLHTTP_LIBS"
 
-MODULES="log conf sha256 pyjson pyrepr payload form http server uidpick ns landlock seccomp-filter creds rlimit apparmor wrapper jail safeexec health"
+MODULES="log sdproto conf sha256 pyjson pyrepr payload form http server uidpick ns landlock seccomp-filter creds rlimit apparmor wrapper jail safeexec health"
 objs=()
 for m in $MODULES; do
     "$CC" $CFLAGS -fsanitize=fuzzer-no-link -c "$TOP/src/$m.c" -o "$OUT/obj/$m.o"
