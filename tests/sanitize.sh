@@ -3,6 +3,7 @@
 #  1. the whole unit + e2e suite (`make check`: cmocka units, selfcheck suite,
 #     api_tests through --exec) and the HTTP api_tests (run.sh http) with an
 #     ASan+UBSan build (configure --enable-sanitizers) in build-E-san/;
+#     plus the abuse suite and a 300-request soak against sanitized instances;
 #  2. one socket-activated instance per connection under valgrind memcheck
 #     (plain build in build-E/) for a handful of requests.
 # Every sanitizer report goes to a log file (log_path), including reports
@@ -78,6 +79,20 @@ if CODEJAILD=$WRAP "$TOP/api_tests/run.sh" http -p no:cacheprovider -q >"$LOGS/h
     echo "ok   api_tests http ($(tail -n 1 "$LOGS/http.out")) $(( $(date +%s) - start ))s"
 else
     echo "FAIL api_tests http"; tail -n 40 "$LOGS/http.out"; fail=1
+fi
+
+step "ASan+UBSan: abuse suite and a short soak against sanitized instances"
+start=$(date +%s)
+if CODEJAILD=$WRAP "$HERE/abuse/run.sh" -q >"$LOGS/abuse.out" 2>&1; then
+    echo "ok   abuse ($(tail -n 1 "$LOGS/abuse.out")) $(( $(date +%s) - start ))s"
+else
+    echo "FAIL abuse"; tail -n 40 "$LOGS/abuse.out"; fail=1
+fi
+start=$(date +%s)
+if CODEJAILD=$WRAP "$HERE/soak/run.sh" 300 16 >"$LOGS/soak.out" 2>&1; then
+    echo "ok   soak 300 ($(grep '^soak: [0-9]' "$LOGS/soak.out")) $(( $(date +%s) - start ))s"
+else
+    echo "FAIL soak"; tail -n 20 "$LOGS/soak.out"; fail=1
 fi
 
 step "valgrind memcheck: socket-activated instances"

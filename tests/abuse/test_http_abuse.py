@@ -250,3 +250,41 @@ def test_client_never_reads_a_big_response():
         time.sleep(0.5)
         s.close()
     assert time.monotonic() - t0 < 10
+
+
+def instances():
+    """codejaild instances: children of systemd-socket-activate."""
+    import glob
+    import os
+    sa = os.environ["CJ_SA_PID"]
+    n = 0
+    for st in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(st) as f:
+                if f.read().rsplit(")", 1)[1].split()[1] == sa:
+                    n += 1
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            pass
+    return n
+
+
+def test_client_never_reads_and_stays_connected():
+    # an 8 MB answer to a peer that never reads: the instance must give up
+    # at its write deadline instead of staying forever
+    payload = json.dumps({"code": "x = 1", "globals_dict": {"big": "a" * (8 << 20)}})
+    body = urllib.parse.urlencode({"payload": payload}).encode()
+    s = connect(timeout=30)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        s.sendall(b"POST /api/v0/code-exec HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        t0 = time.monotonic()
+        time.sleep(0.5)
+        while instances() and time.monotonic() - t0 < 30:
+            time.sleep(0.2)
+        left = instances()
+        took = time.monotonic() - t0
+    finally:
+        s.close()
+    assert left == 0, "an instance still writes to a peer that does not read"
+    assert took < 5 + TIMEOUT_S + 5, took  # REALTIME + write deadline + slack

@@ -55,4 +55,13 @@ for _ in $(seq 100); do ss -Hltn "sport = :$PORT" | grep -q . && break; sleep 0.
 ss -Hltn "sport = :$PORT" | grep -q . || { echo "with-service: service did not start" >&2; exit 1; }
 
 export CJ_BASE=http://127.0.0.1:$PORT CJ_PORT=$PORT CJ_LOG=$T/service.log CJ_SA_PID=$SA CJ_CONFIG=$T/config.json
+set +e
 "$@"
+rc=$?
+# SIGKILL: systemd-socket-activate's SIGTERM handling would also end this
+# script with 143 and lose CMD's status; everything else in this PID
+# namespace dies with us anyway
+trap - EXIT
+kill -KILL "$SA" 2>/dev/null
+wait "$SA" 2>/dev/null
+exit $rc
