@@ -29,6 +29,18 @@ fi
 if [ "$(awk -F: 'NR > 2 { gsub(/ /, "", $1); print $1 }' /proc/self/net/dev)" != lo ]; then
     echo "run.sh: not in a loopback-only network namespace" >&2; exit 2
 fi
+# API_TEST_DUMMY_IF=1: give this namespace a non-loopback interface so the
+# service does not find itself private and unshares a network namespace of
+# its own, which its jail then joins -- the production path without
+# systemd's PrivateNetwork=. A veth pair with both ends in this namespace
+# (frames only reach the peer), a documentation-range address, no default
+# route.
+if [ "${API_TEST_DUMMY_IF:-}" = 1 ]; then
+    if ! { ip link add cjveth0 type veth peer name cjveth1 && ip addr add 198.51.100.1/24 dev cjveth0 &&
+           ip link set cjveth0 up && ip link set cjveth1 up; }; then
+        echo "run.sh: cannot create the veth pair for API_TEST_DUMMY_IF" >&2; exit 2
+    fi
+fi
 
 T=$(mktemp -d /tmp/cj-apitest-run.XXXXXXXX)
 PIDS=()

@@ -63,6 +63,8 @@ int jail_run(const struct config *cfg, const struct jail_request *req, struct ja
              struct jail_error *err);
 void jail_result_done(struct jail_result *res);
 
-/* The service process moves itself into a fresh network namespace
- * (no egress from the web side either). */
+/* The service process moves itself into a fresh network namespace (no
+ * egress from the web side either), unless it already is in one with only
+ * loopback (systemd's PrivateNetwork=). From then on its one execution
+ * shares that namespace rather than creating another. */
 int jail_isolate_self_network(const struct config *cfg);

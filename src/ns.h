@@ -4,7 +4,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* clone() flags of a jail: new PID, mount, network, IPC and UTS namespaces. */
+/* clone() flags of a jail: new PID, mount, network, IPC and UTS namespaces
+ * (network: unless the serving process already has a private one of its
+ * own, see jail_isolate_self_network()). */
 #define NS_JAIL_FLAGS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
 
 /* Inside the new mount namespace (as its init, before any untrusted code):

@@ -58,7 +58,7 @@ check_tier() {
 
 tier check check_tier
 tier http-accept "$TOP/api_tests/run.sh" http -p no:cacheprovider -q
-tier http-inetd env API_TEST_FD_MODE=inetd "$TOP/api_tests/run.sh" http -p no:cacheprovider -q
+tier http-inetd env API_TEST_FD_MODE=inetd API_TEST_DUMMY_IF=1 "$TOP/api_tests/run.sh" http -p no:cacheprovider -q
 tier sabotage "$TOP/api_tests/run.sh" sabotage-exec
 
 echo
