@@ -62,6 +62,6 @@ rc=$?
 # script with 143 and lose CMD's status; everything else in this PID
 # namespace dies with us anyway
 trap - EXIT
+disown "$SA"  # no "Killed" job message
 kill -KILL "$SA" 2>/dev/null
-wait "$SA" 2>/dev/null
 exit $rc
