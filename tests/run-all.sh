@@ -9,7 +9,7 @@
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$TOP/build-ci}
-ALL_TIERS="check http-accept http-inetd sabotage"
+ALL_TIERS="check http-accept http-inetd sabotage nspawn"
 TIERS=${TIERS:-$ALL_TIERS}
 
 if [ "$(id -u)" != 0 ]; then
@@ -60,6 +60,9 @@ tier check check_tier
 tier http-accept "$TOP/api_tests/run.sh" http -p no:cacheprovider -q
 tier http-inetd env API_TEST_FD_MODE=inetd API_TEST_DUMMY_IF=1 "$TOP/api_tests/run.sh" http -p no:cacheprovider -q
 tier sabotage "$TOP/api_tests/run.sh" sabotage-exec
+# The .deb installed into a booted Debian 12 (systemd-nspawn -b): units,
+# DynamicUser, LoadCredential, journald, sd_notify for real.
+tier nspawn "$TOP/tests/integration/nspawn-test.sh"
 
 echo
 echo "== summary"
