@@ -4,8 +4,10 @@
  * arrive in several reads. Input byte 0 picks the record size (0: one
  * record); the rest is the request. The peer's end is shut down after
  * writing, so the reader always ends (EOF), far inside its deadline.
- * Small limits make the 431/413 paths reachable from small inputs. */
+ * Small limits make the 431/413 paths reachable from small inputs; byte 0
+ * 0xff keeps the peer open so the 408 path is reached too. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +19,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (size < 1 || size > 60000)
                 return 0;
-        size_t rec = data[0] ? data[0] : size;
+        /* 0xff: the peer stays connected; a 2 ms deadline must end the read */
+        bool keep_open = data[0] == 0xff;
+        size_t rec = data[0] && !keep_open ? data[0] : size;
         data++, size--;
 
         int sv[2];
@@ -32,12 +36,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         break; /* buffer full: the reader sees a shorter request */
                 off += n;
         }
-        shutdown(sv[1], SHUT_WR);
+        if (!keep_open)
+                shutdown(sv[1], SHUT_WR);
 
         struct http_limits lim = {
                 .max_header_bytes = 1024,
                 .max_body_bytes = 2048,
-                .deadline_ns = http_now_ns() + UINT64_C(2000000000),
+                .deadline_ns = http_now_ns() + (keep_open ? UINT64_C(2000000) : UINT64_C(2000000000)),
         };
         struct http_request req;
         struct http_error err;
@@ -61,8 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 default:
                         abort();
                 }
-                if (r == -ETIMEDOUT) /* all input was there: a timeout is a hang */
-                        abort();
+                if (r == -ETIMEDOUT && (!keep_open || err.status != 408))
+                        abort(); /* all input was there and EOF too: a timeout is a hang */
                 size_t blen;
                 char *body = http_error_body(err.message, &blen);
                 if (!body || strlen(body) != blen)
