@@ -287,9 +287,10 @@ del os, threading, _f
 
 # ---------------------------------------------------------------------------
 # Sockets: only AF_UNIX.  A network namespace alone still lets the socket be
-# created, so seccomp (and AppArmor's network rules) are what deny socket().
+# created, so seccomp -- the jail's filter and the service's own, which the
+# jail inherits -- (and AppArmor's network rules) are what deny socket().
 
-SOCKET_LAYERS = ["seccomp", "apparmor"]
+SOCKET_LAYERS = ["seccomp", "self_seccomp", "apparmor"]  # self_seccomp: the serving process's own filter (harden.c), inherited
 
 
 @pytest.mark.network_attempt
@@ -421,7 +422,7 @@ del socket, _c
 
 
 @pytest.mark.network_attempt
-@pytest.mark.layers("seccomp", "apparmor")
+@pytest.mark.layers("seccomp", "self_seccomp", "apparmor")
 def test_deny_dns_gethostbyname(client, no_egress):
     g = probe(client, "import socket\nr = _try(lambda: socket.gethostbyname('example.com'))\ndel socket")
     assert g["r"] == ["gaierror", -2, "[Errno -2] Name or service not known"], g
@@ -504,7 +505,7 @@ def test_deny_uid_in_sandbox_range(client):
 # Landlock only with no_new_privs set, so with either on, nnp off makes every
 # execution fail to start (500, measured): the set that makes this test fail
 # cleanly is {nnp, seccomp, landlock}.
-@pytest.mark.layers("nnp", "seccomp", "landlock")
+@pytest.mark.layers("nnp", "seccomp", "self_seccomp", "landlock")
 def test_deny_no_new_privs(client):
     g = probe(client, "import ctypes\nn = ctypes.CDLL(None).prctl(39, 0, 0, 0, 0)\ndel ctypes")  # PR_GET_NO_NEW_PRIVS
     assert g["n"] == 1, g
@@ -512,7 +513,7 @@ def test_deny_no_new_privs(client):
 
 # ptrace / process_vm_readv on the code's *own* child: same uid, a descendant,
 # so DAC and Yama allow it; only seccomp (and AppArmor) deny.
-@pytest.mark.layers("seccomp", "apparmor")
+@pytest.mark.layers("seccomp", "self_seccomp", "apparmor")
 def test_deny_ptrace_own_child(client):
     g = probe(client, """
 import os, ctypes, signal
@@ -537,7 +538,7 @@ del os, ctypes, signal, _p
     assert g["r"] == ["ok", "[-1, 1]"], g   # -1, EPERM
 
 
-@pytest.mark.layers("seccomp", "apparmor")
+@pytest.mark.layers("seccomp", "self_seccomp", "apparmor")
 def test_deny_ptrace_traceme(client):
     # in a throwaway child (its tracer is then the probe itself), which exits at once
     g = probe(client, """
@@ -556,7 +557,7 @@ del os, ctypes, _p
     assert g["r"] == ["ok", "101"], g   # the child saw -1 EPERM
 
 
-@pytest.mark.layers("seccomp", "apparmor")
+@pytest.mark.layers("seccomp", "self_seccomp", "apparmor")
 def test_deny_process_vm_readv_own_child(client):
     g = probe(client, """
 import os, ctypes, signal
@@ -591,7 +592,7 @@ del os, ctypes, signal, _p
 # userfaultfd with UFFD_USER_MODE_ONLY, unprivileged user namespaces) so only
 # the seccomp list (and AppArmor) deny them.  All harmless when they succeed:
 # the fd is closed / the namespace holds only the probe.
-@pytest.mark.layers("seccomp", "apparmor")
+@pytest.mark.layers("seccomp", "self_seccomp", "apparmor")
 @pytest.mark.parametrize("call", [
     "io_uring_setup(8, p)",
     "userfaultfd(O_CLOEXEC|UFFD_USER_MODE_ONLY)",

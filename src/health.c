@@ -9,7 +9,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+
 #include "apparmor.h"
+#include "harden.h"
 #include "health.h"
 #include "jail.h"
 #include "landlock.h"
@@ -61,6 +67,49 @@ static void add_check(json_t *checks, const char *name, bool pass, const char *d
         json_array_append_new(checks, json_pack("{s:s, s:b, s:s}", "name", name, "pass", pass, "detail", detail));
         if (!pass)
                 *all = false;
+}
+
+/* The serving process's own hardening, each measure attempted for real
+ * from inside this (hardened) process. */
+static void probe_service(json_t *checks, bool *all) {
+        char detail[256];
+
+        bool priv = ns_network_is_private(detail, sizeof detail);
+        add_check(checks, "service_no_egress", priv, detail, all);
+
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int e = fd < 0 ? errno : 0;
+        if (fd >= 0)
+                close(fd);
+        snprintf(detail, sizeof detail, "socket(AF_INET): %s", fd < 0 ? strerror(e) : "created");
+        add_check(checks, "service_seccomp_no_inet_socket", e == EACCES, detail, all);
+
+        int nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
+        snprintf(detail, sizeof detail, "no_new_privs=%d", nnp);
+        add_check(checks, "service_no_new_privs", nnp == 1, detail, all);
+
+        int dump = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+        snprintf(detail, sizeof detail, "dumpable=%d", dump);
+        add_check(checks, "service_not_dumpable", dump == 0, detail, all);
+
+        /* No capability outside the kept set, in any set but the bounding
+         * one (which only CAP_SETPCAP can shrink: reported, and checked
+         * when we had it). */
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+        struct __user_cap_data_struct d[2] = { 0 };
+        unsigned long long keep = harden_kept_caps(), eff = 0, prm = 0, inh = 0, bnd = 0;
+        if (syscall(SYS_capget, &h, d) == 0) {
+                eff = d[0].effective | (unsigned long long)d[1].effective << 32;
+                prm = d[0].permitted | (unsigned long long)d[1].permitted << 32;
+                inh = d[0].inheritable | (unsigned long long)d[1].inheritable << 32;
+        }
+        for (int cap = 0; cap <= 63; cap++)
+                if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1)
+                        bnd |= 1ULL << cap;
+        bool caps_ok = !(eff & ~keep) && !(prm & ~keep) && !inh && (!(prm & (1ULL << CAP_SETPCAP)) || !(bnd & ~keep));
+        snprintf(detail, sizeof detail, "effective %#llx permitted %#llx inheritable %#llx bounding %#llx (kept %#llx)",
+                 eff, prm, inh, bnd, keep);
+        add_check(checks, "service_capabilities", caps_ok, detail, all);
 }
 
 static void run_probe(const struct config *cfg, const struct probe *pr, json_t *checks, bool *all) {
@@ -150,12 +199,16 @@ int health_selfcheck(const struct config *cfg) {
         bool all = true;
         char detail[256];
 
-        /* The service side: no route anywhere but loopback. */
-        int r = jail_isolate_self_network(cfg);
-        bool priv = r >= 0 && ns_network_is_private(detail, sizeof detail);
+        /* The service side: the same in-process hardening a serving
+         * instance applies, then each measure probed by trying it. */
+        const char *step = NULL;
+        int r = harden_self(cfg, &step);
         if (r < 0)
-                snprintf(detail, sizeof detail, "cannot enter a private network namespace: %s", strerror(-r));
-        add_check(checks, "service_no_egress", priv, detail, &all);
+                snprintf(detail, sizeof detail, "failed at %s: %s", step, strerror(-r));
+        else
+                snprintf(detail, sizeof detail, "network, dumpable, capabilities, no_new_privs, seccomp");
+        add_check(checks, "service_hardening", r >= 0, detail, &all);
+        probe_service(checks, &all);
 
         json_t *layers = layers_report(cfg, checks, &all);
         for (size_t i = 0; i < ELEMENTSOF(probes); i++)

@@ -54,6 +54,9 @@ enum jail_layer {
         LAYER_EXEC_ONCE = 1u << 8, /* the execve supervisor */
         LAYER_APPARMOR = 1u << 9,
         LAYER_NETNS_SELF = 1u << 10,
+        LAYER_SELF_SECCOMP = 1u << 11, /* the service's own filter + no_new_privs */
+        LAYER_SELF_CAPS = 1u << 12,    /* the service's own capability drop */
+        LAYER_SELF_DUMPABLE = 1u << 13,
 };
 unsigned jail_sabotaged_layers(void); /* 0 in production builds */
 

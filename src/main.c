@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "harden.h"
 #include "health.h"
 #include "jail.h"
 #include "log.h"
@@ -222,10 +223,12 @@ static int run(int argc, char **argv) {
         } else if (exec_path)
                 r = run_exec(cfg, cfg ? NULL : err, exec_path, files, n_files);
         else {
-                /* The serving process gets no egress either: a fresh network
-                 * namespace before a byte of the request is read. */
-                if (cfg && (r = jail_isolate_self_network(cfg)) < 0) {
-                        snprintf(err, sizeof err, "cannot enter a private network namespace: %s", strerror(-r));
+                /* Before a byte of the request is read: a private network
+                 * namespace, capabilities cut to the jail's, no_new_privs,
+                 * the service's seccomp filter (harden.h). */
+                const char *step = NULL;
+                if (cfg && (r = harden_self(cfg, &step)) < 0) {
+                        snprintf(err, sizeof err, "in-process hardening failed at %s: %s", step, strerror(-r));
                         log_error("%s", err);
                         config_free(cfg);
                         cfg = NULL;

@@ -16,5 +16,8 @@ int seccomp_filter_new(bool exec_notify, scmp_filter_ctx *ret);
  * was false) or -errno. */
 int seccomp_filter_load(scmp_filter_ctx ctx, bool exec_notify);
 
+/* The serving process's own filter (see seccomp-filter.c). */
+int seccomp_service_filter_new(scmp_filter_ctx *ret);
+
 /* The deny list, for tests: NULL-terminated syscall names. */
 extern const char *const seccomp_denied_syscalls[];

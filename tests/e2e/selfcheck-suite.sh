@@ -35,14 +35,18 @@ else
         bad "all layers: selfcheck failed: $(cat "$T/ok.err")"
 fi
 
-# Each layer off on its own must be caught; the expected failing check:
+# Each layer off on its own must be caught; the expected failing check
+# (self_*: the serving process's own in-process hardening, harden.c):
 declare -A expect=(
-        [landlock]=deny_listdir_root [seccomp]=deny_af_inet_socket [exec_once]=layer_seccomp
+        [landlock]=deny_listdir_root [seccomp]=deny_exec_date [exec_once]=layer_seccomp
         [uid]=deny_setuid_0 [namespaces]=layer_namespaces_uid_rlimits [mounts]=layer_namespaces_uid_rlimits
         [rlimits]=layer_namespaces_uid_rlimits [caps]=layer_namespaces_uid_rlimits
         [nnp]=layer_landlock [netns_self]=service_no_egress
+        [self_seccomp]=service_seccomp_no_inet_socket [self_caps]=service_capabilities
+        [self_dumpable]=service_not_dumpable
 )
-for layer in landlock seccomp exec_once uid namespaces mounts rlimits caps nnp netns_self; do
+for layer in landlock seccomp exec_once uid namespaces mounts rlimits caps nnp netns_self \
+        self_seccomp self_caps self_dumpable; do
         echo "{\"enabled\": true, \"state_dir\": \"$T/$layer\"}" >"$T/$layer.json"
         CODEJAIL_SABOTAGE=$layer "$SAB" --config "$T/$layer.json" --selfcheck 2>"$T/$layer.err"
         rc=$?
