@@ -28,7 +28,9 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-poin
 CFLAGS="-g -O1 -D_GNU_SOURCE -DDEFAULT_PYTHON_BIN=\"/usr/bin/python3\" -DPACKAGE_VERSION=\"fuzz\" -I$TOP/src $LLHTTP_CFLAGS $(pkg-config --cflags $PKGS) $SAN"
 LIBS="$(pkg-config --libs $PKGS) $LLHTTP_LIBS"
 
-MODULES="log sdproto conf sha256 pyjson pyrepr payload form http server uidpick ns landlock seccomp-filter creds rlimit apparmor wrapper jail safeexec health"
+# the modules of libcodejail.la, as Makefile.am lists them (CORE_SOURCES)
+MODULES=$(sed -n '/^CORE_SOURCES *=/,/^[^\t]/p' "$TOP/Makefile.am" | grep -o 'src/[a-z0-9-]*\.c' | sed 's|src/||; s|\.c$||')
+[ -n "$MODULES" ] || { echo "build.sh: no CORE_SOURCES in Makefile.am" >&2; exit 1; }
 objs=()
 for m in $MODULES; do
     "$CC" $CFLAGS -fsanitize=fuzzer-no-link -c "$TOP/src/$m.c" -o "$OUT/obj/$m.o"
