@@ -31,7 +31,7 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # The option groups measured, relative to the installed codejail@.service.
 BENCH_VARIANTS="plain nomnt static static-nomnt minmnt nonet noipdeny noseccomp nocred \
 -ProtectKernelTunables -ProtectProc -PrivateDevices -ProtectClock -ProtectKernelLogs_Modules \
--ProtectControlGroups -PrivateIPC_Mounts cheap"
+-ProtectControlGroups -PrivateIPC_Mounts cheap cheap-nocred cheap-noseccomp cheap-minmnt"
 
 # Runs inside the container: generates the variant units. Arguments: name=port ...
 bench_gen_script() {
@@ -65,18 +65,28 @@ os.chmod("/etc/codejail-service/bench-static.json", 0o600)
 with open("/etc/codejail-service/bench-open.json", "w") as f:   # test only: a config the instance reads itself
     json.dump(c, f)
 os.chmod("/etc/codejail-service/bench-open.json", 0o644)
+# The plain unit runs as root, but codejaild keeps only the jail's four
+# capabilities (no CAP_DAC_OVERRIDE): its own state dir too.
+with open("/etc/codejail-service/bench-plain.json", "w") as f:
+    json.dump(dict(c, state_dir="/run/cjbench-plain", health_max_age_s=86400), f)
+os.chmod("/etc/codejail-service/bench-plain.json", 0o600)
+with open("/etc/codejail-service/bench-static-open.json", "w") as f:
+    json.dump(s, f)
+os.chmod("/etc/codejail-service/bench-static-open.json", 0o644)
 PY
 # The static user's state: the selfcheck's health.json (its age is not the
 # point here: health_max_age_s above).
 mkdir -p /run/cjbench-state
 cp /run/codejail-service/health.json /run/cjbench-state/
 chown -R cjbench:cjbench /run/cjbench-state
+mkdir -p /run/cjbench-plain
+cp /run/codejail-service/health.json /run/cjbench-plain/
 for arg in "$@"; do
         v=${arg%%=*} port=${arg#*=}
         f=$D/cjb$v@.service
         case $v in
         plain)
-                printf '[Unit]\nDescription=codejail bench: no hardening\nCollectMode=inactive-or-failed\n[Service]\nType=simple\nExecStart=/usr/bin/codejaild --config /etc/codejail-service/codejail.json\n' >"$f" ;;
+                printf '[Unit]\nDescription=codejail bench: no hardening\nCollectMode=inactive-or-failed\n[Service]\nType=simple\nExecStart=/usr/bin/codejaild --config /etc/codejail-service/bench-plain.json\n' >"$f" ;;
         candidate)
                 cp /root/cjb-candidate.service "$f"
                 grep -q '^DynamicUser=yes' "$f" || static "$f" ;;
@@ -93,7 +103,13 @@ for arg in "$@"; do
                 noseccomp) del "$f" $SECCOMP ;;
                 nocred) del "$f" LoadCredential
                         sed -i 's|^ExecStart=.*|ExecStart=/usr/bin/codejaild --config /etc/codejail-service/bench-open.json|' "$f" ;;
-                cheap) static "$f"; del "$f" $MOUNTNS PrivateNetwork IPAddressDeny ;;
+                cheap*) static "$f"; del "$f" $MOUNTNS PrivateNetwork IPAddressDeny
+                        case $v in
+                        cheap-nocred) del "$f" LoadCredential
+                                sed -i 's|^ExecStart=.*|ExecStart=/usr/bin/codejaild --config /etc/codejail-service/bench-static-open.json|' "$f" ;;
+                        cheap-noseccomp) del "$f" $SECCOMP ;;
+                        cheap-minmnt) add "$f" "PrivateTmp=yes"; add "$f" "ProtectSystem=strict"; add "$f" "ProtectHome=yes" ;;
+                        esac ;;
                 -*) del "$f" $(echo "${v#-}" | tr _ ' ' | sed -e 's/KernelLogs Modules/KernelLogs ProtectKernelModules/' \
                         -e 's/IPC Mounts/IPC PrivateMounts/' -e 's/^ProtectProc$/ProtectProc ProcSubset/') ;;
                 *) echo "unknown variant $v" >&2; exit 1 ;;
@@ -120,6 +136,9 @@ bench_labels() {
         noseccomp) echo "minus the seccomp-based options (SystemCallFilter & co, RestrictAddressFamilies/Namespaces, MDWE, LockPersonality, RestrictRealtime/SUIDSGID)" ;;
         nocred) echo "minus LoadCredential (config file read directly)" ;;
         cheap) echo "static User=, minus mount-namespace options, PrivateNetwork, IPAddressDeny" ;;
+        cheap-nocred) echo "cheap, minus LoadCredential" ;;
+        cheap-noseccomp) echo "cheap, minus the seccomp-based options" ;;
+        cheap-minmnt) echo "cheap + PrivateTmp, ProtectSystem=strict, ProtectHome (one minimal mount namespace)" ;;
         candidate) echo "units/codejail@.service.candidate (static User=cjbench in the bench)" ;;
         -*) echo "minus ${1#-} alone" ;;
         esac
@@ -172,7 +191,8 @@ bench_in_container() {
         if /usr/bin/python3 "$BENCH_DIR/nspawn_bench.py" "$spec" --json "$WORK/bench.json" "$@" | tee "$WORK/bench.log"; then
                 say "bench: done in $(( $(date +%s) - t )) s"
         else
-                fail "bench: failed requests (see above)"
+                fail "bench: failed requests (see above); the service's last log lines:"
+                in_ct journalctl -b --no-pager -n 15 -t codejail -o cat >&2 || true
         fi
         in_ct sh -c 'systemctl stop "cjb*.socket"; rm -f /run/systemd/system/cjb*; systemctl daemon-reload' || true
 }
