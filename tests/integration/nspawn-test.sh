@@ -23,10 +23,12 @@
 #     CODEJAIL_TEST_PORT   host/container loopback port (default: a free one)
 #     CODEJAIL_TEST_MIRROR Debian mirror for debootstrap (default: from apt)
 #     CODEJAIL_TEST_CACHE  cache directory
+#     CODEJAIL_BENCH=1     also run the benchmark of nspawn-bench.sh in this boot,
+#                          after the journal checks (about 3 more minutes; counts
+#                          in CODEJAIL_BENCH_ARGS, default "$BENCH_QUICK" of nspawn-bench.sh)
 set -euo pipefail
 
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-CACHE=${CODEJAIL_TEST_CACHE:-/var/cache/codejail-test}
+HERE=$(cd "$(dirname "$0")" && pwd)
 PORT=${CODEJAIL_TEST_PORT:-}
 DEB=
 KEEP=0
@@ -35,145 +37,22 @@ while [ $# -gt 0 ]; do
         --port) PORT=$2; shift 2 ;;
         --deb) DEB=$(realpath "$2"); shift 2 ;;
         --keep) KEEP=1; shift ;;
-        *) sed -n '2,30p' "$0" >&2; exit 2 ;;
+        *) sed -n '2,33p' "$0" >&2; exit 2 ;;
         esac
 done
-
-T0=$(date +%s)
-say() { printf '== [%4ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
-fail() { printf 'FAIL: %s\n' "$*" >&2; FAILED=$((FAILED + 1)); }
-die() { printf 'nspawn-test: %s\n' "$*" >&2; exit 1; }
-FAILED=0
+# say, fail, die, in_ct and the build/tree/boot steps (shared with nspawn-bench.sh)
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 
 [ "$(id -u)" = 0 ] || die "must run as root"
 
-# ---- tools -----------------------------------------------------------------
-need=()
-command -v debootstrap >/dev/null || need+=(debootstrap)
-command -v systemd-nspawn >/dev/null || need+=(systemd-container)
-command -v dpkg-buildpackage >/dev/null || need+=(dpkg-dev)
-dpkg -s debhelper dh-apparmor lintian >/dev/null 2>&1 || need+=(debhelper dh-apparmor lintian)
-command -v curl >/dev/null || need+=(curl)
-/usr/bin/python3 -c 'import pytest, requests' 2>/dev/null || need+=(python3-pytest python3-requests)
-if [ ${#need[@]} -gt 0 ]; then
-        say "installing ${need[*]}"
-        apt-get update -q >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
-fi
-
-# ---- the package -------------------------------------------------------------
-WORK=$(mktemp -d /tmp/codejail-nspawn.XXXXXXXX)
-NSPAWN_PID=
-MERGED=
-cleanup() {
-        local rc=$?
-        if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
-                # SIGTERM: nspawn asks the container's systemd to power off.
-                kill -TERM "$NSPAWN_PID" 2>/dev/null || true
-                for _ in $(seq 1 30); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.5; done
-                kill -KILL "$NSPAWN_PID" 2>/dev/null || true
-                wait "$NSPAWN_PID" 2>/dev/null || true
-        fi
-        if [ -n "$MERGED" ] && mountpoint -q "$MERGED"; then
-                umount "$MERGED" || umount -l "$MERGED" || true
-        fi
-        mkdir -p "$CACHE/last-run" && cp -f "$WORK"/*.log "$WORK"/*.json "$CACHE/last-run/" 2>/dev/null || true
-        if [ "$KEEP" = 1 ]; then
-                echo "nspawn-test: kept $WORK and $RUN" >&2
-        else
-                rm -rf "$WORK" "${RUN:-/nonexistent}"
-        fi
-        exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ -z "$DEB" ]; then
-        say "building the .deb from git archive HEAD ($(git -C "$TOP" rev-parse --short HEAD))"
-        mkdir -p "$WORK/src"
-        # A clean tree: no build-* dirs, no caches, only what is committed.
-        git -C "$TOP" archive HEAD | tar -x -C "$WORK/src"
-        if ! (cd "$WORK/src" && dpkg-checkbuilddeps >/dev/null 2>&1); then
-                say "installing build dependencies (debian/control)"
-                (cd "$WORK/src" && apt-get update -q >/dev/null &&
-                        DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -q ./ >/dev/null) ||
-                        die "cannot install the build dependencies"
-        fi
-        if ! (cd "$WORK/src" && dpkg-buildpackage -us -uc -b >"$WORK/build.log" 2>&1); then
-                tail -30 "$WORK/build.log" >&2
-                die "dpkg-buildpackage failed (log above)"
-        fi
-        DEB=$(ls "$WORK"/codejail-service_*_*.deb | grep -v dbgsym)
-        if command -v lintian >/dev/null; then
-                lintian "$WORK"/codejail-service_*.changes >"$WORK/lintian.log" 2>&1 || true
-                if grep -q '^E:' "$WORK/lintian.log"; then
-                        grep '^E:' "$WORK/lintian.log" >&2
-                        fail "lintian reports errors"
-                else
-                        say "lintian: no errors ($(grep -c '^W:' "$WORK/lintian.log") warning(s))"
-                fi
-        fi
-fi
-say "package: $(basename "$DEB")"
-
-# ---- the Debian 12 tree (cached) ---------------------------------------------
-mirror() {
-        [ -n "${CODEJAIL_TEST_MIRROR:-}" ] && { echo "$CODEJAIL_TEST_MIRROR"; return; }
-        # The mirror apt already uses for bookworm (deb822 or one-line format).
-        local m
-        m=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
-                grep -oE 'https?://[^ ]*/debian/?( |$)' | grep -v security | head -1 | tr -d ' ')
-        echo "${m:-http://deb.debian.org/debian}"
-}
-PKGS="systemd,systemd-sysv,dbus,libjansson4,libseccomp2,libapparmor1,libsystemd0"
-PKGS+=",python3,python3-six,python3-numpy,python3-networkx,python3-matplotlib"
-KEY=$(printf 'bookworm minbase %s v1' "$PKGS" | sha256sum | cut -c1-12)
-BASE=$CACHE/rootfs-bookworm-$KEY
-if [ ! -x "$BASE/usr/bin/python3" ]; then
-        say "debootstrap bookworm into $BASE (cold cache; mirror $(mirror))"
-        mkdir -p "$CACHE"
-        rm -rf "$BASE.tmp"
-        debootstrap --variant=minbase --include="$PKGS" bookworm "$BASE.tmp" "$(mirror)" >"$CACHE/debootstrap.log" 2>&1 ||
-                { tail -20 "$CACHE/debootstrap.log" >&2; die "debootstrap failed"; }
-        chroot "$BASE.tmp" apt-get clean
-        # A booted container needs no gettys or network management.
-        rm -f "$BASE.tmp"/etc/systemd/system/getty.target.wants/* "$BASE.tmp/etc/machine-id"
-        : >"$BASE.tmp/etc/machine-id"
-        mv "$BASE.tmp" "$BASE"
-fi
-
-# A throw-away overlay per run: the cache stays pristine.
-RUN=$CACHE/runs/run.$$
-mkdir -p "$RUN/upper" "$RUN/work" "$RUN/root"
-MERGED=$RUN/root
-mount -t overlay overlay -o "lowerdir=$BASE,upperdir=$RUN/upper,workdir=$RUN/work" "$MERGED"
-
-# netbase is not in minbase, but every real install has /etc/hosts (and the
-# deny tests read it expecting PermissionError, not FileNotFoundError).
-[ -e "$MERGED/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$MERGED/etc/hosts"
-
-if [ -z "$PORT" ]; then
-        PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-fi
+cj_need_tools
+cj_workdir
+cj_build_deb
+cj_rootfs
+[ -n "$PORT" ] || PORT=$(cj_free_port)
 BASE_URL=http://127.0.0.1:$PORT
-
-say "installing the package into the tree"
-cp "$DEB" "$MERGED/root/codejail-service.deb"
-cat >"$WORK/install.sh" <<'EOF'
-set -e
-export DEBIAN_FRONTEND=noninteractive
-if ! dpkg -i /root/codejail-service.deb >/root/dpkg.log 2>&1; then
-        # Depends the cached tree lacks: from the mirror (host network).
-        apt-get update -q >/dev/null && apt-get install -y -q -f >/dev/null
-fi
-dpkg -s codejail-service | grep -q '^Status: install ok installed'
-# Shipped disabled: nothing may be enabled by the package itself.
-! systemctl is-enabled -q codejail.socket
-! systemctl is-enabled -q codejail-selfcheck.timer
-EOF
-cp "$WORK/install.sh" "$MERGED/root/install.sh"
-systemd-nspawn -q --register=no --keep-unit -M "cj$$" -D "$MERGED" bash /root/install.sh ||
-        die "installing the package failed"
+cj_install
 grep -q '"enabled": false' "$MERGED/etc/codejail-service/codejail.json" || fail "default config is not \"enabled\": false"
 [ "$(stat -c %a "$MERGED/etc/codejail-service/codejail.json")" = 600 ] || fail "codejail.json is not 0600"
 
@@ -223,37 +102,7 @@ systemd-nspawn -q --register=no --keep-unit -M "cj$$" -D "$MERGED" systemctl ena
 systemd-nspawn -q --register=no --keep-unit -M "cj$$" -D "$MERGED" systemctl is-enabled -q codejail-selfcheck.timer ||
         fail "enabling codejail.socket did not enable codejail-selfcheck.timer (Also=)"
 
-say "booting the container"
-# The host is not necessarily run by systemd: --keep-unit --register=no keep
-# nspawn off the host's bus. Host network: the container's loopback is ours.
-# nspawn 252's own seccomp allow-list predates Landlock (the jail needs it)
-# and refuses bpf() (systemd needs it to enforce IPAddressAllow/Deny=); both
-# are added back for the container -- a property of the harness, not of the
-# product, which runs on the host's systemd.
-systemd-nspawn -b --register=no --keep-unit -q -D "$MERGED" -M "cj$$" \
-        --system-call-filter="landlock_create_ruleset landlock_add_rule landlock_restrict_self bpf" \
-        </dev/null >"$WORK/console.log" 2>&1 &
-NSPAWN_PID=$!
-
-leader() {  # the container's PID 1, as the host sees it
-        local p
-        for p in $(pgrep -P "$NSPAWN_PID"); do
-                [ "$(cat /proc/"$p"/comm 2>/dev/null)" = systemd ] && { echo "$p"; return 0; }
-        done
-        return 1
-}
-LEADER=
-for _ in $(seq 1 100); do LEADER=$(leader) && break; sleep 0.1; done
-[ -n "$LEADER" ] || { cat "$WORK/console.log" >&2; die "container did not start"; }
-in_ct() { nsenter -t "$LEADER" -a -- "$@"; }
-
-for _ in $(seq 1 120); do
-        st=$(in_ct systemctl is-system-running 2>/dev/null || true)
-        case $st in running|degraded) break ;; esac
-        sleep 0.5
-done
-say "container up (system state: $st)"
-[ "$st" = running ] || in_ct systemctl --failed --no-legend >&2 || true
+cj_boot
 
 # ---- 0. the installed units, as systemd on the target sees them ----------------
 if out=$(in_ct systemd-analyze verify codejail.socket codejail@.service codejail-selfcheck.service \
@@ -456,6 +305,14 @@ print(f"journal: {len(requests)} request entries, {accepted} accepted connection
       f"{len(executed)} executions, {len(uids)} distinct sandbox UIDs")
 sys.exit(0 if ok and executed else 1)
 EOF
+
+# ---- 8. the benchmark (issue 7), in this boot, when asked ---------------------------
+if [ "${CODEJAIL_BENCH:-0}" = 1 ]; then
+        # shellcheck source=nspawn-bench.sh
+        . "$HERE/nspawn-bench.sh"
+        # shellcheck disable=SC2086
+        bench_in_container "$PORT" ${CODEJAIL_BENCH_ARGS:-$BENCH_QUICK}
+fi
 
 # ---- 7. purge removes what the package added ---------------------------------------
 say "purging the package"
