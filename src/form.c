@@ -34,7 +34,8 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...) {
 
 static void item_free(struct form_item *it) {
         free(it->name);
-        free(it->data);
+        if (!it->borrowed)
+                free(it->data);
 }
 
 void form_done(struct form *f) {
@@ -47,9 +48,10 @@ void form_done(struct form *f) {
         f->n = 0;
 }
 
-/* Takes ownership of name and data (freed on failure too). The last of
- * duplicate names of the same kind wins, as in Django's QueryDict/FILES. */
-static int form_add(struct form *f, char *name, char *data, size_t len, bool is_file) {
+/* Takes ownership of name and (unless borrowed) data, freed on failure too.
+ * The last of duplicate names of the same kind wins, as in Django's
+ * QueryDict/FILES. */
+static int form_add(struct form *f, char *name, char *data, size_t len, bool is_file, bool borrowed) {
         for (size_t i = 0; i < f->n; i++)
                 if (f->items[i].is_file == is_file && strcmp(f->items[i].name, name) == 0) {
                         item_free(&f->items[i]);
@@ -60,11 +62,14 @@ static int form_add(struct form *f, char *name, char *data, size_t len, bool is_
         struct form_item *items = realloc(f->items, (f->n + 1) * sizeof *items);
         if (!items) {
                 free(name);
-                free(data);
+                if (!borrowed)
+                        free(data);
                 return -ENOMEM;
         }
         f->items = items;
-        f->items[f->n++] = (struct form_item) { .name = name, .data = data, .len = len, .is_file = is_file };
+        f->items[f->n++] = (struct form_item) {
+                .name = name, .data = data, .len = len, .is_file = is_file, .borrowed = borrowed,
+        };
         return 0;
 }
 
@@ -270,7 +275,7 @@ int form_parse_urlencoded(const char *body, size_t len, struct form *f, char *er
                                 form_done(&res);
                                 return -EINVAL;
                         }
-                        int r = form_add(&res, name, value, vl, false);
+                        int r = form_add(&res, name, value, vl, false, false);
                         if (r < 0) {
                                 form_done(&res);
                                 return r;
@@ -305,6 +310,12 @@ struct form_multipart {
         char *data;
         size_t data_len, data_cap;
 
+        /* In-place mode (form_parse_multipart_inplace): a part whose bytes
+         * are contiguous in the caller's body is referenced, not copied. */
+        char *inplace_base;
+        size_t inplace_len;
+        char *borrowed; /* the current part's data in the body, or NULL */
+
         struct form form;
         char error[160];
 };
@@ -328,7 +339,7 @@ struct form_multipart *form_multipart_new(const char *boundary, size_t max_bytes
 static void part_reset(struct form_multipart *m) {
         free(m->name);
         free(m->data);
-        m->name = m->data = NULL;
+        m->name = m->data = m->borrowed = NULL;
         m->data_len = m->data_cap = 0;
         m->header_bytes = 0;
         m->has_disposition = m->is_file = false;
@@ -364,6 +375,29 @@ static int data_append(struct form_multipart *m, const char *p, size_t n) {
         int r = charge(m, n);
         if (r < 0)
                 return r;
+        if (m->inplace_base && !m->data && p >= m->inplace_base && n <= m->inplace_len &&
+            (size_t)(p - m->inplace_base) <= m->inplace_len - n) {
+                if (!m->borrowed && m->data_len == 0) {
+                        m->borrowed = m->inplace_base + (p - m->inplace_base);
+                        m->data_len = n;
+                        return 0;
+                }
+                if (m->borrowed && m->borrowed + m->data_len == p) {
+                        m->data_len += n;
+                        return 0;
+                }
+        }
+        if (m->borrowed) {
+                /* Not contiguous after all: fall back to a copy. */
+                size_t have = m->data_len;
+                char *d = malloc(have + n + 1);
+                if (!d)
+                        return -ENOMEM;
+                memcpy(d, m->borrowed, have);
+                m->data = d;
+                m->data_cap = have + n + 1;
+                m->borrowed = NULL;
+        }
         if (m->data_len + n + 1 > m->data_cap) {
                 size_t cap = m->data_cap ? m->data_cap : 256;
                 while (cap < m->data_len + n + 1)
@@ -439,12 +473,17 @@ static int part_finish(struct form_multipart *m) {
         int r = charge(m, strlen(m->name));
         if (r < 0)
                 return r;
+        if (m->borrowed) {
+                r = form_add(&m->form, TAKE_PTR(m->name), TAKE_PTR(m->borrowed), m->data_len, m->is_file, true);
+                part_reset(m);
+                return r;
+        }
         if (!m->data) {
                 m->data = strdup("");
                 if (!m->data)
                         return -ENOMEM;
         }
-        r = form_add(&m->form, TAKE_PTR(m->name), TAKE_PTR(m->data), m->data_len, m->is_file);
+        r = form_add(&m->form, TAKE_PTR(m->name), TAKE_PTR(m->data), m->data_len, m->is_file, false);
         part_reset(m);
         return r;
 }
@@ -630,6 +669,33 @@ int form_multipart_finish(struct form_multipart *m, struct form *f, char *err, s
         }
         *f = m->form;
         m->form = (struct form) { 0 };
+        return 0;
+}
+
+int form_parse_multipart_inplace(char *body, size_t len, const char *boundary, struct form *f, char *err,
+                                 size_t errlen) {
+        if (!boundary || !*boundary || strlen(boundary) > 70) {
+                set_err(err, errlen, "multipart boundary missing or invalid");
+                return -EINVAL;
+        }
+        struct form_multipart *m = form_multipart_new(boundary, len);
+        if (!m) {
+                set_err(err, errlen, "out of memory");
+                return -ENOMEM;
+        }
+        m->inplace_base = body;
+        m->inplace_len = len;
+        int r = form_multipart_feed(m, body, len, err, errlen);
+        if (r >= 0)
+                r = form_multipart_finish(m, f, err, errlen);
+        form_multipart_free(m);
+        if (r < 0)
+                return r;
+        /* Parsing is over: terminate each borrowed value in place. The byte
+         * after it is the CR of the delimiter that closed its part. */
+        for (size_t i = 0; i < f->n; i++)
+                if (f->items[i].borrowed)
+                        f->items[i].data[f->items[i].len] = '\0';
         return 0;
 }
 

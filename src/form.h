@@ -10,6 +10,7 @@ struct form_item {
         char *data;   /* value or file contents (NUL-terminated for convenience) */
         size_t len;
         bool is_file; /* multipart part with a filename= parameter */
+        bool borrowed; /* data points into the caller's body (in-place parse) */
 };
 
 struct form {
@@ -36,6 +37,13 @@ enum form_kind form_content_type(const char *content_type, char *boundary, size_
 int form_parse_urlencoded(const char *body, size_t len, struct form *f, char *err, size_t errlen);
 int form_parse_multipart(const char *body, size_t len, const char *boundary, struct form *f,
                          char *err, size_t errlen);
+
+/* The same, without copying: values whose bytes are contiguous in body (all
+ * of them, for a well-formed body) point into it and are NUL-terminated in
+ * place, overwriting the CR that follows each. body must outlive the form.
+ * Keeps one copy of an uploaded file in memory instead of two. */
+int form_parse_multipart_inplace(char *body, size_t len, const char *boundary, struct form *f, char *err,
+                                 size_t errlen);
 
 /* Streaming multipart parser: feed chunks as they arrive. max_bytes caps
  * the stored names+contents. new() returns NULL on ENOMEM or a boundary

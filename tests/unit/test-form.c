@@ -88,6 +88,24 @@ static void run_case(const char *dir, const char *name) {
                 check_result(name, r, &f, err, expected);
                 form_done(&f);
 
+                /* In place (what the server uses): same items, every value
+                 * borrowed from the body and NUL-terminated there. */
+                char *copy = malloc(len + 1);
+                memcpy(copy, input, len);
+                copy[len] = 0;
+                struct form h = { 0 };
+                err[0] = 0;
+                char label_ip[300];
+                snprintf(label_ip, sizeof label_ip, "%s (in place)", name);
+                r = form_parse_multipart_inplace(copy, len, boundary, &h, err, sizeof err);
+                check_result(label_ip, r, &h, err, expected);
+                for (size_t i = 0; r == 0 && i < h.n; i++)
+                        if (h.items[i].len > 0 &&
+                            (!h.items[i].borrowed || h.items[i].data < copy || h.items[i].data >= copy + len))
+                                fail_msg("%s: item %zu was copied, not borrowed", label_ip, i);
+                form_done(&h);
+                free(copy);
+
                 static const size_t steps[] = { 1, 2, 3, 7, 64, 4096 };
                 for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
                         struct form_multipart *m = form_multipart_new(boundary, len);
