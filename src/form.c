@@ -672,8 +672,10 @@ int form_multipart_finish(struct form_multipart *m, struct form *f, char *err, s
         return 0;
 }
 
-int form_parse_multipart_inplace(char *body, size_t len, const char *boundary, struct form *f, char *err,
-                                 size_t errlen) {
+/* One whole body in one feed; inplace (or NULL): the same bytes, writable,
+ * for values to be borrowed from. */
+static int parse_whole(const char *body, size_t len, char *inplace, const char *boundary, struct form *f,
+                       char *err, size_t errlen) {
         if (!boundary || !*boundary || strlen(boundary) > 70) {
                 set_err(err, errlen, "multipart boundary missing or invalid");
                 return -EINVAL;
@@ -683,12 +685,18 @@ int form_parse_multipart_inplace(char *body, size_t len, const char *boundary, s
                 set_err(err, errlen, "out of memory");
                 return -ENOMEM;
         }
-        m->inplace_base = body;
-        m->inplace_len = len;
+        m->inplace_base = inplace;
+        m->inplace_len = inplace ? len : 0;
         int r = form_multipart_feed(m, body, len, err, errlen);
         if (r >= 0)
                 r = form_multipart_finish(m, f, err, errlen);
         form_multipart_free(m);
+        return r;
+}
+
+int form_parse_multipart_inplace(char *body, size_t len, const char *boundary, struct form *f, char *err,
+                                 size_t errlen) {
+        int r = parse_whole(body, len, body, boundary, f, err, errlen);
         if (r < 0)
                 return r;
         /* Parsing is over: terminate each borrowed value in place. The byte
@@ -701,18 +709,5 @@ int form_parse_multipart_inplace(char *body, size_t len, const char *boundary, s
 
 int form_parse_multipart(const char *body, size_t len, const char *boundary, struct form *f,
                          char *err, size_t errlen) {
-        if (!boundary || !*boundary || strlen(boundary) > 70) {
-                set_err(err, errlen, "multipart boundary missing or invalid");
-                return -EINVAL;
-        }
-        struct form_multipart *m = form_multipart_new(boundary, len);
-        if (!m) {
-                set_err(err, errlen, "out of memory");
-                return -ENOMEM;
-        }
-        int r = form_multipart_feed(m, body, len, err, errlen);
-        if (r >= 0)
-                r = form_multipart_finish(m, f, err, errlen);
-        form_multipart_free(m);
-        return r;
+        return parse_whole(body, len, NULL, boundary, f, err, errlen);
 }
