@@ -21,6 +21,7 @@
 #     --seconds   throughput time per variant (a), (b), (c)   (default 15)
 #     --quick     -n 200 --n-options 20 --seconds 6 (the CI tier)
 #     CODEJAIL_TEST_CACHE, CODEJAIL_TEST_MIRROR as for nspawn-test.sh.
+#     CODEJAIL_BENCH_VARIANTS  the option variants to measure (default: all below)
 #
 # nspawn-test.sh sources this file and calls bench_in_container in its own
 # boot when CODEJAIL_BENCH=1 (after its journal checks).
@@ -31,9 +32,10 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BENCH_QUICK="-n 200 --n-options 20 --seconds 6"
 
 # The option groups measured, relative to the installed codejail@.service.
-BENCH_VARIANTS="plain nomnt static static-nomnt minmnt nonet noipdeny noseccomp nocred \
+BENCH_VARIANTS=${CODEJAIL_BENCH_VARIANTS:-"plain nomnt static static-nomnt minmnt nonet noipdeny noseccomp nocred \
 -ProtectKernelTunables -ProtectProc -PrivateDevices -ProtectClock -ProtectKernelLogs_Modules \
--ProtectControlGroups -PrivateIPC_Mounts cheap cheap-nocred cheap-noseccomp cheap-minmnt"
+-ProtectControlGroups -PrivateIPC_Mounts cheap cheap-nocred cheap-noseccomp cheap-noseccomp-nocred cheap-sysfilter \
+cheap-minmnt"}
 
 # Runs inside the container: generates the variant units. Arguments: name=port ...
 bench_gen_script() {
@@ -110,6 +112,10 @@ for arg in "$@"; do
                         cheap-nocred) del "$f" LoadCredential
                                 sed -i 's|^ExecStart=.*|ExecStart=/usr/bin/codejaild --config /etc/codejail-service/bench-static-open.json|' "$f" ;;
                         cheap-noseccomp) del "$f" $SECCOMP ;;
+                        cheap-noseccomp-nocred) del "$f" $SECCOMP LoadCredential
+                                sed -i 's|^ExecStart=.*|ExecStart=/usr/bin/codejaild --config /etc/codejail-service/bench-static-open.json|' "$f" ;;
+                        cheap-sysfilter) del "$f" RestrictAddressFamilies RestrictNamespaces LockPersonality \
+                                MemoryDenyWriteExecute RestrictRealtime RestrictSUIDSGID ;;
                         cheap-minmnt) add "$f" "PrivateTmp=yes"; add "$f" "ProtectSystem=strict"; add "$f" "ProtectHome=yes" ;;
                         esac ;;
                 -*) del "$f" $(echo "${v#-}" | tr _ ' ' | sed -e 's/KernelLogs Modules/KernelLogs ProtectKernelModules/' \
@@ -140,6 +146,8 @@ bench_labels() {
         cheap) echo "static User=, minus mount-namespace options, PrivateNetwork, IPAddressDeny" ;;
         cheap-nocred) echo "cheap, minus LoadCredential" ;;
         cheap-noseccomp) echo "cheap, minus the seccomp-based options" ;;
+        cheap-noseccomp-nocred) echo "cheap, minus the seccomp-based options and LoadCredential" ;;
+        cheap-sysfilter) echo "cheap, seccomp-based options reduced to SystemCallFilter + SystemCallArchitectures" ;;
         cheap-minmnt) echo "cheap + PrivateTmp, ProtectSystem=strict, ProtectHome (one minimal mount namespace)" ;;
         candidate) echo "units/codejail@.service.candidate (static User=cjbench in the bench)" ;;
         -*) echo "minus ${1#-} alone" ;;
@@ -153,6 +161,7 @@ bench_in_container() {
         local port_a=$1 v p exposure spec
         shift
         local variants=$BENCH_VARIANTS
+        case " $variants " in *" plain "*) ;; *) variants="plain $variants" ;; esac
         [ -f "$TOP/units/codejail@.service.candidate" ] && {
                 cp "$TOP/units/codejail@.service.candidate" "$MERGED/root/cjb-candidate.service" 2>/dev/null ||
                         in_ct sh -c 'cat >/root/cjb-candidate.service' <"$TOP/units/codejail@.service.candidate"
