@@ -22,6 +22,7 @@ import io
 import json
 import os
 import re
+import resource
 import socket
 import statistics
 import subprocess
@@ -124,6 +125,7 @@ def concurrent(port, raw, expect, clients, seconds):
                 else:
                     errors[0] += 1
 
+    busy0, self0 = busy_jiffies(), resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     threads = [threading.Thread(target=worker) for _ in range(clients)]
     for t in threads:
@@ -131,20 +133,32 @@ def concurrent(port, raw, expect, clients, seconds):
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
-    return lat, errors[0], wall
+    busy1, self1 = busy_jiffies(), resource.getrusage(resource.RUSAGE_SELF)
+    hz = os.sysconf("SC_CLK_TCK")
+    n = max(len(lat), 1)
+    machine_ms = (busy1 - busy0) / hz * 1e3 / n
+    client_ms = ((self1.ru_utime - self0.ru_utime) + (self1.ru_stime - self0.ru_stime)) * 1e3 / n
+    return lat, errors[0], wall, machine_ms, client_ms
+
+
+def busy_jiffies():
+    """All CPUs' non-idle time from /proc/stat (user+nice+system+irq+softirq+steal)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
 
 
 def floor(wrapper_dir, stdin, n):
     times, cpu = [], []
     for _ in range(n):
-        before = os.times()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         p = subprocess.run(["/usr/bin/python3", "-E", "-B", "jailed_code"], input=stdin, cwd=wrapper_dir,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            env={"PATH": "/usr/bin:/bin", "TMPDIR": "tmp", "HOME": "tmp", "LANG": "C.UTF-8"})
         times.append(time.perf_counter() - t0)
-        after = os.times()
-        cpu.append((after.children_user - before.children_user) + (after.children_system - before.children_system))
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
         if p.returncode != 0:
             raise SystemExit(f"floor run failed: {p.stderr!r}")
     return times, cpu
@@ -259,10 +273,11 @@ def run(args, work, log):
                           "cpu_ms_p99": pct(cpu, 99) if cpu else None, "samples": len(rss)}
 
     for clients in (8, 32):
-        lat, errors, wall = concurrent(port, x_raw, x_ok, clients, args.seconds)
+        lat, errors, wall, machine_ms, client_ms = concurrent(port, x_raw, x_ok, clients, args.seconds)
         results[f"c{clients}"] = {"rps": len(lat) / wall, "median_ms": statistics.median(lat) * 1e3 if lat else 0,
                                   "p90_ms": pct(lat, 90) * 1e3, "p99_ms": pct(lat, 99) * 1e3,
-                                  "errors": errors, "requests": len(lat)}
+                                  "errors": errors, "requests": len(lat), "machine_cpu_ms": machine_ms,
+                                  "client_cpu_ms": client_ms}
 
     cores = os.cpu_count() or 1
     floor_cpu_s = results["floor"]["cpu_ms"] / 1e3
@@ -286,12 +301,13 @@ def run(args, work, log):
               f"{r['median_ms'] / base:.2f}x |")
     print(f"| floor: numpy case | {results['floor_numpy']['median_ms']:.1f} | | | | |")
     print()
-    print("| clients | req/s | median ms | p90 ms | p99 ms | errors | vs cores/floor-CPU |")
-    print("|---|---|---|---|---|---|---|")
+    print("| clients | req/s | median ms | p90 ms | p99 ms | errors | vs cores/floor-CPU | machine CPU/req | of it, load generator |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for c in (8, 32):
         r = results[f"c{c}"]
         print(f"| {c} | {r['rps']:.1f} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} | {r['p99_ms']:.1f} | "
-              f"{r['errors']} | {r['rps'] / ideal_rps:.0%} of {ideal_rps:.1f} |")
+              f"{r['errors']} | {r['rps'] / ideal_rps:.0%} of {ideal_rps:.1f} | {r['machine_cpu_ms']:.1f} ms | "
+              f"{r['client_cpu_ms']:.1f} ms |")
     print()
     print(f"floor CPU per run: {results['floor']['cpu_ms']:.1f} ms")
     if svc["samples"]:
