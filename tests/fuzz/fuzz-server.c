@@ -83,11 +83,20 @@ void jail_result_done(struct jail_result *res) {
 
 /* ---- harness ---- */
 static struct config *cfg;
+static char state_dir[] = "/tmp/cj-fuzz-server.XXXXXX";
+
+static void remove_state_dir(void) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/health.json", state_dir);
+        unlink(path);
+        rmdir(state_dir);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
-        char dir[] = "/tmp/cj-fuzz-server.XXXXXX";
-        if (!mkdtemp(dir))
+        char *dir = mkdtemp(state_dir);
+        if (!dir)
                 abort();
+        atexit(remove_state_dir);
         char conf[512];
         int k = snprintf(conf, sizeof conf,
                          "{\"enabled\": true, \"state_dir\": \"%s\", \"max_request_bytes\": 4096, "
