@@ -11,7 +11,8 @@ pkgs="build-essential autoconf automake libtool pkg-config
  libjansson-dev libseccomp-dev libapparmor-dev libcmocka-dev
  python3 python3-six python3-numpy python3-networkx python3-matplotlib
  python3-pytest python3-requests python3-ddt
- systemd iproute2 util-linux curl apparmor procps"
+ systemd iproute2 util-linux curl apparmor procps
+ clang libclang-rt-dev valgrind"
 # Package lists are empty on a fresh image.
 ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1 || apt-get update -qq
 # llhttp: Debian 12 ships sources (node-llhttp), newer releases a library.

@@ -9,7 +9,7 @@
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$TOP/build-ci}
-ALL_TIERS="check http-accept http-inetd sabotage nspawn"
+ALL_TIERS="check http-accept http-inetd sabotage abuse soak sanitize fuzz-smoke nspawn"
 TIERS=${TIERS:-$ALL_TIERS}
 
 if [ "$(id -u)" != 0 ]; then
@@ -60,6 +60,13 @@ tier check check_tier
 tier http-accept "$TOP/api_tests/run.sh" http -p no:cacheprovider -q
 tier http-inetd env API_TEST_FD_MODE=inetd API_TEST_DUMMY_IF=1 "$TOP/api_tests/run.sh" http -p no:cacheprovider -q
 tier sabotage "$TOP/api_tests/run.sh" sabotage-exec
+# Hostile input: abuse of the live service, a 2,000-request soak, the whole
+# suite once under ASan+UBSan (+ valgrind for a few instances), and 60 s of
+# libFuzzer per harness after replaying the committed corpus.
+tier abuse "$TOP/tests/abuse/run.sh" -q
+tier soak "$TOP/tests/soak/run.sh"
+tier sanitize env SAN_BUILD="$BUILD-san" PLAIN_BUILD="$BUILD" "$TOP/tests/sanitize.sh"
+tier fuzz-smoke env BUILD_FUZZ="$BUILD-fuzz" "$TOP/tests/fuzz/smoke.sh" 60
 # The .deb installed into a booted Debian 12 (systemd-nspawn -b): units,
 # DynamicUser, LoadCredential, journald, sd_notify for real.
 tier nspawn "$TOP/tests/integration/nspawn-test.sh"
