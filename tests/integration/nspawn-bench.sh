@@ -35,7 +35,7 @@ BENCH_QUICK="-n 200 --n-options 20 --seconds 6"
 BENCH_VARIANTS=${CODEJAIL_BENCH_VARIANTS:-"plain nomnt static static-nomnt minmnt nonet noipdeny noseccomp nocred \
 -ProtectKernelTunables -ProtectProc -PrivateDevices -ProtectClock -ProtectKernelLogs_Modules \
 -ProtectControlGroups -PrivateIPC_Mounts cheap cheap-nocred cheap-noseccomp cheap-noseccomp-nocred cheap-sysfilter \
-cheap-minmnt"}
+cheap-minmnt snm-devpol snm-ipc"}
 
 # Runs inside the container: generates the variant units. Arguments: name=port ...
 bench_gen_script() {
@@ -107,6 +107,8 @@ for arg in "$@"; do
                 noseccomp) del "$f" $SECCOMP ;;
                 nocred) del "$f" LoadCredential
                         sed -i 's|^ExecStart=.*|ExecStart=/usr/bin/codejaild --config /etc/codejail-service/bench-open.json|' "$f" ;;
+                snm-devpol) static "$f"; del "$f" $MOUNTNS; add "$f" "DevicePolicy=closed" ;;
+                snm-ipc) static "$f"; del "$f" $MOUNTNS; add "$f" "PrivateIPC=yes" ;;
                 cheap*) static "$f"; del "$f" $MOUNTNS PrivateNetwork IPAddressDeny
                         case $v in
                         cheap-nocred) del "$f" LoadCredential
@@ -143,6 +145,8 @@ bench_labels() {
         noipdeny) echo "minus IPAddressDeny (per-instance BPF)" ;;
         noseccomp) echo "minus the seccomp-based options (SystemCallFilter & co, RestrictAddressFamilies/Namespaces, MDWE, LockPersonality, RestrictRealtime/SUIDSGID)" ;;
         nocred) echo "minus LoadCredential (config file read directly)" ;;
+        snm-devpol) echo "static-nomnt + DevicePolicy=closed (cgroup device filter, no /dev namespace)" ;;
+        snm-ipc) echo "static-nomnt + PrivateIPC=yes (IPC namespace alone)" ;;
         cheap) echo "static User=, minus mount-namespace options, PrivateNetwork, IPAddressDeny" ;;
         cheap-nocred) echo "cheap, minus LoadCredential" ;;
         cheap-noseccomp) echo "cheap, minus the seccomp-based options" ;;
