@@ -34,7 +34,7 @@ if [ "${CJ_SAN_IN_NS:-}" != 1 ]; then
     # (Not a network namespace: the selfcheck suite must see the real one;
     # the HTTP and valgrind parts enter loopback-only ones themselves.)
     exec unshare --mount --pid --fork --mount-proc -- env CJ_SAN_IN_NS=1 \
-        bash -c 'mount -t tmpfs -o mode=1777,size=1g cj-san-tmp /tmp && exec "$0" "$@"' "$0" "$@"
+        "$TOP/tests/private-tmp.sh" "$TOP" "$SAN_BUILD" "$PLAIN_BUILD" -- "$0" "$@"
 fi
 
 build() {  # $1 dir  $2.. configure args

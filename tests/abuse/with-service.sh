@@ -25,7 +25,8 @@ export CODEJAILD
 
 if [ "${CJ_IN_NS:-}" != 1 ]; then
     exec unshare --net --mount --pid --fork --mount-proc -- env CJ_IN_NS=1 \
-        bash -c 'ip link set lo up && mount -t tmpfs -o mode=1777,size=512m cj-abuse-tmp /tmp && exec "$0" "$@"' "$0" "$@"
+        bash -c 'ip link set lo up && exec "$1/tests/private-tmp.sh" "$1" "$(dirname "$CODEJAILD")" -- "$0" "${@:2}"' \
+        "$0" "$TOP" "$@"
 fi
 if [ "$(awk -F: 'NR > 2 { gsub(/ /, "", $1); print $1 }' /proc/self/net/dev)" != lo ]; then
     echo "with-service: not in a loopback-only network namespace" >&2; exit 2

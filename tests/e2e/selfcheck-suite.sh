@@ -16,7 +16,7 @@ fi
 # running elsewhere on the machine cannot be mistaken for leftovers.
 if [ "${SELFCHECK_SUITE_PRIVATE_TMP:-}" != 1 ]; then
         exec unshare --mount --propagation private -- env SELFCHECK_SUITE_PRIVATE_TMP=1 \
-                bash -c 'mount -t tmpfs -o mode=1777 tmpfs /tmp && exec bash "$0"' "$0"
+                "$(dirname "$0")/../private-tmp.sh" "$top_builddir" "$(dirname "$0")" -- bash "$(realpath "$0")"
 fi
 T=$(mktemp -d /tmp/cj-selfcheck.XXXXXXXX)
 trap 'rm -rf "$T"' EXIT
