@@ -35,7 +35,8 @@ BENCH_QUICK="-n 200 --n-options 20 --seconds 6"
 BENCH_VARIANTS=${CODEJAIL_BENCH_VARIANTS:-"plain nomnt static static-nomnt minmnt nonet noipdeny noseccomp nocred \
 -ProtectKernelTunables -ProtectProc -PrivateDevices -ProtectClock -ProtectKernelLogs_Modules \
 -ProtectControlGroups -PrivateIPC_Mounts cheap cheap-nocred cheap-noseccomp cheap-noseccomp-nocred cheap-sysfilter \
-cheap-minmnt snm-devpol snm-ipc"}
+cheap-minmnt snm-devpol snm-ipc \
+snm-devpol-nosysfilter snm-devpol-nocred"}
 
 # Runs inside the container: generates the variant units. Arguments: name=port ...
 bench_gen_script() {
@@ -108,6 +109,10 @@ for arg in "$@"; do
                 nocred) del "$f" LoadCredential
                         sed -i 's|^ExecStart=.*|ExecStart=/usr/bin/codejaild --config /etc/codejail-service/bench-open.json|' "$f" ;;
                 snm-devpol) static "$f"; del "$f" $MOUNTNS; add "$f" "DevicePolicy=closed" ;;
+                snm-devpol-nosysfilter) static "$f"; del "$f" $MOUNTNS SystemCallFilter SystemCallErrorNumber
+                        add "$f" "DevicePolicy=closed" ;;
+                snm-devpol-nocred) static "$f"; del "$f" $MOUNTNS LoadCredential; add "$f" "DevicePolicy=closed"
+                        sed -i 's|^ExecStart=.*|ExecStart=/usr/bin/codejaild --config /etc/codejail-service/bench-static-open.json|' "$f" ;;
                 snm-ipc) static "$f"; del "$f" $MOUNTNS; add "$f" "PrivateIPC=yes" ;;
                 cheap*) static "$f"; del "$f" $MOUNTNS PrivateNetwork IPAddressDeny
                         case $v in
@@ -146,6 +151,8 @@ bench_labels() {
         noseccomp) echo "minus the seccomp-based options (SystemCallFilter & co, RestrictAddressFamilies/Namespaces, MDWE, LockPersonality, RestrictRealtime/SUIDSGID)" ;;
         nocred) echo "minus LoadCredential (config file read directly)" ;;
         snm-devpol) echo "static-nomnt + DevicePolicy=closed (cgroup device filter, no /dev namespace)" ;;
+        snm-devpol-nosysfilter) echo "snm-devpol minus SystemCallFilter (the other seccomp options kept)" ;;
+        snm-devpol-nocred) echo "snm-devpol minus LoadCredential" ;;
         snm-ipc) echo "static-nomnt + PrivateIPC=yes (IPC namespace alone)" ;;
         cheap) echo "static User=, minus mount-namespace options, PrivateNetwork, IPAddressDeny" ;;
         cheap-nocred) echo "cheap, minus LoadCredential" ;;
