@@ -14,13 +14,13 @@ done
 [ "${1:-}" = -- ] || { echo "private-tmp.sh: usage: private-tmp.sh [DIR...] -- CMD" >&2; exit 2; }
 shift
 saved=$(mktemp -d /run/cj-saved-tmp.XXXXXX)
-mount --bind /tmp "$saved"
+mount --rbind /tmp "$saved"
 mount -t tmpfs -o mode=1777,size=1g cj-private-tmp /tmp
 for d in "${keep[@]}"; do
         case $d in
         /tmp/*)
                 mkdir -p "$saved/${d#/tmp/}" "$d"
-                mount --bind "$saved/${d#/tmp/}" "$d"
+                mount --rbind "$saved/${d#/tmp/}" "$d"
                 ;;
         esac
 done
