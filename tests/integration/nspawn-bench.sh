@@ -10,8 +10,9 @@
 # plus one socket + service pair per option group of codejail@.service
 # (the installed unit minus some options; generated under
 # /run/systemd/system in the container, never touching the package's files),
-# each with its `systemd-analyze security` exposure; and
-# units/codejail@.service.candidate when the checkout has one.
+# each with its `systemd-analyze security` exposure; and (d)
+# units/codejail@.service.candidate when the checkout has one (with its own
+# throughput row).
 # Prints two markdown tables (tests/integration/nspawn_bench.py).
 #
 #   tests/integration/nspawn-bench.sh [--deb FILE] [--keep] [-n N] [--n-options N]
