@@ -37,7 +37,7 @@ BENCH_VARIANTS=${CODEJAIL_BENCH_VARIANTS:-"plain nomnt static static-nomnt minmn
 -ProtectKernelTunables -ProtectProc -PrivateDevices -ProtectClock -ProtectKernelLogs_Modules \
 -ProtectControlGroups -PrivateIPC_Mounts cheap cheap-nocred cheap-noseccomp cheap-noseccomp-nocred cheap-sysfilter \
 cheap-minmnt snm-devpol snm-ipc \
-snm-devpol-nosysfilter snm-devpol-nocred"}
+snm-devpol-nosysfilter snm-devpol-noseccomp snm-devpol-nocred"}
 
 # Runs inside the container: generates the variant units. Arguments: name=port ...
 bench_gen_script() {
@@ -112,6 +112,7 @@ for arg in "$@"; do
                 snm-devpol) static "$f"; del "$f" $MOUNTNS; add "$f" "DevicePolicy=closed" ;;
                 snm-devpol-nosysfilter) static "$f"; del "$f" $MOUNTNS SystemCallFilter SystemCallErrorNumber
                         add "$f" "DevicePolicy=closed" ;;
+                snm-devpol-noseccomp) static "$f"; del "$f" $MOUNTNS $SECCOMP; add "$f" "DevicePolicy=closed" ;;
                 snm-devpol-nocred) static "$f"; del "$f" $MOUNTNS LoadCredential; add "$f" "DevicePolicy=closed"
                         sed -i 's|^ExecStart=.*|ExecStart=/usr/bin/codejaild --config /etc/codejail-service/bench-static-open.json|' "$f" ;;
                 snm-ipc) static "$f"; del "$f" $MOUNTNS; add "$f" "PrivateIPC=yes" ;;
@@ -153,6 +154,7 @@ bench_labels() {
         nocred) echo "minus LoadCredential (config file read directly)" ;;
         snm-devpol) echo "static-nomnt + DevicePolicy=closed (cgroup device filter, no /dev namespace)" ;;
         snm-devpol-nosysfilter) echo "snm-devpol minus SystemCallFilter (the other seccomp options kept)" ;;
+        snm-devpol-noseccomp) echo "snm-devpol minus every seccomp-based option (codejaild's own filter only)" ;;
         snm-devpol-nocred) echo "snm-devpol minus LoadCredential" ;;
         snm-ipc) echo "static-nomnt + PrivateIPC=yes (IPC namespace alone)" ;;
         cheap) echo "static User=, minus mount-namespace options, PrivateNetwork, IPAddressDeny" ;;
