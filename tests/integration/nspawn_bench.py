@@ -53,7 +53,7 @@ HEALTH = b"GET /health/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n
 X_RAW = post(X_PAYLOAD)
 
 
-def one_request(port, raw, timeout=60):
+def one_request(port, raw, timeout=20):
     """One prebuilt request on a fresh connection: (status, body, seconds)."""
     t0 = time.perf_counter()
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
@@ -252,6 +252,12 @@ def main():
                     else:
                         r[key + "_err"] += 1
                         errors_seen.append(f"{name} {key}: {what}")
+                        # A broken harness (e.g. systemd in the container losing its
+                        # cgroups) must not turn into hours of 20 s timeouts.
+                        if len(errors_seen) >= 10:
+                            floor.close()
+                            raise SystemExit("nspawn_bench: 10 failed requests, giving up; first: "
+                                             + "; ".join(errors_seen[:3]))
     t_seq = time.monotonic() - t_start
 
     # Throughput: A B F F B A, each half of the time.
