@@ -232,7 +232,7 @@ bench_in_container() {
                 say "bench: no static C compiler on the host: in-process mount namespace cost not measured"
         fi
         # Leave the container as the bench found it (nspawn-test.sh purges afterwards).
-        in_ct sh -c 'systemctl stop "cjb*.socket" "cjb*@*.service"; rm -f /run/systemd/system/cjb*
+        timeout 60 nsenter -t "$LEADER" -a -- sh -c 'systemctl stop "cjb*.socket" "cjb*@*.service"; rm -f /run/systemd/system/cjb*
                 systemctl daemon-reload; rm -rf /etc/codejail-service/bench-*.json /run/cjbench-* /root/cjb-candidate.service
                 userdel cjbench' >/dev/null 2>&1 || true
 }
