@@ -10,6 +10,7 @@
 #include "harden.h"
 #include "jail.h"
 #include "macro.h"
+#include "ns.h"
 #include "seccomp-filter.h"
 
 #ifdef CODEJAIL_SABOTAGE
@@ -58,6 +59,12 @@ int harden_self(const struct config *cfg, const char **step) {
         *step = "network";
         if ((r = jail_isolate_self_network(cfg)) < 0)
                 return r;
+        if (!SABOTAGED(LAYER_SELF_MOUNTS)) {
+                /* Its /tmp holds one jail dir: the upload plus the wrapper. */
+                uint64_t tmp_bytes = 2 * cfg->max_request_bytes + (UINT64_C(8) << 20);
+                if ((r = ns_private_filesystem(cfg->state_dir, tmp_bytes, step)) < 0)
+                        return r;
+        }
         *step = "dumpable";
         if (!SABOTAGED(LAYER_SELF_DUMPABLE) && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
                 return negative_errno();

@@ -7,7 +7,9 @@
 
 #include "conf.h"
 
-/* In order: a private network namespace (no egress), not dumpable (no
+/* In order: a private network namespace (no egress), a private mount
+ * namespace with everything read-only but the state dir, its own /tmp and
+ * /home, /root hidden (ns_private_filesystem), not dumpable (no
  * ptrace or core of the service by its own uid -- every instance shares
  * one DynamicUser), capabilities cut to what the jail set-up needs
  * (CAP_SYS_ADMIN, CAP_SETUID, CAP_SETGID, CAP_SETPCAP) in every set

@@ -84,6 +84,12 @@ static void probe_service(json_t *checks, bool *all) {
         snprintf(detail, sizeof detail, "socket(AF_INET): %s", fd < 0 ? strerror(e) : "created");
         add_check(checks, "service_seccomp_no_inet_socket", e == EACCES, detail, all);
 
+        /* access(W_OK) asks without writing: EROFS once the view is read-only. */
+        int ro_etc = access("/etc", W_OK) < 0 ? errno : 0, ro_usr = access("/usr", W_OK) < 0 ? errno : 0;
+        snprintf(detail, sizeof detail, "write access to /etc: %s, /usr: %s", ro_etc ? strerror(ro_etc) : "yes",
+                 ro_usr ? strerror(ro_usr) : "yes");
+        add_check(checks, "service_filesystem_readonly", ro_etc == EROFS && ro_usr == EROFS, detail, all);
+
         int nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
         snprintf(detail, sizeof detail, "no_new_privs=%d", nnp);
         add_check(checks, "service_no_new_privs", nnp == 1, detail, all);

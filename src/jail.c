@@ -83,7 +83,7 @@ static const struct {
         { "caps", LAYER_CAPS },         { "nnp", LAYER_NNP },           { "exec_once", LAYER_EXEC_ONCE },
         { "apparmor", LAYER_APPARMOR }, { "netns_self", LAYER_NETNS_SELF },
         { "self_seccomp", LAYER_SELF_SECCOMP }, { "self_caps", LAYER_SELF_CAPS },
-        { "self_dumpable", LAYER_SELF_DUMPABLE },
+        { "self_dumpable", LAYER_SELF_DUMPABLE }, { "self_mounts", LAYER_SELF_MOUNTS },
 };
 unsigned jail_sabotaged_layers(void) {
         if (sabotage != ~0u)

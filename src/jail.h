@@ -57,6 +57,7 @@ enum jail_layer {
         LAYER_SELF_SECCOMP = 1u << 11, /* the service's own filter + no_new_privs */
         LAYER_SELF_CAPS = 1u << 12,    /* the service's own capability drop */
         LAYER_SELF_DUMPABLE = 1u << 13,
+        LAYER_SELF_MOUNTS = 1u << 14,  /* the service's own read-only filesystem view */
 };
 unsigned jail_sabotaged_layers(void); /* 0 in production builds */
 

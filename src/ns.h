@@ -17,6 +17,9 @@
  * *step names what failed. */
 int ns_setup_mounts(const char *jail_dir, uint64_t tmpfs_bytes, uid_t uid, gid_t gid, const char **step);
 
+/* The serving process's own filesystem view (see ns.c). */
+int ns_private_filesystem(const char *writable_dir, uint64_t tmp_bytes, const char **step);
+
 /* Move the calling process into a fresh network namespace (only a down
  * loopback); verify it has no non-loopback interface. */
 int ns_isolate_network(void);

@@ -116,7 +116,20 @@ def sandbox_processes():
 
 
 def jail_dirs():
-    return glob.glob("/tmp/codejail-*")
+    """Jail directories in this /tmp and in each live codejaild instance's
+    own /tmp (a serving instance mounts a private tmpfs there, so its jail
+    dir is only visible through /proc/PID/root while it runs)."""
+    found = set(glob.glob("/tmp/codejail-*"))
+    for comm in glob.glob("/proc/[0-9]*/comm"):
+        try:
+            with open(comm) as f:
+                if f.read().strip() != "codejaild":
+                    continue
+            root = comm[: -len("comm")] + "root"
+            found.update(d.replace(root, f"{root}:", 1) for d in glob.glob(root + "/tmp/codejail-*"))
+        except OSError:
+            pass
+    return sorted(found)
 
 
 def assert_no_leftovers(grace_s=3.0):

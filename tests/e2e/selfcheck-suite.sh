@@ -43,10 +43,10 @@ declare -A expect=(
         [rlimits]=layer_namespaces_uid_rlimits [caps]=layer_namespaces_uid_rlimits
         [nnp]=layer_landlock [netns_self]=service_no_egress
         [self_seccomp]=service_seccomp_no_inet_socket [self_caps]=service_capabilities
-        [self_dumpable]=service_not_dumpable
+        [self_dumpable]=service_not_dumpable [self_mounts]=service_filesystem_readonly
 )
 for layer in landlock seccomp exec_once uid namespaces mounts rlimits caps nnp netns_self \
-        self_seccomp self_caps self_dumpable; do
+        self_seccomp self_caps self_dumpable self_mounts; do
         echo "{\"enabled\": true, \"state_dir\": \"$T/$layer\"}" >"$T/$layer.json"
         CODEJAIL_SABOTAGE=$layer "$SAB" --config "$T/$layer.json" --selfcheck 2>"$T/$layer.err"
         rc=$?
