@@ -2,6 +2,8 @@
  * network isolation of the service itself. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -168,6 +170,13 @@ int ns_private_filesystem(const char *writable_dir, uint64_t tmp_bytes, const ch
         *step = "state-dir";
         if (mkdir(writable_dir, 0755) < 0 && errno != EEXIST)
                 return negative_errno();
+        /* Its real path: with DynamicUser= systemd makes the runtime dir a
+         * symlink into /run/private, and move_mount() never follows one. */
+        char real[PATH_MAX], link[PATH_MAX];
+        if (!realpath(writable_dir, real))
+                return negative_errno();
+        snprintf(link, sizeof link, "%s", writable_dir);
+        writable_dir = real;
         /* A writable copy of the state dir, taken before everything turns
          * read-only and before /tmp is covered (it may live there). */
         _cleanup_close_ int sfd =
@@ -187,6 +196,17 @@ int ns_private_filesystem(const char *writable_dir, uint64_t tmp_bytes, const ch
                 return negative_errno();
         if (syscall(SYS_move_mount, sfd, "", AT_FDCWD, writable_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
                 return negative_errno();
+        /* A configured path that was a link under /tmp: the same link in
+         * the new /tmp (anywhere else it is still there). */
+        if (strcmp(link, real) != 0 && strncmp(link, "/tmp/", 5) == 0 && access(link, F_OK) < 0) {
+                char *slash = strrchr(link, '/');
+                *slash = '\0';
+                if (mkdir_parents(link) < 0 && errno != EEXIST)
+                        return negative_errno();
+                *slash = '/';
+                if (symlink(real, link) < 0)
+                        return negative_errno();
+        }
         *step = "protect-home";
         static const char *const hidden[] = { "/home", "/root" };
         for (size_t i = 0; i < ELEMENTSOF(hidden); i++) {
