@@ -12,6 +12,7 @@
 #include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 
 #include "apparmor.h"
@@ -84,11 +85,14 @@ static void probe_service(json_t *checks, bool *all) {
         snprintf(detail, sizeof detail, "socket(AF_INET): %s", fd < 0 ? strerror(e) : "created");
         add_check(checks, "service_seccomp_no_inet_socket", e == EACCES, detail, all);
 
-        /* access(W_OK) asks without writing: EROFS once the view is read-only. */
-        int ro_etc = access("/etc", W_OK) < 0 ? errno : 0, ro_usr = access("/usr", W_OK) < 0 ? errno : 0;
-        snprintf(detail, sizeof detail, "write access to /etc: %s, /usr: %s", ro_etc ? strerror(ro_etc) : "yes",
-                 ro_usr ? strerror(ro_usr) : "yes");
-        add_check(checks, "service_filesystem_readonly", ro_etc == EROFS && ro_usr == EROFS, detail, all);
+        /* The mounts' own read-only flag (statvfs): access(W_OK) would say
+         * EACCES before EROFS for a non-root service. Nothing is written. */
+        struct statvfs ve, vu;
+        bool ro_etc = statvfs("/etc", &ve) == 0 && (ve.f_flag & ST_RDONLY);
+        bool ro_usr = statvfs("/usr", &vu) == 0 && (vu.f_flag & ST_RDONLY);
+        snprintf(detail, sizeof detail, "/etc %s, /usr %s", ro_etc ? "read-only" : "WRITABLE",
+                 ro_usr ? "read-only" : "WRITABLE");
+        add_check(checks, "service_filesystem_readonly", ro_etc && ro_usr, detail, all);
 
         int nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
         snprintf(detail, sizeof detail, "no_new_privs=%d", nnp);
