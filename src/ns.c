@@ -168,21 +168,21 @@ int ns_private_filesystem(const char *writable_dir, uint64_t tmp_bytes, const ch
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
                 return negative_errno();
         *step = "state-dir";
-        if (mkdir(writable_dir, 0755) < 0 && errno != EEXIST)
-                return negative_errno();
-        /* Its real path: with DynamicUser= systemd makes the runtime dir a
-         * symlink into /run/private, and move_mount() never follows one. */
+        /* A state dir that cannot be made or found is not this step's
+         * failure: health stays unavailable and the jail set-up names it. */
         char real[PATH_MAX], link[PATH_MAX];
-        if (!realpath(writable_dir, real))
-                return negative_errno();
-        snprintf(link, sizeof link, "%s", writable_dir);
-        writable_dir = real;
-        /* A writable copy of the state dir, taken before everything turns
-         * read-only and before /tmp is covered (it may live there). */
-        _cleanup_close_ int sfd =
-                (int)syscall(SYS_open_tree, AT_FDCWD, writable_dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-        if (sfd < 0)
-                return negative_errno();
+        _cleanup_close_ int sfd = -1;
+        if ((mkdir(writable_dir, 0755) == 0 || errno == EEXIST) && realpath(writable_dir, real)) {
+                /* Its real path: with DynamicUser= systemd makes the runtime
+                 * dir a symlink into /run/private, and move_mount() never
+                 * follows one. A writable copy, taken before everything
+                 * turns read-only and before /tmp is covered. */
+                snprintf(link, sizeof link, "%s", writable_dir);
+                writable_dir = real;
+                sfd = (int)syscall(SYS_open_tree, AT_FDCWD, writable_dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+                if (sfd < 0)
+                        return negative_errno();
+        }
         *step = "read-only";
         /* nodev as well: the service opens no device. */
         if (syscall(SYS_mount_setattr, AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof ro) < 0)
@@ -192,20 +192,22 @@ int ns_private_filesystem(const char *writable_dir, uint64_t tmp_bytes, const ch
         if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
                 return negative_errno();
         *step = "state-dir-rw";
-        if (mkdir_parents(writable_dir) < 0 && errno != EEXIST)
-                return negative_errno();
-        if (syscall(SYS_move_mount, sfd, "", AT_FDCWD, writable_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-                return negative_errno();
-        /* A configured path that was a link under /tmp: the same link in
-         * the new /tmp (anywhere else it is still there). */
-        if (strcmp(link, real) != 0 && strncmp(link, "/tmp/", 5) == 0 && access(link, F_OK) < 0) {
-                char *slash = strrchr(link, '/');
-                *slash = '\0';
-                if (mkdir_parents(link) < 0 && errno != EEXIST)
+        if (sfd >= 0) {
+                if (mkdir_parents(writable_dir) < 0 && errno != EEXIST)
                         return negative_errno();
-                *slash = '/';
-                if (symlink(real, link) < 0)
+                if (syscall(SYS_move_mount, sfd, "", AT_FDCWD, writable_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
                         return negative_errno();
+                /* A configured path that was a link under /tmp: the same
+                 * link in the new /tmp (anywhere else it is still there). */
+                if (strcmp(link, real) != 0 && strncmp(link, "/tmp/", 5) == 0 && access(link, F_OK) < 0) {
+                        char *slash = strrchr(link, '/');
+                        *slash = '\0';
+                        if (mkdir_parents(link) < 0 && errno != EEXIST)
+                                return negative_errno();
+                        *slash = '/';
+                        if (symlink(real, link) < 0)
+                                return negative_errno();
+                }
         }
         *step = "protect-home";
         static const char *const hidden[] = { "/home", "/root" };
