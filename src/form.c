@@ -205,15 +205,6 @@ enum form_kind form_content_type(const char *content_type, char *boundary, size_
 
 /* ---- urlencoded ---- */
 
-static int hexval(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
 
 /* Like Python's unquote_plus: '+' is a space, %XX a byte, a malformed
  * escape stays as written. */
@@ -225,8 +216,8 @@ static char *url_decode(const char *s, size_t n, size_t *len_out) {
         for (size_t i = 0; i < n; i++) {
                 if (s[i] == '+')
                         out[o++] = ' ';
-                else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-                        out[o++] = (char) (hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+                else if (s[i] == '%' && i + 2 < n && unhexchar(s[i + 1]) >= 0 && unhexchar(s[i + 2]) >= 0) {
+                        out[o++] = (char) (unhexchar(s[i + 1]) * 16 + unhexchar(s[i + 2]));
                         i += 2;
                 } else
                         out[o++] = s[i];

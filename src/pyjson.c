@@ -441,15 +441,6 @@ static void skip_ws(struct parser *p) {
                 p->pos++;
 }
 
-static int hexval(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
 
 /* 4 hex digits at s[at..at+3], followed by at least one more byte (CPython
  * checks `end >= len` before the digits; with ASCII digits bytes == chars). */
@@ -459,7 +450,7 @@ static bool hex4(const struct parser *p, size_t at, uint32_t *out) {
         if (at + 4 >= p->len)
                 return false;
         for (size_t i = 0; i < 4; i++) {
-                int h = hexval(p->s[at + i]);
+                int h = unhexchar(p->s[at + i]);
                 if (h < 0)
                         return false;
                 v = v << 4 | (uint32_t) h;
