@@ -13,11 +13,6 @@
 #include "ns.h"
 #include "seccomp-filter.h"
 
-#ifdef CODEJAIL_SABOTAGE
-#define SABOTAGED(l) (jail_sabotaged_layers() & (l))
-#else
-#define SABOTAGED(l) 0
-#endif
 
 unsigned long long harden_kept_caps(void) {
         return (1ULL << CAP_SYS_ADMIN) | (1ULL << CAP_SETUID) | (1ULL << CAP_SETGID) | (1ULL << CAP_SETPCAP);

@@ -106,10 +106,8 @@ unsigned jail_sabotaged_layers(void) {
                 sabotage |= LAYER_LANDLOCK | LAYER_SECCOMP;
         return sabotage;
 }
-#define SABOTAGED(l) (jail_sabotaged_layers() & (l))
 #else
 unsigned jail_sabotaged_layers(void) { return 0; }
-#define SABOTAGED(l) 0
 #endif
 
 /* Set once the serving process has unshared a network namespace of its own:
