@@ -240,6 +240,7 @@ static int run(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+        server_mark_process_start();
         int r = run(argc, argv);
         if (r < 0) {
                 fprintf(stderr, "codejaild: %s\n", strerror(-r));

@@ -41,6 +41,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "form.h"
@@ -154,6 +155,19 @@ static long self_peak_rss_kb(void) {
         return p ? strtol(p + 8, NULL, 10) : -1;
 }
 
+static long long startup_cpu_us = -1;
+
+static long long process_cpu_us(void) {
+        struct timespec ts;
+        if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) < 0)
+                return -1;
+        return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void server_mark_process_start(void) {
+        startup_cpu_us = process_cpu_us();
+}
+
 static void log_exchange(struct exchange *x) {
         struct log_field f[28];
         size_t n = 0;
@@ -186,6 +200,8 @@ static void log_exchange(struct exchange *x) {
                            (long long) (self.ru_utime.tv_sec + self.ru_stime.tv_sec) * 1000000 +
                                    self.ru_utime.tv_usec + self.ru_stime.tv_usec);
         }
+        if (startup_cpu_us >= 0)
+                log_fieldf(&f[n++], "CODEJAIL_SERVICE_STARTUP_CPU_US", "%lld", startup_cpu_us);
         if (x->have_req)
                 log_fieldf(&f[n++], "CODEJAIL_BODY_BYTES", "%zu", x->req.body_len);
         if (x->have_payload) {
@@ -405,6 +421,10 @@ static void handle_code_exec(struct exchange *x) {
         };
         sanitize(x->limit_hit, sizeof x->limit_hit, out.jail.limit_hit);
         reply_json(x, 200, out.log_status ? out.log_status : "executed", out.response);
+        /* The answer is complete: let the client have its EOF now, while
+         * the jail's teardown (init, namespaces, jail dir) and the log entry
+         * still run. */
+        (void)shutdown(x->fd, SHUT_WR);
         safeexec_done(&out);
         payload_done(&p);
 }

@@ -16,3 +16,8 @@ int server_run(const struct config *cfg, const char *config_error);
  * here; the caller owns it). Same return values as server_run. Unit tests
  * drive it with a socketpair. */
 int server_handle(const struct config *cfg, const char *config_error, int fd);
+
+/* Called first thing in main(): the CPU this process used before it (the
+ * launcher's work in the forked child, execve, dynamic linking) is logged
+ * apart from the total as CODEJAIL_SERVICE_STARTUP_CPU_US. */
+void server_mark_process_start(void);
