@@ -48,16 +48,27 @@ static int drop_caps(void) {
         return 0;
 }
 
+static unsigned long long start_uts, start_ipc;
+
+unsigned long long harden_start_ns_inode(const char *type) {
+        return streq_safe(type, "uts") ? start_uts : streq_safe(type, "ipc") ? start_ipc : 0;
+}
+
 int harden_self(const struct config *cfg, const char **step) {
         int r;
 
+        start_uts = ns_inode("uts");
+        start_ipc = ns_inode("ipc");
         *step = "network";
         if ((r = jail_isolate_self_network(cfg)) < 0)
+                return r;
+        *step = "uts-ipc";
+        if ((r = jail_isolate_self_uts_ipc()) < 0)
                 return r;
         if (!SABOTAGED(LAYER_SELF_MOUNTS)) {
                 /* Its /tmp holds one jail dir: the upload plus the wrapper. */
                 uint64_t tmp_bytes = 2 * cfg->max_request_bytes + (UINT64_C(8) << 20);
-                if ((r = ns_private_filesystem(cfg->state_dir, tmp_bytes, step)) < 0)
+                if ((r = ns_private_filesystem(cfg->state_dir, tmp_bytes, !SABOTAGED(LAYER_NAMESPACES), step)) < 0)
                         return r;
         }
         *step = "dumpable";

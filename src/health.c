@@ -3,9 +3,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,8 +50,12 @@ static const struct probe {
         { "deny_setuid_0", PROBE("    import os; os.setuid(0)"), "denied" },
 };
 
+/* The service's own /proc hides what it cannot ptrace; the survivor check
+ * looks through a procfs of its own (below) that shows everything. */
+static const char *probe_proc = "/proc";
+
 static bool uid_has_processes(uid_t uid) {
-        DIR *d = opendir("/proc");
+        DIR *d = opendir(probe_proc);
         struct dirent *e;
         bool found = false;
         if (!d)
@@ -56,7 +65,7 @@ static bool uid_has_processes(uid_t uid) {
                 struct stat st;
                 if (e->d_name[0] < '0' || e->d_name[0] > '9')
                         continue;
-                snprintf(path, sizeof path, "/proc/%s", e->d_name);
+                snprintf(path, sizeof path, "%s/%s", probe_proc, e->d_name);
                 if (stat(path, &st) == 0 && st.st_uid == uid)
                         found = true;
         }
@@ -120,6 +129,83 @@ static void probe_service(json_t *checks, bool *all) {
         snprintf(detail, sizeof detail, "effective %#llx permitted %#llx inheritable %#llx bounding %#llx (kept %#llx)",
                  eff, prm, inh, bnd, keep);
         add_check(checks, "service_capabilities", caps_ok, detail, all);
+
+        /* Namespaces of its own: not the ones it started in. */
+        static const char *const own_ns[][2] = { { "uts", "service_uts_private" }, { "ipc", "service_ipc_private" } };
+        for (size_t i = 0; i < ELEMENTSOF(own_ns); i++) {
+                unsigned long long now = ns_inode(own_ns[i][0]), then = harden_start_ns_inode(own_ns[i][0]);
+                snprintf(detail, sizeof detail, "%s namespace %llu, started in %llu", own_ns[i][0], now, then);
+                add_check(checks, own_ns[i][1], now && then && now != then, detail, all);
+        }
+
+        /* Its procfs: no /proc/sys (subset=pid) and no process it cannot
+         * ptrace, such as PID 1 (hidepid=invisible). */
+        struct stat st;
+        bool no_sys = stat("/proc/sys/kernel", &st) < 0 && errno == ENOENT;
+        bool no_init = getpid() == 1 || (stat("/proc/1", &st) < 0 && errno == ENOENT);
+        snprintf(detail, sizeof detail, "/proc/sys %s, /proc/1 %s", no_sys ? "absent" : "VISIBLE",
+                 no_init ? "absent" : "VISIBLE");
+        add_check(checks, "service_proc_restricted", no_sys && no_init, detail, all);
+
+        /* The argument filters (systemd's MemoryDenyWriteExecute=,
+         * RestrictSUIDSGID=, RestrictNamespaces=, ProtectHostname=), each
+         * attempted: every one of these succeeds without the filter. */
+        void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        e = m == MAP_FAILED ? errno : 0;
+        if (m != MAP_FAILED)
+                munmap(m, 4096);
+        snprintf(detail, sizeof detail, "mmap(PROT_WRITE|PROT_EXEC): %s", e ? strerror(e) : "mapped");
+        add_check(checks, "service_seccomp_wx_memory", e == EPERM, detail, all);
+
+        char suid[] = "/tmp/codejail-suid-probe-XXXXXX";
+        int sfd = mkstemp(suid);
+        e = sfd < 0 ? errno : (fchmod(sfd, 04755) < 0 ? errno : 0);
+        if (sfd >= 0) {
+                close(sfd);
+                unlink(suid);
+        }
+        snprintf(detail, sizeof detail, "fchmod(04755): %s", e ? strerror(e) : "set-user-ID bit set");
+        add_check(checks, "service_seccomp_suid", sfd >= 0 && e == EPERM, detail, all);
+
+        e = unshare(CLONE_NEWCGROUP) < 0 ? errno : 0;
+        snprintf(detail, sizeof detail, "unshare(CLONE_NEWCGROUP): %s", e ? strerror(e) : "created");
+        add_check(checks, "service_seccomp_namespaces", e == EPERM, detail, all);
+
+        /* Its current name, so even a success changes nothing. */
+        char host[256] = "";
+        gethostname(host, sizeof host - 1);
+        e = sethostname(host, strlen(host)) < 0 ? errno : 0;
+        snprintf(detail, sizeof detail, "sethostname: %s", e ? strerror(e) : "allowed");
+        add_check(checks, "service_seccomp_hostname", e == EPERM, detail, all);
+
+        /* SystemCallArchitectures=native: a 32-bit syscall kills the caller. */
+        pid_t pid = fork();
+        if (pid == 0) {
+#ifdef __x86_64__
+                long ret;
+                __asm__ volatile("int $0x80" : "=a"(ret) : "a"(20L /* i386 getpid */) : "memory");
+#endif
+                _exit(0);
+        }
+        int ws = 0;
+        if (pid > 0)
+                while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+                        ;
+        bool killed = pid > 0 && WIFSIGNALED(ws) && WTERMSIG(ws) == SIGSYS;
+        snprintf(detail, sizeof detail, "i386 getpid via int 0x80: %s",
+                 killed ? "killed by SIGSYS" : pid < 0 ? strerror(errno) : "returned");
+        add_check(checks, "service_seccomp_foreign_arch", killed, detail, all);
+
+        /* No realtime scheduling (no CAP_SYS_NICE, RLIMIT_RTPRIO, and the
+         * filter): reset at once if it ever worked. */
+        struct sched_param sp = { .sched_priority = 1 };
+        e = sched_setscheduler(0, SCHED_FIFO, &sp) < 0 ? errno : 0;
+        if (!e) {
+                sp.sched_priority = 0;
+                sched_setscheduler(0, SCHED_OTHER, &sp);
+        }
+        snprintf(detail, sizeof detail, "sched_setscheduler(SCHED_FIFO): %s", e ? strerror(e) : "allowed");
+        add_check(checks, "service_no_realtime", e != 0, detail, all);
 }
 
 static void run_probe(const struct config *cfg, const struct probe *pr, json_t *checks, bool *all) {
@@ -152,12 +238,14 @@ static void run_probe(const struct config *cfg, const struct probe *pr, json_t *
         }
         add_check(checks, pr->name, pass, detail, all);
 
+        /* Only once the execution is torn down (safeexec_done). */
+        uid_t uid = o.jail.uid;
+        safeexec_done(&o);
         char name[96];
         snprintf(name, sizeof name, "no_survivors_%s", pr->name);
-        bool left = uid_has_processes(o.jail.uid);
-        snprintf(detail, sizeof detail, "uid %u: %s", (unsigned)o.jail.uid, left ? "processes remain" : "none left");
+        bool left = uid_has_processes(uid);
+        snprintf(detail, sizeof detail, "uid %u: %s", (unsigned)uid, left ? "processes remain" : "none left");
         add_check(checks, name, !left, detail, all);
-        safeexec_done(&o);
         json_decref(globals);
 }
 
@@ -216,9 +304,16 @@ int health_selfcheck(const struct config *cfg) {
         if (r < 0)
                 snprintf(detail, sizeof detail, "failed at %s: %s", step, strerror(-r));
         else
-                snprintf(detail, sizeof detail, "network, dumpable, capabilities, no_new_privs, seccomp");
+                snprintf(detail, sizeof detail, "network, uts+ipc, filesystem+proc, dumpable, capabilities, no_new_privs, seccomp");
         add_check(checks, "service_hardening", r >= 0, detail, &all);
         probe_service(checks, &all);
+
+        /* For the survivor checks only: a procfs that shows every process,
+         * in this process's private /tmp. */
+        static const char full_proc[] = "/tmp/codejail-selfcheck-proc";
+        if (r >= 0 && !SABOTAGED(LAYER_SELF_MOUNTS) && (mkdir(full_proc, 0700) == 0 || errno == EEXIST) &&
+            mount("proc", full_proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL) == 0)
+                probe_proc = full_proc;
 
         json_t *layers = layers_report(cfg, checks, &all);
         for (size_t i = 0; i < ELEMENTSOF(probes); i++)

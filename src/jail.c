@@ -84,6 +84,7 @@ static const struct {
         { "apparmor", LAYER_APPARMOR }, { "netns_self", LAYER_NETNS_SELF },
         { "self_seccomp", LAYER_SELF_SECCOMP }, { "self_caps", LAYER_SELF_CAPS },
         { "self_dumpable", LAYER_SELF_DUMPABLE }, { "self_mounts", LAYER_SELF_MOUNTS },
+        { "self_ns", LAYER_SELF_NS },
 };
 unsigned jail_sabotaged_layers(void) {
         if (sabotage != ~0u)
@@ -118,6 +119,8 @@ unsigned jail_sabotaged_layers(void) { return 0; }
  * request). A namespace we merely found ourselves in (PrivateNetwork=, a
  * test harness's loopback) may hold listeners: the jail gets its own. */
 static bool self_netns_private;
+/* The same for the UTS and IPC namespaces the serving process made. */
+static bool self_uts_ipc_private;
 
 enum { CTL_ERROR = 1, CTL_NOTIFY_FD, CTL_STATUS };
 
@@ -126,6 +129,7 @@ struct ctl_msg {
         int32_t error;   /* positive errno (CTL_ERROR) */
         int32_t wstatus; /* CTL_STATUS */
         char step[40];
+        uint64_t cpu_us, maxrss_kb; /* CTL_STATUS: what the init reaped */
 };
 
 #define JAIL_FD_CTL 3     /* the child's control socket */
@@ -360,7 +364,17 @@ _noreturn_ static void run_init(struct jail_ctx *j) {
                 if (p < 0)
                         _exit(0);
                 if (p == child) {
-                        struct ctl_msg m = { .type = CTL_STATUS, .wstatus = st };
+                        /* The program's usage travels with its status, so
+                         * the supervisor can answer without waiting for
+                         * this init (and the namespaces) to go away. */
+                        struct rusage ru = { 0 };
+                        (void)getrusage(RUSAGE_CHILDREN, &ru);
+                        struct ctl_msg m = {
+                                .type = CTL_STATUS, .wstatus = st,
+                                .cpu_us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+                                          (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec),
+                                .maxrss_kb = (uint64_t)ru.ru_maxrss,
+                        };
                         ctl_send(ctl, &m, -1);
 #ifdef CODEJAIL_SABOTAGE
                         if (SABOTAGED(LAYER_NAMESPACES))
@@ -456,22 +470,28 @@ static void rm_rf_at(int dfd, const char *name) {
 }
 #endif
 
-/* Remove only what we wrote; tmp/ is an empty directory in our mount
- * namespace (the jail wrote into its own tmpfs). */
-static void jail_dir_remove(struct jail_ctx *j, int dfd) {
+/* Remove only what we wrote: first the files (as soon as the program is
+ * gone), then, once the init is gone too, tmp/ -- an empty directory in our
+ * mount namespace (the jail wrote into its own tmpfs) -- and the dir. */
+static void jail_dir_remove_files(struct jail_ctx *j, int dfd) {
         if (dfd < 0)
                 return;
         unlinkat(dfd, "jailed_code", 0);
         for (size_t i = 0; i < j->req->n_files; i++)
                 unlinkat(dfd, j->req->files[i].name, 0);
+}
+
+static void jail_dir_remove(const char *dir, int dfd) {
+        if (dfd < 0)
+                return;
 #ifdef CODEJAIL_SABOTAGE
         if (SABOTAGED(LAYER_MOUNTS))
                 rm_rf_at(dfd, "tmp");
 #endif
         if (unlinkat(dfd, "tmp", AT_REMOVEDIR) < 0 && errno != ENOENT)
-                log_error("jail %s: tmp/ not removed: %m", j->jail_dir);
-        if (rmdir(j->jail_dir) < 0)
-                log_error("jail %s: not removed: %m", j->jail_dir);
+                log_error("jail %s: tmp/ not removed: %m", dir);
+        if (rmdir(dir) < 0)
+                log_error("jail %s: not removed: %m", dir);
 }
 
 static int clone_init(unsigned flags, int *pidfd) {
@@ -591,7 +611,7 @@ static void set_err(struct jail_error *err, const char *step, int negerr) {
 /* The supervisor loop: feed stdin, capture output, answer execve
  * notifications, enforce the wall clock, collect the status. */
 static int supervise(struct jail_ctx *j, pid_t init, int pidfd, uint64_t start, struct jail_result *res,
-                     struct jail_error *err) {
+                     struct jail_error *err, bool *init_left) {
         const struct limits *l = &j->req->limits;
         uint64_t deadline = start + (uint64_t)l->v[LIMIT_REALTIME] * 1000;
         size_t out_limit = (size_t)l->v[LIMIT_OUTPUT];
@@ -600,9 +620,10 @@ static int supervise(struct jail_ctx *j, pid_t init, int pidfd, uint64_t start, 
         size_t in_left = j->req->stdin_len;
         int in_fd = j->in[1], ctl = j->ctl[0], nfd = -1, execs = 0, wstatus = 0, r = 0;
         _cleanup_close_ int efd = epoll_create1(EPOLL_CLOEXEC);
-        bool have_status = false, init_alive = true, killed = false;
+        bool have_status = false, init_alive = true, killed = false, over = false;
         pid_t child_pid = -1;
         struct rusage ru = { 0 };
+        struct ctl_msg status_msg = { 0 };
 
         j->in[1] = j->out[0] = j->err[0] = j->ctl[0] = -1;
         if (efd < 0) {
@@ -615,6 +636,13 @@ static int supervise(struct jail_ctx *j, pid_t init, int pidfd, uint64_t start, 
         fcntl(errc.fd, F_SETFL, O_NONBLOCK);
 
         while (init_alive || out.fd >= 0 || errc.fd >= 0 || ctl >= 0) {
+                /* The program is reaped and its output complete: the answer
+                 * is final. Its init (and with it the namespaces) is left
+                 * for jail_result_done(), after the answer is out. */
+                if (have_status && !killed && r == 0 && out.fd < 0 && errc.fd < 0 && init_alive) {
+                        over = true;
+                        break;
+                }
                 struct pollfd p[6];
                 int n = 0, i_in = -1, i_out = -1, i_err = -1, i_ctl = -1, i_n = -1, i_pid = -1;
                 if (in_fd >= 0 && init_alive)
@@ -706,6 +734,7 @@ static int supervise(struct jail_ctx *j, pid_t init, int pidfd, uint64_t start, 
                                 } else if (m.type == CTL_STATUS) {
                                         wstatus = m.wstatus;
                                         have_status = true;
+                                        status_msg = m;
                                 }
                                 if (pfd >= 0)
                                         close(pfd);
@@ -718,7 +747,8 @@ static int supervise(struct jail_ctx *j, pid_t init, int pidfd, uint64_t start, 
                 }
         }
 done:
-        if (init_alive) { /* error path: make sure nothing survives */
+        *init_left = over;
+        if (init_alive && !over) { /* error path: make sure nothing survives */
                 syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
                 int st;
                 while (wait4(init, &st, 0, &ru) < 0 && errno == EINTR)
@@ -743,9 +773,14 @@ done:
                 res->out[res->out_len] = '\0';
         if (res->err)
                 res->err[res->err_len] = '\0';
-        res->cpu_ms = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
-                      (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
-        res->maxrss_kb = (uint64_t)ru.ru_maxrss;
+        if (over) {
+                res->cpu_ms = status_msg.cpu_us / 1000;
+                res->maxrss_kb = status_msg.maxrss_kb;
+        } else {
+                res->cpu_ms = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+                              (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+                res->maxrss_kb = (uint64_t)ru.ru_maxrss;
+        }
         if (r < 0)
                 return r;
         if (!res->out || !res->err) {
@@ -865,6 +900,8 @@ int jail_run(const struct config *cfg, const struct jail_request *req, struct ja
         unsigned flags = SABOTAGED(LAYER_NAMESPACES) ? 0 : NS_JAIL_FLAGS;
         if (self_netns_private)
                 flags &= ~(unsigned)CLONE_NEWNET;
+        if (self_uts_ipc_private)
+                flags &= ~(unsigned)(CLONE_NEWUTS | CLONE_NEWIPC);
         pid_t init = clone_init(flags, &pidfd);
         if (init < 0) {
                 r = negative_errno();
@@ -878,8 +915,19 @@ int jail_run(const struct config *cfg, const struct jail_request *req, struct ja
         close(j.out[1]), j.out[1] = -1;
         close(j.err[1]), j.err[1] = -1;
         close(j.ctl[1]), j.ctl[1] = -1;
-        r = supervise(&j, init, pidfd, start, res, err);
+        bool init_left = false;
+        r = supervise(&j, init, pidfd, start, res, err, &init_left);
         res->duration_ms = now_ms() - start;
+        if (r == 0 && init_left) {
+                /* Answer first; jail_result_done() reaps the init, removes
+                 * the dir and releases the UID (in that order). */
+                jail_dir_remove_files(&j, dfd);
+                res->teardown = (struct jail_teardown) {
+                        .pending = true, .init = init, .pidfd = TAKE_FD(pidfd),
+                        .dfd = TAKE_FD(dfd), .lock_fd = TAKE_FD(lock_fd),
+                };
+                snprintf(res->teardown.dir, sizeof res->teardown.dir, "%s", j.jail_dir);
+        }
 out:
         close_pair(j.in);
         close_pair(j.out);
@@ -889,8 +937,10 @@ out:
                 close(j.ruleset);
         if (j.seccomp)
                 seccomp_release(j.seccomp);
-        if (dfd >= 0)
-                jail_dir_remove(&j, dfd);
+        if (dfd >= 0) {
+                jail_dir_remove_files(&j, dfd);
+                jail_dir_remove(j.jail_dir, dfd);
+        }
         if (r < 0) {
                 jail_result_done(res);
                 return r;
@@ -898,13 +948,41 @@ out:
         return 0;
 }
 
+static void jail_teardown_finish(struct jail_teardown *t) {
+        if (!t->pending)
+                return;
+        t->pending = false;
+        /* The init is on its way out already; the kill only makes sure
+         * whatever the code left behind goes with it (the PID namespace).
+         * Without one (sabotage build) the init reaps its orphans itself. */
+        if (!SABOTAGED(LAYER_NAMESPACES))
+                syscall(SYS_pidfd_send_signal, t->pidfd, SIGKILL, NULL, 0);
+        int st;
+        while (waitpid(t->init, &st, 0) < 0 && errno == EINTR)
+                ;
+        close(t->pidfd);
+        jail_dir_remove(t->dir, t->dfd);
+        close(t->dfd);
+        close(t->lock_fd); /* the UID is free again only now */
+}
+
 void jail_result_done(struct jail_result *res) {
+        jail_teardown_finish(&res->teardown);
         free(res->out);
         free(res->err);
         res->out = res->err = NULL;
         res->out_len = res->err_len = 0;
 }
 
+
+int jail_isolate_self_uts_ipc(void) {
+        if (SABOTAGED(LAYER_SELF_NS))
+                return 0;
+        if (unshare(CLONE_NEWUTS | CLONE_NEWIPC) < 0)
+                return negative_errno();
+        self_uts_ipc_private = true;
+        return 0;
+}
 
 int jail_isolate_self_network(const struct config *cfg) {
         char detail[128];

@@ -24,6 +24,17 @@ struct jail_request {
         struct limits limits;
 };
 
+/* What is left to do once the answer is out: the execution is over (its
+ * program was reaped, its output is at EOF), but its init may still be
+ * tearing down the namespaces, and the sandbox UID stays reserved until it
+ * is gone. */
+struct jail_teardown {
+        bool pending;
+        pid_t init;
+        int pidfd, dfd, lock_fd;
+        char dir[64];
+};
+
 struct jail_result {
         int status;             /* exit code, or -signal */
         char *out, *err;        /* captured stdout/stderr (<= OUTPUT each) */
@@ -31,6 +42,7 @@ struct jail_result {
         uid_t uid;
         uint64_t duration_ms, cpu_ms, maxrss_kb;
         const char *limit_hit;  /* NULL, "REALTIME", "OUTPUT", "CPU", ... */
+        struct jail_teardown teardown;
 };
 
 /* A failure of the service or the jail set-up (never of the untrusted code):
@@ -58,6 +70,7 @@ enum jail_layer {
         LAYER_SELF_CAPS = 1u << 12,    /* the service's own capability drop */
         LAYER_SELF_DUMPABLE = 1u << 13,
         LAYER_SELF_MOUNTS = 1u << 14,  /* the service's own read-only filesystem view */
+        LAYER_SELF_NS = 1u << 15,      /* the service's own UTS and IPC namespaces */
 };
 unsigned jail_sabotaged_layers(void); /* 0 in production builds */
 
@@ -70,7 +83,10 @@ unsigned jail_sabotaged_layers(void); /* 0 in production builds */
 #endif
 
 /* Run one execution. Returns 0 with *res filled (whatever the code did),
- * or -errno for a set-up failure with *err filled. */
+ * or -errno for a set-up failure with *err filled. The result is final when
+ * this returns; its teardown (killing and reaping the init, removing the
+ * jail dir, releasing the UID) may still be pending so the caller can
+ * answer first: jail_result_done() finishes it, and must be called. */
 int jail_run(const struct config *cfg, const struct jail_request *req, struct jail_result *res,
              struct jail_error *err);
 void jail_result_done(struct jail_result *res);
@@ -80,3 +96,8 @@ void jail_result_done(struct jail_result *res);
  * loopback (systemd's PrivateNetwork=). From then on its one execution
  * shares that namespace rather than creating another. */
 int jail_isolate_self_network(const struct config *cfg);
+
+/* The service process moves itself into fresh UTS and IPC namespaces (its
+ * hostname and System V / POSIX IPC are no one else's: ProtectHostname=,
+ * PrivateIPC=), which its one execution then shares. */
+int jail_isolate_self_uts_ipc(void);

@@ -157,7 +157,7 @@ static int mkdir_parents(const char *path) {
  * mounts never propagate back, everything read-only but writable_dir,
  * an empty tmpfs of its own on /tmp (jail directories live there and vanish
  * with the instance), empty read-only tmpfs over /home and /root. */
-int ns_private_filesystem(const char *writable_dir, uint64_t tmp_bytes, const char **step) {
+int ns_private_filesystem(const char *writable_dir, uint64_t tmp_bytes, bool hide_pids, const char **step) {
         struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
         char opts[96];
 
@@ -219,7 +219,24 @@ int ns_private_filesystem(const char *writable_dir, uint64_t tmp_bytes, const ch
                           "mode=0755,size=4k,nr_inodes=8") < 0)
                         return negative_errno();
         }
+        /* ProtectProc=invisible, ProcSubset=pid: a procfs of its own that
+         * shows no process it could not ptrace and nothing but the
+         * per-process directories (no /proc/sys, kcore, sysrq-trigger...).
+         * gid= names the group exempt from hidepid; its default, 0, would
+         * exempt a service running as root (tests, plain units): a group
+         * no one has instead. */
+        *step = "private-proc";
+        if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  hide_pids ? "hidepid=invisible,gid=4294967294,subset=pid" : "subset=pid") < 0)
+                return negative_errno();
         return 0;
+}
+
+unsigned long long ns_inode(const char *type) {
+        char path[64];
+        struct stat st;
+        snprintf(path, sizeof path, "/proc/self/ns/%s", type);
+        return stat(path, &st) == 0 ? (unsigned long long)st.st_ino : 0;
 }
 
 int ns_isolate_network(void) {

@@ -17,12 +17,18 @@
  * *step names what failed. */
 int ns_setup_mounts(const char *jail_dir, uint64_t tmpfs_bytes, uid_t uid, gid_t gid, const char **step);
 
-/* The serving process's own filesystem view (see ns.c). */
-int ns_private_filesystem(const char *writable_dir, uint64_t tmp_bytes, const char **step);
+/* The serving process's own filesystem view (see ns.c). hide_pids: its
+ * procfs shows only its own processes (false only in a sabotage build
+ * whose init must find the orphans it adopted). */
+int ns_private_filesystem(const char *writable_dir, uint64_t tmp_bytes, bool hide_pids, const char **step);
 
 /* Move the calling process into a fresh network namespace (only a down
  * loopback); verify it has no non-loopback interface. */
 int ns_isolate_network(void);
+
+/* The inode of the calling process's namespace of that type ("uts",
+ * "ipc", "net", ...), or 0. */
+unsigned long long ns_inode(const char *type);
 
 /* True when the calling process sees no interface but loopback and no
  * route; detail describes what it found. */

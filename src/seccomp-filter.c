@@ -3,9 +3,14 @@
  * surface and gives upstream-compatible errors (DNS needs socket() ->
  * EACCES to print "[Errno -2] Name or service not known"). */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdint.h>
 #include <linux/sched.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "macro.h"
 #include "seccomp-filter.h"
@@ -25,8 +30,19 @@ const char *const seccomp_denied_syscalls[] = {
         NULL,
 };
 
-static int add(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n, const struct scmp_arg_cmp *cmp) {
+/* Syscalls newer than the libseccomp we may be built against: their
+ * native numbers, so a filter never silently misses them. */
+static int resolve(const char *name) {
         int nr = seccomp_syscall_resolve_name(name);
+#ifdef __x86_64__
+        if (nr == __NR_SCMP_ERROR && strcmp(name, "fchmodat2") == 0)
+                nr = 452;
+#endif
+        return nr;
+}
+
+static int add(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n, const struct scmp_arg_cmp *cmp) {
+        int nr = resolve(name);
         if (nr == __NR_SCMP_ERROR)
                 return 0; /* not on this architecture */
         return seccomp_rule_add_array(ctx, action, nr, n, cmp);
@@ -90,8 +106,82 @@ static const char *const service_denied[] = {
         "open_by_handle_at", "name_to_handle_at", "swapon", "swapoff", "reboot", "acct", "quotactl",
         "syslog", "iopl", "ioperm", "fanotify_init", "lookup_dcookie", "settimeofday", "clock_settime",
         "adjtimex", "clock_adjtime", "personality", "vhangup", "nfsservctl",
+        /* ProtectHostname= (the UTS namespace is private as well) */
+        "sethostname", "setdomainname",
+        /* RestrictRealtime= for sched_setattr (its policy is in memory) */
+        "sched_setattr",
+        /* SystemCallFilter=~@cpu-emulation ~@obsolete, where they exist */
+        "modify_ldt", "vm86", "vm86old", "subpage_prot", "switch_endian", "_sysctl", "afs_syscall",
+        "create_module", "get_kernel_syms", "getpmsg", "putpmsg", "query_module", "security", "sysfs",
+        "tuxcall", "uselib", "ustat", "vserver", "bdflush", "break", "ftime", "gtty", "idle", "lock", "mpx",
+        "prof", "profil", "sgetmask", "ssetmask", "stime", "stty", "ulimit",
         NULL,
 };
+
+/* What systemd's argument-filtering options would add (the unit leaves
+ * them to us, see units/codejail@.service): returns 0 or -errno. */
+static int add_argument_rules(scmp_filter_ctx ctx) {
+        int r;
+        /* MemoryDenyWriteExecute=: no mapping both writable and executable. */
+        static const char *const prot_calls[] = { "mmap", "mprotect", "pkey_mprotect" };
+        struct scmp_arg_cmp wx = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC, PROT_WRITE | PROT_EXEC);
+        for (size_t i = 0; i < ELEMENTSOF(prot_calls); i++)
+                if ((r = add(ctx, SCMP_ACT_ERRNO(EPERM), prot_calls[i], 1, &wx)) < 0)
+                        return r;
+        struct scmp_arg_cmp shm_exec = SCMP_A2(SCMP_CMP_MASKED_EQ, SHM_EXEC, SHM_EXEC);
+        if ((r = add(ctx, SCMP_ACT_ERRNO(EPERM), "shmat", 1, &shm_exec)) < 0)
+                return r;
+
+        /* RestrictSUIDSGID=: no set-user/group-ID bit set or created. */
+        static const struct {
+                const char *name;
+                unsigned mode_arg; /* index of the mode argument */
+                int flags_arg;     /* index of the open flags, or -1 */
+        } modes[] = {
+                { "chmod", 1, -1 },  { "fchmod", 1, -1 },  { "fchmodat", 2, -1 }, { "fchmodat2", 2, -1 },
+                { "mknod", 1, -1 },  { "mknodat", 2, -1 }, { "creat", 1, -1 },    { "open", 2, 1 },
+                { "openat", 3, 2 },
+        };
+        static const unsigned long bits[] = { S_ISUID, S_ISGID };
+        for (size_t i = 0; i < ELEMENTSOF(modes); i++)
+                for (size_t b = 0; b < ELEMENTSOF(bits); b++) {
+                        struct scmp_arg_cmp c[2] = {
+                                { .arg = modes[i].mode_arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = bits[b], .datum_b = bits[b] },
+                                { .arg = (unsigned)modes[i].flags_arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = O_CREAT, .datum_b = O_CREAT },
+                        };
+                        if ((r = add(ctx, SCMP_ACT_ERRNO(EPERM), modes[i].name, modes[i].flags_arg >= 0 ? 2 : 1, c)) < 0)
+                                return r;
+                }
+        /* openat2 carries its mode in memory: glibc never needs it. */
+        if ((r = add(ctx, SCMP_ACT_ERRNO(ENOSYS), "openat2", 0, NULL)) < 0)
+                return r;
+
+        /* RestrictRealtime=: no FIFO, RR or DEADLINE policy (the kernel
+         * already refuses them without CAP_SYS_NICE and RLIMIT_RTPRIO). */
+        static const unsigned long rt[] = { SCHED_FIFO, SCHED_RR, 6 /* SCHED_DEADLINE */ };
+        for (size_t i = 0; i < ELEMENTSOF(rt); i++) {
+                struct scmp_arg_cmp c = SCMP_A1(SCMP_CMP_MASKED_EQ, ~(unsigned long)SCHED_RESET_ON_FORK & 0xffffffffUL, rt[i]);
+                if ((r = add(ctx, SCMP_ACT_ERRNO(EPERM), "sched_setscheduler", 1, &c)) < 0)
+                        return r;
+        }
+
+        /* RestrictNamespaces=mnt pid net ipc uts: never a user, cgroup or
+         * time namespace (the jail needs the other five). clone()'s low
+         * byte is the exit signal, so CLONE_NEWTIME only for unshare(). */
+        static const unsigned long clone_ns[] = { CLONE_NEWUSER, CLONE_NEWCGROUP };
+        static const unsigned long unshare_ns[] = { CLONE_NEWUSER, CLONE_NEWCGROUP, CLONE_NEWTIME };
+        for (size_t i = 0; i < ELEMENTSOF(clone_ns); i++) {
+                struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_MASKED_EQ, clone_ns[i], clone_ns[i]);
+                if ((r = add(ctx, SCMP_ACT_ERRNO(EPERM), "clone", 1, &c)) < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(unshare_ns); i++) {
+                struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_MASKED_EQ, unshare_ns[i], unshare_ns[i]);
+                if ((r = add(ctx, SCMP_ACT_ERRNO(EPERM), "unshare", 1, &c)) < 0)
+                        return r;
+        }
+        return 0;
+}
 
 int seccomp_service_filter_new(scmp_filter_ctx *ret) {
         scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
@@ -107,10 +197,7 @@ int seccomp_service_filter_new(scmp_filter_ctx *ret) {
         for (size_t i = 0; service_denied[i]; i++)
                 if ((r = add(ctx, SCMP_ACT_ERRNO(EPERM), service_denied[i], 0, NULL)) < 0)
                         goto fail;
-        struct scmp_arg_cmp newuser = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER);
-        if ((r = add(ctx, SCMP_ACT_ERRNO(EPERM), "clone", 1, &newuser)) < 0 ||
-            (r = add(ctx, SCMP_ACT_ERRNO(EPERM), "unshare", 1, &newuser)) < 0 ||
-            (r = add(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL)) < 0)
+        if ((r = add_argument_rules(ctx)) < 0 || (r = add(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL)) < 0)
                 goto fail;
         *ret = ctx;
         return 0;

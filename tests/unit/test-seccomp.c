@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
@@ -69,10 +72,71 @@ static void test_probes(void **state) {
                 fail_msg("seccomp probe mask %d", WEXITSTATUS(st));
 }
 
+/* The service filter's argument rules: each denied form next to the
+ * allowed neighbour the service and the interpreter need. */
+static void test_service_probes(void **state) {
+        scmp_filter_ctx ctx;
+        assert_int_equal(seccomp_service_filter_new(&ctx), 0);
+        char dir[] = "/tmp/test-seccomp-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        pid_t pid = fork();
+        if (pid == 0) {
+                prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+                if (seccomp_filter_load(ctx, false) < 0)
+                        _exit(100);
+                unsigned code = 0, bit = 0;
+#define EXPECT(call, err) do { if (err_of(call) != (err)) code |= 1u << bit; bit++; } while (0)
+                void *rw = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                EXPECT(rw == MAP_FAILED ? -1 : 0, 0);
+                EXPECT(mprotect(rw, 4096, PROT_READ | PROT_EXEC), 0);
+                EXPECT(mprotect(rw, 4096, PROT_READ | PROT_WRITE | PROT_EXEC), EPERM);
+                void *wx = mmap(NULL, 4096, PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                EXPECT(wx == MAP_FAILED ? -1 : 0, EPERM);
+                char f[300];
+                snprintf(f, sizeof f, "%s/f", dir);
+                EXPECT(openat(AT_FDCWD, f, O_WRONLY | O_CREAT | O_CLOEXEC, 04755), EPERM);
+                EXPECT(openat(AT_FDCWD, f, O_WRONLY | O_CREAT | O_CLOEXEC, 02755), EPERM);
+                int fd = openat(AT_FDCWD, f, O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
+                EXPECT(fd, 0);
+                EXPECT(fchmod(fd, 04755), EPERM);
+                EXPECT(chmod(f, 02755), EPERM);
+                EXPECT(fchmodat(AT_FDCWD, f, 04700, 0), EPERM);
+                EXPECT(syscall(452 /* fchmodat2 */, AT_FDCWD, f, 04700, 0), EPERM);
+                EXPECT(fchmod(fd, 0700), 0);
+                EXPECT(mknod(f, S_IFIFO | 04600, 0), EPERM);
+                EXPECT(unshare(CLONE_NEWCGROUP), EPERM);
+                EXPECT(unshare(CLONE_NEWTIME), EPERM);
+                EXPECT(unshare(CLONE_NEWUSER), EPERM);
+                EXPECT(syscall(SYS_clone, CLONE_NEWCGROUP | SIGCHLD, NULL, NULL, NULL, 0), EPERM);
+                EXPECT(sethostname("x", 1), EPERM);
+                EXPECT(syscall(SYS_modify_ldt, 0, NULL, 0), EPERM);
+                EXPECT(socket(AF_INET, SOCK_STREAM, 0), EACCES);
+                EXPECT(socket(AF_UNIX, SOCK_STREAM, 0) < 0 ? -1 : 0, 0);
+                struct sched_param sp = { .sched_priority = 1 };
+                EXPECT(sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp), EPERM);
+                sp.sched_priority = 0;
+                EXPECT(sched_setscheduler(0, SCHED_BATCH, &sp), 0);
+#undef EXPECT
+                unlink(f);
+                _exit(code ? 1 + (int)(__builtin_ctz(code) % 254) : 0);
+        }
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        seccomp_release(ctx);
+        char f[300];
+        snprintf(f, sizeof f, "%s/f", dir);
+        unlink(f);
+        rmdir(dir);
+        assert_true(WIFEXITED(st));
+        if (WEXITSTATUS(st) != 0)
+                fail_msg("service filter: check #%d (0-based) gave the wrong answer", WEXITSTATUS(st) - 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_builds),
                 cmocka_unit_test(test_probes),
+                cmocka_unit_test(test_service_probes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
