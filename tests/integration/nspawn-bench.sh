@@ -7,12 +7,11 @@
 #       all (root, --config);
 #   (c) the floor: /usr/bin/python3 -E -B jailed_code on the wrapper the
 #       service really runs, same stdin, run inside the container;
-# plus one socket + service pair per option group of codejail@.service
-# (the installed unit minus some options; generated under
-# /run/systemd/system in the container, never touching the package's files),
-# each with its `systemd-analyze security` exposure; and (d)
-# units/codejail@.service.candidate when the checkout has one (with its own
-# throughput row).
+# plus one socket + service pair per option group (the installed unit plus
+# some systemd options, or (d) the unit as it was before issue 7, with its
+# own throughput row; generated under /run/systemd/system in the container,
+# never touching the package's files), each with its `systemd-analyze
+# security` exposure.
 # Prints two markdown tables (tests/integration/nspawn_bench.py).
 #
 #   tests/integration/nspawn-bench.sh [--deb FILE] [--keep] [-n N] [--n-options N]
@@ -32,12 +31,9 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # --quick: the CI tier's counts (>= 200 sequential requests where it matters).
 BENCH_QUICK="-n 200 --n-options 20 --seconds 6"
 
-# The option groups measured, relative to the installed codejail@.service.
-BENCH_VARIANTS=${CODEJAIL_BENCH_VARIANTS:-"plain nomnt static static-nomnt minmnt nonet noipdeny noseccomp nocred \
--ProtectKernelTunables -ProtectProc -PrivateDevices -ProtectClock -ProtectKernelLogs_Modules \
--ProtectControlGroups -PrivateIPC_Mounts cheap cheap-nocred cheap-noseccomp cheap-noseccomp-nocred cheap-sysfilter \
-cheap-minmnt snm-devpol snm-ipc \
-snm-devpol-nosysfilter snm-devpol-noseccomp snm-devpol-nocred"}
+# The option groups measured, relative to the installed codejail@.service
+# (which asks systemd only for what is cheap per connection).
+BENCH_VARIANTS=${CODEJAIL_BENCH_VARIANTS:-"plain previous +mountns +seccomp +seccomp-nofilter +archs-af"}
 
 # Runs inside the container: generates the variant units. Arguments: name=port ...
 bench_gen_script() {
@@ -47,44 +43,40 @@ SRC=/lib/systemd/system/codejail@.service
 SOCK=/lib/systemd/system/codejail.socket
 D=/run/systemd/system
 mkdir -p "$D"
-MOUNTNS="PrivateTmp PrivateDevices PrivateIPC PrivateMounts ProtectSystem ProtectHome ProtectKernelTunables
-ProtectKernelModules ProtectKernelLogs ProtectControlGroups ProtectClock ProtectHostname ProtectProc ProcSubset"
-SECCOMP="SystemCallFilter SystemCallErrorNumber SystemCallArchitectures RestrictAddressFamilies RestrictNamespaces
-LockPersonality MemoryDenyWriteExecute RestrictRealtime RestrictSUIDSGID"
-del() { local f=$1 o; shift; for o in $*; do sed -i "/^$o=/d" "$f"; done; }
 add() { sed -i "/^\[Service\]/a $2" "$1"; }
-# A static system user created here (the candidate's "created at install
-# time"), with its own state dir: the dynamic user's lock file is 0600.
-static() {
-        sed -i -e '/^DynamicUser=/d' -e 's/^User=.*/User=cjbench/' -e 's/^Group=.*/Group=cjbench/' \
-                -e 's/^RuntimeDirectory=.*/RuntimeDirectory=cjbench-state/' \
-                -e 's|^LoadCredential=.*|LoadCredential=codejail.json:/etc/codejail-service/bench-static.json|' "$1"
+# systemd's seccomp-based options, as the unit before issue 7 had them.
+seccomp_opts() {
+        local f=$1 nofilter=${2:-}
+        add "$f" "SystemCallArchitectures=native"
+        add "$f" "RestrictAddressFamilies=AF_UNIX"
+        add "$f" "RestrictNamespaces=mnt pid net ipc uts"
+        add "$f" "LockPersonality=yes"
+        add "$f" "MemoryDenyWriteExecute=yes"
+        add "$f" "RestrictRealtime=yes"
+        add "$f" "RestrictSUIDSGID=yes"
+        [ -n "$nofilter" ] && return 0
+        add "$f" "SystemCallFilter=@system-service @mount seccomp landlock_create_ruleset landlock_add_rule landlock_restrict_self"
+        add "$f" "SystemCallFilter=~@clock @cpu-emulation @debug @module @obsolete @raw-io @reboot @swap"
+        add "$f" "SystemCallErrorNumber=EPERM"
 }
-getent passwd cjbench >/dev/null || useradd --system --no-create-home --shell /usr/sbin/nologin cjbench
+# The options that each need a systemd mount namespace per connection.
+mountns_opts() {
+        local o
+        for o in PrivateTmp=yes PrivateDevices=yes PrivateIPC=yes PrivateMounts=yes ProtectSystem=strict \
+                ProtectHome=yes ProtectKernelTunables=yes ProtectKernelModules=yes ProtectKernelLogs=yes \
+                ProtectControlGroups=yes ProtectClock=yes ProtectHostname=yes ProtectProc=invisible ProcSubset=pid; do
+                add "$1" "$o"
+        done
+}
 python3 - <<'PY'
 import json, os
 c = json.load(open("/etc/codejail-service/codejail.json"))
-s = dict(c, state_dir="/run/cjbench-state", health_max_age_s=86400)
-with open("/etc/codejail-service/bench-static.json", "w") as f:
-    json.dump(s, f)
-os.chmod("/etc/codejail-service/bench-static.json", 0o600)
-with open("/etc/codejail-service/bench-open.json", "w") as f:   # test only: a config the instance reads itself
-    json.dump(c, f)
-os.chmod("/etc/codejail-service/bench-open.json", 0o644)
 # The plain unit runs as root, but codejaild keeps only the jail's four
 # capabilities (no CAP_DAC_OVERRIDE): its own state dir too.
 with open("/etc/codejail-service/bench-plain.json", "w") as f:
     json.dump(dict(c, state_dir="/run/cjbench-plain", health_max_age_s=86400), f)
 os.chmod("/etc/codejail-service/bench-plain.json", 0o600)
-with open("/etc/codejail-service/bench-static-open.json", "w") as f:
-    json.dump(s, f)
-os.chmod("/etc/codejail-service/bench-static-open.json", 0o644)
 PY
-# The static user's state: the selfcheck's health.json (its age is not the
-# point here: health_max_age_s above).
-mkdir -p /run/cjbench-state
-cp /run/codejail-service/health.json /run/cjbench-state/
-chown -R cjbench:cjbench /run/cjbench-state
 mkdir -p /run/cjbench-plain
 cp /run/codejail-service/health.json /run/cjbench-plain/
 for arg in "$@"; do
@@ -93,42 +85,14 @@ for arg in "$@"; do
         case $v in
         plain)
                 printf '[Unit]\nDescription=codejail bench: no hardening\nCollectMode=inactive-or-failed\n[Service]\nType=simple\nExecStart=/usr/bin/codejaild --config /etc/codejail-service/bench-plain.json\n' >"$f" ;;
-        candidate)
-                cp /root/cjb-candidate.service "$f"
-                grep -q '^DynamicUser=yes' "$f" || static "$f" ;;
         *)
                 cp "$SRC" "$f"
                 case $v in
-                nomnt) del "$f" $MOUNTNS ;;
-                static) static "$f" ;;
-                static-nomnt) static "$f"; del "$f" $MOUNTNS ;;
-                minmnt) static "$f"; del "$f" $MOUNTNS; add "$f" "PrivateTmp=yes"; add "$f" "ProtectSystem=strict"
-                        add "$f" "ProtectHome=yes" ;;
-                nonet) del "$f" PrivateNetwork ;;
-                noipdeny) del "$f" IPAddressDeny ;;
-                noseccomp) del "$f" $SECCOMP ;;
-                nocred) del "$f" LoadCredential
-                        sed -i 's|^ExecStart=.*|ExecStart=/usr/bin/codejaild --config /etc/codejail-service/bench-open.json|' "$f" ;;
-                snm-devpol) static "$f"; del "$f" $MOUNTNS; add "$f" "DevicePolicy=closed" ;;
-                snm-devpol-nosysfilter) static "$f"; del "$f" $MOUNTNS SystemCallFilter SystemCallErrorNumber
-                        add "$f" "DevicePolicy=closed" ;;
-                snm-devpol-noseccomp) static "$f"; del "$f" $MOUNTNS $SECCOMP; add "$f" "DevicePolicy=closed" ;;
-                snm-devpol-nocred) static "$f"; del "$f" $MOUNTNS LoadCredential; add "$f" "DevicePolicy=closed"
-                        sed -i 's|^ExecStart=.*|ExecStart=/usr/bin/codejaild --config /etc/codejail-service/bench-static-open.json|' "$f" ;;
-                snm-ipc) static "$f"; del "$f" $MOUNTNS; add "$f" "PrivateIPC=yes" ;;
-                cheap*) static "$f"; del "$f" $MOUNTNS PrivateNetwork IPAddressDeny
-                        case $v in
-                        cheap-nocred) del "$f" LoadCredential
-                                sed -i 's|^ExecStart=.*|ExecStart=/usr/bin/codejaild --config /etc/codejail-service/bench-static-open.json|' "$f" ;;
-                        cheap-noseccomp) del "$f" $SECCOMP ;;
-                        cheap-noseccomp-nocred) del "$f" $SECCOMP LoadCredential
-                                sed -i 's|^ExecStart=.*|ExecStart=/usr/bin/codejaild --config /etc/codejail-service/bench-static-open.json|' "$f" ;;
-                        cheap-sysfilter) del "$f" RestrictAddressFamilies RestrictNamespaces LockPersonality \
-                                MemoryDenyWriteExecute RestrictRealtime RestrictSUIDSGID ;;
-                        cheap-minmnt) add "$f" "PrivateTmp=yes"; add "$f" "ProtectSystem=strict"; add "$f" "ProtectHome=yes" ;;
-                        esac ;;
-                -*) del "$f" $(echo "${v#-}" | tr _ ' ' | sed -e 's/KernelLogs Modules/KernelLogs ProtectKernelModules/' \
-                        -e 's/IPC Mounts/IPC PrivateMounts/' -e 's/^ProtectProc$/ProtectProc ProcSubset/') ;;
+                previous) add "$f" "DynamicUser=yes"; mountns_opts "$f"; seccomp_opts "$f" ;;
+                +mountns) add "$f" "PrivateTmp=yes"; add "$f" "ProtectSystem=strict"; add "$f" "ProtectHome=yes" ;;
+                +seccomp) seccomp_opts "$f" ;;
+                +seccomp-nofilter) seccomp_opts "$f" nofilter ;;
+                +archs-af) add "$f" "SystemCallArchitectures=native"; add "$f" "RestrictAddressFamilies=AF_UNIX" ;;
                 *) echo "unknown variant $v" >&2; exit 1 ;;
                 esac ;;
         esac
@@ -142,29 +106,13 @@ EOF
 
 bench_labels() {
         case $1 in
-        hardened) echo "the installed unit (everything)" ;;
+        hardened) echo "the installed unit (cheap options only; codejaild hardens itself)" ;;
         plain) echo "no hardening options at all, root" ;;
-        nomnt) echo "minus the mount-namespace options (DynamicUser still implies PrivateTmp, ProtectSystem=strict, ProtectHome=read-only)" ;;
-        static) echo "static User= instead of DynamicUser" ;;
-        static-nomnt) echo "static User=, minus the mount-namespace options (no mount namespace)" ;;
-        minmnt) echo "static User=, mount namespace only for PrivateTmp, ProtectSystem=strict, ProtectHome" ;;
-        nonet) echo "minus PrivateNetwork" ;;
-        noipdeny) echo "minus IPAddressDeny (per-instance BPF)" ;;
-        noseccomp) echo "minus the seccomp-based options (SystemCallFilter & co, RestrictAddressFamilies/Namespaces, MDWE, LockPersonality, RestrictRealtime/SUIDSGID)" ;;
-        nocred) echo "minus LoadCredential (config file read directly)" ;;
-        snm-devpol) echo "static-nomnt + DevicePolicy=closed (cgroup device filter, no /dev namespace)" ;;
-        snm-devpol-nosysfilter) echo "snm-devpol minus SystemCallFilter (the other seccomp options kept)" ;;
-        snm-devpol-noseccomp) echo "snm-devpol minus every seccomp-based option (codejaild's own filter only)" ;;
-        snm-devpol-nocred) echo "snm-devpol minus LoadCredential" ;;
-        snm-ipc) echo "static-nomnt + PrivateIPC=yes (IPC namespace alone)" ;;
-        cheap) echo "static User=, minus mount-namespace options, PrivateNetwork, IPAddressDeny" ;;
-        cheap-nocred) echo "cheap, minus LoadCredential" ;;
-        cheap-noseccomp) echo "cheap, minus the seccomp-based options" ;;
-        cheap-noseccomp-nocred) echo "cheap, minus the seccomp-based options and LoadCredential" ;;
-        cheap-sysfilter) echo "cheap, seccomp-based options reduced to SystemCallFilter + SystemCallArchitectures" ;;
-        cheap-minmnt) echo "cheap + PrivateTmp, ProtectSystem=strict, ProtectHome (one minimal mount namespace)" ;;
-        candidate) echo "units/codejail@.service.candidate (static User=cjbench in the bench)" ;;
-        -*) echo "minus ${1#-} alone" ;;
+        previous) echo "the unit before issue 7: DynamicUser + every mount-namespace option + every seccomp option" ;;
+        +mountns) echo "installed + PrivateTmp, ProtectSystem=strict, ProtectHome (one minimal systemd mount namespace)" ;;
+        +seccomp) echo "installed + systemd's seccomp options (SystemCallFilter allow-list and the rest)" ;;
+        +seccomp-nofilter) echo "installed + the seccomp options except SystemCallFilter" ;;
+        +archs-af) echo "installed + SystemCallArchitectures=native + RestrictAddressFamilies=AF_UNIX" ;;
         esac
 }
 
@@ -176,11 +124,6 @@ bench_in_container() {
         shift
         local variants=$BENCH_VARIANTS
         case " $variants " in *" plain "*) ;; *) variants="plain $variants" ;; esac
-        [ -f "$TOP/units/codejail@.service.candidate" ] && {
-                cp "$TOP/units/codejail@.service.candidate" "$MERGED/root/cjb-candidate.service" 2>/dev/null ||
-                        in_ct sh -c 'cat >/root/cjb-candidate.service' <"$TOP/units/codejail@.service.candidate"
-                variants+=" candidate"
-        }
         local args=() ports=()
         for v in $variants; do
                 p=$(cj_free_port)
@@ -233,8 +176,7 @@ bench_in_container() {
         fi
         # Leave the container as the bench found it (nspawn-test.sh purges afterwards).
         timeout 60 nsenter -t "$LEADER" -a -- sh -c 'systemctl stop "cjb*.socket" "cjb*@*.service"; rm -f /run/systemd/system/cjb*
-                systemctl daemon-reload; rm -rf /etc/codejail-service/bench-*.json /run/cjbench-* /root/cjb-candidate.service
-                userdel cjbench' >/dev/null 2>&1 || true
+                systemctl daemon-reload; rm -rf /etc/codejail-service/bench-*.json /run/cjbench-*' >/dev/null 2>&1 || true
 }
 
 # Sourced (nspawn-test.sh): only the functions above.

@@ -9,7 +9,10 @@
 #   3. checks `journalctl -t codejail`: one entry per accepted connection,
 #      and every executed code-exec entry carries the SPEC §8 fields;
 #   4. checks `systemctl show codejail-selfcheck -p StatusText`;
-#   5. checks a held-open instance: dynamic UID, CREDENTIALS_DIRECTORY with
+#   5. checks a held-open instance: the static service user (a system UID
+#      from sysusers.d, not root), its in-process hardening seen from
+#      outside (own net/mnt/uts/ipc namespaces, no_new_privs, four
+#      capabilities, a seccomp filter), CREDENTIALS_DIRECTORY with
 #      codejail.json, /etc/codejail-service/codejail.json unreadable to it,
 #      and (through the jail) unreadable to sandboxed code;
 #   6. checks that afterwards no codejail@ unit and no sandbox-UID process
@@ -185,11 +188,33 @@ else
         uid=$(in_ct awk '/^Uid:/ { print $2 }' "/proc/$pid/status")
         user=$(in_ct systemctl show "$unit" -p User --value)
         env_creds=$(in_ct sh -c "tr '\\0' '\\n' </proc/$pid/environ" | sed -n 's/^CREDENTIALS_DIRECTORY=//p')
-        # systemd's dynamic range: 61184-65519
-        if [ -n "$uid" ] && [ "$uid" -ge 61184 ] && [ "$uid" -le 65519 ]; then
-                say "instance $unit: pid $pid, dynamic uid $uid (User=$user)"
+        # The static system user the package creates (sysusers.d).
+        svc_uid=$(in_ct id -u codejail 2>/dev/null || echo none)
+        if [ -n "$uid" ] && [ "$uid" = "$svc_uid" ] && [ "$uid" -gt 0 ] && [ "$uid" -lt 1000 ]; then
+                say "instance $unit: pid $pid, system uid $uid (User=$user)"
         else
-                fail "instance $unit runs as uid '$uid', not a dynamic UID"
+                fail "instance $unit runs as uid '$uid', not the codejail system user ($svc_uid)"
+        fi
+        # What codejaild did to itself before reading the request, seen from
+        # outside (the selfcheck probes the same from inside): namespaces of
+        # its own, no_new_privs, four capabilities, a seccomp filter.
+        for _ in $(seq 1 50); do # harden_self() runs right after the exec
+                in_ct grep -q '^Seccomp:[[:space:]]*2' "/proc/$pid/status" && break
+                sleep 0.1
+        done
+        for ns in net mnt uts ipc; do
+                if [ "$(in_ct readlink "/proc/$pid/ns/$ns")" != "$(in_ct readlink "/proc/1/ns/$ns")" ]; then
+                        say "instance: own $ns namespace"
+                else
+                        fail "instance shares PID 1's $ns namespace"
+                fi
+        done
+        st=$(in_ct cat "/proc/$pid/status")
+        if grep -q '^NoNewPrivs:[[:space:]]*1' <<<"$st" && grep -q '^Seccomp:[[:space:]]*2' <<<"$st" &&
+                grep -q '^CapEff:[[:space:]]*00000000002001c0' <<<"$st" && grep -q '^CapBnd:[[:space:]]*00000000002001c0' <<<"$st"; then
+                say "instance: no_new_privs, seccomp filter, capabilities 0x2001c0 (SYS_ADMIN SETUID SETGID SETPCAP)"
+        else
+                fail "instance hardening: $(grep -E '^(NoNewPrivs|Seccomp|CapEff|CapBnd)' <<<"$st" | tr '\n' ' ')"
         fi
         if [ -n "$env_creds" ] && in_ct test -s "$env_creds/codejail.json"; then
                 say "instance credential: $env_creds/codejail.json"
@@ -266,10 +291,11 @@ for sock in codejail.socket codejail-disabled.socket codejail-unhealthy.socket; 
 done
 in_ct journalctl -t codejail -o json --no-pager >"$WORK/journal.json"
 in_ct journalctl -b -o short-precise --no-pager >"$WORK/journal-full.log"
-/usr/bin/python3 - "$WORK/journal.json" "$accepted" <<'EOF' || fail "journal checks"
+/usr/bin/python3 - "$WORK/journal.json" "$accepted" "$(in_ct id -u codejail)" <<'EOF' || fail "journal checks"
 import json, sys
 entries = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 accepted = int(sys.argv[2])
+service_uid = int(sys.argv[3])
 requests = [e for e in entries if "HTTP_STATUS" in e]
 ok = True
 def bad(msg):
@@ -295,8 +321,8 @@ for e in requests:
     # http.* / health.* name transport-level outcomes; the rest is upstream's.
     if s is not None and not s.startswith(("http.", "health.")) and s not in vocab:
         bad(f"unknown CODEJAIL_STATUS {s!r}")
-    if not (61184 <= int(e.get("_UID", -1)) <= 65519):
-        bad(f"entry logged by uid {e.get('_UID')}, not a dynamic UID")
+    if int(e.get("_UID", -1)) != service_uid:
+        bad(f"entry logged by uid {e.get('_UID')}, not the codejail user ({service_uid})")
         break
     if "code" in e.get("MESSAGE", "") and "exec(" in e.get("MESSAGE", ""):
         bad("submitted code in a log message")
