@@ -33,7 +33,10 @@ BENCH_QUICK="-n 200 --n-options 20 --seconds 6"
 
 # The option groups measured, relative to the installed codejail@.service
 # (which asks systemd only for what is cheap per connection).
-BENCH_VARIANTS=${CODEJAIL_BENCH_VARIANTS:-"plain previous +mountns +seccomp +seccomp-nofilter +archs-af"}
+# opt-NAME: the installed unit plus that one option (value in opt_value).
+BENCH_VARIANTS=${CODEJAIL_BENCH_VARIANTS:-"plain previous with-mountns with-seccomp with-seccomp-nofilter with-archs-af \
+opt-SystemCallArchitectures opt-RestrictAddressFamilies opt-RestrictNamespaces opt-SystemCallFilter \
+opt-MemoryDenyWriteExecute opt-LockPersonality opt-PrivateDevices opt-ProtectKernelTunables opt-ProtectHostname"}
 
 # Runs inside the container: generates the variant units. Arguments: name=port ...
 bench_gen_script() {
@@ -58,6 +61,15 @@ seccomp_opts() {
         add "$f" "SystemCallFilter=@system-service @mount seccomp landlock_create_ruleset landlock_add_rule landlock_restrict_self"
         add "$f" "SystemCallFilter=~@clock @cpu-emulation @debug @module @obsolete @raw-io @reboot @swap"
         add "$f" "SystemCallErrorNumber=EPERM"
+}
+opt_value() {
+        case $1 in
+        SystemCallArchitectures) echo native ;;
+        RestrictAddressFamilies) echo AF_UNIX ;;
+        RestrictNamespaces) echo "mnt pid net ipc uts" ;;
+        SystemCallFilter) echo "@system-service @mount seccomp landlock_create_ruleset landlock_add_rule landlock_restrict_self" ;;
+        *) echo yes ;;
+        esac
 }
 # The options that each need a systemd mount namespace per connection.
 mountns_opts() {
@@ -89,10 +101,11 @@ for arg in "$@"; do
                 cp "$SRC" "$f"
                 case $v in
                 previous) add "$f" "DynamicUser=yes"; mountns_opts "$f"; seccomp_opts "$f" ;;
-                +mountns) add "$f" "PrivateTmp=yes"; add "$f" "ProtectSystem=strict"; add "$f" "ProtectHome=yes" ;;
-                +seccomp) seccomp_opts "$f" ;;
-                +seccomp-nofilter) seccomp_opts "$f" nofilter ;;
-                +archs-af) add "$f" "SystemCallArchitectures=native"; add "$f" "RestrictAddressFamilies=AF_UNIX" ;;
+                with-mountns) add "$f" "PrivateTmp=yes"; add "$f" "ProtectSystem=strict"; add "$f" "ProtectHome=yes" ;;
+                with-seccomp) seccomp_opts "$f" ;;
+                with-seccomp-nofilter) seccomp_opts "$f" nofilter ;;
+                with-archs-af) add "$f" "SystemCallArchitectures=native"; add "$f" "RestrictAddressFamilies=AF_UNIX" ;;
+                opt-*) add "$f" "${v#opt-}=$(opt_value "${v#opt-}")" ;;
                 *) echo "unknown variant $v" >&2; exit 1 ;;
                 esac ;;
         esac
@@ -109,10 +122,11 @@ bench_labels() {
         hardened) echo "the installed unit (cheap options only; codejaild hardens itself)" ;;
         plain) echo "no hardening options at all, root" ;;
         previous) echo "the unit before issue 7: DynamicUser + every mount-namespace option + every seccomp option" ;;
-        +mountns) echo "installed + PrivateTmp, ProtectSystem=strict, ProtectHome (one minimal systemd mount namespace)" ;;
-        +seccomp) echo "installed + systemd's seccomp options (SystemCallFilter allow-list and the rest)" ;;
-        +seccomp-nofilter) echo "installed + the seccomp options except SystemCallFilter" ;;
-        +archs-af) echo "installed + SystemCallArchitectures=native + RestrictAddressFamilies=AF_UNIX" ;;
+        with-mountns) echo "installed + PrivateTmp, ProtectSystem=strict, ProtectHome (one minimal systemd mount namespace)" ;;
+        with-seccomp) echo "installed + systemd's seccomp options (SystemCallFilter allow-list and the rest)" ;;
+        with-seccomp-nofilter) echo "installed + the seccomp options except SystemCallFilter" ;;
+        with-archs-af) echo "installed + SystemCallArchitectures=native + RestrictAddressFamilies=AF_UNIX" ;;
+        opt-*) echo "installed + ${1#opt-}= alone" ;;
         esac
 }
 
