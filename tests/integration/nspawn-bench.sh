@@ -33,10 +33,12 @@ BENCH_QUICK="-n 200 --n-options 20 --seconds 6"
 
 # The option groups measured, relative to the installed codejail@.service
 # (which asks systemd only for what is cheap per connection).
-# opt-NAME: the installed unit plus that one option (value in opt_value).
-BENCH_VARIANTS=${CODEJAIL_BENCH_VARIANTS:-"plain previous with-mountns with-seccomp with-seccomp-nofilter with-archs-af \
-opt-SystemCallArchitectures opt-RestrictAddressFamilies opt-RestrictNamespaces opt-SystemCallFilter \
-opt-MemoryDenyWriteExecute opt-LockPersonality opt-PrivateDevices opt-ProtectKernelTunables opt-ProtectHostname"}
+# opt-NAME: the installed unit plus that one option (value in opt_value);
+# no-NAME: the installed unit without it; no-seccomp: without any of
+# systemd's seccomp-based options.
+BENCH_VARIANTS=${CODEJAIL_BENCH_VARIANTS:-"plain previous no-seccomp no-SystemCallArchitectures no-PrivateNetwork \
+no-IPAddressDeny no-DevicePolicy no-LoadCredential with-mountns opt-PrivateDevices opt-ProtectKernelTunables \
+opt-ProtectHostname"}
 
 # Runs inside the container: generates the variant units. Arguments: name=port ...
 bench_gen_script() {
@@ -47,6 +49,9 @@ SOCK=/lib/systemd/system/codejail.socket
 D=/run/systemd/system
 mkdir -p "$D"
 add() { sed -i "/^\[Service\]/a $2" "$1"; }
+del() { local f=$1 o; shift; for o in $*; do sed -i "/^$o=/d" "$f"; done; }
+SECCOMP="SystemCallFilter SystemCallErrorNumber SystemCallArchitectures RestrictAddressFamilies RestrictNamespaces
+LockPersonality MemoryDenyWriteExecute RestrictRealtime RestrictSUIDSGID"
 # systemd's seccomp-based options, as the unit before issue 7 had them.
 seccomp_opts() {
         local f=$1 nofilter=${2:-}
@@ -88,6 +93,9 @@ c = json.load(open("/etc/codejail-service/codejail.json"))
 with open("/etc/codejail-service/bench-plain.json", "w") as f:
     json.dump(dict(c, state_dir="/run/cjbench-plain", health_max_age_s=86400), f)
 os.chmod("/etc/codejail-service/bench-plain.json", 0o600)
+with open("/etc/codejail-service/bench-open.json", "w") as f:   # no-LoadCredential: read directly
+    json.dump(c, f)
+os.chmod("/etc/codejail-service/bench-open.json", 0o644)
 PY
 mkdir -p /run/cjbench-plain
 cp /run/codejail-service/health.json /run/cjbench-plain/
@@ -106,6 +114,10 @@ for arg in "$@"; do
                 with-seccomp-nofilter) seccomp_opts "$f" nofilter ;;
                 with-archs-af) add "$f" "SystemCallArchitectures=native"; add "$f" "RestrictAddressFamilies=AF_UNIX" ;;
                 opt-*) add "$f" "${v#opt-}=$(opt_value "${v#opt-}")" ;;
+                no-seccomp) del "$f" $SECCOMP ;;
+                no-LoadCredential) del "$f" LoadCredential
+                        sed -i 's|^ExecStart=.*|ExecStart=/usr/bin/codejaild --config /etc/codejail-service/bench-open.json|' "$f" ;;
+                no-*) del "$f" "${v#no-}" ;;
                 *) echo "unknown variant $v" >&2; exit 1 ;;
                 esac ;;
         esac
@@ -127,6 +139,8 @@ bench_labels() {
         with-seccomp-nofilter) echo "installed + the seccomp options except SystemCallFilter" ;;
         with-archs-af) echo "installed + SystemCallArchitectures=native + RestrictAddressFamilies=AF_UNIX" ;;
         opt-*) echo "installed + ${1#opt-}= alone" ;;
+        no-seccomp) echo "installed minus systemd's seccomp-based options (codejaild's own filter only)" ;;
+        no-*) echo "installed minus ${1#no-}=" ;;
         esac
 }
 
