@@ -11,7 +11,7 @@
 #include "jail.h"
 #include "macro.h"
 #include "ns.h"
-#include "seccomp-filter.h"
+#include "seccomp-load.h"
 
 
 unsigned long long harden_kept_caps(void) {
@@ -81,14 +81,7 @@ int harden_self(const struct config *cfg, const char **step) {
         if (!SABOTAGED(LAYER_SELF_SECCOMP) && (r = creds_no_new_privs()) < 0)
                 return r;
         *step = "seccomp";
-        if (!SABOTAGED(LAYER_SELF_SECCOMP)) {
-                scmp_filter_ctx ctx;
-                if ((r = seccomp_service_filter_new(&ctx)) < 0)
-                        return r;
-                r = seccomp_filter_load(ctx, false);
-                seccomp_release(ctx);
-                if (r < 0)
-                        return r;
-        }
+        if (!SABOTAGED(LAYER_SELF_SECCOMP) && (r = seccomp_load_service()) < 0)
+                return r;
         return 0;
 }

@@ -3,8 +3,9 @@
  * The privileged sequence (who runs each step, and why in this order):
  *
  *  parent (the service, "supervisor")
- *   1. build the seccomp filter and the Landlock ruleset (compile early,
- *      before fork: nsjail's habit; failures are ours, not the code's)
+ *   1. build the Landlock ruleset (early, before fork: nsjail's habit;
+ *      failures are ours, not the code's); the seccomp filter is BPF
+ *      compiled at build time (seccomp-gen.c)
  *   2. take a random sandbox UID nobody else holds (OFD byte lock)
  *   3. make the jail dir /tmp/codejail-XXXXXXXX: jailed_code, the uploaded
  *      files, an empty tmp/; 0755/0644 so the sandbox UID can read it
@@ -68,7 +69,7 @@
 #include "macro.h"
 #include "ns.h"
 #include "rlimit.h"
-#include "seccomp-filter.h"
+#include "seccomp-load.h"
 #include "uidpick.h"
 #include "wrapper.h"
 
@@ -175,7 +176,6 @@ struct jail_ctx {
         const struct jail_request *req;
         char jail_dir[64];
         uid_t uid;
-        scmp_filter_ctx seccomp;
         int ruleset, abi;
         int in[2], out[2], err[2], ctl[2];
         bool use_apparmor;
@@ -251,7 +251,7 @@ _noreturn_ static void run_child(struct jail_ctx *j) {
         /* 17. seccomp last; the supervisor gets the listener before we exec. */
         if (!SABOTAGED(LAYER_SECCOMP)) {
                 bool notify = !SABOTAGED(LAYER_EXEC_ONCE);
-                int nfd = seccomp_filter_load(j->seccomp, notify);
+                int nfd = seccomp_load_jail(notify);
                 if (nfd < 0)
                         child_fail(ctl, "seccomp", nfd);
                 if (notify) {
@@ -261,9 +261,9 @@ _noreturn_ static void run_child(struct jail_ctx *j) {
                 }
         }
 
-        /* 18. RLIMIT_AS only now (step 9 sets the others): seccomp_load()
-         * allocates (libseccomp generates the BPF here), which a small VMEM
-         * -- or an ASan build's shadow mappings -- would make fail. */
+        /* 18. RLIMIT_AS only now (step 9 sets the others): nothing between
+         * here and execve allocates, and an ASan build's shadow mappings
+         * would fail under a small VMEM. */
         if (!SABOTAGED(LAYER_RLIMITS) && (r = rlimit_apply_vmem(&j->req->limits)) < 0)
                 child_fail(ctl, "rlimit", r);
         char *const argv[] = { j->cfg->python_bin, "-E", "-B", "jailed_code", NULL };
@@ -837,11 +837,7 @@ int jail_run(const struct config *cfg, const struct jail_request *req, struct ja
         memset(err, 0, sizeof *err);
         uint64_t start = now_ms();
 
-        /* 1. */
-        if (!SABOTAGED(LAYER_SECCOMP) && (r = seccomp_filter_new(!SABOTAGED(LAYER_EXEC_ONCE), &j.seccomp)) < 0) {
-                set_err(err, "seccomp-build", r);
-                return r;
-        }
+        /* 1. (Landlock below, with the jail dir) */
         j.use_apparmor = cfg->apparmor != APPARMOR_OFF && !SABOTAGED(LAYER_APPARMOR) && apparmor_present();
         if (cfg->apparmor == APPARMOR_REQUIRE && !j.use_apparmor) {
                 r = -EOPNOTSUPP;
@@ -935,8 +931,6 @@ out:
         close_pair(j.ctl);
         if (j.ruleset >= 0)
                 close(j.ruleset);
-        if (j.seccomp)
-                seccomp_release(j.seccomp);
         if (dfd >= 0) {
                 jail_dir_remove_files(&j, dfd);
                 jail_dir_remove(j.jail_dir, dfd);

@@ -1,4 +1,6 @@
-/* seccomp: a supplement to the other layers, not the boundary by itself. */
+/* seccomp rules (libseccomp), compiled to BPF at build time by
+ * seccomp-gen.c; codejaild itself loads the result (seccomp-load.h). A
+ * supplement to the other layers, not the boundary by itself. */
 #pragma once
 #include <seccomp.h>
 #include <stdbool.h>
@@ -12,12 +14,10 @@
  *  - foreign architectures kill the process. */
 int seccomp_filter_new(bool exec_notify, scmp_filter_ctx *ret);
 
-/* Load in the child; returns the notification fd (or 0 when exec_notify
- * was false) or -errno. */
-int seccomp_filter_load(scmp_filter_ctx ctx, bool exec_notify);
-
-/* The serving process's own filter (see seccomp-filter.c). */
+/* The serving process's own filters (see seccomp-filter.c): a deny list
+ * with argument rules, and an allow-list stacked with it. */
 int seccomp_service_filter_new(scmp_filter_ctx *ret);
+int seccomp_allow_filter_new(scmp_filter_ctx *ret);
 
 /* The deny list, for tests: NULL-terminated syscall names. */
 extern const char *const seccomp_denied_syscalls[];

@@ -43,7 +43,8 @@ declare -A expect=(
         [rlimits]=layer_namespaces_uid_rlimits [caps]=layer_namespaces_uid_rlimits
         [nnp]=layer_landlock [netns_self]=service_no_egress
         [self_seccomp]="service_seccomp_no_inet_socket service_seccomp_wx_memory service_seccomp_suid
-                service_seccomp_namespaces service_seccomp_hostname service_seccomp_foreign_arch"
+                service_seccomp_namespaces service_seccomp_hostname service_seccomp_foreign_arch
+                service_seccomp_allowlist"
         [self_caps]=service_capabilities [self_dumpable]=service_not_dumpable
         [self_mounts]="service_filesystem_readonly service_proc_restricted"
         [self_ns]="service_uts_private service_ipc_private"

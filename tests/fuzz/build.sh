@@ -28,6 +28,13 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-poin
 CFLAGS="-g -O1 -D_GNU_SOURCE -DDEFAULT_PYTHON_BIN=\"/usr/bin/python3\" -DPACKAGE_VERSION=\"fuzz\" -I$TOP/src $LLHTTP_CFLAGS $(pkg-config --cflags $PKGS) $SAN"
 LIBS="$(pkg-config --libs $PKGS) $LLHTTP_LIBS"
 
+# The seccomp BPF codejaild ships, generated as make does (src/seccomp-gen).
+mkdir -p "$OUT/gen"
+"$CC" -g -O1 -D_GNU_SOURCE -I"$TOP/src" $(pkg-config --cflags libseccomp) "$TOP/src/seccomp-gen.c" \
+    "$TOP/src/seccomp-filter.c" $(pkg-config --libs libseccomp) -o "$OUT/gen/seccomp-gen"
+"$OUT/gen/seccomp-gen" >"$OUT/gen/seccomp-bpf.h"
+CFLAGS="$CFLAGS -I$OUT/gen"
+
 # the modules of libcodejail.la, as Makefile.am lists them (CORE_SOURCES)
 MODULES=$(sed -n '/^CORE_SOURCES *=/,/^[^\t]/p' "$TOP/Makefile.am" | grep -o 'src/[a-z0-9-]*\.c' | sed 's|src/||; s|\.c$||')
 [ -n "$MODULES" ] || { echo "build.sh: no CORE_SOURCES in Makefile.am" >&2; exit 1; }

@@ -1,5 +1,6 @@
-/* The jail's seccomp filter: rule building, and try-the-syscall probes in
- * a child with the filter loaded (exec notification off: no supervisor). */
+/* The seccomp filters: the BPF codejaild ships is what libseccomp builds
+ * from the rules today, and try-the-syscall probes in a child with the
+ * shipped BPF loaded (exec notification off: no supervisor). */
 #include <errno.h>
 #include <linux/sched.h>
 #include <sched.h>
@@ -22,7 +23,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "macro.h"
+#include "seccomp-bpf.h"
 #include "seccomp-filter.h"
+#include "seccomp-load.h"
 
 static void test_builds(void **state) {
         scmp_filter_ctx ctx;
@@ -36,15 +40,43 @@ static void test_builds(void **state) {
         assert_true(n >= 40);
 }
 
+/* The generated header is current: each shipped program is exactly what
+ * libseccomp exports for the rules in seccomp-filter.c now. */
+static void expect_same(scmp_filter_ctx ctx, const struct sock_filter *f, size_t n) {
+        FILE *tmp = tmpfile();
+        assert_non_null(tmp);
+        assert_int_equal(seccomp_export_bpf(ctx, fileno(tmp)), 0);
+        seccomp_release(ctx);
+        long len = ftell(tmp) >= 0 ? (fseek(tmp, 0, SEEK_END), ftell(tmp)) : -1;
+        assert_int_equal(len, (long)(n * sizeof *f));
+        rewind(tmp);
+        struct sock_filter *got = malloc(n * sizeof *f);
+        assert_non_null(got);
+        assert_int_equal(fread(got, sizeof *f, n, tmp), n);
+        assert_memory_equal(got, f, n * sizeof *f);
+        free(got);
+        fclose(tmp);
+}
+
+static void test_generated(void **state) {
+        scmp_filter_ctx ctx;
+        assert_int_equal(seccomp_allow_filter_new(&ctx), 0);
+        expect_same(ctx, seccomp_bpf_service_allow, ELEMENTSOF(seccomp_bpf_service_allow));
+        assert_int_equal(seccomp_service_filter_new(&ctx), 0);
+        expect_same(ctx, seccomp_bpf_service_deny, ELEMENTSOF(seccomp_bpf_service_deny));
+        assert_int_equal(seccomp_filter_new(true, &ctx), 0);
+        expect_same(ctx, seccomp_bpf_jail_notify, ELEMENTSOF(seccomp_bpf_jail_notify));
+        assert_int_equal(seccomp_filter_new(false, &ctx), 0);
+        expect_same(ctx, seccomp_bpf_jail_plain, ELEMENTSOF(seccomp_bpf_jail_plain));
+}
+
 static int err_of(long r) { return r < 0 ? errno : 0; }
 
 static void test_probes(void **state) {
-        scmp_filter_ctx ctx;
-        assert_int_equal(seccomp_filter_new(false, &ctx), 0);
         pid_t pid = fork();
         if (pid == 0) {
                 prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-                if (seccomp_filter_load(ctx, false) < 0)
+                if (seccomp_load_jail(false) < 0)
                         _exit(100);
                 int code = 0;
                 if (err_of(socket(AF_INET, SOCK_STREAM, 0)) != EACCES) code |= 1;
@@ -66,7 +98,6 @@ static void test_probes(void **state) {
         }
         int st;
         assert_int_equal(waitpid(pid, &st, 0), pid);
-        seccomp_release(ctx);
         assert_true(WIFEXITED(st));
         if (WEXITSTATUS(st) != 0)
                 fail_msg("seccomp probe mask %d", WEXITSTATUS(st));
@@ -75,14 +106,12 @@ static void test_probes(void **state) {
 /* The service filter's argument rules: each denied form next to the
  * allowed neighbour the service and the interpreter need. */
 static void test_service_probes(void **state) {
-        scmp_filter_ctx ctx;
-        assert_int_equal(seccomp_service_filter_new(&ctx), 0);
         char dir[] = "/tmp/test-seccomp-XXXXXX";
         assert_non_null(mkdtemp(dir));
         pid_t pid = fork();
         if (pid == 0) {
                 prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-                if (seccomp_filter_load(ctx, false) < 0)
+                if (seccomp_load_service() < 0)
                         _exit(100);
                 unsigned code = 0, bit = 0;
 #define EXPECT(call, err) do { if (err_of(call) != (err)) code |= 1u << bit; bit++; } while (0)
@@ -116,13 +145,17 @@ static void test_service_probes(void **state) {
                 EXPECT(sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp), EPERM);
                 sp.sched_priority = 0;
                 EXPECT(sched_setscheduler(0, SCHED_BATCH, &sp), 0);
+                /* the allow-list: mincore is in no deny list, only outside
+                 * @system-service; getpid is inside */
+                unsigned char vec[1];
+                EXPECT(mincore(rw, 4096, vec), EPERM);
+                EXPECT(syscall(SYS_getpid) > 0 ? 0 : -1, 0);
 #undef EXPECT
                 unlink(f);
                 _exit(code ? 1 + (int)(__builtin_ctz(code) % 254) : 0);
         }
         int st;
         assert_int_equal(waitpid(pid, &st, 0), pid);
-        seccomp_release(ctx);
         char f[300];
         snprintf(f, sizeof f, "%s/f", dir);
         unlink(f);
@@ -135,6 +168,7 @@ static void test_service_probes(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_builds),
+                cmocka_unit_test(test_generated),
                 cmocka_unit_test(test_probes),
                 cmocka_unit_test(test_service_probes),
         };
