@@ -36,9 +36,8 @@ BENCH_QUICK="-n 200 --n-options 20 --seconds 6"
 # opt-NAME: the installed unit plus that one option (value in opt_value);
 # no-NAME: the installed unit without it; no-seccomp: without any of
 # systemd's seccomp-based options.
-BENCH_VARIANTS=${CODEJAIL_BENCH_VARIANTS:-"plain previous no-seccomp no-SystemCallArchitectures no-PrivateNetwork \
-no-IPAddressDeny no-DevicePolicy no-LoadCredential with-mountns opt-PrivateDevices opt-ProtectKernelTunables \
-opt-ProtectHostname"}
+BENCH_VARIANTS=${CODEJAIL_BENCH_VARIANTS:-"plain previous with-systemcallfilter no-seccomp no-PrivateNetwork \
+no-LoadCredential with-mountns opt-PrivateDevices opt-ProtectKernelTunables opt-ProtectHostname"}
 
 # Runs inside the container: generates the variant units. Arguments: name=port ...
 bench_gen_script() {
@@ -113,6 +112,9 @@ for arg in "$@"; do
                 with-seccomp) seccomp_opts "$f" ;;
                 with-seccomp-nofilter) seccomp_opts "$f" nofilter ;;
                 with-archs-af) add "$f" "SystemCallArchitectures=native"; add "$f" "RestrictAddressFamilies=AF_UNIX" ;;
+                with-systemcallfilter) add "$f" "SystemCallErrorNumber=EPERM"
+                        add "$f" "SystemCallFilter=~@clock @cpu-emulation @debug @module @obsolete @raw-io @reboot @swap"
+                        add "$f" "SystemCallFilter=$(opt_value SystemCallFilter)" ;;
                 opt-*) add "$f" "${v#opt-}=$(opt_value "${v#opt-}")" ;;
                 no-seccomp) del "$f" $SECCOMP ;;
                 no-LoadCredential) del "$f" LoadCredential
@@ -132,14 +134,15 @@ EOF
 bench_labels() {
         case $1 in
         hardened) echo "the installed unit (cheap options only; codejaild hardens itself)" ;;
+        no-seccomp) echo "installed minus systemd's seccomp-based options (codejaild's own filters only)" ;;
         plain) echo "no hardening options at all, root" ;;
         previous) echo "the unit before issue 7: DynamicUser + every mount-namespace option + every seccomp option" ;;
         with-mountns) echo "installed + PrivateTmp, ProtectSystem=strict, ProtectHome (one minimal systemd mount namespace)" ;;
         with-seccomp) echo "installed + systemd's seccomp options (SystemCallFilter allow-list and the rest)" ;;
         with-seccomp-nofilter) echo "installed + the seccomp options except SystemCallFilter" ;;
         with-archs-af) echo "installed + SystemCallArchitectures=native + RestrictAddressFamilies=AF_UNIX" ;;
+        with-systemcallfilter) echo "installed + systemd's SystemCallFilter= allow-list (as before issue 7)" ;;
         opt-*) echo "installed + ${1#opt-}= alone" ;;
-        no-seccomp) echo "installed minus systemd's seccomp-based options (codejaild's own filter only)" ;;
         no-*) echo "installed minus ${1#no-}=" ;;
         esac
 }
