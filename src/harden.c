@@ -9,6 +9,7 @@
 #include "creds.h"
 #include "harden.h"
 #include "jail.h"
+#include "landlock.h"
 #include "macro.h"
 #include "ns.h"
 #include "seccomp-load.h"
@@ -79,6 +80,12 @@ int harden_self(const struct config *cfg, const char **step) {
                 return r;
         *step = "no_new_privs";
         if (!SABOTAGED(LAYER_SELF_SECCOMP) && (r = creds_no_new_privs()) < 0)
+                return r;
+        /* Signals only to what it starts from here on: not to other
+         * instances (same user) nor their jails. Older kernels: skipped,
+         * and the selfcheck says so. */
+        *step = "signal-scope";
+        if (!SABOTAGED(LAYER_SELF_SCOPE) && (r = landlock_scope_signals()) < 0 && r != -EOPNOTSUPP)
                 return r;
         *step = "seccomp";
         if (!SABOTAGED(LAYER_SELF_SECCOMP) && (r = seccomp_load_service()) < 0)

@@ -80,9 +80,21 @@ static void add_check(json_t *checks, const char *name, bool pass, const char *d
 }
 
 /* The serving process's own hardening, each measure attempted for real
- * from inside this (hardened) process. */
-static void probe_service(json_t *checks, bool *all) {
+ * from inside this (hardened) process. outsider: a process started before
+ * the hardening (standing in for another instance), or -1. */
+static void probe_service(json_t *checks, bool *all, pid_t outsider) {
         char detail[256];
+
+        /* The Landlock signal scope: no signal, not even 0, to a process
+         * of the same user started outside this domain. */
+        int abi = landlock_abi();
+        int ke = outsider > 0 && kill(outsider, 0) < 0 ? errno : 0;
+        if (abi >= 6)
+                snprintf(detail, sizeof detail, "kill(another process of this user, 0): %s",
+                         outsider <= 0 ? "no such process to try" : ke ? strerror(ke) : "allowed");
+        else
+                snprintf(detail, sizeof detail, "Landlock ABI %d: no signal scoping on this kernel", abi);
+        add_check(checks, "service_signal_scope", abi < 6 || (outsider > 0 && ke == EPERM), detail, all);
 
         bool priv = ns_network_is_private(detail, sizeof detail);
         add_check(checks, "service_no_egress", priv, detail, all);
@@ -308,15 +320,33 @@ int health_selfcheck(const struct config *cfg) {
         char detail[256];
 
         /* The service side: the same in-process hardening a serving
-         * instance applies, then each measure probed by trying it. */
+         * instance applies, then each measure probed by trying it. The
+         * outsider is started first; it leaves when its pipe closes. */
+        int op[2] = { -1, -1 };
+        pid_t outsider = pipe2(op, O_CLOEXEC) == 0 ? fork() : -1;
+        if (outsider == 0) {
+                char c;
+                close(op[1]);
+                while (read(op[0], &c, 1) < 0 && errno == EINTR)
+                        ;
+                _exit(0);
+        }
+        if (op[0] >= 0)
+                close(op[0]);
         const char *step = NULL;
         int r = harden_self(cfg, &step);
         if (r < 0)
                 snprintf(detail, sizeof detail, "failed at %s: %s", step, strerror(-r));
         else
-                snprintf(detail, sizeof detail, "network, uts+ipc, filesystem+proc, dumpable, capabilities, no_new_privs, seccomp");
+                snprintf(detail, sizeof detail,
+                         "network, uts+ipc, filesystem+proc, dumpable, capabilities, no_new_privs, signal scope, seccomp");
         add_check(checks, "service_hardening", r >= 0, detail, &all);
-        probe_service(checks, &all);
+        probe_service(checks, &all, outsider);
+        if (op[1] >= 0)
+                close(op[1]);
+        if (outsider > 0)
+                while (waitpid(outsider, NULL, 0) < 0 && errno == EINTR)
+                        ;
 
         /* For the survivor checks only: a procfs that shows every process,
          * in this process's private /tmp. */

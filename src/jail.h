@@ -71,6 +71,7 @@ enum jail_layer {
         LAYER_SELF_DUMPABLE = 1u << 13,
         LAYER_SELF_MOUNTS = 1u << 14,  /* the service's own read-only filesystem view */
         LAYER_SELF_NS = 1u << 15,      /* the service's own UTS and IPC namespaces */
+        LAYER_SELF_SCOPE = 1u << 16,   /* the service's own Landlock signal scope */
 };
 unsigned jail_sabotaged_layers(void); /* 0 in production builds */
 

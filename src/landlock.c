@@ -101,6 +101,17 @@ int landlock_allow_rw(int ruleset_fd, int dirfd, int abi) {
         return add_path_rule(ruleset_fd, dirfd, rw);
 }
 
+int landlock_scope_signals(void) {
+        int abi = landlock_abi();
+        if (abi < 6)
+                return abi < 0 ? abi : -EOPNOTSUPP;
+        struct ll_ruleset_attr attr = { .scoped = LL_SCOPE_SIGNAL };
+        _cleanup_close_ int rs = (int)syscall(__NR_landlock_create_ruleset, &attr, sizeof attr, 0);
+        if (rs < 0)
+                return negative_errno();
+        return landlock_enforce(rs);
+}
+
 int landlock_enforce(int ruleset_fd) {
         if (syscall(__NR_landlock_restrict_self, ruleset_fd, 0) < 0)
                 return negative_errno();

@@ -23,3 +23,9 @@ int landlock_allow_rw(int ruleset_fd, int dirfd, int abi);
 
 /* Enforce on the calling thread (needs no_new_privs). */
 int landlock_enforce(int ruleset_fd);
+
+/* The serving process's own domain: no filesystem or network rules, only
+ * the signal scope (ABI >= 6), so it can signal what it starts afterwards
+ * (its jail) and nothing started outside it (other instances, their
+ * jails). -EOPNOTSUPP below ABI 6. */
+int landlock_scope_signals(void);

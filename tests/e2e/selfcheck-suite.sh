@@ -48,6 +48,7 @@ declare -A expect=(
         [self_caps]=service_capabilities [self_dumpable]=service_not_dumpable
         [self_mounts]="service_filesystem_readonly service_proc_restricted"
         [self_ns]="service_uts_private service_ipc_private"
+        [self_scope]=service_signal_scope
         # realtime scheduling is refused by the kernel (no CAP_SYS_NICE) and
         # by the filter: only both off let it through
         [self_caps,self_seccomp]=service_no_realtime
@@ -58,7 +59,7 @@ all_in() { # "wanted names" "failing names"
         for w in $1; do [[ " $2 " == *" $w "* ]] || return 1; done
 }
 for layer in landlock seccomp exec_once uid namespaces mounts rlimits caps nnp netns_self \
-        self_seccomp self_caps self_dumpable self_mounts self_ns self_caps,self_seccomp; do
+        self_seccomp self_caps self_dumpable self_mounts self_ns self_scope self_caps,self_seccomp; do
         echo "{\"enabled\": true, \"state_dir\": \"$T/$layer\"}" >"$T/$layer.json"
         CODEJAIL_SABOTAGE=$layer "$SAB" --config "$T/$layer.json" --selfcheck 2>"$T/$layer.err"
         rc=$?

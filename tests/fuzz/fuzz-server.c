@@ -51,6 +51,7 @@ void log_msg(int prio, const char *fmt, ...) {
 }
 unsigned jail_sabotaged_layers(void) { return 0; }
 int jail_isolate_self_network(const struct config *cfg) { return 0; }
+int jail_isolate_self_uts_ipc(void) { return 0; }
 
 /* stdin is json.dumps([code, globals]): the code string's own bytes are not
  * easy to get back, so the stand-in emits the decoded first element. */
