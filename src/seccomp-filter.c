@@ -52,14 +52,27 @@ static int add(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned 
         return seccomp_rule_add_array(ctx, action, nr, n, cmp);
 }
 
-int seccomp_filter_new(bool exec_notify, scmp_filter_ctx *ret) {
-        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+/* Every filter: a foreign architecture kills the process, and the rules
+ * are laid out as a binary tree (fewer instructions per system call). */
+static int filter_init(uint32_t default_action, scmp_filter_ctx *ret) {
+        scmp_filter_ctx ctx = seccomp_init(default_action);
         int r;
         if (!ctx)
                 return -ENOMEM;
-        r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-        if (r < 0 || (r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)) < 0)
-                goto fail;
+        if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) < 0 ||
+            (r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)) < 0) {
+                seccomp_release(ctx);
+                return r;
+        }
+        *ret = ctx;
+        return 0;
+}
+
+int seccomp_filter_new(bool exec_notify, scmp_filter_ctx *ret) {
+        scmp_filter_ctx ctx;
+        int r = filter_init(SCMP_ACT_ALLOW, &ctx);
+        if (r < 0)
+                return r;
 
         /* Any socket family but AF_UNIX. */
         struct scmp_arg_cmp not_unix = SCMP_A0(SCMP_CMP_NE, AF_UNIX);
@@ -187,13 +200,10 @@ static const char *const service_allowed[] = {
 };
 
 int seccomp_allow_filter_new(scmp_filter_ctx *ret) {
-        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
-        int r;
-        if (!ctx)
-                return -ENOMEM;
-        if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) < 0 ||
-            (r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)) < 0)
-                goto fail;
+        scmp_filter_ctx ctx;
+        int r = filter_init(SCMP_ACT_ERRNO(EPERM), &ctx);
+        if (r < 0)
+                return r;
         for (size_t i = 0; service_allowed[i]; i++)
                 if ((r = add(ctx, SCMP_ACT_ALLOW, service_allowed[i], 0, NULL)) < 0)
                         goto fail;
@@ -270,13 +280,10 @@ static int add_argument_rules(scmp_filter_ctx ctx) {
 }
 
 int seccomp_service_filter_new(scmp_filter_ctx *ret) {
-        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-        int r;
-        if (!ctx)
-                return -ENOMEM;
-        if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) < 0 ||
-            (r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)) < 0)
-                goto fail;
+        scmp_filter_ctx ctx;
+        int r = filter_init(SCMP_ACT_ALLOW, &ctx);
+        if (r < 0)
+                return r;
         struct scmp_arg_cmp not_unix = SCMP_A0(SCMP_CMP_NE, AF_UNIX);
         if ((r = add(ctx, SCMP_ACT_ERRNO(EACCES), "socket", 1, &not_unix)) < 0 ||
             (r = add(ctx, SCMP_ACT_ERRNO(EACCES), "socketpair", 1, &not_unix)) < 0)

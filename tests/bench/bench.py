@@ -125,20 +125,25 @@ def concurrent(port, raw, expect, clients, seconds):
                 else:
                     errors[0] += 1
 
-    busy0, self0 = busy_jiffies(), resource.getrusage(resource.RUSAGE_SELF)
-    t0 = time.perf_counter()
+    self0 = resource.getrusage(resource.RUSAGE_SELF)
+    wall, busy_ms = run_workers(worker, clients)
+    self1 = resource.getrusage(resource.RUSAGE_SELF)
+    n = max(len(lat), 1)
+    client_ms = ((self1.ru_utime - self0.ru_utime) + (self1.ru_stime - self0.ru_stime)) * 1e3 / n
+    return lat, errors[0], wall, busy_ms / n, client_ms
+
+
+def run_workers(worker, clients):
+    """Run `clients` threads of worker to the end: (wall seconds, the
+    machine's busy CPU meanwhile in ms)."""
+    busy0, t0 = busy_jiffies(), time.perf_counter()
     threads = [threading.Thread(target=worker) for _ in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
-    busy1, self1 = busy_jiffies(), resource.getrusage(resource.RUSAGE_SELF)
-    hz = os.sysconf("SC_CLK_TCK")
-    n = max(len(lat), 1)
-    machine_ms = (busy1 - busy0) / hz * 1e3 / n
-    client_ms = ((self1.ru_utime - self0.ru_utime) + (self1.ru_stime - self0.ru_stime)) * 1e3 / n
-    return lat, errors[0], wall, machine_ms, client_ms
+    return wall, (busy_jiffies() - busy0) / os.sysconf("SC_CLK_TCK") * 1e3
 
 
 def busy_jiffies():
@@ -183,14 +188,8 @@ def floor_concurrent(wrapper_dir, stdin, clients, seconds, prefix=()):
             with lock:
                 lat.append(dt)
 
-    busy0, t0 = busy_jiffies(), time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
-    machine_ms = (busy_jiffies() - busy0) / os.sysconf("SC_CLK_TCK") * 1e3 / max(len(lat), 1)
+    wall, busy_ms = run_workers(worker, clients)
+    machine_ms = busy_ms / max(len(lat), 1)
     return {"rps": len(lat) / wall, "median_ms": statistics.median(lat) * 1e3, "p90_ms": pct(lat, 90) * 1e3,
             "p99_ms": pct(lat, 99) * 1e3, "errors": 0, "requests": len(lat), "machine_cpu_ms": machine_ms,
             "client_cpu_ms": float("nan")}
