@@ -85,7 +85,7 @@ int harden_self(const struct config *cfg, const char **step) {
          * instances (same user) nor their jails. Older kernels: skipped,
          * and the selfcheck says so. */
         *step = "signal-scope";
-        if (!SABOTAGED(LAYER_SELF_SCOPE) && (r = landlock_scope_signals()) < 0 && r != -EOPNOTSUPP)
+        if (!SABOTAGED(LAYER_SELF_SCOPE) && (r = landlock_scope_signals()) < 0 && r != -EOPNOTSUPP && r != -ENOSYS)
                 return r;
         *step = "seccomp";
         if (!SABOTAGED(LAYER_SELF_SECCOMP) && (r = seccomp_load_service()) < 0)
