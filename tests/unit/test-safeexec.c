@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "conf.h"
@@ -15,15 +16,23 @@
 #include "safeexec.h"
 
 static struct config *cfg;
+/* A state dir of its own (the UID lock file lives there), removed after. */
+static char state_dir[] = "/tmp/test-safeexec-XXXXXX";
 
 static int setup(void **state) {
-        char err[256];
-        const char *text = "{\"enabled\": true, \"state_dir\": \"/tmp/codejail-unit-state\"}";
+        char err[256], text[200];
+        if (!mkdtemp(state_dir))
+                return -1;
+        snprintf(text, sizeof text, "{\"enabled\": true, \"state_dir\": \"%s\"}", state_dir);
         assert_int_equal(config_parse(text, strlen(text), &cfg, err, sizeof err), 0);
         return 0;
 }
 
 static int teardown(void **state) {
+        char lock[sizeof state_dir + 32];
+        snprintf(lock, sizeof lock, "%s/sandbox-uids.lock", state_dir);
+        unlink(lock);
+        rmdir(state_dir);
         config_free(cfg);
         return 0;
 }
