@@ -52,6 +52,18 @@ static int add(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned 
         return seccomp_rule_add_array(ctx, action, nr, n, cmp);
 }
 
+/* EPERM for `name` whenever its first argument has any of flags[] set
+ * (clone()/unshare() and namespace flags). */
+static int deny_flags(scmp_filter_ctx ctx, const char *name, const unsigned long *flags, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_MASKED_EQ, flags[i], flags[i]);
+                int r = add(ctx, SCMP_ACT_ERRNO(EPERM), name, 1, &c);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* Every filter: a foreign architecture kills the process, and the rules
  * are laid out as a binary tree (fewer instructions per system call). */
 static int filter_init(uint32_t default_action, scmp_filter_ctx *ret) {
@@ -93,12 +105,8 @@ int seccomp_filter_new(bool exec_notify, scmp_filter_ctx *ret) {
          * it answers ENOSYS and glibc falls back to clone(). */
         static const unsigned long ns_flags[] = { CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER,
                                                   CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP };
-        for (size_t i = 0; i < ELEMENTSOF(ns_flags); i++) {
-                struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]);
-                if ((r = add(ctx, SCMP_ACT_ERRNO(EPERM), "clone", 1, &c)) < 0)
-                        goto fail;
-        }
-        if ((r = add(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL)) < 0)
+        if ((r = deny_flags(ctx, "clone", ns_flags, ELEMENTSOF(ns_flags))) < 0 ||
+            (r = add(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL)) < 0)
                 goto fail;
 
         *ret = ctx;
@@ -266,17 +274,9 @@ static int add_argument_rules(scmp_filter_ctx ctx) {
          * byte is the exit signal, so CLONE_NEWTIME only for unshare(). */
         static const unsigned long clone_ns[] = { CLONE_NEWUSER, CLONE_NEWCGROUP };
         static const unsigned long unshare_ns[] = { CLONE_NEWUSER, CLONE_NEWCGROUP, CLONE_NEWTIME };
-        for (size_t i = 0; i < ELEMENTSOF(clone_ns); i++) {
-                struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_MASKED_EQ, clone_ns[i], clone_ns[i]);
-                if ((r = add(ctx, SCMP_ACT_ERRNO(EPERM), "clone", 1, &c)) < 0)
-                        return r;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(unshare_ns); i++) {
-                struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_MASKED_EQ, unshare_ns[i], unshare_ns[i]);
-                if ((r = add(ctx, SCMP_ACT_ERRNO(EPERM), "unshare", 1, &c)) < 0)
-                        return r;
-        }
-        return 0;
+        if ((r = deny_flags(ctx, "clone", clone_ns, ELEMENTSOF(clone_ns))) < 0)
+                return r;
+        return deny_flags(ctx, "unshare", unshare_ns, ELEMENTSOF(unshare_ns));
 }
 
 int seccomp_service_filter_new(scmp_filter_ctx *ret) {
