@@ -49,17 +49,9 @@ static int drop_caps(void) {
         return 0;
 }
 
-static unsigned long long start_uts, start_ipc;
-
-unsigned long long harden_start_ns_inode(const char *type) {
-        return streq_safe(type, "uts") ? start_uts : streq_safe(type, "ipc") ? start_ipc : 0;
-}
-
 int harden_self(const struct config *cfg, const char **step) {
         int r;
 
-        start_uts = ns_inode("uts");
-        start_ipc = ns_inode("ipc");
         *step = "network";
         if ((r = jail_isolate_self_network(cfg)) < 0)
                 return r;

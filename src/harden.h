@@ -19,9 +19,5 @@
  * Returns 0 or -errno; *step names the measure that failed. */
 int harden_self(const struct config *cfg, const char **step);
 
-/* The inode of the namespace of that type ("uts", "ipc") the process was
- * in when harden_self() began, for the selfcheck's probes; 0 before. */
-unsigned long long harden_start_ns_inode(const char *type);
-
 /* The capabilities the service keeps (bit mask of CAP_*). */
 unsigned long long harden_kept_caps(void);

@@ -79,6 +79,19 @@ static void add_check(json_t *checks, const char *name, bool pass, const char *d
                 *all = false;
 }
 
+/* A probe that attempted something: e is its errno (0: it worked, and
+ * `success` says what happened); it passes when the answer was `want`. */
+static void add_errno_check(json_t *checks, bool *all, const char *name, const char *what, int e, int want,
+                            const char *success) {
+        char detail[256];
+        snprintf(detail, sizeof detail, "%s: %s", what, e ? strerror(e) : success);
+        add_check(checks, name, e == want, detail, all);
+}
+
+/* The UTS and IPC namespaces this process was in before harden_self(). */
+static const char *const own_ns[][2] = { { "uts", "service_uts_private" }, { "ipc", "service_ipc_private" } };
+static unsigned long long ns_before[ELEMENTSOF(own_ns)];
+
 /* The serving process's own hardening, each measure attempted for real
  * from inside this (hardened) process. outsider: a process started before
  * the hardening (standing in for another instance), or -1. */
@@ -103,8 +116,7 @@ static void probe_service(json_t *checks, bool *all, pid_t outsider) {
         int e = fd < 0 ? errno : 0;
         if (fd >= 0)
                 close(fd);
-        snprintf(detail, sizeof detail, "socket(AF_INET): %s", fd < 0 ? strerror(e) : "created");
-        add_check(checks, "service_seccomp_no_inet_socket", e == EACCES, detail, all);
+        add_errno_check(checks, all, "service_seccomp_no_inet_socket", "socket(AF_INET)", e, EACCES, "created");
 
         /* The mounts' own read-only flag (statvfs): access(W_OK) would say
          * EACCES before EROFS for a non-root service. Nothing is written. */
@@ -143,9 +155,8 @@ static void probe_service(json_t *checks, bool *all, pid_t outsider) {
         add_check(checks, "service_capabilities", caps_ok, detail, all);
 
         /* Namespaces of its own: not the ones it started in. */
-        static const char *const own_ns[][2] = { { "uts", "service_uts_private" }, { "ipc", "service_ipc_private" } };
         for (size_t i = 0; i < ELEMENTSOF(own_ns); i++) {
-                unsigned long long now = ns_inode(own_ns[i][0]), then = harden_start_ns_inode(own_ns[i][0]);
+                unsigned long long now = ns_inode(own_ns[i][0]), then = ns_before[i];
                 snprintf(detail, sizeof detail, "%s namespace %llu, started in %llu", own_ns[i][0], now, then);
                 add_check(checks, own_ns[i][1], now && then && now != then, detail, all);
         }
@@ -166,8 +177,7 @@ static void probe_service(json_t *checks, bool *all, pid_t outsider) {
         e = m == MAP_FAILED ? errno : 0;
         if (m != MAP_FAILED)
                 munmap(m, 4096);
-        snprintf(detail, sizeof detail, "mmap(PROT_WRITE|PROT_EXEC): %s", e ? strerror(e) : "mapped");
-        add_check(checks, "service_seccomp_wx_memory", e == EPERM, detail, all);
+        add_errno_check(checks, all, "service_seccomp_wx_memory", "mmap(PROT_WRITE|PROT_EXEC)", e, EPERM, "mapped");
 
         char suid[] = "/tmp/codejail-suid-probe-XXXXXX";
         int sfd = mkstemp(suid);
@@ -186,19 +196,16 @@ static void probe_service(json_t *checks, bool *all, pid_t outsider) {
         e = pg == MAP_FAILED ? errno : mincore(pg, 4096, vec) < 0 ? errno : 0;
         if (pg != MAP_FAILED)
                 munmap(pg, 4096);
-        snprintf(detail, sizeof detail, "mincore: %s", e ? strerror(e) : "allowed");
-        add_check(checks, "service_seccomp_allowlist", e == EPERM, detail, all);
+        add_errno_check(checks, all, "service_seccomp_allowlist", "mincore", e, EPERM, "allowed");
 
         e = unshare(CLONE_NEWCGROUP) < 0 ? errno : 0;
-        snprintf(detail, sizeof detail, "unshare(CLONE_NEWCGROUP): %s", e ? strerror(e) : "created");
-        add_check(checks, "service_seccomp_namespaces", e == EPERM, detail, all);
+        add_errno_check(checks, all, "service_seccomp_namespaces", "unshare(CLONE_NEWCGROUP)", e, EPERM, "created");
 
         /* Its current name, so even a success changes nothing. */
         char host[256] = "";
         gethostname(host, sizeof host - 1);
         e = sethostname(host, strlen(host)) < 0 ? errno : 0;
-        snprintf(detail, sizeof detail, "sethostname: %s", e ? strerror(e) : "allowed");
-        add_check(checks, "service_seccomp_hostname", e == EPERM, detail, all);
+        add_errno_check(checks, all, "service_seccomp_hostname", "sethostname", e, EPERM, "allowed");
 
         /* SystemCallArchitectures=native: a 32-bit syscall kills the caller. */
         pid_t pid = fork();
@@ -333,6 +340,8 @@ int health_selfcheck(const struct config *cfg) {
         }
         if (op[0] >= 0)
                 close(op[0]);
+        for (size_t i = 0; i < ELEMENTSOF(own_ns); i++)
+                ns_before[i] = ns_inode(own_ns[i][0]);
         const char *step = NULL;
         int r = harden_self(cfg, &step);
         if (r < 0)
