@@ -142,6 +142,11 @@ static uint64_t now_ms(void) {
         return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static uint64_t rusage_cpu_us(const struct rusage *ru) {
+        return (uint64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000000 +
+               (uint64_t)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec);
+}
+
 static void ctl_send(int fd, const struct ctl_msg *m, int pass_fd) {
         struct iovec iov = { .iov_base = (void *)m, .iov_len = sizeof *m };
         union {
@@ -371,9 +376,7 @@ _noreturn_ static void run_init(struct jail_ctx *j) {
                         (void)getrusage(RUSAGE_CHILDREN, &ru);
                         struct ctl_msg m = {
                                 .type = CTL_STATUS, .wstatus = st,
-                                .cpu_us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
-                                          (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec),
-                                .maxrss_kb = (uint64_t)ru.ru_maxrss,
+                                .cpu_us = rusage_cpu_us(&ru), .maxrss_kb = (uint64_t)ru.ru_maxrss,
                         };
                         ctl_send(ctl, &m, -1);
 #ifdef CODEJAIL_SABOTAGE
@@ -773,14 +776,10 @@ done:
                 res->out[res->out_len] = '\0';
         if (res->err)
                 res->err[res->err_len] = '\0';
-        if (over) {
-                res->cpu_ms = status_msg.cpu_us / 1000;
-                res->maxrss_kb = status_msg.maxrss_kb;
-        } else {
-                res->cpu_ms = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
-                              (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
-                res->maxrss_kb = (uint64_t)ru.ru_maxrss;
-        }
+        /* The program's usage: from the init's report when the init was
+         * left running, else from reaping the init. */
+        res->cpu_ms = (over ? status_msg.cpu_us : rusage_cpu_us(&ru)) / 1000;
+        res->maxrss_kb = over ? status_msg.maxrss_kb : (uint64_t)ru.ru_maxrss;
         if (r < 0)
                 return r;
         if (!res->out || !res->err) {
