@@ -18,7 +18,7 @@
 # memcheck runs src/codejaild-sabotage (the same sources) with only that one
 # step off (CODEJAIL_SABOTAGE=self_seccomp), and its private read-only
 # filesystem view (self_mounts: valgrind 3.19 lacks open_tree and
-# mount_setattr); the jail's filter build still
+# mount_setattr); the jail child's own seccomp(2) load still
 # fails, so a code-exec answers 500 "not correctly configured" (the set-up
 # failure path). Memcheck thus covers the HTTP reader, forms, payload
 # checks, routing, health, logging and that error path; the execution path

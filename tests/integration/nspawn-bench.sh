@@ -51,9 +51,15 @@ add() { sed -i "/^\[Service\]/a $2" "$1"; }
 del() { local f=$1 o; shift; for o in $*; do sed -i "/^$o=/d" "$f"; done; }
 SECCOMP="SystemCallFilter SystemCallErrorNumber SystemCallArchitectures RestrictAddressFamilies RestrictNamespaces
 LockPersonality MemoryDenyWriteExecute RestrictRealtime RestrictSUIDSGID"
-# systemd's seccomp-based options, as the unit before issue 7 had them.
+# systemd's system-call allow-list, as the unit before issue 7 had it.
+filter_opts() {
+        add "$1" "SystemCallFilter=$(opt_value SystemCallFilter)"
+        add "$1" "SystemCallFilter=~@clock @cpu-emulation @debug @module @obsolete @raw-io @reboot @swap"
+        add "$1" "SystemCallErrorNumber=EPERM"
+}
+# All of systemd's seccomp-based options, as the unit before issue 7 had them.
 seccomp_opts() {
-        local f=$1 nofilter=${2:-}
+        local f=$1
         add "$f" "SystemCallArchitectures=native"
         add "$f" "RestrictAddressFamilies=AF_UNIX"
         add "$f" "RestrictNamespaces=mnt pid net ipc uts"
@@ -61,10 +67,7 @@ seccomp_opts() {
         add "$f" "MemoryDenyWriteExecute=yes"
         add "$f" "RestrictRealtime=yes"
         add "$f" "RestrictSUIDSGID=yes"
-        [ -n "$nofilter" ] && return 0
-        add "$f" "SystemCallFilter=@system-service @mount seccomp landlock_create_ruleset landlock_add_rule landlock_restrict_self"
-        add "$f" "SystemCallFilter=~@clock @cpu-emulation @debug @module @obsolete @raw-io @reboot @swap"
-        add "$f" "SystemCallErrorNumber=EPERM"
+        filter_opts "$f"
 }
 opt_value() {
         case $1 in
@@ -109,12 +112,7 @@ for arg in "$@"; do
                 case $v in
                 previous) add "$f" "DynamicUser=yes"; mountns_opts "$f"; seccomp_opts "$f" ;;
                 with-mountns) add "$f" "PrivateTmp=yes"; add "$f" "ProtectSystem=strict"; add "$f" "ProtectHome=yes" ;;
-                with-seccomp) seccomp_opts "$f" ;;
-                with-seccomp-nofilter) seccomp_opts "$f" nofilter ;;
-                with-archs-af) add "$f" "SystemCallArchitectures=native"; add "$f" "RestrictAddressFamilies=AF_UNIX" ;;
-                with-systemcallfilter) add "$f" "SystemCallErrorNumber=EPERM"
-                        add "$f" "SystemCallFilter=~@clock @cpu-emulation @debug @module @obsolete @raw-io @reboot @swap"
-                        add "$f" "SystemCallFilter=$(opt_value SystemCallFilter)" ;;
+                with-systemcallfilter) filter_opts "$f" ;;
                 opt-*) add "$f" "${v#opt-}=$(opt_value "${v#opt-}")" ;;
                 no-seccomp) del "$f" $SECCOMP ;;
                 no-LoadCredential) del "$f" LoadCredential
@@ -138,9 +136,6 @@ bench_labels() {
         plain) echo "no hardening options at all, root" ;;
         previous) echo "the unit before issue 7: DynamicUser + every mount-namespace option + every seccomp option" ;;
         with-mountns) echo "installed + PrivateTmp, ProtectSystem=strict, ProtectHome (one minimal systemd mount namespace)" ;;
-        with-seccomp) echo "installed + systemd's seccomp options (SystemCallFilter allow-list and the rest)" ;;
-        with-seccomp-nofilter) echo "installed + the seccomp options except SystemCallFilter" ;;
-        with-archs-af) echo "installed + SystemCallArchitectures=native + RestrictAddressFamilies=AF_UNIX" ;;
         with-systemcallfilter) echo "installed + systemd's SystemCallFilter= allow-list (as before issue 7)" ;;
         opt-*) echo "installed + ${1#opt-}= alone" ;;
         no-*) echo "installed minus ${1#no-}=" ;;
