@@ -147,6 +147,17 @@ def test_support_lone_surrogate_accepted(client):
     assert g["s"] == "\ud800"
 
 
+def test_support_nul_in_keys_roundtrip(client):
+    # Python's json keeps "a\u0000b" and "a" apart; so must the service, in
+    # and out (jansson's own copy cut keys at the NUL: issue 19).
+    text = '{"code": "k = sorted(globals_keys())\\nnew = {}\\nglobals()[\\"x\\\\u0000y\\"] = 3", ' \
+           '"globals_dict": {"a\\u0000b": 1, "a": 2}}'
+    r = client.exec(text.replace("globals_keys()", "k for k in globals() if k != '__builtins__'"))
+    assert r.status_code == 200, r
+    assert list(r.json()["globals_dict"].items()) == [
+        ("a\0b", 1), ("a", 2), ("k", ["a", "a\0b"]), ("new", {}), ("x\0y", 3)], r.text
+
+
 def test_support_unicode_roundtrip(client):
     g = run_ok(client, "t = s + '\u00e9\u4e2d\U0001F600'", {"s": "\u00e9"})
     assert g["t"] == "\u00e9\u00e9\u4e2d\U0001F600"

@@ -290,6 +290,24 @@ json_t *pyjson_raw_new(const char *text) {
         return raw_new_len(text, strlen(text));
 }
 
+json_t *pyjson_object_copy(const json_t *obj) {
+        if (!json_is_object(obj))
+                return NULL;
+        json_t *c = json_object();
+        const char *k;
+        size_t klen;
+        json_t *v;
+        if (!c)
+                return NULL;
+        json_object_keylen_foreach((json_t *)obj, k, klen, v) {
+                if (json_object_setn_nocheck(c, k, klen, v) < 0) {
+                        json_decref(c);
+                        return NULL;
+                }
+        }
+        return c;
+}
+
 bool pyjson_is_raw(const json_t *v) {
         void *it;
         const json_t *s;

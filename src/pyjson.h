@@ -47,6 +47,11 @@ json_t *pyjson_loads(const char *buf, size_t len, size_t max_depth, struct pyjso
  * or nesting deeper than 4096. */
 char *pyjson_dumps(const json_t *v, size_t *len_out);
 
+/* A shallow copy of an object (values shared), keys kept whole: jansson
+ * 2.14's json_copy() cuts keys at their first NUL ("a\u0000b" -> "a"),
+ * which Python's json keeps. NULL for a non-object or on ENOMEM. */
+json_t *pyjson_object_copy(const json_t *obj);
+
 /* Raw numbers (NaN, Infinity, -Infinity, big integers). */
 bool pyjson_is_raw(const json_t *v);
 /* The marker key is 128 random bits per process and pyjson_is_raw also

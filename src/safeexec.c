@@ -17,7 +17,7 @@
 /* json_safe() of globals that came from JSON: every value is already a
  * JSON-safe type and survives the round trip, so only __builtins__ goes. */
 static json_t *json_safe(json_t *globals) {
-        json_t *copy = json_copy(globals);
+        json_t *copy = pyjson_object_copy(globals);
         if (copy)
                 json_object_deln(copy, "__builtins__", strlen("__builtins__"));
         return copy;
@@ -56,7 +56,7 @@ static char *error_message(const struct jail_result *jr) {
 
 /* globals_dict.update(output): existing keys keep their position. */
 static json_t *merge(json_t *in, json_t *outobj) {
-        json_t *g = json_copy(in);
+        json_t *g = pyjson_object_copy(in);
         const char *k;
         size_t klen;
         json_t *v;

@@ -220,6 +220,24 @@ static void test_dup_keys(void **state) {
         json_decref(v);
 }
 
+/* Keys holding NUL stay whole through a copy, as Python keeps them
+ * (jansson 2.14's json_copy measures keys with strlen). */
+static void test_object_copy_nul_keys(void **state) {
+        static const char in[] = "{\"a\\u0000b\": 1, \"a\": 2, \"\\u0000\": [3]}";
+        struct pyjson_error err;
+        json_t *v = pyjson_loads(in, sizeof in - 1, 10, &err);
+        assert_non_null(v);
+        json_t *c = pyjson_object_copy(v);
+        assert_non_null(c);
+        _cleanup_free_ char *s = pyjson_dumps(c, NULL);
+        assert_string_equal(s, "{\"a\\u0000b\": 1, \"a\": 2, \"\\u0000\": [3]}");
+        /* shallow: values are shared, not copied */
+        assert_ptr_equal(json_object_getn(c, "\0", 1), json_object_getn(v, "\0", 1));
+        assert_null(pyjson_object_copy(json_array()));
+        json_decref(c);
+        json_decref(v);
+}
+
 static void test_utf8_next(void **state) {
         uint32_t cp;
 
@@ -236,7 +254,7 @@ int main(void) {
                 cmocka_unit_test(test_data_cases), cmocka_unit_test(test_depth),
                 cmocka_unit_test(test_raw),        cmocka_unit_test(test_dumps),
                 cmocka_unit_test(test_format_double), cmocka_unit_test(test_dup_keys),
-                cmocka_unit_test(test_utf8_next),
+                cmocka_unit_test(test_utf8_next),  cmocka_unit_test(test_object_copy_nul_keys),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
