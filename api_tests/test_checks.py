@@ -141,6 +141,20 @@ def test_support_check6_python_path(client, pp):
                  "Only allowed entry in 'python_path' is 'python_lib.zip'")
 
 
+def test_support_check6_python_path_too_long(client):
+    # More entries than the wrapper has lines for: refused before any jail
+    # exists (upstream writes one line per entry, without a bound).
+    r = client.exec({"code": "x = 1", "globals_dict": {}, "python_path": ["python_lib.zip"] * 1025})
+    expect_error(r, 400, "Too many entries in 'python_path': at most 1024")
+
+
+def test_support_check6_python_path_at_the_limit(client):
+    # 1024 entries run; the exec line moves to 19 + 1024, as upstream's.
+    r = client.exec({"code": "1/0", "globals_dict": {}, "python_path": ["python_lib.zip"] * 1024})
+    assert r.status_code == 200, r
+    assert 'jailed_code", line 1043, in <module>' in r.json()["emsg"], r.json()
+
+
 def test_support_check6_before_check8(client):
     r = client.exec({"code": "x", "globals_dict": {}, "python_path": ["evil"], "unsafely": True})
     expect_error(r, 400, "Only allowed entry in 'python_path' is 'python_lib.zip'")

@@ -21,6 +21,7 @@
 
 #include "macro.h"
 #include "payload.h"
+#include "wrapper.h"
 #include "pyjson.h"
 #include "pyrepr.h"
 
@@ -158,6 +159,11 @@ int payload_parse(const char *text, size_t len, const char *const *file_names, s
                         return set_error(err, "invalid.python_path",
                                          "Only allowed entry in 'python_path' is 'python_lib.zip'");
                 }
+        }
+        if (json_is_array(v) && json_array_size(v) > WRAPPER_MAX_PYTHON_PATH) {
+                json_decref(root);
+                return set_error(err, "invalid.python_path", "Too many entries in 'python_path': at most %d",
+                                 WRAPPER_MAX_PYTHON_PATH);
         }
 
         /* 7: uploaded files */

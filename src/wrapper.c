@@ -86,7 +86,7 @@ static const char tail[] =
         "json.dump(json_safe(g_dict), sys.__stdout__)\n";
 
 char *wrapper_build(size_t n_python_path, size_t *len) {
-        if (n_python_path > 1024)
+        if (n_python_path > WRAPPER_MAX_PYTHON_PATH)
                 return NULL;
         size_t n = sizeof head - 1 + n_python_path * (sizeof path_line - 1) + sizeof tail - 1;
         char *s = malloc(n + 1), *p = s;

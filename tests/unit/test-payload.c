@@ -15,6 +15,7 @@
 
 #include "macro.h"
 #include "payload.h"
+#include "wrapper.h"
 #include "pyjson.h"
 
 static char *read_file(const char *path, size_t *len) {
@@ -89,6 +90,33 @@ static void test_data_cases(void **state) {
         assert_int_equal(failed, 0);
 }
 
+/* More python_path entries than the wrapper writes lines for: a 400
+ * decided here, before any jail exists (it used to fail the jail set-up
+ * with ENOMEM: 500, "not correctly configured"). */
+static void test_python_path_limit(void **state) {
+        for (size_t n = WRAPPER_MAX_PYTHON_PATH; n <= WRAPPER_MAX_PYTHON_PATH + 1; n++) {
+                size_t cap = 64 + n * 18;
+                _cleanup_free_ char *text = malloc(cap);
+                size_t len = (size_t)snprintf(text, cap, "{\"code\": \"\", \"globals_dict\": {}, \"python_path\": [");
+                for (size_t i = 0; i < n; i++)
+                        len += (size_t)snprintf(text + len, cap - len, "%s\"python_lib.zip\"", i ? "," : "");
+                len += (size_t)snprintf(text + len, cap - len, "]}");
+                struct payload p;
+                struct payload_error err;
+                int r = payload_parse(text, len, NULL, 0, &p, &err);
+                if (n == WRAPPER_MAX_PYTHON_PATH) {
+                        assert_int_equal(r, 0);
+                        assert_int_equal(p.n_python_path, n);
+                        payload_done(&p);
+                } else {
+                        assert_int_equal(r, -EINVAL);
+                        assert_int_equal(err.http_status, 400);
+                        assert_string_equal(err.log_status, "invalid.python_path");
+                        assert_string_equal(err.message, "Too many entries in 'python_path': at most 1024");
+                }
+        }
+}
+
 static void test_fields(void **state) {
         static const char text[] = "{\"code\": \"print(1)\\u0000x\", \"globals_dict\": {\"a\": NaN}, "
                                    "\"python_path\": [\"python_lib.zip\", \"python_lib.zip\"], "
@@ -146,7 +174,7 @@ static void test_args(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_data_cases),
-                cmocka_unit_test(test_fields),
+                cmocka_unit_test(test_fields), cmocka_unit_test(test_python_path_limit),
                 cmocka_unit_test(test_long_repr_truncated),
                 cmocka_unit_test(test_args),
         };
