@@ -233,6 +233,54 @@ def no_egress():
 
 
 # --------------------------------------------------------------------------
+# Host objects the jail must neither see nor reach (issue 19): planted by
+# plant.py on the service's host, here when the service shares this
+# filesystem, or by a harness that passes plant.py's first line.
+
+PLANT_DIRS = ["/var/lib", "/srv", "/opt", "/etc", "/home", "/usr/local"]
+
+
+def _plants_available():
+    return os.environ.get("API_TEST_SERVICE_FS") == "local" or bool(os.environ.get("API_TEST_PLANTED"))
+
+
+class Plants:
+    def __init__(self, paths, proc=None):
+        self.paths, self.proc = paths, proc
+
+    def in_dir(self, d):
+        """{"sock": path, "fifo": path, "file": path} planted in d."""
+        return {k: next(p for p in v if os.path.dirname(os.path.dirname(p)) == d) for k, v in self.paths.items()}
+
+    def accepted(self):
+        """Connections that reached a planted socket (None: not known here)."""
+        if self.proc is None:
+            return None
+        self.proc.stdin.close()
+        line = self.proc.stdout.readline()
+        self.proc.wait(timeout=10)
+        self.proc = None
+        return json.loads(line)["accepted"]
+
+
+@pytest.fixture
+def host_plants():
+    if os.environ.get("API_TEST_SERVICE_FS") != "local":
+        yield Plants(json.loads(os.environ["API_TEST_PLANTED"])["paths"])
+        return
+    proc = subprocess.Popen(["/usr/bin/python3", os.path.join(os.path.dirname(__file__), "plant.py"), *PLANT_DIRS],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line:
+        proc.wait()
+        pytest.fail(f"plant.py could not plant in {PLANT_DIRS}", pytrace=False)
+    plants = Plants(json.loads(line)["paths"], proc)
+    yield plants
+    if plants.proc:
+        plants.accepted()
+
+
+# --------------------------------------------------------------------------
 # Collection: deselect what the deployment cannot run (explicitly, not skips)
 
 
@@ -250,6 +298,8 @@ def pytest_collection_modifyitems(config, items):
         elif item.get_closest_marker("disabled_service") and not has_disabled:
             drop.append(item)
         elif item.get_closest_marker("unhealthy_service") and not has_unhealthy:
+            drop.append(item)
+        elif item.get_closest_marker("host_plants") and not _plants_available():
             drop.append(item)
         else:
             keep.append(item)

@@ -79,6 +79,7 @@ start_service() {  # $1 port  $2 config  $3 binary: socket-activated, one instan
 }
 
 export CJS_TEST_ENV_LEAKAGE=yes   # the service's environment must not leak into the sandbox
+export API_TEST_SERVICE_FS=local  # the services share this filesystem: plant.py runs here
 cd "$HERE"
 case "$mode" in
 exec)

@@ -59,6 +59,9 @@ FS_READ_DENY = ["landlock", "apparmor"]
 # Reading outside the interpreter's files, the jail dir and tmp/
 
 
+# SPEC §6's read list: each exists in the jail's root (/etc/hosts and /sys as
+# empty stand-ins, /proc the execution's own procfs) and each read is refused
+# with exactly errno 13, as upstream's AppArmor answers.
 @pytest.mark.layers(*FS_READ_DENY)  # DAC allows all of these; only Landlock (and an AppArmor profile) deny
 @pytest.mark.parametrize("target", ["/", "/proc", "/sys", "/etc", "/usr/../etc"])
 def test_deny_list_dir(client, target):
@@ -66,27 +69,70 @@ def test_deny_list_dir(client, target):
     assert_denied(g["r"], "PermissionError", errnos=[13])
 
 
-@pytest.mark.layers(*FS_READ_DENY)  # world-readable files; /proc/1/cmdline needs no ptrace access
-@pytest.mark.parametrize("target", ["/etc/hosts", "/etc/passwd", "/proc/self/status", "/etc/resolv.conf"])
+# /proc/1 is the execution's own init (our code, the service's uid): its
+# cmdline is world-readable, so without Landlock and AppArmor it is read.
+@pytest.mark.layers(*FS_READ_DENY)
+@pytest.mark.parametrize("target", ["/etc/hosts", "/proc/self/status", "/proc/1/cmdline"])
 def test_deny_read_file(client, target):
     g = probe(client, f"r = _try(lambda: open({target!r}, 'rb').read(64))")
     assert_denied(g["r"], "PermissionError", errnos=[13])
 
 
-# The jail's fresh /proc (mounts layer, hidepid=invisible) hides pid 1 (our
-# init, another uid): the path walk ends in ENOENT before Landlock's EACCES.
-# Both deny the read; without Landlock *and* the fresh /proc it is readable.
-@pytest.mark.layers("landlock", "mounts", "apparmor")
-def test_deny_read_proc_1_cmdline(client):
-    g = probe(client, "r = _try(lambda: open('/proc/1/cmdline', 'rb').read(64))")
-    assert_denied(g["r"], "PermissionError", "FileNotFoundError", errnos=[13, 2])
+# The root is an allow list (src/root.c): what the interpreter does not need
+# is not there at all -- not denied, absent. With the new root off the
+# host's tree is in view again (stat is mediated by no layer).
+@pytest.mark.layers("root")
+@pytest.mark.parametrize("target", ["/etc/passwd", "/etc/resolv.conf", "/run", "/var", "/home", "/srv", "/opt",
+                                    "/root", "/boot", "/mnt", "/dev/shm", "/var/tmp", "/usr/local/bin"])
+def test_deny_host_path_absent(client, target):
+    g = probe(client, f"r = _try(lambda: __import__('os').lstat({target!r}).st_mode)")
+    assert_denied(g["r"], "FileNotFoundError", errnos=[2])
 
 
-# /tmp and ../ : with the mounts layer on they are a private tmpfs whose mode we
-# do not know (root 0755 would deny by DAC too), so removing the mounts layer
-# (host /tmp is 1777, listable by anyone) is part of the set.
+# Objects a host process made for anybody to use: a listening socket
+# (Landlock <= ABI 7 does not mediate connect() on path sockets, the network
+# namespace does not cover them), a FIFO, a world-readable file. The jail
+# must not see them, nor reach the socket (plant.py counts connections).
+# The service's own view hides /home as well (self_mounts), not the others.
+CHECK_PLANTS = """
+import os, socket
+def _seen(p):
+    return os.path.lexists(p)
+def _connect(p):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(p)
+    finally:
+        s.close()
+def _fifo(p):
+    os.close(os.open(p, os.O_RDONLY | os.O_NONBLOCK))
+def _read(p):
+    open(p, 'rb').read(8)
+r = {"seen": [p for p in (SOCK, FIFO, FILE) if _seen(p)],
+     "dir": _try(lambda: os.lstat(os.path.dirname(SOCK)).st_mode),
+     "connect": _try(lambda: _connect(SOCK)), "fifo": _try(lambda: _fifo(FIFO)), "read": _try(lambda: _read(FILE))}
+del os, socket, _seen, _connect, _fifo, _read
+"""
+
+
+@pytest.mark.host_plants
+@pytest.mark.parametrize("where", [
+    pytest.param(d, marks=pytest.mark.layers("root", "self_mounts") if d == "/home" else pytest.mark.layers("root"))
+    for d in ["/var/lib", "/srv", "/opt", "/etc", "/home", "/usr/local"]])
+def test_deny_planted_host_objects(client, host_plants, where):
+    p = host_plants.in_dir(where)
+    g = probe(client, f"SOCK, FIFO, FILE = {p['sock']!r}, {p['fifo']!r}, {p['file']!r}\n" + CHECK_PLANTS)
+    r = g["r"]
+    assert r["seen"] == [], r
+    for k in ("dir", "connect", "fifo", "read"):
+        assert_denied(r[k], "FileNotFoundError", errnos=[2])
+    assert host_plants.accepted() in (0, None), "a jail reached the planted socket"
+
+
+# /tmp and ../ : the jail dir's parent in the root; Landlock grants nothing
+# there. Without the mounts layer it is the host's /tmp (1777, listable).
 @pytest.mark.layers("landlock", "apparmor", "mounts")
-@pytest.mark.parametrize("target", ["/tmp", "..", "/run", "/dev/shm"])
+@pytest.mark.parametrize("target", ["/tmp", ".."])
 def test_deny_list_shared_dir(client, target):
     g = probe(client, f"r = _try(lambda: __import__('os').listdir({target!r}))")
     assert_denied(g["r"], "PermissionError", errnos=[13])

@@ -19,6 +19,8 @@
 #include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
+#include <limits.h>
 
 #include "apparmor.h"
 #include "harden.h"
@@ -278,6 +280,61 @@ static void run_probe(const struct config *cfg, const struct probe *pr, json_t *
         json_decref(globals);
 }
 
+/* The allow-list root (root.c): nothing of the host's tree but what the
+ * interpreter needs is even there. A socket planted in the state dir
+ * (writable by this service, world-connectable) must be neither visible
+ * nor reachable, nor may the usual host directories exist; without the new
+ * root all of these are in view (Landlock does not mediate stat() or
+ * connect() on a path socket). */
+#define ROOT_PROBE                                                                              \
+        "import os, socket\n"                                                                  \
+        "seen = [p for p in (PLANT, '/var', '/home', '/srv', '/opt', '/run', '/boot', '/mnt',"   \
+        " '/usr/local/bin') if os.path.lexists(p)]\n"                                          \
+        "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"                              \
+        "try:\n"                                                                               \
+        "    s.connect(PLANT)\n"                                                               \
+        "    c = 'connected'\n"                                                                \
+        "except FileNotFoundError:\n"                                                          \
+        "    c = 'absent'\n"                                                                   \
+        "except Exception as e:\n"                                                             \
+        "    c = repr(e)\n"                                                                    \
+        "s.close()\n"                                                                          \
+        "r = 'denied' if not seen and c == 'absent' else 'visible: %%s, connect: %%s' %% (seen, c)\n"
+
+static void run_root_probe(const struct config *cfg, json_t *checks, bool *all) {
+        char plant[PATH_MAX], code[2048], detail[160];
+        snprintf(plant, sizeof plant, "%s/selfcheck-plant.sock", cfg->state_dir);
+        (void)unlink(plant);
+        _cleanup_close_ int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        if (s < 0 || strlen(plant) >= sizeof sa.sun_path) {
+                snprintf(detail, sizeof detail, "cannot plant a socket at %.100s", plant);
+                add_check(checks, "deny_host_root_visible", false, detail, all);
+                return;
+        }
+        memcpy(sa.sun_path, plant, strlen(plant) + 1);
+        if (bind(s, (struct sockaddr *)&sa, sizeof sa) < 0 || chmod(plant, 0777) < 0 || listen(s, 4) < 0) {
+                snprintf(detail, sizeof detail, "cannot plant a socket at %.100s: %s", plant, strerror(errno));
+                add_check(checks, "deny_host_root_visible", false, detail, all);
+                (void)unlink(plant);
+                return;
+        }
+        _cleanup_free_ char *quoted = NULL;
+        json_t *q = json_string(plant); /* a Python string literal, JSON-quoted */
+        quoted = q ? json_dumps(q, JSON_ENCODE_ANY) : NULL;
+        json_decref(q);
+        snprintf(code, sizeof code, "PLANT = %s\n" ROOT_PROBE, quoted ? quoted : "''");
+        const struct probe pr = { "deny_host_root_visible", code, "denied" };
+        run_probe(cfg, &pr, checks, all);
+        /* A connection the probe could not see would still be queued. */
+        int c = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+        if (c >= 0) {
+                close(c);
+                add_check(checks, "deny_host_root_reached", false, "a jail connected to the planted socket", all);
+        }
+        (void)unlink(plant);
+}
+
 static json_t *layers_report(const struct config *cfg, json_t *checks, bool *all) {
         char detail[256];
         unsigned sab = jail_sabotaged_layers();
@@ -364,9 +421,10 @@ int health_selfcheck(const struct config *cfg) {
             mount("proc", full_proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL) == 0)
                 probe_proc = full_proc;
 
-        json_t *layers = layers_report(cfg, checks, &all);
         for (size_t i = 0; i < ELEMENTSOF(probes); i++)
                 run_probe(cfg, &probes[i], checks, &all);
+        run_root_probe(cfg, checks, &all);
+        json_t *layers = layers_report(cfg, checks, &all);
 
         time_t now = time(NULL);
         char iso[64];

@@ -12,8 +12,10 @@
  *   4. clone() into new PID, mount, network, IPC and UTS namespaces
  *  init (PID 1 of the new PID namespace; our code, never exec'd)
  *   5. parent-death signal: if the supervisor dies, the execution dies
- *   6. private mount table: tmpfs over /tmp /run /dev/shm /var/tmp, jail dir
- *      bound back read-only, size-capped tmpfs on tmp/, fresh /proc
+ *   6. a fresh root from an allow list (root.c): the interpreter's trees,
+ *      a few measured /etc entries, five device nodes and the jail dir,
+ *      read-only; pivot_root into it, the host's root detached; a
+ *      size-capped tmpfs on tmp/, a procfs of the new PID namespace
  *   7. Landlock rule for tmp/ (a rule binds the inode: after the mount)
  *   8. fork the child; then reap until it exits, report its wait status
  *      and exit -- which kills every other process of the execution
@@ -69,6 +71,7 @@
 #include "macro.h"
 #include "ns.h"
 #include "rlimit.h"
+#include "root.h"
 #include "seccomp-load.h"
 #include "uidpick.h"
 #include "wrapper.h"
@@ -85,7 +88,7 @@ static const struct {
         { "apparmor", LAYER_APPARMOR }, { "netns_self", LAYER_NETNS_SELF },
         { "self_seccomp", LAYER_SELF_SECCOMP }, { "self_caps", LAYER_SELF_CAPS },
         { "self_dumpable", LAYER_SELF_DUMPABLE }, { "self_mounts", LAYER_SELF_MOUNTS },
-        { "self_ns", LAYER_SELF_NS }, { "self_scope", LAYER_SELF_SCOPE },
+        { "self_ns", LAYER_SELF_NS }, { "self_scope", LAYER_SELF_SCOPE }, { "root", LAYER_ROOT },
 };
 unsigned jail_sabotaged_layers(void) {
         if (sabotage != ~0u)
@@ -103,6 +106,8 @@ unsigned jail_sabotaged_layers(void) {
         /* Without a mount namespace, mounting would change the host. */
         if (sabotage & LAYER_NAMESPACES)
                 sabotage |= LAYER_MOUNTS;
+        if (sabotage & LAYER_MOUNTS)
+                sabotage |= LAYER_ROOT;
         /* Landlock and seccomp both need no_new_privs once caps are gone. */
         if (sabotage & LAYER_NNP)
                 sabotage |= LAYER_LANDLOCK | LAYER_SECCOMP;
@@ -182,6 +187,8 @@ struct jail_ctx {
         char jail_dir[64];
         uid_t uid;
         int ruleset, abi;
+        const char *trees[3]; /* the interpreter's, in tree_buf */
+        char tree_buf[2][4096];
         int in[2], out[2], err[2], ctl[2];
         bool use_apparmor;
 };
@@ -315,7 +322,7 @@ static void kill_adopted_children(void) {
 /* Steps 5-8: PID 1 of the execution. Never returns. */
 _noreturn_ static void run_init(struct jail_ctx *j) {
         const char *step = "?";
-        int ctl = j->ctl[1], r;
+        int ctl = j->ctl[1], r = 0;
 
         close(j->ctl[0]);
         close(j->in[1]);
@@ -328,9 +335,15 @@ _noreturn_ static void run_init(struct jail_ctx *j) {
 
         /* 6-7. */
         uid_t owner = SABOTAGED(LAYER_UID) ? getuid() : j->uid;
-        if (!SABOTAGED(LAYER_MOUNTS) &&
-            (r = ns_setup_mounts(j->jail_dir, (uint64_t)j->req->limits.v[LIMIT_TMPFS], owner, (gid_t)owner,
-                                 &step)) < 0)
+        struct root_spec spec = {
+                .jail_dir = j->jail_dir, .trees = j->trees, .tmpfs_bytes = (uint64_t)j->req->limits.v[LIMIT_TMPFS],
+                .uid = owner, .gid = (gid_t)owner,
+        };
+        if (!SABOTAGED(LAYER_ROOT))
+                r = root_build(&spec, &step);
+        else if (!SABOTAGED(LAYER_MOUNTS))
+                r = root_build_on_host(&spec, &step);
+        if (r < 0)
                 child_fail(ctl, step, r);
         if (!SABOTAGED(LAYER_LANDLOCK)) {
                 char tmp[128];
@@ -803,25 +816,6 @@ done:
         return 0;
 }
 
-static void python_trees(const char *python_bin, char a[PATH_MAX], char b[PATH_MAX]) {
-        /* The interpreter's own tree: <prefix>/bin/python3 -> <prefix>, for
-         * the configured path and for where its symlinks lead. */
-        snprintf(a, PATH_MAX, "%s", python_bin);
-        for (int up = 0; up < 2; up++) {
-                char *s = strrchr(a, '/');
-                if (s && s != a)
-                        *s = '\0';
-        }
-        if (!realpath(python_bin, b))
-                snprintf(b, PATH_MAX, "%s", a);
-        else
-                for (int up = 0; up < 2; up++) {
-                        char *s = strrchr(b, '/');
-                        if (s && s != b)
-                                *s = '\0';
-                }
-}
-
 int jail_run(const struct config *cfg, const struct jail_request *req, struct jail_result *res,
              struct jail_error *err) {
         struct jail_ctx j = {
@@ -829,7 +823,7 @@ int jail_run(const struct config *cfg, const struct jail_request *req, struct ja
                 .in = { -1, -1 }, .out = { -1, -1 }, .err = { -1, -1 }, .ctl = { -1, -1 },
         };
         _cleanup_close_ int lock_fd = -1, dfd = -1, pidfd = -1;
-        char lock_path[PATH_MAX], tree_a[PATH_MAX], tree_b[PATH_MAX];
+        char lock_path[PATH_MAX];
         int r;
 
         memset(res, 0, sizeof *res);
@@ -866,11 +860,10 @@ int jail_run(const struct config *cfg, const struct jail_request *req, struct ja
                 set_err(err, "jail-files", r);
                 goto out;
         }
+        root_python_trees(cfg->python_bin, j.tree_buf, j.trees);
         if (!SABOTAGED(LAYER_LANDLOCK)) {
-                python_trees(cfg->python_bin, tree_a, tree_b);
-                const char *trees[] = { tree_a, streq_safe(tree_a, tree_b) ? NULL : tree_b, NULL };
                 const char *files[] = { "/etc/matplotlibrc", NULL };
-                r = landlock_ruleset_new(trees, j.jail_dir, files, &j.abi);
+                r = landlock_ruleset_new(j.trees, j.jail_dir, files, root_devices, &j.abi);
                 if (r < 0) {
                         set_err(err, "landlock-build", r);
                         goto out;

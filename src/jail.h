@@ -59,7 +59,7 @@ enum jail_layer {
         LAYER_SECCOMP = 1u << 1,
         LAYER_UID = 1u << 2,       /* run as the service's own uid */
         LAYER_NAMESPACES = 1u << 3,
-        LAYER_MOUNTS = 1u << 4,    /* tmpfs over /tmp, /run... and tmp/ quota */
+        LAYER_MOUNTS = 1u << 4,    /* every jail mount: the root, tmp/ quota, /proc */
         LAYER_RLIMITS = 1u << 5,
         LAYER_CAPS = 1u << 6,
         LAYER_NNP = 1u << 7,
@@ -72,6 +72,7 @@ enum jail_layer {
         LAYER_SELF_MOUNTS = 1u << 14,  /* the service's own read-only filesystem view */
         LAYER_SELF_NS = 1u << 15,      /* the service's own UTS and IPC namespaces */
         LAYER_SELF_SCOPE = 1u << 16,   /* the service's own Landlock signal scope */
+        LAYER_ROOT = 1u << 17,         /* the allow-list root: off = the host's tree in view */
 };
 unsigned jail_sabotaged_layers(void); /* 0 in production builds */
 

@@ -67,7 +67,7 @@ static int add_path(int ruleset, const char *path, uint64_t access, int must_exi
 }
 
 int landlock_ruleset_new(const char *const *exec_trees, const char *jail_dir, const char *const *ro_files,
-                         int *abi_out) {
+                         const char *const *rw_files, int *abi_out) {
         int abi = landlock_abi();
         if (abi < 0)
                 return abi;
@@ -90,6 +90,11 @@ int landlock_ruleset_new(const char *const *exec_trees, const char *jail_dir, co
         /* Single files take file rights only (directory rights -> EINVAL). */
         for (size_t i = 0; ro_files && ro_files[i]; i++)
                 if ((r = add_path(rs, ro_files[i], LANDLOCK_ACCESS_FS_READ_FILE, 0)) < 0)
+                        return r;
+        /* open(os.devnull, 'w') truncates: TRUNCATE where the ABI has it. */
+        uint64_t rw = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE | (abi >= 3 ? LL_FS_TRUNCATE : 0);
+        for (size_t i = 0; rw_files && rw_files[i]; i++)
+                if ((r = add_path(rs, rw_files[i], rw, 0)) < 0)
                         return r;
         *abi_out = abi;
         return TAKE_FD(rs);

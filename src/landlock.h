@@ -12,11 +12,12 @@ uint64_t landlock_net_rights(int abi);
 uint64_t landlock_scopes(int abi);
 
 /* Build a ruleset handling everything the ABI offers, with read+execute
- * beneath each of exec_trees (NULL-terminated), read on jail_dir, and read
- * of each existing file in ro_files (NULL-terminated). Returns the ruleset
- * fd (O_CLOEXEC) or -errno; *abi_out gets the ABI used. */
+ * beneath each of exec_trees (NULL-terminated), read on jail_dir, read of
+ * each existing file in ro_files and read+write of each existing file in
+ * rw_files (device nodes; both NULL-terminated). Returns the ruleset fd
+ * (O_CLOEXEC) or -errno; *abi_out gets the ABI used. */
 int landlock_ruleset_new(const char *const *exec_trees, const char *jail_dir, const char *const *ro_files,
-                         int *abi_out);
+                         const char *const *rw_files, int *abi_out);
 
 /* Allow read+write+make+remove beneath dirfd (the tmpfs root of tmp/). */
 int landlock_allow_rw(int ruleset_fd, int dirfd, int abi);

@@ -1,5 +1,5 @@
-/* Mount table of a jail (run by its init inside the new mount namespace) and
- * network isolation of the service itself. */
+/* The serving process's own namespaces: its filesystem view and network
+ * isolation. (The jail's filesystem is root.c.) */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,61 +24,6 @@
 #ifndef MOVE_MOUNT_F_EMPTY_PATH
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
 #endif
-
-/* Shared writable trees hidden from the jail: Landlock (ABI <= 7) does not
- * mediate connect() to path UNIX sockets, so a host socket under /run would
- * be reachable; an empty /tmp also makes bind("/tmp/x") fail with EACCES. */
-static const char *const hidden_dirs[] = { "/tmp", "/run", "/dev/shm", "/var/tmp" };
-
-int ns_setup_mounts(const char *jail_dir, uint64_t tmpfs_bytes, uid_t uid, gid_t gid, const char **step) {
-        char opts[256], tmp[4096];
-
-        *step = "mount-private";
-        /* Nothing we mount may propagate back to the host. */
-        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-                return negative_errno();
-
-        *step = "open-tree";
-        _cleanup_close_ int jfd =
-                (int)syscall(SYS_open_tree, AT_FDCWD, jail_dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-        if (jfd < 0)
-                return negative_errno();
-
-        *step = "mount-hide";
-        for (size_t i = 0; i < ELEMENTSOF(hidden_dirs); i++) {
-                struct stat st;
-                if (stat(hidden_dirs[i], &st) < 0 || !S_ISDIR(st.st_mode))
-                        continue;
-                if (mount("tmpfs", hidden_dirs[i], "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                          "mode=0711,size=64k,nr_inodes=16") < 0)
-                        return negative_errno();
-        }
-
-        *step = "mount-jaildir";
-        if (mkdir(jail_dir, 0755) < 0 && errno != EEXIST)
-                return negative_errno();
-        if (syscall(SYS_move_mount, jfd, "", AT_FDCWD, jail_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-                return negative_errno();
-        /* Read-only: the jail cannot rewrite jailed_code or the zip. */
-        if (mount(NULL, jail_dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                  NULL) < 0)
-                return negative_errno();
-
-        *step = "mount-tmp";
-        snprintf(tmp, sizeof tmp, "%s/tmp", jail_dir);
-        /* TMPFS caps the total; nr_inodes caps kernel memory spent on empty files. */
-        snprintf(opts, sizeof opts, "size=%llu,nr_inodes=%llu,mode=0700,uid=%u,gid=%u",
-                 (unsigned long long)tmpfs_bytes,
-                 (unsigned long long)(tmpfs_bytes / 4096 < 1024 ? 1024 : tmpfs_bytes / 4096), uid, gid);
-        if (mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
-                return negative_errno();
-
-        *step = "mount-proc";
-        /* The new PID namespace's own procfs, processes only. */
-        if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible,subset=pid") < 0)
-                return negative_errno();
-        return 0;
-}
 
 bool ns_network_is_private(char *detail, size_t len) {
         /* From /proc/self/net only: no netlink socket, which the service's

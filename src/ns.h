@@ -1,4 +1,4 @@
-/* Namespaces and the jail's private mount table. */
+/* Namespaces: the jail's clone flags, the serving process's own views. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -8,14 +8,6 @@
  * (network: unless the serving process already has a private one of its
  * own, see jail_isolate_self_network()). */
 #define NS_JAIL_FLAGS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
-
-/* Inside the new mount namespace (as its init, before any untrusted code):
- * make every mount private; empty tmpfs over /tmp, /run, /dev/shm,
- * /var/tmp with jail_dir (which lives under /tmp) bound back read-only at
- * its own path; a size-capped nosuid,nodev,noexec tmpfs owned by uid:gid on
- * jail_dir/tmp; a fresh procfs for the new PID namespace.
- * *step names what failed. */
-int ns_setup_mounts(const char *jail_dir, uint64_t tmpfs_bytes, uid_t uid, gid_t gid, const char **step);
 
 /* The serving process's own filesystem view (see ns.c). hide_pids: its
  * procfs shows only its own processes (false only in a sabotage build

@@ -119,13 +119,13 @@ fail:
 /* The serving process's own filter, installed before it reads a byte of
  * the request (it is inherited by the jail, whose filter stacks on it).
  * It must allow what the jail set-up needs -- clone() into namespaces,
- * mount and the new mount API, setresuid, Landlock, seccomp, execve of the
- * interpreter -- so it denies only: sockets other than AF_UNIX (no egress
+ * mount and the new mount API, pivot_root (root.c), setresuid, Landlock,
+ * seccomp, execve of the interpreter -- so it denies only: sockets other than AF_UNIX (no egress
  * even without the network namespace), user namespaces, and the kernel
  * attack surface the service never uses. */
 static const char *const service_denied[] = {
         "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "bpf", "perf_event_open",
-        "keyctl", "add_key", "request_key", "userfaultfd", "setns", "pivot_root", "chroot",
+        "keyctl", "add_key", "request_key", "userfaultfd", "setns", "chroot",
         "io_uring_setup", "io_uring_enter", "io_uring_register",
         "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
         "open_by_handle_at", "name_to_handle_at", "swapon", "swapoff", "reboot", "acct", "quotactl",

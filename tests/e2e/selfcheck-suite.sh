@@ -42,6 +42,7 @@ declare -A expect=(
         [uid]=deny_setuid_0 [namespaces]=layer_namespaces_uid_rlimits [mounts]=layer_namespaces_uid_rlimits
         [rlimits]=layer_namespaces_uid_rlimits [caps]=layer_namespaces_uid_rlimits
         [nnp]=layer_landlock [netns_self]=service_no_egress
+        [root]="deny_host_root_visible deny_host_root_reached"
         [self_seccomp]="service_seccomp_no_inet_socket service_seccomp_wx_memory service_seccomp_suid
                 service_seccomp_namespaces service_seccomp_hostname service_seccomp_foreign_arch
                 service_seccomp_allowlist"
@@ -58,7 +59,7 @@ all_in() { # "wanted names" "failing names"
         local w
         for w in $1; do [[ " $2 " == *" $w "* ]] || return 1; done
 }
-for layer in landlock seccomp exec_once uid namespaces mounts rlimits caps nnp netns_self \
+for layer in landlock seccomp exec_once uid namespaces mounts root rlimits caps nnp netns_self \
         self_seccomp self_caps self_dumpable self_mounts self_ns self_scope self_caps,self_seccomp; do
         echo "{\"enabled\": true, \"state_dir\": \"$T/$layer\"}" >"$T/$layer.json"
         CODEJAIL_SABOTAGE=$layer "$SAB" --config "$T/$layer.json" --selfcheck 2>"$T/$layer.err"

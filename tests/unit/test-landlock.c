@@ -53,7 +53,7 @@ static void test_enforced_policy(void **state) {
         pid_t pid = fork();
         if (pid == 0) {
                 const char *trees[] = { "/usr", NULL };
-                int abi, rs = landlock_ruleset_new(trees, jail, NULL, &abi);
+                int abi, rs = landlock_ruleset_new(trees, jail, NULL, NULL, &abi);
                 if (rs < 0)
                         _exit(10);
                 int tfd = open(tmp, O_PATH | O_DIRECTORY);
