@@ -239,6 +239,10 @@ static void probe_service(json_t *checks, bool *all, pid_t outsider) {
         add_check(checks, "service_no_realtime", e != 0, detail, all);
 }
 
+/* The AppArmor label the first probe execution ran under (its init read
+ * it from the kernel), "" when none was reported. */
+static char probe_label[sizeof ((struct jail_result *)0)->apparmor_label];
+
 static void run_probe(const struct config *cfg, const struct probe *pr, json_t *checks, bool *all) {
         char detail[512];
         json_t *globals = json_pack("{s:i}", "x", 16);
@@ -269,6 +273,8 @@ static void run_probe(const struct config *cfg, const struct probe *pr, json_t *
         }
         add_check(checks, pr->name, pass, detail, all);
 
+        if (!probe_label[0])
+                snprintf(probe_label, sizeof probe_label, "%s", o.jail.apparmor_label);
         /* Only once the execution is torn down (safeexec_done). */
         uid_t uid = o.jail.uid;
         safeexec_done(&o);
@@ -335,6 +341,35 @@ static void run_root_probe(const struct config *cfg, json_t *checks, bool *all) 
         (void)unlink(plant);
 }
 
+/* Whether profile is one of the stacked components of label ("a//&b
+ * (enforce)"). */
+static bool label_has_profile(const char *label, const char *profile) {
+        size_t n = strlen(profile);
+        for (const char *c = label; c && *c; c = strstr(c, "//&") ? strstr(c, "//&") + 3 : NULL)
+                if (strncmp(c, profile, n) == 0 && (c[n] == '\0' || c[n] == ' ' || strncmp(c + n, "//&", 3) == 0))
+                        return true;
+        return false;
+}
+
+/* AppArmor in force, not merely present: on an AppArmor kernel (unless
+ * "off") the probe executions must have run under the sandbox profile, as
+ * the kernel reported their label; "require" also wants it enforcing.
+ * "auto" on an AppArmor kernel never passes without it. */
+static json_t *apparmor_report(const struct config *cfg, json_t *checks, bool *all) {
+        char detail[256];
+        bool present = apparmor_present(), confined = label_has_profile(probe_label, cfg->apparmor_profile);
+        bool enforcing = confined && strstr(probe_label, "(enforce)");
+        const char *mode = cfg->apparmor == APPARMOR_AUTO ? "auto" : cfg->apparmor == APPARMOR_REQUIRE ? "require" : "off";
+        const char *state = cfg->apparmor == APPARMOR_OFF ? "off" : !present ? "absent" : !confined ? "not in force"
+                          : enforcing ? "enforced" : "complain";
+        bool ok = cfg->apparmor == APPARMOR_OFF ? true : cfg->apparmor == APPARMOR_REQUIRE ? enforcing : !present || confined;
+        snprintf(detail, sizeof detail, "mode %s, kernel %s, executions run under '%.100s'", mode,
+                 present ? "has AppArmor" : "has no AppArmor", probe_label[0] ? probe_label : "no AppArmor label");
+        add_check(checks, "layer_apparmor", ok, detail, all);
+        return json_pack("{s:s, s:s, s:s?}", "apparmor", state, "apparmor_profile", cfg->apparmor_profile,
+                         "apparmor_label", probe_label[0] ? probe_label : NULL);
+}
+
 static json_t *layers_report(const struct config *cfg, json_t *checks, bool *all) {
         char detail[256];
         unsigned sab = jail_sabotaged_layers();
@@ -351,15 +386,14 @@ static json_t *layers_report(const struct config *cfg, json_t *checks, bool *all
         bool ns = !(sab & (LAYER_NAMESPACES | LAYER_MOUNTS | LAYER_UID | LAYER_RLIMITS | LAYER_CAPS | LAYER_NNP));
         add_check(checks, "layer_namespaces_uid_rlimits", ns, ns ? "pid, mount, net, ipc, uts; fresh uid; rlimits; no caps; no_new_privs" : "switched off (sabotage build)", all);
 
-        bool aa = apparmor_present();
-        const char *aa_state = cfg->apparmor == APPARMOR_OFF ? "off" : aa ? "enforced" : "absent";
-        bool aa_ok = cfg->apparmor != APPARMOR_REQUIRE || (aa && !(sab & LAYER_APPARMOR));
-        snprintf(detail, sizeof detail, "mode %s, kernel %s", cfg->apparmor == APPARMOR_AUTO ? "auto" : cfg->apparmor == APPARMOR_REQUIRE ? "require" : "off", aa ? "has AppArmor" : "has no AppArmor");
-        add_check(checks, "layer_apparmor", aa_ok, detail, all);
-
-        return json_pack("{s:i, s:b, s:s, s:[sssss], s:[I,I]}", "landlock_abi", ll ? abi : 0, "seccomp", sc,
-                         "apparmor", aa_state, "namespaces", "pid", "mount", "net", "ipc", "uts",
-                         "sandbox_uid_range", (json_int_t)cfg->uid_min, (json_int_t)cfg->uid_max);
+        json_t *layers = apparmor_report(cfg, checks, all);
+        json_t *more = json_pack("{s:i, s:b, s:[sssss], s:[I,I]}", "landlock_abi", ll ? abi : 0, "seccomp", sc,
+                                 "namespaces", "pid", "mount", "net", "ipc", "uts", "sandbox_uid_range",
+                                 (json_int_t)cfg->uid_min, (json_int_t)cfg->uid_max);
+        if (layers && more)
+                json_object_update(layers, more);
+        json_decref(more);
+        return layers;
 }
 
 static int write_atomic(const char *dir, const char *name, const char *text) {

@@ -136,6 +136,7 @@ struct ctl_msg {
         int32_t wstatus; /* CTL_STATUS */
         char step[40];
         uint64_t cpu_us, maxrss_kb; /* CTL_STATUS: what the init reaped */
+        char label[96];             /* CTL_STATUS: the program's AppArmor label */
 };
 
 #define JAIL_FD_CTL 3     /* the child's control socket */
@@ -190,7 +191,7 @@ struct jail_ctx {
         const char *trees[3]; /* the interpreter's, in tree_buf */
         char tree_buf[2][4096];
         int in[2], out[2], err[2], ctl[2];
-        bool use_apparmor;
+        bool use_apparmor, aa_stack;
 };
 
 /* Steps 9-18: never returns. */
@@ -249,7 +250,7 @@ _noreturn_ static void run_child(struct jail_ctx *j) {
         }
 
         /* 14. */
-        if (j->use_apparmor && (r = apparmor_change_onexec(j->cfg->apparmor_profile)) < 0)
+        if (j->use_apparmor && (r = apparmor_change_onexec(j->cfg->apparmor_profile, j->aa_stack)) < 0)
                 child_fail(ctl, "apparmor", r);
 
         /* 15-16. */
@@ -375,22 +376,30 @@ _noreturn_ static void run_init(struct jail_ctx *j) {
         if (j->ruleset >= 0)
                 close(j->ruleset);
         for (;;) {
-                int st;
-                pid_t p = waitpid(-1, &st, __WALL);
-                if (p < 0 && errno == EINTR)
-                        continue;
-                if (p < 0)
+                /* Look before reaping: while the program is a zombie its
+                 * AppArmor label can still be read, from outside, for the
+                 * supervisor's log and the selfcheck. */
+                siginfo_t si = { 0 };
+                if (waitid(P_ALL, 0, &si, WEXITED | __WALL | WNOWAIT) < 0) {
+                        if (errno == EINTR)
+                                continue;
                         _exit(0);
-                if (p == child) {
+                }
+                struct ctl_msg m = { .type = CTL_STATUS };
+                if (si.si_pid == child && j->use_apparmor)
+                        (void)apparmor_label_of(child, m.label, sizeof m.label);
+                int st;
+                while (waitpid(si.si_pid, &st, __WALL) < 0 && errno == EINTR)
+                        ;
+                if (si.si_pid == child) {
                         /* The program's usage travels with its status, so
                          * the supervisor can answer without waiting for
                          * this init (and the namespaces) to go away. */
                         struct rusage ru = { 0 };
                         (void)getrusage(RUSAGE_CHILDREN, &ru);
-                        struct ctl_msg m = {
-                                .type = CTL_STATUS, .wstatus = st,
-                                .cpu_us = rusage_cpu_us(&ru), .maxrss_kb = (uint64_t)ru.ru_maxrss,
-                        };
+                        m.wstatus = st;
+                        m.cpu_us = rusage_cpu_us(&ru);
+                        m.maxrss_kb = (uint64_t)ru.ru_maxrss;
                         ctl_send(ctl, &m, -1);
 #ifdef CODEJAIL_SABOTAGE
                         if (SABOTAGED(LAYER_NAMESPACES))
@@ -793,6 +802,8 @@ done:
          * left running, else from reaping the init. */
         res->cpu_ms = (over ? status_msg.cpu_us : rusage_cpu_us(&ru)) / 1000;
         res->maxrss_kb = over ? status_msg.maxrss_kb : (uint64_t)ru.ru_maxrss;
+        status_msg.label[sizeof status_msg.label - 1] = '\0';
+        snprintf(res->apparmor_label, sizeof res->apparmor_label, "%s", status_msg.label);
         if (r < 0)
                 return r;
         if (!res->out || !res->err) {
@@ -832,6 +843,7 @@ int jail_run(const struct config *cfg, const struct jail_request *req, struct ja
 
         /* 1. (Landlock below, with the jail dir) */
         j.use_apparmor = cfg->apparmor != APPARMOR_OFF && !SABOTAGED(LAYER_APPARMOR) && apparmor_present();
+        j.aa_stack = j.use_apparmor && apparmor_self_confined();
         if (cfg->apparmor == APPARMOR_REQUIRE && !j.use_apparmor) {
                 r = -EOPNOTSUPP;
                 set_err(err, "apparmor-required", r);

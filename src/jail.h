@@ -42,6 +42,7 @@ struct jail_result {
         uid_t uid;
         uint64_t duration_ms, cpu_ms, maxrss_kb;
         const char *limit_hit;  /* NULL, "REALTIME", "OUTPUT", "CPU", ... */
+        char apparmor_label[96]; /* the program's label, read by its init; "" without AppArmor */
         struct jail_teardown teardown;
 };
 

@@ -169,7 +169,7 @@ void server_mark_process_start(void) {
 }
 
 static void log_exchange(struct exchange *x) {
-        struct log_field f[28];
+        struct log_field f[32];
         size_t n = 0;
         char addr[INET6_ADDRSTRLEN + 130], port[8], method[24] = "-", path[128] = "-";
 
@@ -221,6 +221,10 @@ static void log_exchange(struct exchange *x) {
                 log_fieldf(&f[n++], "CODEJAIL_CPU_MS", "%llu", (unsigned long long) j->cpu_ms);
                 log_fieldf(&f[n++], "CODEJAIL_MAXRSS_KB", "%llu", (unsigned long long) j->maxrss_kb);
                 log_fieldf(&f[n++], "CODEJAIL_LIMIT_HIT", "%s", x->limit_hit);
+                /* The AppArmor label the program ran under, as its init read
+                 * it from the kernel: proof the sandbox profile was in force. */
+                if (j->apparmor_label[0])
+                        log_fieldf(&f[n++], "CODEJAIL_APPARMOR_LABEL", "%s", j->apparmor_label);
         }
         if (!x->cfg && x->config_error)
                 log_fieldf(&f[n++], "CODEJAIL_CONFIG_ERROR", "%s", x->config_error);
@@ -421,6 +425,7 @@ static void handle_code_exec(struct exchange *x) {
                 .cpu_ms = out.jail.cpu_ms,
                 .maxrss_kb = out.jail.maxrss_kb,
         };
+        sanitize(x->jail.apparmor_label, sizeof x->jail.apparmor_label, out.jail.apparmor_label);
         sanitize(x->limit_hit, sizeof x->limit_hit, out.jail.limit_hit);
         reply_json(x, 200, out.log_status ? out.log_status : "executed", out.response);
         /* The answer is complete: let the client have its EOF now, while
