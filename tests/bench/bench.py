@@ -235,32 +235,60 @@ def main():
     ap.add_argument("--floor-runs", type=int, default=100)
     ap.add_argument("--seconds", type=int, default=20, help="per concurrency level")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--compare", metavar="BINARY",
+                    help="also run x = x + 1 through this other build, interleaved request by request "
+                         "with --binary (an A/B of one change in one run)")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="cj-bench.")
-    state = os.path.join(work, "state")
-    os.mkdir(state)
-    cfg = os.path.join(work, "config.json")
-    with open(cfg, "w") as f:
-        json.dump({"enabled": True, "state_dir": state, "health_max_age_s": 86400}, f)
-    subprocess.run([args.binary, "--config", cfg, "--selfcheck"], check=True, stderr=subprocess.DEVNULL)
     log = os.path.join(work, "service.log")
-    logf = open(log, "w")
-    svc = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{args.port}", "-a",
-                            args.binary, "--config", cfg], stderr=logf, stdout=subprocess.DEVNULL)
+    services = []
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", args.port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        services.append(start_service(args.binary, args.port, work, "a", log))
+        if args.compare:
+            services.append(start_service(args.compare, args.port + 1, work, "b", os.path.join(work, "compare.log")))
         run(args, work, log)
     finally:
-        svc.terminate()
-        svc.wait()
-        logf.close()
+        for svc, logf in services:
+            svc.terminate()
+            svc.wait()
+            logf.close()
         subprocess.run(["rm", "-rf", work])
+
+
+def start_service(binary, port, work, name, log):
+    """binary under systemd-socket-activate on port, with its own config and
+    state dir (after a passing selfcheck); (process, log file)."""
+    state = os.path.join(work, "state-" + name)
+    os.mkdir(state)
+    cfg = os.path.join(work, f"config-{name}.json")
+    with open(cfg, "w") as f:
+        json.dump({"enabled": True, "state_dir": state, "health_max_age_s": 86400}, f)
+    subprocess.run([binary, "--config", cfg, "--selfcheck"], check=True, stderr=subprocess.DEVNULL)
+    logf = open(log, "w")
+    svc = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{port}", "-a",
+                            binary, "--config", cfg], stderr=logf, stdout=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return svc, logf
+
+
+def compare(port_a, port_b, raw, expect, n):
+    """Interleaved A/B: request i goes to A then B (order alternating), so
+    drift of a noisy machine lands on both."""
+    a, b, errors = [], [], 0
+    for i in range(n):
+        for port, out in (((port_a, a), (port_b, b)) if i % 2 == 0 else ((port_b, b), (port_a, a))):
+            status, body, dt = one_request(port, raw)
+            if check(status, body, expect):
+                out.append(dt)
+            else:
+                errors += 1
+    return a, b, errors
 
 
 def run(args, work, log):
@@ -301,6 +329,11 @@ def run(args, work, log):
         results[name] = {"median_ms": statistics.median(times) * 1e3 if times else float("nan"),
                          "p90_ms": pct(times, 90) * 1e3, "p99_ms": pct(times, 99) * 1e3,
                          "errors": errors, "n": args.n}
+    if args.compare:
+        a, b, errors = compare(port, port + 1, x_raw, x_ok, args.n)
+        results["compare"] = {"binary": args.binary, "other": args.compare, "errors": errors, "n": args.n,
+                              "median_ms": statistics.median(a) * 1e3, "other_median_ms": statistics.median(b) * 1e3,
+                              "p90_ms": pct(a, 90) * 1e3, "other_p90_ms": pct(b, 90) * 1e3}
     rss, cpu, startup = service_stats(log, mark)
     own = [c - s for c, s in zip(cpu, startup)]
     results["service"] = {"peak_rss_kb_max": max(rss) if rss else None,
@@ -345,6 +378,12 @@ def run(args, work, log):
               f"{r['median_ms'] / base:.2f}x |")
     print(f"| floor: numpy case | {results['floor_numpy']['median_ms']:.1f} | | | | |")
     print()
+    if args.compare:
+        r = results["compare"]
+        print(f"A/B, x = x + 1, {r['n']} interleaved pairs: --binary median {r['median_ms']:.2f} ms "
+              f"(p90 {r['p90_ms']:.2f}), --compare median {r['other_median_ms']:.2f} ms (p90 {r['other_p90_ms']:.2f}): "
+              f"difference {r['median_ms'] - r['other_median_ms']:+.2f} ms, {r['errors']} errors")
+        print()
     print("| clients | req/s | median ms | p90 ms | p99 ms | errors | vs cores/floor-CPU | machine CPU/req | of it, load generator |")
     print("|---|---|---|---|---|---|---|---|---|")
     for c in (8, 32):
@@ -389,7 +428,8 @@ def run(args, work, log):
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
-    errors = sum(results[k]["errors"] for k in ("x_plus_1", "numpy", "zip_1MiB", "c8", "c32"))
+    errors = sum(results[k]["errors"] for k in ("x_plus_1", "numpy", "zip_1MiB", "c8", "c32", "compare")
+                 if k in results)
     if errors:
         raise SystemExit(f"bench: {errors} failed requests")
 
