@@ -370,14 +370,34 @@ static json_t *apparmor_report(const struct config *cfg, json_t *checks, bool *a
                          "apparmor_label", probe_label[0] ? probe_label : NULL);
 }
 
+/* What an older Landlock ABI lacks, and what covers for it (Debian 12's
+ * 6.1 has ABI 2, Debian 13's 6.12 ABI 6), appended to out. */
+static void landlock_gaps(int abi, char *out, size_t size) {
+        static const struct {
+                int abi;
+                const char *what;
+        } gaps[] = {
+                { 3, "no truncate right (tmp/ is the only writable place anyway)" },
+                { 4, "no TCP rules (the seccomp socket rule and the network namespace cover them)" },
+                { 5, "no device ioctl right (the root holds five plain devices)" },
+                { 6, "no abstract-socket or signal scoping (the execution's own network namespace holds its "
+                     "abstract sockets; its fresh UID and PID namespace keep its signals in)" },
+        };
+        size_t n = strlen(out);
+        for (size_t i = 0; i < ELEMENTSOF(gaps) && n < size; i++)
+                if (abi < gaps[i].abi)
+                        n += (size_t)snprintf(out + n, size - n, "; below ABI %d %s", gaps[i].abi, gaps[i].what);
+}
+
 static json_t *layers_report(const struct config *cfg, json_t *checks, bool *all) {
-        char detail[256];
         unsigned sab = jail_sabotaged_layers();
         int abi = landlock_abi();
         bool ll = abi >= 1 && !(sab & LAYER_LANDLOCK);
-        snprintf(detail, sizeof detail, "%s", ll ? "enforced" : sab & LAYER_LANDLOCK ? "switched off (sabotage build)" : "not available in this kernel");
-        char buf[300];
-        snprintf(buf, sizeof buf, "ABI %d, %s", abi, detail);
+        char buf[768];
+        snprintf(buf, sizeof buf, "ABI %d, %s", abi,
+                 ll ? "enforced" : sab & LAYER_LANDLOCK ? "switched off (sabotage build)" : "not available in this kernel");
+        if (ll)
+                landlock_gaps(abi, buf, sizeof buf);
         add_check(checks, "layer_landlock", ll, buf, all);
 
         bool sc = !(sab & (LAYER_SECCOMP | LAYER_EXEC_ONCE));
