@@ -107,7 +107,9 @@ cj_mirror() {
 cj_rootfs() {
         local pkgs key
         pkgs="systemd,systemd-sysv,dbus,libjansson4,libseccomp2,libapparmor1,libsystemd0"
+        # The package's Depends and Recommends (dpkg -i installs no Recommends).
         pkgs+=",python3,python3-six,python3-numpy,python3-networkx,python3-matplotlib"
+        pkgs+=",python3-scipy,python3-sympy,python3-lxml,python3-nltk,python3-pyparsing,python3-cryptography"
         key=$(printf 'bookworm minbase %s v1' "$pkgs" | sha256sum | cut -c1-12)
         BASE=$CACHE/rootfs-bookworm-$key
         if [ ! -x "$BASE/usr/bin/python3" ]; then
