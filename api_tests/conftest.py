@@ -301,6 +301,8 @@ def pytest_collection_modifyitems(config, items):
             drop.append(item)
         elif item.get_closest_marker("host_plants") and not _plants_available():
             drop.append(item)
+        elif item.get_closest_marker("venv") and not os.environ.get("API_TEST_VENV_PACKAGE"):
+            drop.append(item)
         else:
             keep.append(item)
         if item.get_closest_marker("network_attempt") and "no_egress" not in item.fixturenames:

@@ -4,6 +4,8 @@
 # when confinement is switched off).
 #
 #   api_tests/run.sh exec  [pytest args]   EXEC transport (codejaild --exec)
+#   api_tests/run.sh exec-venv [pytest args]  the same, python_bin in a sandbox
+#                                   virtualenv holding a package of the suite's own
 #   api_tests/run.sh http  [pytest args]   HTTP via systemd-socket-activate
 #   api_tests/run.sh sabotage-exec [sabotage_check.py args]
 #   api_tests/run.sh sabotage-http [sabotage_check.py args]
@@ -82,6 +84,28 @@ export CJS_TEST_ENV_LEAKAGE=yes   # the service's environment must not leak into
 export API_TEST_SERVICE_FS=local  # the services share this filesystem: plant.py runs here
 cd "$HERE"
 case "$mode" in
+exec-venv)
+    # What an operator does for the PyPI-only course libraries (units/README.md):
+    # a virtualenv over Debian's python3 with the system site packages, and
+    # pip install into it -- here offline, a package of the suite's own.
+    # Under /opt as units/README.md suggests (not /tmp: the service has a
+    # private /tmp of its own).
+    V=$(mktemp -d /opt/cj-apitest-venv.XXXXXXXX)
+    trap 'cleanup; rm -rf "$V"' EXIT
+    "$PY" -m venv --without-pip --system-site-packages "$V/venv"
+    cp -r "$HERE/venv-probe" "$T/venv-probe"   # setuptools builds in the source tree
+    "$V/venv/bin/python3" -m pip install -q --no-index --no-build-isolation --no-cache-dir "$T/venv-probe" \
+        >"$T/pip.log" 2>&1 || { cat "$T/pip.log" >&2; exit 1; }
+    for c in enabled disabled unhealthy; do
+        sed -i "s|^{|{\"python_bin\": \"$V/venv/bin/python3\", |" "$T/$c.json"
+    done
+    export API_TEST_VENV_PACKAGE=cjvenvprobe API_TEST_VENV_PREFIX="$V/venv"
+    selfcheck "$BIN"
+    export API_TEST_EXEC="$BIN --config $T/enabled.json --exec"
+    export API_TEST_DISABLED_EXEC="$BIN --config $T/disabled.json --exec"
+    export API_TEST_UNHEALTHY_EXEC="$BIN --config $T/unhealthy.json --exec"
+    "$PY" -m pytest -m "not http" "$@"
+    ;;
 exec)
     selfcheck "$BIN"
     export API_TEST_EXEC="$BIN --config $T/enabled.json --exec"

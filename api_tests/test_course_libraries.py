@@ -4,6 +4,8 @@ within the default limits. (random2, openedx-calc, chem and
 codejail-includes exist only on PyPI: an operator adds them with a sandbox
 virtualenv, see units/README.md.)"""
 
+import os
+
 import pytest
 
 from conftest import run_ok
@@ -33,3 +35,21 @@ def test_support_course_library(client, name):
     code, want = LIBRARIES[name]
     g = run_ok(client, code)  # modules and other objects are dropped by json_safe
     assert g.get("x") == want, g
+
+
+# The PyPI-only libraries come from a sandbox virtualenv (units/README.md):
+# api_tests/run.sh exec-venv makes one, installs a package of the suite's
+# own into it offline, and runs the whole suite with python_bin there.
+@pytest.mark.venv
+def test_support_sandbox_virtualenv(client):
+    g = run_ok(client, "\n".join([
+        "import sys, json, numpy, " + os.environ["API_TEST_VENV_PACKAGE"] + " as probe",
+        "x = probe.triple(14)",
+        "own = probe.__file__.startswith(sys.prefix + '/')",
+        "prefix, base = sys.prefix, sys.base_prefix",
+        "stdlib, dist = json.__file__, numpy.__file__",
+    ]))
+    assert g["x"] == 42 and g["own"] is True, g
+    assert g["prefix"] == os.environ["API_TEST_VENV_PREFIX"] and g["base"] == "/usr", g
+    assert g["stdlib"].startswith("/usr/lib/python3."), g
+    assert g["dist"].startswith("/usr/lib/python3/dist-packages/"), g

@@ -31,6 +31,7 @@
 #include "macro.h"
 #include "ns.h"
 #include "payload.h"
+#include "root.h"
 #include "safeexec.h"
 #include "sdproto.h"
 
@@ -294,8 +295,7 @@ static void run_probe(const struct config *cfg, const struct probe *pr, json_t *
  * connect() on a path socket). */
 #define ROOT_PROBE                                                                              \
         "import os, socket\n"                                                                  \
-        "seen = [p for p in (PLANT, '/var', '/home', '/srv', '/opt', '/run', '/boot', '/mnt',"   \
-        " '/usr/local/bin') if os.path.lexists(p)]\n"                                          \
+        "seen = [p for p in [PLANT] + HOST if os.path.lexists(p)]\n"                            \
         "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"                              \
         "try:\n"                                                                               \
         "    s.connect(PLANT)\n"                                                               \
@@ -307,8 +307,29 @@ static void run_probe(const struct config *cfg, const struct probe *pr, json_t *
         "s.close()\n"                                                                          \
         "r = 'denied' if not seen and c == 'absent' else 'visible: %%s, connect: %%s' %% (seen, c)\n"
 
+/* Host directories that must not exist in the jail: all but those that
+ * lead to an interpreter tree (a virtualenv under /opt brings /opt). */
+static const char *const host_dirs[] = { "/var", "/home", "/srv", "/opt", "/run", "/boot", "/mnt", "/usr/local/bin" };
+
+static void host_dirs_literal(const struct config *cfg, char *out, size_t size) {
+        char buf[3][4096];
+        const char *trees[4];
+        size_t n = (size_t)snprintf(out, size, "[");
+        root_python_trees(cfg->python_bin, buf, trees);
+        for (size_t i = 0; i < ELEMENTSOF(host_dirs) && n < size; i++) {
+                size_t len = strlen(host_dirs[i]);
+                bool leads = false;
+                for (size_t t = 0; trees[t]; t++)
+                        leads |= strncmp(trees[t], host_dirs[i], len) == 0 && (trees[t][len] == '/' || !trees[t][len]);
+                if (!leads)
+                        n += (size_t)snprintf(out + n, size - n, "'%s', ", host_dirs[i]);
+        }
+        if (n < size)
+                snprintf(out + n, size - n, "]");
+}
+
 static void run_root_probe(const struct config *cfg, json_t *checks, bool *all) {
-        char plant[PATH_MAX], code[2048], detail[160];
+        char plant[PATH_MAX], code[2048], detail[160], host[256];
         snprintf(plant, sizeof plant, "%s/selfcheck-plant.sock", cfg->state_dir);
         (void)unlink(plant);
         _cleanup_close_ int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -329,7 +350,8 @@ static void run_root_probe(const struct config *cfg, json_t *checks, bool *all) 
         json_t *q = json_string(plant); /* a Python string literal, JSON-quoted */
         quoted = q ? json_dumps(q, JSON_ENCODE_ANY) : NULL;
         json_decref(q);
-        snprintf(code, sizeof code, "PLANT = %s\n" ROOT_PROBE, quoted ? quoted : "''");
+        host_dirs_literal(cfg, host, sizeof host);
+        snprintf(code, sizeof code, "PLANT = %s\nHOST = %s\n" ROOT_PROBE, quoted ? quoted : "''", host);
         const struct probe pr = { "deny_host_root_visible", code, "denied" };
         run_probe(cfg, &pr, checks, all);
         /* A connection the probe could not see would still be queued. */

@@ -188,8 +188,8 @@ struct jail_ctx {
         char jail_dir[64];
         uid_t uid;
         int ruleset, abi;
-        const char *trees[3]; /* the interpreter's, in tree_buf */
-        char tree_buf[2][4096];
+        const char *trees[4]; /* the interpreter's, in tree_buf */
+        char tree_buf[3][4096];
         int in[2], out[2], err[2], ctl[2];
         bool use_apparmor, aa_stack;
 };

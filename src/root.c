@@ -350,27 +350,75 @@ int root_build_on_host(const struct root_spec *s, const char **step) {
         return mount_proc_and_tmp(s, step);
 }
 
-void root_python_trees(const char *python_bin, char buf[2][4096], const char *out[3]) {
+/* <prefix> of <prefix>/bin/python3: the path two levels up. */
+static void prefix_of(char *path) {
+        for (int up = 0; up < 2; up++) {
+                char *sl = strrchr(path, '/');
+                if (sl && sl != path)
+                        *sl = '\0';
+        }
+}
+
+/* A virtualenv's base interpreter, from the "home = <dir of python3>" line
+ * of its pyvenv.cfg (next to bin/, or in it), into out; false if none. */
+static bool venv_home(const char *python_bin, char *out, size_t size) {
+        for (int k = 0; k < 2; k++) {
+                char cfg[4096];
+                snprintf(cfg, sizeof cfg, "%s", python_bin);
+                char *sl = strrchr(cfg, '/');
+                if (!sl)
+                        return false;
+                *sl = '\0';
+                if (k == 0 && (sl = strrchr(cfg, '/')))
+                        *sl = '\0';
+                strncat(cfg, "/pyvenv.cfg", sizeof cfg - strlen(cfg) - 1);
+                FILE *f = fopen(cfg, "re");
+                if (!f)
+                        continue;
+                char line[4096];
+                bool found = false;
+                while (!found && fgets(line, sizeof line, f)) {
+                        char *v = line + strspn(line, " \t");
+                        if (strncmp(v, "home", 4) != 0)
+                                continue;
+                        v += 4 + strspn(v + 4, " \t");
+                        if (*v++ != '=')
+                                continue;
+                        v += strspn(v, " \t");
+                        v[strcspn(v, "\r\n")] = '\0';
+                        /* home names the directory of python3: its prefix is one up */
+                        snprintf(out, size, "%s/python3", v);
+                        found = v[0] == '/';
+                }
+                fclose(f);
+                if (found)
+                        return true;
+        }
+        return false;
+}
+
+void root_python_trees(const char *python_bin, char buf[3][4096], const char *out[4]) {
         size_t n = 0;
         /* /usr always: the loader, libc and every library the interpreter
          * links live there on a merged-/usr system. */
         out[n++] = "/usr";
-        /* <prefix> of <prefix>/bin/python3, for the configured path (a
-         * virtualenv) and for where its links lead (its base interpreter). */
+        /* <prefix> of the configured path (a virtualenv), of where its links
+         * lead, and of the base interpreter its pyvenv.cfg names (a
+         * virtualenv made with --copies has no link to follow). */
+        snprintf(buf[0], 4096, "%s", python_bin);
         if (!realpath(python_bin, buf[1]))
                 snprintf(buf[1], 4096, "%s", python_bin);
-        snprintf(buf[0], 4096, "%s", python_bin);
-        for (int k = 0; k < 2; k++)
-                for (int up = 0; up < 2; up++) {
-                        char *sl = strrchr(buf[k], '/');
-                        if (sl && sl != buf[k])
-                                *sl = '\0';
-                }
-        for (int k = 0; k < 2; k++) {
+        if (!venv_home(python_bin, buf[2], 4096))
+                snprintf(buf[2], 4096, "%s", python_bin);
+        for (int k = 0; k < 3; k++) {
+                prefix_of(buf[k]);
                 const char *t = buf[k];
                 bool under_usr = strncmp(t, "/usr", 4) == 0 && (t[4] == '/' || t[4] == '\0');
                 bool under_local = strncmp(t, "/usr/local", 10) == 0 && (t[10] == '/' || t[10] == '\0');
-                if ((under_usr && !under_local) || (k == 1 && strcmp(t, buf[0]) == 0))
+                bool dup = false;
+                for (int i = 0; i < k; i++)
+                        dup |= strcmp(t, buf[i]) == 0;
+                if ((under_usr && !under_local) || dup)
                         continue;
                 out[n++] = t;
         }

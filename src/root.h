@@ -27,7 +27,9 @@ int root_build_on_host(const struct root_spec *spec, const char **step);
  * AppArmor must allow on them is decided next to their rules. */
 extern const char *const root_devices[];
 
-/* Canonical interpreter trees for python_bin, NULL-terminated in out[]:
- * <prefix> of python_bin (<prefix>/bin/python3) and of the file it
- * resolves to, deduplicated, nested ones dropped. Strings live in buf. */
-void root_python_trees(const char *python_bin, char buf[2][4096], const char *out[3]);
+/* The interpreter's trees for python_bin, NULL-terminated in out[]: /usr,
+ * and the <prefix> (of <prefix>/bin/python3) of python_bin, of the file it
+ * resolves to and of the base interpreter a virtualenv's pyvenv.cfg names
+ * (its "home"), each unless /usr already holds it (/usr/local does not:
+ * it is covered in the jail). Strings live in buf. */
+void root_python_trees(const char *python_bin, char buf[3][4096], const char *out[4]);

@@ -9,7 +9,7 @@
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$TOP/build-ci}
-ALL_TIERS="check http-accept http-inetd sabotage abuse soak sanitize fuzz-smoke nspawn"
+ALL_TIERS="check venv http-accept http-inetd sabotage abuse soak sanitize fuzz-smoke nspawn"
 TIERS=${TIERS:-$ALL_TIERS}
 
 if [ "$(id -u)" != 0 ]; then
@@ -57,6 +57,9 @@ check_tier() {
 }
 
 tier check check_tier
+# python_bin in a sandbox virtualenv (the PyPI-only course libraries): the
+# whole suite again, plus the virtualenv's own package.
+tier venv "$TOP/api_tests/run.sh" exec-venv -q -p no:cacheprovider
 tier http-accept "$TOP/api_tests/run.sh" http -p no:cacheprovider -q
 tier http-inetd env API_TEST_FD_MODE=inetd API_TEST_DUMMY_IF=1 "$TOP/api_tests/run.sh" http -p no:cacheprovider -q
 tier sabotage "$TOP/api_tests/run.sh" sabotage-exec
