@@ -64,6 +64,9 @@ void config_free(struct config *c) {
         for (size_t i = 0; i < c->n_overrides; i++)
                 free(c->overrides[i].context);
         free(c->overrides);
+        for (size_t i = 0; i < c->n_required_modules; i++)
+                free(c->required_modules[i]);
+        free(c->required_modules);
         free(c->python_bin);
         free(c->apparmor_profile);
         free(c->state_dir);
@@ -166,6 +169,47 @@ static int parse_overrides(json_t *obj, struct config *c, char *err, size_t errl
         return 0;
 }
 
+/* A Python module name: dotted identifiers (ASCII), so it can be written
+ * into the selfcheck's probe code as a literal without escaping. */
+static bool is_module_name(const char *s) {
+        if (!s || !*s || strlen(s) > 100)
+                return false;
+        for (const char *p = s; *p; p++) {
+                bool start = p == s || p[-1] == '.';
+                if (*p == '.' ? start || !p[1] : !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
+                                                   (!start && *p >= '0' && *p <= '9')))
+                        return false;
+        }
+        return true;
+}
+
+static int parse_modules(const json_t *v, const char *k, struct config *c, char *err, size_t errlen) {
+        if (!json_is_array(v) || json_array_size(v) > CONFIG_MAX_REQUIRED_MODULES)
+                return fail(err, errlen, "key '%s': expected an array of at most %d module names", k,
+                            CONFIG_MAX_REQUIRED_MODULES);
+        char **m = calloc(json_array_size(v) + 1, sizeof *m);
+        if (!m)
+                return -ENOMEM;
+        size_t i;
+        const json_t *e;
+        json_array_foreach(v, i, e) {
+                const char *s = json_string_value(e);
+                if (!is_module_name(s) || !(m[i] = strdup(s))) {
+                        for (size_t k2 = 0; k2 < i; k2++)
+                                free(m[k2]);
+                        free(m);
+                        return s && is_module_name(s) ? -ENOMEM
+                                                      : fail(err, errlen, "key '%s[%zu]': expected a module name such as \"numpy\" or \"chem.chemcalc\"", k, i);
+                }
+        }
+        for (size_t k2 = 0; k2 < c->n_required_modules; k2++)
+                free(c->required_modules[k2]);
+        free(c->required_modules);
+        c->required_modules = m;
+        c->n_required_modules = json_array_size(v);
+        return 0;
+}
+
 int config_parse(const char *text, size_t len, struct config **ret, char *err, size_t errlen) {
         struct config *c = NULL;
         json_error_t jerr;
@@ -238,7 +282,9 @@ int config_parse(const char *text, size_t len, struct config **ret, char *err, s
                         r = get_int(v, k, 1, 3600, &x, err, errlen);
                         if (r >= 0)
                                 c->request_timeout_s = (int)x;
-                } else if (streq_safe(k, "health_max_age_s")) {
+                } else if (streq_safe(k, "sandbox_required_modules"))
+                        r = parse_modules(v, k, c, err, errlen);
+                else if (streq_safe(k, "health_max_age_s")) {
                         r = get_int(v, k, 1, 86400 * 7, &x, err, errlen);
                         if (r >= 0)
                                 c->health_max_age_s = (int)x;

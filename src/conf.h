@@ -37,8 +37,13 @@ struct config {
         int request_timeout_s;
         char *state_dir;
         int health_max_age_s;
+        char **required_modules; /* sandbox_required_modules: importable through the jail */
+        size_t n_required_modules;
         char *path; /* where it was loaded from */
 };
+
+/* sandbox_required_modules: at most this many dotted module names. */
+#define CONFIG_MAX_REQUIRED_MODULES 64
 
 #define CONFIG_DEFAULT_PATH "/etc/codejail-service/codejail.json"
 #define CONFIG_CREDENTIAL_NAME "codejail.json"

@@ -244,7 +244,12 @@ static void probe_service(json_t *checks, bool *all, pid_t outsider) {
  * it from the kernel), "" when none was reported. */
 static char probe_label[sizeof ((struct jail_result *)0)->apparmor_label];
 
-static void run_probe(const struct config *cfg, const struct probe *pr, json_t *checks, bool *all) {
+/* Run one probe through the real jail and add its check: pass when the
+ * code's r is expect (a trailing '*' matches a prefix), or, without
+ * expect, when x = 16 became 17; then check no process of its UID
+ * survived. got (if not NULL) receives r. */
+static void run_probe_r(const struct config *cfg, const struct probe *pr, json_t *checks, bool *all, char *got_out,
+                        size_t got_size) {
         char detail[512];
         json_t *globals = json_pack("{s:i}", "x", 16);
         struct payload p = { .code = pr->code, .code_len = strlen(pr->code), .globals = globals };
@@ -269,8 +274,12 @@ static void run_probe(const struct config *cfg, const struct probe *pr, json_t *
                 snprintf(detail, sizeof detail, "x = %lld", (long long)x);
         } else {
                 const char *got = json_string_value(json_object_get(g, "r"));
-                pass = streq_safe(got, pr->expect);
+                size_t n = strlen(pr->expect);
+                pass = n && pr->expect[n - 1] == '*' ? got && strncmp(got, pr->expect, n - 1) == 0
+                                                      : streq_safe(got, pr->expect);
                 snprintf(detail, sizeof detail, "%s", got ? got : "no result");
+                if (got_out && got)
+                        snprintf(got_out, got_size, "%s", got);
         }
         add_check(checks, pr->name, pass, detail, all);
 
@@ -285,6 +294,43 @@ static void run_probe(const struct config *cfg, const struct probe *pr, json_t *
         snprintf(detail, sizeof detail, "uid %u: %s", (unsigned)uid, left ? "processes remain" : "none left");
         add_check(checks, name, !left, detail, all);
         json_decref(globals);
+}
+
+static void run_probe(const struct config *cfg, const struct probe *pr, json_t *checks, bool *all) {
+        run_probe_r(cfg, pr, checks, all, NULL, 0);
+}
+
+/* sandbox_required_modules: each imported through the real jail with the
+ * default limits, as a course problem would; health.json lists each
+ * one's version, or null when it is missing (the check says why). */
+#define MODULE_PROBE                                                                 \
+        "import importlib\n"                                                         \
+        "try:\n"                                                                     \
+        "    m = importlib.import_module(NAME)\n"                                    \
+        "    v = getattr(m, '__version__', None)\n"                                  \
+        "    if not isinstance(v, str):\n"                                           \
+        "        try:\n"                                                             \
+        "            import importlib.metadata\n"                                    \
+        "            v = importlib.metadata.version(NAME.split('.')[0])\n"           \
+        "        except Exception:\n"                                                \
+        "            v = 'unknown'\n"                                                \
+        "    r = 'version ' + v\n"                                                   \
+        "except BaseException as e:\n"                                               \
+        "    r = 'missing: %%s: %%s' %% (type(e).__name__, e)\n"                     \
+        "m = None\n"
+
+static json_t *run_module_probes(const struct config *cfg, json_t *checks, bool *all) {
+        json_t *mods = json_object();
+        for (size_t i = 0; mods && i < cfg->n_required_modules; i++) {
+                const char *m = cfg->required_modules[i]; /* a dotted identifier (conf.c) */
+                char code[1024], name[160], got[256] = "";
+                snprintf(code, sizeof code, "NAME = '%s'\n" MODULE_PROBE, m);
+                snprintf(name, sizeof name, "sandbox_module_%s", m);
+                const struct probe pr = { name, code, "version *" };
+                run_probe_r(cfg, &pr, checks, all, got, sizeof got);
+                json_object_set_new(mods, m, strncmp(got, "version ", 8) == 0 ? json_string(got + 8) : json_null());
+        }
+        return mods;
 }
 
 /* The allow-list root (root.c): nothing of the host's tree but what the
@@ -500,14 +546,15 @@ int health_selfcheck(const struct config *cfg) {
         for (size_t i = 0; i < ELEMENTSOF(probes); i++)
                 run_probe(cfg, &probes[i], checks, &all);
         run_root_probe(cfg, checks, &all);
+        json_t *modules = run_module_probes(cfg, checks, &all);
         json_t *layers = layers_report(cfg, checks, &all);
 
         time_t now = time(NULL);
         char iso[64];
         strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-        json_t *state = json_pack("{s:s, s:I, s:s, s:o, s:o, s:s}", "status", all ? "OK" : "FAILED", "timestamp",
-                                  (json_int_t)now, "time", iso, "layers", layers, "checks", checks, "version",
-                                  PACKAGE_VERSION);
+        json_t *state = json_pack("{s:s, s:I, s:s, s:o, s:o, s:o, s:s}", "status", all ? "OK" : "FAILED", "timestamp",
+                                  (json_int_t)now, "time", iso, "layers", layers, "sandbox_modules", modules,
+                                  "checks", checks, "version", PACKAGE_VERSION);
         _cleanup_free_ char *text = json_dumps(state, JSON_INDENT(2));
         if (mkdir(cfg->state_dir, 0755) < 0 && errno != EEXIST)
                 r = negative_errno();

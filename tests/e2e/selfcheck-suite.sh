@@ -91,6 +91,26 @@ else
                 || bad "apparmor=require: rc=$rc failing=[$got]"
 fi
 
+# sandbox_required_modules: present ones pass with their version in
+# health.json; a missing one fails the selfcheck, named.
+echo "{\"enabled\": true, \"state_dir\": \"$T/mods\", \"sandbox_required_modules\": [\"six\", \"json\"]}" >"$T/mods.json"
+if "$BIN" --config "$T/mods.json" --selfcheck 2>/dev/null &&
+        /usr/bin/python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["sandbox_modules"]; sys.exit(not (m["six"] and "json" in m))' "$T/mods/health.json"; then
+        ok "required modules present: selfcheck passes, versions listed"
+else
+        bad "required modules present: $(failed_checks "$T/mods/health.json")"
+fi
+echo "{\"enabled\": true, \"state_dir\": \"$T/nomod\", \"sandbox_required_modules\": [\"six\", \"cj_no_such_module\"]}" >"$T/nomod.json"
+"$BIN" --config "$T/nomod.json" --selfcheck 2>/dev/null
+rc=$?
+got=$(failed_checks "$T/nomod/health.json")
+if [ $rc = 1 ] && [ "${got%|*}" = "sandbox_module_cj_no_such_module " ] &&
+        grep -q "No module named 'cj_no_such_module'" "$T/nomod/health.json"; then
+        ok "a required module missing: selfcheck fails naming it ($got)"
+else
+        bad "a required module missing: rc=$rc failing=[$got]"
+fi
+
 # Nothing of any execution left behind.
 # (only the UIDs this suite's probes used: other executions may be live on a
 # shared machine)

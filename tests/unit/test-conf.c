@@ -37,6 +37,7 @@ static void test_defaults(void **state) {
         assert_int_equal(c->max_header_bytes, 16 << 10);
         assert_int_equal(c->request_timeout_s, 10);
         assert_string_equal(c->state_dir, "/run/codejail-service");
+        assert_int_equal(c->n_required_modules, 0);
         config_free(c);
 }
 
@@ -48,7 +49,7 @@ static void test_all_keys(void **state) {
                         "\"limit_overrides\": {\"heavy\": {\"REALTIME\": 20, \"VMEM\": 1073741824}}, "
                         "\"apparmor\": \"require\", \"apparmor_profile\": \"p1\", \"require_private_network\": false, "
                         "\"max_request_bytes\": 2048, \"request_timeout_s\": 3, \"state_dir\": \"/x/y\", "
-                        "\"health_max_age_s\": 60}";
+                        "\"health_max_age_s\": 60, \"sandbox_required_modules\": [\"random2\", \"chem.chemcalc\"]}";
         assert_int_equal(parse(t, &c, err), 0);
         assert_true(c->enabled);
         assert_string_equal(c->python_bin, "/opt/py/bin/python3");
@@ -61,6 +62,9 @@ static void test_all_keys(void **state) {
         assert_int_equal(c->request_timeout_s, 3);
         assert_string_equal(c->state_dir, "/x/y");
         assert_int_equal(c->health_max_age_s, 60);
+        assert_int_equal(c->n_required_modules, 2);
+        assert_string_equal(c->required_modules[0], "random2");
+        assert_string_equal(c->required_modules[1], "chem.chemcalc");
 
         struct limits l;
         config_resolve_limits(c, NULL, &l);
@@ -102,6 +106,12 @@ static void test_errors_name_the_key(void **state) {
                 { "{\"state_dir\": \"rel\"}", "'state_dir'" },
                 { "{\"health_max_age_s\": true}", "'health_max_age_s'" },
                 { "{\"require_private_network\": 1}", "'require_private_network'" },
+                { "{\"sandbox_required_modules\": \"numpy\"}", "'sandbox_required_modules'" },
+                { "{\"sandbox_required_modules\": [\"numpy\", 5]}", "'sandbox_required_modules[1]'" },
+                { "{\"sandbox_required_modules\": [\"os; import sys\"]}", "'sandbox_required_modules[0]'" },
+                { "{\"sandbox_required_modules\": [\"a..b\"]}", "'sandbox_required_modules[0]'" },
+                { "{\"sandbox_required_modules\": [\"9lives\"]}", "'sandbox_required_modules[0]'" },
+                { "{\"sandbox_required_modules\": [\"x.\"]}", "'sandbox_required_modules[0]'" },
                 { "{\"enabled\": true, \"enabled\": false}", "duplicate" },
                 { "[]", "JSON object" },
                 { "{", "line 1" },
