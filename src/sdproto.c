@@ -31,15 +31,26 @@ static int parse_int(const char *s, long *out) {
 int sdproto_listen_fds(void) {
         long pid, n;
         int r = 0;
+        /* sd_listen_fds(3)'s order: the PID first (not for us: 0, whatever
+         * LISTEN_FDS says), then the count, which must be positive. The
+         * bound of 1024 is ours: systemd passes one fd per Accept=yes. */
         const char *e_pid = getenv("LISTEN_PID"), *e_fds = getenv("LISTEN_FDS");
-        if (!e_pid || !e_fds)
+        if (!e_pid)
                 goto out;
-        if (parse_int(e_pid, &pid) < 0 || parse_int(e_fds, &n) < 0 || n > 1024) {
+        if (parse_int(e_pid, &pid) < 0) {
                 r = -EINVAL;
                 goto out;
         }
-        if (pid != (long)getpid())
+        if (pid <= 0) {
+                r = -ERANGE; /* as libsystemd's parse_pid() */
+                goto out;
+        }
+        if (pid != (long)getpid() || !e_fds)
                 goto out; /* meant for another process */
+        if (parse_int(e_fds, &n) < 0 || n <= 0 || n > 1024) {
+                r = -EINVAL;
+                goto out;
+        }
         for (int fd = 3; fd < 3 + (int)n; fd++)
                 if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
                         r = negative_errno();
