@@ -8,9 +8,11 @@ set -uo pipefail
 : "${top_builddir:?}"
 BIN=$top_builddir/src/codejaild
 SAB=$top_builddir/src/codejaild-sabotage
+# Without root (a build daemon): SKIP, naming why; tests/run-all.sh fails
+# the check tier when anything was skipped.
 if [ "$(id -u)" != 0 ]; then
-        echo "selfcheck-suite: FAIL: needs root (CI runs as root); not skipping" >&2
-        exit 1
+        echo "selfcheck-suite: SKIP: the jail needs root (namespaces, setresuid, mounts); tests/run-all.sh runs it as root"
+        exit 77
 fi
 # A private /tmp (own mount namespace): jail directories of executions
 # running elsewhere on the machine cannot be mistaken for leftovers.
