@@ -53,9 +53,25 @@ class Result:
 
 
 def _payload_text(payload):
-    if isinstance(payload, str):
-        return payload
-    return json.dumps(payload)
+    text = payload if isinstance(payload, str) else json.dumps(payload)
+    _record(text)
+    return text
+
+
+def _record(text):
+    """API_TEST_RECORD=FILE: append each well-formed payload's code and
+    globals (one JSON object a line), the corpus tests/wrapper/differential.py
+    replays against the wrapper's fast path."""
+    path = os.environ.get("API_TEST_RECORD")
+    if not path:
+        return
+    try:
+        p = json.loads(text)
+    except ValueError:
+        return
+    if isinstance(p, dict) and isinstance(p.get("code"), str) and isinstance(p.get("globals_dict"), dict):
+        with open(path, "a", encoding="utf-8", errors="surrogatepass") as f:
+            f.write(json.dumps({"code": p["code"], "globals_dict": p["globals_dict"]}) + "\n")
 
 
 class HttpClient:

@@ -195,6 +195,19 @@ def floor_concurrent(wrapper_dir, stdin, clients, seconds, prefix=()):
             "client_cpu_ms": float("nan")}
 
 
+def upstream_wrapper(ours):
+    """Upstream's prologue in place of ours, line for line (json after a
+    simplejson probe, six), and the json module path throughout."""
+    lines = ours.split("\n")
+    code_line = lines.index("code, g_dict = _loads(sys.stdin.read())")
+    head = ["", "import sys", "try:", "    import simplejson as json", "except ImportError:", "    import json",
+            "import six", "_FAST = False"]
+    dev = lines[lines.index("class DevNull(object):"):code_line]
+    new = head + dev + ["code, g_dict = json.load(sys.stdin)"]
+    assert len(new) == code_line + 1, "upstream_wrapper: the line count changed"
+    return "\n".join(new + lines[code_line + 1:])
+
+
 def lib_zip(size):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
@@ -303,6 +316,12 @@ def run(args, work, log):
     os.makedirs(os.path.join(wdir, "tmp"))
     with open(os.path.join(wdir, "jailed_code"), "w") as f:
         f.write(wrapper)
+    # The anchor (issue 16): upstream codejail's wrapper, which imports json
+    # (after probing simplejson) and six in every sandbox, run bare.
+    udir = os.path.join(work, "floor-upstream")
+    os.makedirs(os.path.join(udir, "tmp"))
+    with open(os.path.join(udir, "jailed_code"), "w") as f:
+        f.write(upstream_wrapper(wrapper))
 
     x_payload = {"code": "x = x + 1", "globals_dict": {"x": 16}}
     x_raw = multipart(json.dumps(x_payload))
@@ -318,6 +337,8 @@ def run(args, work, log):
     ft, fcpu = floor(wdir, stdin, args.floor_runs)
     results["floor"] = {"median_ms": statistics.median(ft) * 1e3, "p90_ms": pct(ft, 90) * 1e3,
                         "cpu_ms": statistics.median(fcpu) * 1e3}
+    fu, _ = floor(udir, stdin, args.floor_runs)
+    results["floor_upstream"] = {"median_ms": statistics.median(fu) * 1e3, "p90_ms": pct(fu, 90) * 1e3}
     np_stdin = json.dumps([np_payload["code"], {}]).encode()
     fnp, _ = floor(wdir, np_stdin, max(10, args.floor_runs // 4))
     results["floor_numpy"] = {"median_ms": statistics.median(fnp) * 1e3}
@@ -367,15 +388,21 @@ def run(args, work, log):
     print(f"codejail-service benchmark  ({cores} cores, {args.n} sequential requests/case, "
           f"{args.seconds} s per concurrency level)")
     print()
-    print("| measurement | median ms | p90 ms | p99 ms | errors | vs floor |")
-    print("|---|---|---|---|---|---|")
-    print(f"| floor: python3 -E -B jailed_code (x = x + 1) | {fl:.1f} | {results['floor']['p90_ms']:.1f} | | | 1.00x |")
+    up = results["floor_upstream"]["median_ms"]
+    print("| measurement | median ms | p90 ms | p99 ms | errors | vs floor | vs upstream's wrapper bare |")
+    print("|---|---|---|---|---|---|---|")
+    print(f"| floor: upstream's wrapper (json, six), python3 -E -B jailed_code (x = x + 1) | {up:.1f} | "
+          f"{results['floor_upstream']['p90_ms']:.1f} | | | {up / fl:.2f}x | 1.00x |")
+    print(f"| floor: our wrapper, python3 -E -B jailed_code (x = x + 1) | {fl:.1f} | {results['floor']['p90_ms']:.1f} "
+          f"| | | 1.00x | {fl / up:.2f}x |")
     for name, label, base in (("x_plus_1", "service: x = x + 1", fl),
                               ("numpy", "service: import numpy + sum", results["floor_numpy"]["median_ms"]),
                               ("zip_1MiB", "service: 1 MiB python_lib.zip upload + import", fl)):
         r = results[name]
         print(f"| {label} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | "
-              f"{r['median_ms'] / base:.2f}x |")
+              f"{r['median_ms'] / base:.2f}x | {r['median_ms'] / up:.2f}x |" if name != "numpy" else
+              f"| {label} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | "
+              f"{r['median_ms'] / base:.2f}x | |")
     print(f"| floor: numpy case | {results['floor_numpy']['median_ms']:.1f} | | | | |")
     print()
     if args.compare:
@@ -410,6 +437,11 @@ def run(args, work, log):
     print()
     print("targets:")
     targets = [
+        ("x = x + 1 median <= 0.95x upstream's wrapper bare (issue 16)", x <= 0.95 * up, f"{x / up:.2f}x"),
+        ("x = x + 1 median <= 1.10x our wrapper bare (issue 16)", x <= 1.10 * fl, f"{x / fl:.2f}x"),
+        ("32 clients: >= 90% of the floor-in-fresh-namespaces throughput (issue 16)",
+         results["c32"]["rps"] >= 0.9 * results["floor_ns_c32"]["rps"],
+         f"{results['c32']['rps'] / results['floor_ns_c32']['rps']:.0%}"),
         ("x = x + 1 median <= 1.25x floor", x <= 1.25 * fl, f"{x / fl:.2f}x"),
         ("x = x + 1 median <= floor + 5 ms", x <= fl + 5, f"+{x - fl:.1f} ms"),
         ("instance peak RSS < 4 MiB", svc["peak_rss_kb_max"] is not None and svc["peak_rss_kb_max"] < 4096,

@@ -14,5 +14,8 @@ if ! /usr/bin/python3 -c 'import pytest, requests' 2>/dev/null; then
         echo "exec-suite: SKIP: python3-pytest or python3-requests missing; tests/run-all.sh installs them"
         exit 77
 fi
+# Every payload sent is recorded for wrapper-differential.sh.
+rm -f "$top_builddir/tests/e2e/api-corpus.jsonl"
+API_TEST_RECORD="$top_builddir/tests/e2e/api-corpus.jsonl" \
 CODEJAILD="$top_builddir/src/codejaild" CODEJAILD_SABOTAGE="$top_builddir/src/codejaild-sabotage" \
         exec "$top_srcdir/api_tests/run.sh" exec -p no:cacheprovider -q

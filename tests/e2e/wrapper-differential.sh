@@ -1,0 +1,23 @@
+#!/bin/bash
+# make check: the wrapper's fast path (json's C accelerator, src/wrapper.c)
+# writes byte for byte what the json module path writes, on this host's
+# Python, for a generated corpus and every payload the api_tests suite sent
+# through exec-suite.sh (recorded there). Another release's Python: the
+# real-host tier runs tests/wrapper/differential.py in its build root.
+set -uo pipefail
+: "${top_srcdir:?}" "${top_builddir:?}"
+W=$(mktemp /tmp/cj-wrapper.XXXXXXXX)
+trap 'rm -f "$W"' EXIT
+"$top_builddir/tests/wrapper/print-wrapper" 0 >"$W" || { echo "wrapper-differential: print-wrapper failed"; exit 1; }
+# The recorded payloads try DNS and sockets (run bare, without the jail):
+# only in a loopback-only network namespace, which needs root.
+if [ "$(id -u)" != 0 ]; then
+        echo "wrapper-differential: SKIP: the recorded api_tests corpus runs in a network namespace of its own (root)"
+        exit 77
+fi
+if [ ! -s "$top_builddir/tests/e2e/api-corpus.jsonl" ]; then
+        echo "wrapper-differential: FAIL: no recorded api_tests corpus (exec-suite.sh records it)"
+        exit 1
+fi
+exec unshare --net -- /usr/bin/python3 "$top_srcdir/tests/wrapper/differential.py" --wrapper "$W" \
+        --corpus "$top_builddir/tests/e2e/api-corpus.jsonl"
