@@ -6,7 +6,7 @@
 # real-host tier runs tests/wrapper/differential.py in its build root.
 set -uo pipefail
 : "${top_srcdir:?}" "${top_builddir:?}"
-W=$(mktemp /tmp/cj-wrapper.XXXXXXXX)
+W=$(mktemp "$top_builddir/tests/e2e/cj-wrapper.XXXXXXXX")
 trap 'rm -f "$W"' EXIT
 "$top_builddir/tests/wrapper/print-wrapper" 0 >"$W" || { echo "wrapper-differential: print-wrapper failed"; exit 1; }
 # The recorded payloads try DNS and sockets (run bare, without the jail):
@@ -19,5 +19,7 @@ if [ ! -s "$top_builddir/tests/e2e/api-corpus.jsonl" ]; then
         echo "wrapper-differential: FAIL: no recorded api_tests corpus (exec-suite.sh records it)"
         exit 1
 fi
-exec unshare --net -- /usr/bin/python3 "$top_srcdir/tests/wrapper/differential.py" --wrapper "$W" \
+# and with a /tmp of their own (some list it): the same answer twice.
+unshare --net --mount --propagation private -- sh -c 'mount -t tmpfs -o mode=1777 tmpfs /tmp && exec "$@"' sh \
+        /usr/bin/python3 "$top_srcdir/tests/wrapper/differential.py" --wrapper "$W" \
         --corpus "$top_builddir/tests/e2e/api-corpus.jsonl"

@@ -21,6 +21,8 @@ interpreter (a comparison of the fallback with itself proves nothing).
 """
 
 import argparse
+import concurrent.futures
+import itertools
 import json
 import os
 import resource
@@ -29,6 +31,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 
 ENV = {"PATH": "/usr/bin:/bin", "TMPDIR": "tmp", "HOME": "tmp", "LANG": "C.UTF-8"}
 
@@ -83,7 +86,7 @@ def confine():
     then). The caller keeps the network away (wrapper-differential.sh runs
     this in a loopback-only namespace)."""
     os.setsid()
-    for lim, v in ((resource.RLIMIT_CPU, 10), (resource.RLIMIT_AS, 2 << 30), (resource.RLIMIT_NPROC, 64),
+    for lim, v in ((resource.RLIMIT_CPU, 4), (resource.RLIMIT_AS, 2 << 30), (resource.RLIMIT_NPROC, 64),
                    (resource.RLIMIT_FSIZE, 16 << 20), (resource.RLIMIT_CORE, 0)):
         resource.setrlimit(lim, (v, v))
     if os.getuid() == 0:
@@ -110,7 +113,7 @@ def run(python, chroot, workdir, text, stdin):
     p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
                          env=ENV, preexec_fn=pre)
     try:
-        out, err = p.communicate(stdin, timeout=30)
+        out, err = p.communicate(stdin, timeout=8)  # the wall-clock tests sleep past REALTIME
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
         p.communicate()
@@ -140,14 +143,17 @@ def main():
     reference = "\n".join(lines)
 
     base = tempfile.mkdtemp(prefix="cj-wrapdiff-", dir=os.path.join(args.chroot, "tmp") if args.chroot else None)
-    try:
-        work = os.path.join(base, "jail")
-        os.makedirs(os.path.join(work, "tmp"))
-        os.chmod(base, 0o755)
-        os.chmod(work, 0o777)  # nobody writes jailed_code's neighbours only in tmp/, but runs here
-        os.chmod(os.path.join(work, "tmp"), 0o777)
+    os.chmod(base, 0o755)
 
+    def workdir(n):
+        work = os.path.join(base, f"jail{n}")
+        os.makedirs(os.path.join(work, "tmp"))
+        os.chmod(work, 0o777)  # nobody runs here (and writes only in tmp/)
+        return work
+
+    try:
         # The fast path must really be taken here, or nothing is compared.
+        work = workdir(0)
         probe = json.dumps(["m = sorted(k for k in __import__('sys').modules if k == 'json' or k.startswith('json.'))", {}])
         _, out_fast, _ = run(args.python, args.chroot, work, fast, probe.encode())
         _, out_ref, _ = run(args.python, args.chroot, work, reference, probe.encode())
@@ -161,18 +167,36 @@ def main():
         for path in args.corpus:
             with open(path) as f:
                 cases += [json.loads(l) for l in f if l.strip()]
-        differ = unstable = 0
-        for i, case in enumerate(cases):
+
+        def compare(i, work):
+            """'same', 'unstable' or a report: both paths of one case in one
+            directory (tracebacks name it); rerun both when they differ."""
+            case = cases[i]
             stdin = json.dumps([case["code"], case["globals_dict"]]).encode()
             a = run(args.python, args.chroot, work, fast, stdin)
             b = run(args.python, args.chroot, work, reference, stdin)
-            if a != b and b != run(args.python, args.chroot, work, reference, stdin):
-                unstable += 1  # differs from itself (pids, timing): proves nothing either way
-                print(f"UNSTABLE case {i}: {case['code'][:80]!r} (the json path differs from itself)")
-            elif a != b:
-                differ += 1
-                print(f"DIFFER case {i}: {case['code'][:80]!r}\n  fast: rc={a[0]} out={a[1][:300]!r} err={a[2][-300:]!r}\n"
-                      f"  json: rc={b[0]} out={b[1][:300]!r} err={b[2][-300:]!r}")
+            if a == b:
+                return "same"
+            if a != run(args.python, args.chroot, work, fast, stdin) or \
+                    b != run(args.python, args.chroot, work, reference, stdin):
+                return "unstable"  # differs from itself (pids, timing): proves nothing either way
+            return (f"DIFFER case {i}: {case['code'][:80]!r}\n  fast: {str(a)[:400]}\n  json: {str(b)[:400]}")
+
+        # Four at a time (the slow cases sleep), each worker its own directory.
+        works = [workdir(n) for n in range(1, 5)]
+        differ = unstable = 0
+        with concurrent.futures.ThreadPoolExecutor(len(works)) as pool:
+            futures = {}
+            for i in range(len(cases)):
+                futures[i] = pool.submit(lambda i=i: compare(i, works[threading_slot()]))
+            for i, f in futures.items():
+                r = f.result()
+                if r == "unstable":
+                    unstable += 1
+                    print(f"UNSTABLE case {i}: {cases[i]['code'][:80]!r} (a path differs from itself)")
+                elif r != "same":
+                    differ += 1
+                    print(r)
         print(f"differential ({json.loads(version)['v'] if version else '?'}, {args.python}"
               f"{' in ' + args.chroot if args.chroot else ''}): {len(cases)} cases, {differ} differ, "
               f"{unstable} unstable (not compared)")
@@ -180,6 +204,17 @@ def main():
         sys.exit(1 if differ or unstable > len(cases) // 10 else 0)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+_slot_numbers = itertools.count()
+_slot = threading.local()
+
+
+def threading_slot():
+    """A stable small number per worker thread (its directory)."""
+    if not hasattr(_slot, "n"):
+        _slot.n = next(_slot_numbers)  # next() of a count is atomic under the GIL
+    return _slot.n
 
 
 if __name__ == "__main__":
