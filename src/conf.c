@@ -27,6 +27,10 @@ const char *limit_name(enum limit_id id) {
         return (unsigned)id < _LIMIT_MAX ? limit_names[id] : "?";
 }
 
+bool limit_valid(enum limit_id id, int64_t v) {
+        return (unsigned)id < _LIMIT_MAX && v >= 1 && v <= limit_max[id];
+}
+
 int config_new_default(struct config **ret) {
         struct config *c = calloc(1, sizeof *c);
         if (!c)

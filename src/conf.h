@@ -49,6 +49,8 @@ struct config {
 #define CONFIG_CREDENTIAL_NAME "codejail.json"
 
 const char *limit_name(enum limit_id id);
+/* Whether v is in the range the config accepts for that limit. */
+bool limit_valid(enum limit_id id, int64_t v);
 
 /* Defaults of SPEC §4/§7 (enabled=false). */
 int config_new_default(struct config **ret);
