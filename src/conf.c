@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <string.h>
 
 #include "conf.h"
@@ -25,6 +26,13 @@ static const int64_t limit_max[_LIMIT_MAX] = {
 
 const char *limit_name(enum limit_id id) {
         return (unsigned)id < _LIMIT_MAX ? limit_names[id] : "?";
+}
+
+unsigned config_default_executions(void) {
+        cpu_set_t set;
+        int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+        unsigned v = (unsigned)(n > 0 ? n : 1) * CONFIG_EXECUTIONS_PER_CPU;
+        return v < CONFIG_MAX_EXECUTIONS ? v : CONFIG_MAX_EXECUTIONS;
 }
 
 int config_new_default(struct config **ret) {
@@ -50,6 +58,8 @@ int config_new_default(struct config **ret) {
         c->request_timeout_s = 10;
         c->state_dir = strdup("/run/codejail-service");
         c->health_max_age_s = 900;
+        c->max_concurrent_executions = config_default_executions();
+        c->queue_timeout_s = 30;
         if (!c->python_bin || !c->apparmor_profile || !c->state_dir) {
                 config_free(c);
                 return -ENOMEM;
@@ -288,6 +298,15 @@ int config_parse(const char *text, size_t len, struct config **ret, char *err, s
                         r = get_int(v, k, 1, 86400 * 7, &x, err, errlen);
                         if (r >= 0)
                                 c->health_max_age_s = (int)x;
+                } else if (streq_safe(k, "max_concurrent_executions")) {
+                        r = get_int(v, k, 1, CONFIG_MAX_EXECUTIONS, &x, err, errlen);
+                        if (r >= 0)
+                                c->max_concurrent_executions = (unsigned)x;
+                } else if (streq_safe(k, "queue_timeout_s")) {
+                        /* 0: never wait (503 at once when every slot is taken). */
+                        r = get_int(v, k, 0, 3600, &x, err, errlen);
+                        if (r >= 0)
+                                c->queue_timeout_s = (int)x;
                 } else
                         r = fail(err, errlen, "key '%s': unknown key", k);
                 if (r < 0)

@@ -39,6 +39,11 @@ struct config {
         int health_max_age_s;
         char **required_modules; /* sandbox_required_modules: importable through the jail */
         size_t n_required_modules;
+        /* Admission control (src/admit.c): executions at once on this host
+         * (every instance sharing state_dir), and how long a request may
+         * wait for one before it is answered 503. */
+        unsigned max_concurrent_executions;
+        int queue_timeout_s;
         char *path; /* where it was loaded from */
 };
 
@@ -49,6 +54,12 @@ struct config {
 #define CONFIG_CREDENTIAL_NAME "codejail.json"
 
 const char *limit_name(enum limit_id id);
+
+/* max_concurrent_executions when the config does not set it:
+ * CONFIG_EXECUTIONS_PER_CPU per CPU this process may run on. */
+#define CONFIG_EXECUTIONS_PER_CPU 4
+#define CONFIG_MAX_EXECUTIONS 1024
+unsigned config_default_executions(void);
 
 /* Defaults of SPEC §4/§7 (enabled=false). */
 int config_new_default(struct config **ret);
