@@ -346,6 +346,8 @@ static int admit(struct exchange *x, struct admit_ticket *ticket) {
         const struct config *cfg = x->cfg;
         char lock_path[300]; /* state_dir: < 256 (conf.c) */
 
+        if (SABOTAGED(LAYER_ADMISSION))
+                return 0;
         snprintf(lock_path, sizeof lock_path, "%s/admission.lock", cfg->state_dir);
         int r = admit_enter(lock_path, cfg->max_concurrent_executions, (uint64_t) cfg->queue_timeout_s * 1000, x->fd,
                             ticket, &x->queue_ms);
