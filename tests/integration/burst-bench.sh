@@ -98,7 +98,8 @@ burst_build_binary() { # REF DEST
         mkdir -p "$src"
         git -C "$TOP" archive "$1" | tar -x -C "$src"
         (cd "$src" && autoreconf -fi >/dev/null 2>&1 && ./configure -q PYTHON_BIN=/usr/bin/python3 >/dev/null &&
-                make -j"$(nproc)" src/codejaild >"$src/make.log" 2>&1) || die "building $1 failed ($src/make.log)"
+                make src/seccomp-bpf.h >"$src/make.log" 2>&1 && make -j"$(nproc)" src/codejaild >>"$src/make.log" 2>&1) ||
+                { tail -20 "$src/make.log" >&2; die "building $1 failed"; }
         cp "$src/src/codejaild" "$2"
 }
 
