@@ -314,7 +314,7 @@ def bench(spec, args):
             rows.append(row)
             print(f"  {t['name']:>10} @{level:<3}: {row['ok']}/{len(res)} ok, refused {row['refused']}, "
                   f"reset {row['reset']}, 5xx {row['5xx']} (503: {row['503']}), wrong {row['wrong']}, "
-                  f"timeouts {row['timeout']}, p50 {row['p50']:.0f} ms, p99 {row['p99']:.0f} ms, "
+                  f"timeouts {row['timeout']}, p50 {row['p50']:.0f} ms, p99 {row['p99']:.0f} ms, max {row['max']:.0f} ms, "
                   f"{row['rps']:.1f} req/s, <=3.5 s {row['within']:.0%}, peak {row['peak_mib']:.0f} MiB, "
                   f"listener CPU {row['listener_cpu_s']:.1f} s, after: {state}{'' if next_ok else ', next request NOT answered'}",
                   flush=True)
@@ -343,6 +343,7 @@ def summarize(t, level, res, wall, peak, cpu, state, next_ok):
         "5xx": len(by.get("5xx", [])), "503": sum(1 for r in res if r[2] == 503),
         "wrong": len(by.get("wrong", [])), "wrong_kinds": wrong_kinds,
         "p50": pct(all_lat, 50) * 1e3, "p99": pct(all_lat, 99) * 1e3,
+        "max": max(all_lat, default=float("nan")) * 1e3,
         "x_p50": pct(x_lat, 50) * 1e3, "x_p99": pct(x_lat, 99) * 1e3,
         "rps": len(ok_lat) / wall if wall else 0.0, "wall_s": wall,
         "within": sum(1 for d in ok_lat if d <= LMS_READ_TIMEOUT_S) / len(res),
@@ -356,15 +357,15 @@ def print_table(rows, targets):
     for t in targets:
         print(f"- {t['name']}: {labels[t['name']]}")
     print()
-    print("| clients | variant | refused | reset | 5xx (503) | wrong | p50 ms | p99 ms | x=x+1 p50 / p99 ms | "
+    print("| clients | variant | refused | reset | 5xx (503) | wrong | p50 ms | p99 ms | max ms | x=x+1 p50 / p99 ms | "
           "req/s | answered <= 3.5 s | peak MiB | listener CPU s | listener after |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in sorted(rows, key=lambda r: (r["level"], [t["name"] for t in targets].index(r["target"]))):
         after = r["after"] + ("" if r["next_ok"] else ", next request unanswered")
         wrong = f"{r['wrong']}" + (f" ({', '.join(f'{k} {v}' for k, v in r['wrong_kinds'].items())})"
                                    if r["wrong"] else "")
         print(f"| {r['level']} | {r['target']} | {r['refused']} | {r['reset'] + r['timeout']} | "
-              f"{r['5xx']} ({r['503']}) | {wrong} | {r['p50']:.0f} | {r['p99']:.0f} | "
+              f"{r['5xx']} ({r['503']}) | {wrong} | {r['p50']:.0f} | {r['p99']:.0f} | {r['max']:.0f} | "
               f"{r['x_p50']:.0f} / {r['x_p99']:.0f} | {r['rps']:.1f} | {r['within']:.0%} | "
               f"{r['peak_mib']:.0f} | {r['listener_cpu_s']:.1f} | {after} |")
     print()
