@@ -59,7 +59,12 @@ int config_new_default(struct config **ret) {
         c->state_dir = strdup("/run/codejail-service");
         c->health_max_age_s = 900;
         c->max_concurrent_executions = config_default_executions();
-        c->queue_timeout_s = 30;
+        /* A backstop, not the LMS's bound: the LMS hangs up after 3.5 s
+         * and a waiter whose client hung up leaves at once. Long enough
+         * for 256 clients at once to drain on 2 cores (measured: up to
+         * ~40 s), short of RuntimeMaxSec=120 with request_timeout_s and
+         * REALTIME on top. */
+        c->queue_timeout_s = 60;
         if (!c->python_bin || !c->apparmor_profile || !c->state_dir) {
                 config_free(c);
                 return -ENOMEM;

@@ -56,8 +56,12 @@ struct config {
 const char *limit_name(enum limit_id id);
 
 /* max_concurrent_executions when the config does not set it:
- * CONFIG_EXECUTIONS_PER_CPU per CPU this process may run on. */
-#define CONFIG_EXECUTIONS_PER_CPU 4
+ * CONFIG_EXECUTIONS_PER_CPU per CPU this process may run on. Measured
+ * (README "Performance", issue 12; 2 cores, a mix with 1 s CPU-bound and
+ * sleeping executions): 4 and more per CPU let CPU-bound executions share a
+ * core so thinly that REALTIME kills them before they finish; 2 per CPU
+ * leaves cores idle while sleeping executions hold slots. */
+#define CONFIG_EXECUTIONS_PER_CPU 3
 #define CONFIG_MAX_EXECUTIONS 1024
 unsigned config_default_executions(void);
 

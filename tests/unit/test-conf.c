@@ -43,7 +43,7 @@ static void test_defaults(void **state) {
         assert_int_equal(c->max_concurrent_executions, config_default_executions());
         assert_true(c->max_concurrent_executions >= CONFIG_EXECUTIONS_PER_CPU);
         assert_int_equal(c->max_concurrent_executions % CONFIG_EXECUTIONS_PER_CPU, 0);
-        assert_int_equal(c->queue_timeout_s, 30);
+        assert_int_equal(c->queue_timeout_s, 60);
         config_free(c);
 }
 
