@@ -99,7 +99,9 @@ def pct(xs, p):
 
 
 def classify(kind, data):
-    """(outcome, status): ok | wrong | 5xx | 4xx | reset."""
+    """(outcome, status): ok | killed | wrong | 5xx | 4xx | reset. killed: a
+    well-formed answer saying the execution was killed (REALTIME: the host
+    was too busy for it to finish in time) where it should have finished."""
     if not data:
         return "reset", 0
     head, _, body = data.partition(b"\r\n\r\n")
@@ -112,9 +114,15 @@ def classify(kind, data):
     if status != 200:
         return "4xx", status
     try:
-        return ("ok" if json.loads(body) == CASES[kind][1] else "wrong"), status
+        got = json.loads(body)
     except ValueError:
         return "wrong", status
+    if got == CASES[kind][1]:
+        return "ok", status
+    if kind != "sleep" and isinstance(got, dict) and str(got.get("emsg", "")).endswith("with status code: -9") \
+            and got.get("globals_dict") == CASES[kind][0]["globals_dict"]:
+        return "killed", status
+    return "wrong", status
 
 
 def one(port, kind):
@@ -321,7 +329,8 @@ def bench(spec, args):
     print_table(rows, targets)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"rows": rows, "mix": mix, "requests": args.requests}, f, indent=1)
+            json.dump({"rows": rows, "mix": mix, "requests": args.requests,
+                       "labels": {t["name"]: t.get("label", t["name"]) for t in targets}}, f, indent=1)
     return rows
 
 
@@ -334,14 +343,15 @@ def summarize(t, level, res, wall, peak, cpu, state, next_ok):
     all_lat = [dt for kind, out, status, dt in res]
     wrong_kinds = {}
     for kind, out, status, dt in res:
-        if out == "wrong":
+        if out in ("wrong", "killed"):
             wrong_kinds[kind] = wrong_kinds.get(kind, 0) + 1
     return {
         "target": t["name"], "level": level, "n": len(res),
         "ok": len(by.get("ok", [])), "refused": len(by.get("refused", [])), "reset": len(by.get("reset", [])),
         "timeout": len(by.get("timeout", [])), "4xx": len(by.get("4xx", [])),
         "5xx": len(by.get("5xx", [])), "503": sum(1 for r in res if r[2] == 503),
-        "wrong": len(by.get("wrong", [])), "wrong_kinds": wrong_kinds,
+        "wrong": len(by.get("wrong", [])) + len(by.get("killed", [])), "killed": len(by.get("killed", [])),
+        "wrong_kinds": wrong_kinds,
         "p50": pct(all_lat, 50) * 1e3, "p99": pct(all_lat, 99) * 1e3,
         "max": max(all_lat, default=float("nan")) * 1e3,
         "x_p50": pct(x_lat, 50) * 1e3, "x_p99": pct(x_lat, 99) * 1e3,
@@ -357,17 +367,21 @@ def print_table(rows, targets):
     for t in targets:
         print(f"- {t['name']}: {labels[t['name']]}")
     print()
-    print("| clients | variant | refused | reset | 5xx (503) | wrong | p50 ms | p99 ms | max ms | x=x+1 p50 / p99 ms | "
-          "req/s | answered <= 3.5 s | peak MiB | listener CPU s | listener after |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| clients | variant | correct | refused | reset | 5xx (503) | wrong | p50 ms | p99 ms | max ms | "
+          "x=x+1 p50 / p99 ms | req/s | answered <= 3.5 s | peak MiB | listener CPU s | listener after |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in sorted(rows, key=lambda r: (r["level"], [t["name"] for t in targets].index(r["target"]))):
         after = r["after"] + ("" if r["next_ok"] else ", next request unanswered")
-        wrong = f"{r['wrong']}" + (f" ({', '.join(f'{k} {v}' for k, v in r['wrong_kinds'].items())})"
+        wrong = f"{r['wrong']}" + (f" ({', '.join(f'{k} {v}' for k, v in r['wrong_kinds'].items())}"
+                                   f"{'; all killed by REALTIME' if r.get('killed') == r['wrong'] else ''})"
                                    if r["wrong"] else "")
-        print(f"| {r['level']} | {r['target']} | {r['refused']} | {r['reset'] + r['timeout']} | "
+        print(f"| {r['level']} | {r['target']} | {r['ok']}/{r['n']} | {r['refused']} | {r['reset'] + r['timeout']} | "
               f"{r['5xx']} ({r['503']}) | {wrong} | {r['p50']:.0f} | {r['p99']:.0f} | {r['max']:.0f} | "
               f"{r['x_p50']:.0f} / {r['x_p99']:.0f} | {r['rps']:.1f} | {r['within']:.0%} | "
               f"{r['peak_mib']:.0f} | {r['listener_cpu_s']:.1f} | {after} |")
+    print("req/s: correct answers per second of the run's wall time (a run whose requests are refused "
+          "ends early); answered <= 3.5 s: share of all requests answered correctly within the LMS's "
+          "read timeout; peak MiB: all instances and jails, above idle")
     print()
 
 
@@ -472,7 +486,8 @@ def burst(spec, args):
     # as soon as it is connected and reads until EOF.
     sel = selectors.DefaultSelector()
     state = {}
-    counts = {"refused": 0, "reset": 0, "ok": 0, "wrong": 0, "5xx": 0, "4xx": 0, "timeout": 0}
+    counts = {"refused": 0, "reset": 0, "ok": 0, "killed": 0, "wrong": 0, "5xx": 0, "4xx": 0, "timeout": 0}
+    samples = []
     cpu0 = proc_cpu_s(t["cpu_pid"])
     smp = Sampler(t.get("cgroup"))
     smp.start()
@@ -522,6 +537,8 @@ def burst(spec, args):
             except OSError:
                 out = classify("x", st["buf"])[0] if st["buf"] else "reset"
             counts[out] = counts.get(out, 0) + 1
+            if out in ("wrong", "4xx", "5xx") and len(samples) < 3:
+                samples.append(st["buf"][-300:])
             sel.unregister(s)
             s.close()
             del state[s]
@@ -536,18 +553,25 @@ def burst(spec, args):
     out, _, dt = one(port, "x")
     print(f"burst: {args.connections} connections opened within {args.spread:g} s ({n_slow} slow ones held "
           f"open meanwhile, {len(slow)} still open at the end), all settled in {wall:.1f} s: {counts['ok']} answered correctly, "
+          f"{counts['killed']} killed by REALTIME (no core for them in time), "
           f"{counts['reset']} reset/closed, {counts['refused']} refused, {counts['5xx']} 5xx, "
-          f"{counts['wrong']} wrong, {counts['timeout']} unsettled; peak {smp.peak / 2**20:.0f} MiB, "
-          f"listener CPU {cpu:.1f} s")
+          f"{counts['4xx']} 4xx, {counts['wrong']} wrong, {counts['timeout']} unsettled; "
+          f"peak {smp.peak / 2**20:.0f} MiB, listener CPU {cpu:.1f} s")
+    for b in samples:
+        print(f"burst: unexpected answer: {b!r}")
     print(f"burst: afterwards the listener is {lstate}; the next request: {out} in {dt * 1e3:.0f} ms")
+    # What item 0 of the issue demands: the listener survives and answers.
+    # Past MaxConnections systemd resets; executions starved of CPU by the
+    # start-up storm may hit REALTIME -- both reported, neither a failure.
+    # A malformed or wrong answer is one.
     bad = lstate not in ("active", "running") or out != "ok" or counts["wrong"] or counts["4xx"]
     return 1 if bad else 0
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=("bench", "burst", "load", "memory"))
-    ap.add_argument("spec")
+    ap.add_argument("mode", choices=("bench", "burst", "load", "memory", "table"))
+    ap.add_argument("spec", help="the targets (table: a --json file of bench)")
     ap.add_argument("--levels", default="16,64,128,256")
     ap.add_argument("-n", "--requests", type=int, default=1000)
     ap.add_argument("--quick-mix", action="store_true", help="bench with the CI mix (no 1 s CPU, no sleep)")
@@ -563,6 +587,11 @@ def main():
     ap.add_argument("--json")
     args = ap.parse_args()
     spec = json.load(open(args.spec))
+    if args.mode == "table":
+        rows = spec["rows"]
+        names = list(dict.fromkeys(r["target"] for r in rows))
+        print_table(rows, [{"name": n, "label": spec.get("labels", {}).get(n, n)} for n in names])
+        return 0
     if args.mode == "bench":
         bench(spec, args)
         return 0
