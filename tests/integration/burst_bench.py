@@ -213,6 +213,14 @@ def cgroup_memory(cg):
     return None
 
 
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError):
+        return float("nan")
+
+
 def proc_cpu_s(pid):
     """utime + stime of one process, seconds."""
     try:
@@ -310,6 +318,7 @@ def bench(spec, args):
         # Alternate the order per level, so drift spreads over both.
         for t in (targets if li % 2 == 0 else targets[::-1]):
             drain(t)
+            load0 = loadavg()
             cpu0 = proc_cpu_s(t["cpu_pid"])
             smp = Sampler(t.get("cgroup"))
             smp.start()
@@ -319,12 +328,17 @@ def bench(spec, args):
             cpu1 = proc_cpu_s(t["cpu_pid"])
             state, next_ok = listener_after(t)
             row = summarize(t, level, res, wall, smp.peak, cpu1 - cpu0, state, next_ok)
+            # The machine's 1-min load around the run: the benchmark's own
+            # load is about the executions running; much more means a
+            # neighbour was busy too.
+            row["load"] = [load0, loadavg()]
             rows.append(row)
             print(f"  {t['name']:>10} @{level:<3}: {row['ok']}/{len(res)} ok, refused {row['refused']}, "
                   f"reset {row['reset']}, 5xx {row['5xx']} (503: {row['503']}), wrong {row['wrong']}, "
                   f"timeouts {row['timeout']}, p50 {row['p50']:.0f} ms, p99 {row['p99']:.0f} ms, max {row['max']:.0f} ms, "
                   f"{row['rps']:.1f} req/s, <=3.5 s {row['within']:.0%}, peak {row['peak_mib']:.0f} MiB, "
-                  f"listener CPU {row['listener_cpu_s']:.1f} s, after: {state}{'' if next_ok else ', next request NOT answered'}",
+                  f"listener CPU {row['listener_cpu_s']:.1f} s, after: {state}{'' if next_ok else ', next request NOT answered'}"
+                  f" (load {row['load'][0]:.1f} -> {row['load'][1]:.1f})",
                   flush=True)
     print_table(rows, targets)
     if args.json:
