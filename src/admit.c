@@ -52,10 +52,13 @@ static void on_signal(int sig) {
         /* SIGIO: nothing to record, the interrupted wait looks at the socket. */
 }
 
-static uint64_t now_ms(void) {
+#define MS UINT64_C(1000000)
+
+/* CLOCK_MONOTONIC in ns: the deadline is never early by a rounding. */
+static uint64_t now_ns(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+        return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
 bool admit_peer_gone(int fd) {
@@ -103,7 +106,7 @@ static void disarm(struct waiter *w) {
 static int arm(struct waiter *w, uint64_t deadline, int client_fd) {
         struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: EINTR */
         sigset_t both;
-        uint64_t now = now_ms(), left_us = deadline > now ? (deadline - now) * 1000 : 1;
+        uint64_t now = now_ns(), left_us = deadline > now ? (deadline - now + 999) / 1000 : 1;
         struct itimerval it = {
                 .it_value = { .tv_sec = (time_t)(left_us / 1000000), .tv_usec = (suseconds_t)(left_us % 1000000) },
                 .it_interval = { .tv_sec = 0, .tv_usec = REARM_US },
@@ -141,7 +144,7 @@ static int arm(struct waiter *w, uint64_t deadline, int client_fd) {
 /* Sleep in the kernel's queue for the turnstile. */
 static int queue_for_turnstile(int fd, uint64_t deadline, int client_fd) {
         for (;;) {
-                if (alarm_fired || now_ms() >= deadline)
+                if (alarm_fired || now_ns() >= deadline)
                         return -ETIMEDOUT;
                 if (client_fd >= 0 && admit_peer_gone(client_fd))
                         return -ECONNABORTED;
@@ -166,10 +169,11 @@ static int take_slot(int fd, unsigned slots, uint64_t deadline, int client_fd, i
                         if (r != -EAGAIN)
                                 return r;
                 }
-                uint64_t now = now_ms();
+                uint64_t now = now_ns();
                 if (now >= deadline)
                         return -ETIMEDOUT;
-                int ms = deadline - now < ADMIT_POLL_MS ? (int)(deadline - now) : ADMIT_POLL_MS;
+                uint64_t left = (deadline - now + MS - 1) / MS; /* rounded up: never early */
+                int ms = left < ADMIT_POLL_MS ? (int)left : ADMIT_POLL_MS;
                 struct pollfd p = { .fd = client_fd, .events = POLLRDHUP };
                 if (poll(&p, client_fd >= 0 ? 1 : 0, ms) < 0 && errno != EINTR)
                         return negative_errno();
@@ -178,7 +182,7 @@ static int take_slot(int fd, unsigned slots, uint64_t deadline, int client_fd, i
 
 int admit_enter(const char *lock_path, unsigned slots, uint64_t timeout_ms, int client_fd,
                 struct admit_ticket *ticket, uint64_t *waited_ms) {
-        uint64_t t0 = now_ms(), deadline = t0 + timeout_ms;
+        uint64_t t0 = now_ns(), deadline = t0 + timeout_ms * MS;
         struct waiter w = { .armed = false };
         int slot = -1, r;
 
@@ -205,7 +209,7 @@ int admit_enter(const char *lock_path, unsigned slots, uint64_t timeout_ms, int 
                 unlock_byte(fd, ADMIT_TURNSTILE_OFFSET);
         }
         disarm(&w);
-        *waited_ms = now_ms() - t0;
+        *waited_ms = (now_ns() - t0) / MS;
         if (r < 0)
                 return r;
         ticket->fd = TAKE_FD(fd);
