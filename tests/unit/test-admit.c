@@ -161,14 +161,14 @@ static void test_timeout(void **state) {
         uint64_t t0 = now_ms();
         /* At the head of the queue (polling for a slot)... */
         assert_int_equal(admit_enter(path, 1, 300, -1, &b, &w), -ETIMEDOUT);
-        assert_true(w >= 300 && w < 1000);
+        assert_true(w >= 300 && w < 3000);
         assert_true(now_ms() - t0 >= 300);
         /* ... and asleep behind another waiter (the deadline's alarm). */
         pid_t head = waiter(0, 1, 5000, -1, -1, 0);
         wait_locks(2, 0);
         t0 = now_ms();
         assert_int_equal(admit_enter(path, 1, 300, -1, &b, &w), -ETIMEDOUT);
-        assert_true(w >= 300 && w < 1000);
+        assert_true(w >= 300 && w < 3000);
         admit_leave(&a);
         assert_int_equal(exit_code(head), 0);
 }
@@ -262,11 +262,11 @@ static void test_client_gone(void **state) {
         uint64_t t0 = now_ms();
         close(tail_sv[0]); /* asleep in line: SIGIO */
         assert_int_equal(exit_code(tail), 2);
-        assert_true(now_ms() - t0 < 1000);
+        assert_true(now_ms() - t0 < 3000);
         t0 = now_ms();
         close(head_sv[0]); /* at the head: its poll */
         assert_int_equal(exit_code(head), 2);
-        assert_true(now_ms() - t0 < 1000);
+        assert_true(now_ms() - t0 < 3000);
         wait_locks(1, 0);
         admit_leave(&a);
 }

@@ -543,7 +543,9 @@ static void test_queue(void **state) {
                 assert_non_null(strstr(res.resp, "\r\nRetry-After: 1\r\n"));
                 assert_non_null(strstr(res.log, " CODEJAIL_QUEUE_MS=1"));
                 assert_null(strstr(res.log, "CODEJAIL_SANDBOX_UID"));
-                assert_true(res.elapsed_ns >= SEC && res.elapsed_ns < 3 * SEC);
+                /* at least the timeout; the bound above is only "no hang" */
+                if (!(res.elapsed_ns >= SEC && res.elapsed_ns < 6 * SEC))
+                        fail_msg("mode %d: answered after %llu ms", mode, (unsigned long long) (res.elapsed_ns / 1000000));
                 result_done(&res);
         }
 
