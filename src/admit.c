@@ -23,7 +23,11 @@
  * A waiter asleep in F_OFD_SETLKW is interrupted (EINTR, as no SA_RESTART)
  * by SIGALRM from an interval timer set to its deadline, and by SIGIO from
  * its connection (O_ASYNC): a hang-up (FIN or RST) makes the socket
- * readable or failed. poll(POLLRDHUP) then says whether the peer is gone. A
+ * readable or failed. poll(POLLRDHUP) then says whether the peer is gone: a
+ * reset, or a FIN later than ADMIT_HALF_CLOSE_GRACE_MS into the wait (an
+ * earlier one is a client that shut its sending side after the request,
+ * still waiting for the answer: over TCP the two look alike until written
+ * to). A
  * signal can slip in between the last check and the system call; the
  * timer's interval repeats the alarm, and a lost SIGIO only means the
  * waiter notices the hang-up when it reaches the head of the queue (it
@@ -61,11 +65,13 @@ static uint64_t now_ns(void) {
         return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
-bool admit_peer_gone(int fd) {
+enum admit_peer admit_peer_state(int fd) {
         struct pollfd p = { .fd = fd, .events = POLLRDHUP };
         if (poll(&p, 1, 0) <= 0)
-                return false;
-        return p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL);
+                return ADMIT_PEER_THERE;
+        if (p.revents & (POLLHUP | POLLERR | POLLNVAL))
+                return ADMIT_PEER_GONE;
+        return p.revents & POLLRDHUP ? ADMIT_PEER_SHUT : ADMIT_PEER_THERE;
 }
 
 static int lock_byte(int fd, off_t offset, bool wait) {
@@ -80,22 +86,52 @@ static void unlock_byte(int fd, off_t offset) {
         (void)fcntl(fd, F_OFD_SETLK, &fl);
 }
 
-/* What the blocking wait changes, to be put back. */
+/* What the blocking wait changes, to be put back; and the client it
+ * watches (fd -1: none, or no longer). */
 struct waiter {
-        bool armed;
+        bool armed, async;
         int client_fd, client_flags;
+        uint64_t since; /* when the wait began */
         struct sigaction old_alrm, old_io;
         struct itimerval old_timer;
         sigset_t old_mask;
 };
+
+static void stop_watching(struct waiter *w) {
+        if (w->async)
+                (void)fcntl(w->client_fd, F_SETFL, w->client_flags);
+        w->async = false;
+        w->client_fd = -1;
+}
+
+/* Whether the client is gone. Only its sending side shut, within
+ * ADMIT_HALF_CLOSE_GRACE_MS of the wait's start: a client that half-closes
+ * after its request (its FIN came just after the last byte), no longer
+ * watched -- only a hang-up later than that, or a reset, counts. */
+static bool client_gone(struct waiter *w) {
+        if (w->client_fd < 0)
+                return false;
+        switch (admit_peer_state(w->client_fd)) {
+        case ADMIT_PEER_GONE:
+                return true;
+        case ADMIT_PEER_SHUT:
+                if (now_ns() - w->since >= ADMIT_HALF_CLOSE_GRACE_MS * MS)
+                        return true;
+                stop_watching(w);
+                return false;
+        default:
+                return false;
+        }
+}
 
 static void disarm(struct waiter *w) {
         if (!w->armed)
                 return;
         /* Sources first, then the handlers: no signal can arrive to a
          * default (terminating) disposition. */
-        if (w->client_fd >= 0)
+        if (w->async)
                 (void)fcntl(w->client_fd, F_SETFL, w->client_flags);
+        w->async = false;
         (void)setitimer(ITIMER_REAL, &w->old_timer, NULL);
         (void)sigaction(SIGALRM, &w->old_alrm, NULL);
         (void)sigaction(SIGIO, &w->old_io, NULL);
@@ -103,7 +139,7 @@ static void disarm(struct waiter *w) {
         w->armed = false;
 }
 
-static int arm(struct waiter *w, uint64_t deadline, int client_fd) {
+static int arm(struct waiter *w, uint64_t deadline) {
         struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: EINTR */
         sigset_t both;
         uint64_t now = now_ns(), left_us = deadline > now ? (deadline - now + 999) / 1000 : 1;
@@ -117,7 +153,6 @@ static int arm(struct waiter *w, uint64_t deadline, int client_fd) {
         sigaddset(&both, SIGALRM);
         sigaddset(&both, SIGIO);
         alarm_fired = 0;
-        w->client_fd = -1;
         if (sigaction(SIGALRM, &sa, &w->old_alrm) < 0)
                 return negative_errno();
         if (sigaction(SIGIO, &sa, &w->old_io) < 0) {
@@ -129,24 +164,24 @@ static int arm(struct waiter *w, uint64_t deadline, int client_fd) {
         w->armed = true;
         if (setitimer(ITIMER_REAL, &it, &w->old_timer) < 0)
                 return negative_errno();
-        if (client_fd >= 0) {
-                int fl = fcntl(client_fd, F_GETFL);
-                if (fl < 0 || fcntl(client_fd, F_SETOWN, getpid()) < 0)
+        if (w->client_fd >= 0) {
+                int fl = fcntl(w->client_fd, F_GETFL);
+                if (fl < 0 || fcntl(w->client_fd, F_SETOWN, getpid()) < 0)
                         return negative_errno();
                 w->client_flags = fl;
-                w->client_fd = client_fd;
-                if (fcntl(client_fd, F_SETFL, fl | O_ASYNC) < 0)
+                if (fcntl(w->client_fd, F_SETFL, fl | O_ASYNC) < 0)
                         return negative_errno();
+                w->async = true;
         }
         return 0;
 }
 
 /* Sleep in the kernel's queue for the turnstile. */
-static int queue_for_turnstile(int fd, uint64_t deadline, int client_fd) {
+static int queue_for_turnstile(int fd, uint64_t deadline, struct waiter *w) {
         for (;;) {
                 if (alarm_fired || now_ns() >= deadline)
                         return -ETIMEDOUT;
-                if (client_fd >= 0 && admit_peer_gone(client_fd))
+                if (client_gone(w))
                         return -ECONNABORTED;
                 int r = lock_byte(fd, ADMIT_TURNSTILE_OFFSET, true);
                 if (r != -EINTR)
@@ -156,9 +191,9 @@ static int queue_for_turnstile(int fd, uint64_t deadline, int client_fd) {
 
 /* At the head of the queue: the first free slot, looking again every
  * ADMIT_POLL_MS. */
-static int take_slot(int fd, unsigned slots, uint64_t deadline, int client_fd, int *slot) {
+static int take_slot(int fd, unsigned slots, uint64_t deadline, struct waiter *w, int *slot) {
         for (;;) {
-                if (client_fd >= 0 && admit_peer_gone(client_fd))
+                if (client_gone(w))
                         return -ECONNABORTED;
                 for (unsigned k = 0; k < slots; k++) {
                         int r = lock_byte(fd, ADMIT_SLOT_BASE + (off_t)k, false);
@@ -174,8 +209,8 @@ static int take_slot(int fd, unsigned slots, uint64_t deadline, int client_fd, i
                         return -ETIMEDOUT;
                 uint64_t left = (deadline - now + MS - 1) / MS; /* rounded up: never early */
                 int ms = left < ADMIT_POLL_MS ? (int)left : ADMIT_POLL_MS;
-                struct pollfd p = { .fd = client_fd, .events = POLLRDHUP };
-                if (poll(&p, client_fd >= 0 ? 1 : 0, ms) < 0 && errno != EINTR)
+                struct pollfd p = { .fd = w->client_fd, .events = POLLRDHUP };
+                if (poll(&p, w->client_fd >= 0 ? 1 : 0, ms) < 0 && errno != EINTR)
                         return negative_errno();
         }
 }
@@ -183,7 +218,7 @@ static int take_slot(int fd, unsigned slots, uint64_t deadline, int client_fd, i
 int admit_enter(const char *lock_path, unsigned slots, uint64_t timeout_ms, int client_fd,
                 struct admit_ticket *ticket, uint64_t *waited_ms) {
         uint64_t t0 = now_ns(), deadline = t0 + timeout_ms * MS;
-        struct waiter w = { .armed = false };
+        struct waiter w = { .client_fd = -1, .since = t0 };
         int slot = -1, r;
 
         *waited_ms = 0;
@@ -192,19 +227,23 @@ int admit_enter(const char *lock_path, unsigned slots, uint64_t timeout_ms, int 
         _cleanup_close_ int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
         if (fd < 0)
                 return negative_errno();
-        /* Already shut at the start: a client that half-closes after its
-         * request (legal, rare) -- its later silence proves nothing. */
-        int watch = client_fd >= 0 && !admit_peer_gone(client_fd) ? client_fd : -1;
+        /* Gone already: no wait, no execution. Its sending side already
+         * shut: a client that half-closes after its request (legal, rare),
+         * whose later silence proves nothing -- only timed. */
+        enum admit_peer peer = client_fd >= 0 ? admit_peer_state(client_fd) : ADMIT_PEER_SHUT;
+        if (peer == ADMIT_PEER_GONE)
+                return -ECONNABORTED;
+        w.client_fd = peer == ADMIT_PEER_THERE ? client_fd : -1;
 
         r = lock_byte(fd, ADMIT_TURNSTILE_OFFSET, false);
         if (r == -EAGAIN) {
                 if (timeout_ms == 0)
                         r = -ETIMEDOUT;
-                else if ((r = arm(&w, deadline, watch)) >= 0)
-                        r = queue_for_turnstile(fd, deadline, watch);
+                else if ((r = arm(&w, deadline)) >= 0)
+                        r = queue_for_turnstile(fd, deadline, &w);
         }
         if (r >= 0) {
-                r = take_slot(fd, slots, deadline, watch, &slot);
+                r = take_slot(fd, slots, deadline, &w, &slot);
                 /* Wakes the next in line (only it). */
                 unlock_byte(fd, ADMIT_TURNSTILE_OFFSET);
         }

@@ -10,6 +10,10 @@
  * everyone behind it sleeps in the kernel. */
 #define ADMIT_POLL_MS 2
 
+/* A client whose sending side shuts this soon into the wait half-closed
+ * after its request (and waits for the answer); later, it gave up. */
+#define ADMIT_HALF_CLOSE_GRACE_MS 1000
+
 /* Bytes of the lock file: the turnstile every waiter queues on, and slot k
  * (0-based) at ADMIT_SLOT_BASE + k, far from the turnstile so a holder's
  * two locks are never adjacent (the kernel would merge them). */
@@ -25,9 +29,10 @@ struct admit_ticket {
 
 /* Take one of `slots` execution slots of lock_path (created 0600 if
  * missing), waiting at most timeout_ms (0: do not wait). client_fd is the
- * connection whose departure ends the wait (-1: none); a client that had
- * already shut its sending side when the wait began is only timed (a
- * half-close cannot be told from a hang-up without writing to it).
+ * connection whose departure ends the wait (-1: none): a reset or close
+ * seen as such, or a shut sending side later than ADMIT_HALF_CLOSE_GRACE_MS
+ * into the wait; one that shuts earlier, or had shut before, is only timed
+ * (over TCP a half-close cannot be told from a hang-up without writing).
  *
  * Returns 0 with *ticket holding the slot until admit_leave(), -ETIMEDOUT
  * when no slot freed in time, -ECONNABORTED when the client went away
@@ -41,6 +46,8 @@ int admit_enter(const char *lock_path, unsigned slots, uint64_t timeout_ms, int 
  * the process, kill -9 included). Fine on ADMIT_TICKET_NULL. */
 void admit_leave(struct admit_ticket *ticket);
 
-/* Whether the peer of a connected stream socket is gone: it closed (or shut
- * its sending side), reset, or the socket failed. Never blocks. */
-bool admit_peer_gone(int fd);
+/* The peer of a connected stream socket, without blocking: there; its
+ * sending side shut (FIN: a half-close or a close, over TCP alike); or gone
+ * for sure (reset, both directions shut, the socket failed). */
+enum admit_peer { ADMIT_PEER_THERE, ADMIT_PEER_SHUT, ADMIT_PEER_GONE };
+enum admit_peer admit_peer_state(int fd);

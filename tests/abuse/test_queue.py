@@ -166,15 +166,15 @@ def test_queue_timeout_answers_503(queued):
 
 
 def test_client_gone_leaves_the_queue_without_executing(queued):
-    holders = hold_slots(queued, "gone", 3)
+    holders = hold_slots(queued, "gone", 4)
     code = "gone = %d" % time.time_ns()
     s = queued.send(code, "gone-client")
-    time.sleep(0.5)
+    time.sleep(1.5)  # past the half-close grace (admit.h): a hang-up, not a half-close
     s.close()  # the LMS gives up (read timeout) and closes
     e = queued.wait_entries("gone-client", 1, timeout=2)[0]
     assert field(e, "CODEJAIL_STATUS") == "queue.client_gone", e
     assert field(e, "HTTP_STATUS") == "0"
-    assert 300 < int(field(e, "CODEJAIL_QUEUE_MS")) < 2000
+    assert 1400 < int(field(e, "CODEJAIL_QUEUE_MS")) < 3000
     assert field(e, "CODEJAIL_SANDBOX_UID") is None
     # The slots free up later; still no execution for it, ever.
     for h in holders:
@@ -184,6 +184,21 @@ def test_client_gone_leaves_the_queue_without_executing(queued):
     sha = field(e, "CODEJAIL_CODE_SHA256")
     with open(queued.log, errors="replace") as f:
         assert [ln for ln in f if sha in ln and "executed." in ln] == []
+
+
+def test_half_closing_client_is_answered(queued):
+    """A client that shuts its sending side right after the request (legal
+    in HTTP/1.1) is still waiting for the answer, and gets it."""
+    holders = hold_slots(queued, "halfclose", 1.5)
+    s = queued.send("x = 41 + 1", "halfclose-client")
+    s.shutdown(socket.SHUT_WR)
+    r = answer(s)
+    assert r.status == 200 and r.json() == {"globals_dict": {"x": 42}}, r
+    e = queued.wait_entries("halfclose-client", 1)[0]
+    assert int(field(e, "CODEJAIL_QUEUE_MS")) > 500, e  # it did wait for a slot
+    for h in holders:
+        answer(h)
+    drained(queued)
 
 
 def test_waiters_are_served_in_arrival_order(queued):

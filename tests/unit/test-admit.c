@@ -309,6 +309,44 @@ static void test_half_closed_client_is_timed(void **state) {
         close(sv[1]);
 }
 
+/* A client that shuts its sending side just after its request (its FIN
+ * came a little after the request) is waiting for its answer: it stays in
+ * line. The same FIN past the grace is a hang-up. A reset or close seen as
+ * such at the start: no wait at all. */
+static void test_half_close_in_grace_then_hang_up(void **state) {
+        struct admit_ticket a = ADMIT_TICKET_NULL, b = ADMIT_TICKET_NULL;
+        uint64_t w;
+        int early[2], late[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, early), 0);
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, late), 0);
+        assert_int_equal(admit_enter(path, 1, 0, -1, &a, &w), 0);
+        pid_t head = waiter(0, 1, 20000, late[1], -1, 0);
+        wait_locks(2, 0);
+        pid_t tail = waiter(1, 1, 20000, early[1], -1, 0);
+        wait_locks(2, 1);
+        close(late[1]);
+        close(early[1]);
+        assert_int_equal(shutdown(early[0], SHUT_WR), 0); /* within the grace */
+        sleep_ms(200);
+        wait_locks(2, 1); /* still in line */
+        sleep_ms(ADMIT_HALF_CLOSE_GRACE_MS);
+        uint64_t t0 = now_ms();
+        assert_int_equal(shutdown(late[0], SHUT_WR), 0); /* past it: gone */
+        assert_int_equal(exit_code(head), 2);
+        assert_true(now_ms() - t0 < 3000);
+        admit_leave(&a);
+        assert_int_equal(exit_code(tail), 0); /* admitted: it was never gone */
+        close(early[0]);
+        close(late[0]);
+
+        int gone[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gone), 0);
+        close(gone[0]);
+        assert_int_equal(admit_enter(path, 1, 5000, gone[1], &b, &w), -ECONNABORTED);
+        assert_int_equal(w, 0);
+        close(gone[1]);
+}
+
 /* kill -9 of a slot holder and of a waiter in line: the slot and the place
  * are freed by the kernel, the others go on in order. */
 static void test_kill_leaks_nothing(void **state) {
@@ -391,6 +429,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_client_gone, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_client_data_is_not_gone, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_half_closed_client_is_timed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_half_close_in_grace_then_hang_up, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill_leaks_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_signal_state_restored, setup, teardown),
         };
