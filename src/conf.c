@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <string.h>
 
 #include "conf.h"
@@ -31,6 +32,13 @@ bool limit_valid(enum limit_id id, int64_t v) {
         return (unsigned)id < _LIMIT_MAX && v >= 1 && v <= limit_max[id];
 }
 
+unsigned config_default_executions(void) {
+        cpu_set_t set;
+        int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+        unsigned v = (unsigned)(n > 0 ? n : 1) * CONFIG_EXECUTIONS_PER_CPU;
+        return v < CONFIG_MAX_EXECUTIONS ? v : CONFIG_MAX_EXECUTIONS;
+}
+
 int config_new_default(struct config **ret) {
         struct config *c = calloc(1, sizeof *c);
         if (!c)
@@ -54,6 +62,13 @@ int config_new_default(struct config **ret) {
         c->request_timeout_s = 10;
         c->state_dir = strdup("/run/codejail-service");
         c->health_max_age_s = 900;
+        c->max_concurrent_executions = config_default_executions();
+        /* A backstop, not the LMS's bound: the LMS hangs up after 3.5 s
+         * and a waiter whose client hung up leaves at once. Long enough
+         * for 256 clients at once to drain on 2 cores (measured: up to
+         * ~40 s), short of RuntimeMaxSec=120 with request_timeout_s and
+         * REALTIME on top. */
+        c->queue_timeout_s = 60;
         if (!c->python_bin || !c->apparmor_profile || !c->state_dir) {
                 config_free(c);
                 return -ENOMEM;
@@ -292,6 +307,15 @@ int config_parse(const char *text, size_t len, struct config **ret, char *err, s
                         r = get_int(v, k, 1, 86400 * 7, &x, err, errlen);
                         if (r >= 0)
                                 c->health_max_age_s = (int)x;
+                } else if (streq_safe(k, "max_concurrent_executions")) {
+                        r = get_int(v, k, 1, CONFIG_MAX_EXECUTIONS, &x, err, errlen);
+                        if (r >= 0)
+                                c->max_concurrent_executions = (unsigned)x;
+                } else if (streq_safe(k, "queue_timeout_s")) {
+                        /* 0: never wait (503 at once when every slot is taken). */
+                        r = get_int(v, k, 0, 3600, &x, err, errlen);
+                        if (r >= 0)
+                                c->queue_timeout_s = (int)x;
                 } else
                         r = fail(err, errlen, "key '%s': unknown key", k);
                 if (r < 0)

@@ -39,6 +39,11 @@ struct config {
         int health_max_age_s;
         char **required_modules; /* sandbox_required_modules: importable through the jail */
         size_t n_required_modules;
+        /* Admission control (src/admit.c): executions at once on this host
+         * (every instance sharing state_dir), and how long a request may
+         * wait for one before it is answered 503. */
+        unsigned max_concurrent_executions;
+        int queue_timeout_s;
         char *path; /* where it was loaded from */
 };
 
@@ -51,6 +56,16 @@ struct config {
 const char *limit_name(enum limit_id id);
 /* Whether v is in the range the config accepts for that limit. */
 bool limit_valid(enum limit_id id, int64_t v);
+
+/* max_concurrent_executions when the config does not set it:
+ * CONFIG_EXECUTIONS_PER_CPU per CPU this process may run on. Measured
+ * (README "Performance", issue 12; 2 cores, a mix with 1 s CPU-bound and
+ * sleeping executions): 4 and more per CPU let CPU-bound executions share a
+ * core so thinly that REALTIME kills them before they finish; 2 per CPU
+ * leaves cores idle while sleeping executions hold slots. */
+#define CONFIG_EXECUTIONS_PER_CPU 3
+#define CONFIG_MAX_EXECUTIONS 1024
+unsigned config_default_executions(void);
 
 /* Defaults of SPEC §4/§7 (enabled=false). */
 int config_new_default(struct config **ret);

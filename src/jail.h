@@ -74,6 +74,7 @@ enum jail_layer {
         LAYER_SELF_NS = 1u << 15,      /* the service's own UTS and IPC namespaces */
         LAYER_SELF_SCOPE = 1u << 16,   /* the service's own Landlock signal scope */
         LAYER_ROOT = 1u << 17,         /* the allow-list root: off = the host's tree in view */
+        LAYER_ADMISSION = 1u << 18,    /* admission control (server.c, admit.c): no bound, no queue */
 };
 unsigned jail_sabotaged_layers(void); /* 0 in production builds */
 

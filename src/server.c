@@ -29,6 +29,11 @@
  *   invalid.form               400: malformed multipart/urlencoded body
  *   disabled.config_invalid    500: no usable configuration
  *   error.jail_setup           500: the jail could not be set up
+ *   error.queue                500: admission control failed (the lock file)
+ *   queue.timeout              503 + Retry-After: no execution slot became
+ *                              free within queue_timeout_s
+ *   queue.client_gone          the client hung up while its request waited
+ *                              for a slot (no answer, no execution)
  *   health.ok / health.unavailable   GET/HEAD /health/ -> 200 / 503 */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "form.h"
 #include "health.h"
 #include "http.h"
@@ -89,6 +95,8 @@ struct exchange {
         char slug[128], context[128];
         size_t n_files, n_python_path;
         char code_sha256[65];
+        bool queued; /* reached admission control: queue_ms is meaningful */
+        uint64_t queue_ms;
         bool have_jail;
         struct jail_result jail; /* numbers only: out/err stay with safeexec */
         char limit_hit[32];
@@ -213,6 +221,8 @@ static void log_exchange(struct exchange *x) {
                 log_fieldf(&f[n++], "CODEJAIL_PYTHON_PATH_LEN", "%zu", x->n_python_path);
                 log_fieldf(&f[n++], "CODEJAIL_CODE_SHA256", "%s", x->code_sha256);
         }
+        if (x->queued)
+                log_fieldf(&f[n++], "CODEJAIL_QUEUE_MS", "%llu", (unsigned long long) x->queue_ms);
         if (x->have_jail) {
                 const struct jail_result *j = &x->jail;
                 log_fieldf(&f[n++], "CODEJAIL_SANDBOX_UID", "%u", (unsigned) j->uid);
@@ -329,6 +339,41 @@ static int parse_body(struct exchange *x, struct form *form) {
         return 0;
 }
 
+/* Admission control (issue 12, src/admit.c): wait for one of the host's
+ * execution slots. Returns 0 with the slot in *ticket, or answers (503,
+ * 500) or, for a client that hung up, only records why, and returns -errno. */
+static int admit(struct exchange *x, struct admit_ticket *ticket) {
+        const struct config *cfg = x->cfg;
+        char lock_path[300]; /* state_dir: < 256 (conf.c) */
+
+        if (SABOTAGED(LAYER_ADMISSION))
+                return 0;
+        snprintf(lock_path, sizeof lock_path, "%s/admission.lock", cfg->state_dir);
+        int r = admit_enter(lock_path, cfg->max_concurrent_executions, (uint64_t) cfg->queue_timeout_s * 1000, x->fd,
+                            ticket, &x->queue_ms);
+        x->queued = true;
+        if (r >= 0)
+                return 0;
+        if (r == -ETIMEDOUT) {
+                char msg[160], retry[48];
+                snprintf(msg, sizeof msg, "Codejail service is busy: no execution slot became free within %d s",
+                         cfg->queue_timeout_s);
+                /* The queue was at least this long; sooner adds to it. */
+                snprintf(retry, sizeof retry, "Retry-After: %d\r\n", cfg->queue_timeout_s > 0 ? cfg->queue_timeout_s : 1);
+                snprintf(x->detail, sizeof x->detail, "all %u execution slots taken for %llu ms",
+                         cfg->max_concurrent_executions, (unsigned long long) x->queue_ms);
+                reply_error(x, 503, "queue.timeout", msg, retry);
+        } else if (r == -ECONNABORTED) {
+                x->log_status = "queue.client_gone";
+                snprintf(x->detail, sizeof x->detail, "the client hung up after %llu ms in the queue; not executed",
+                         (unsigned long long) x->queue_ms);
+        } else {
+                snprintf(x->detail, sizeof x->detail, "admission control: %.150s: %s", lock_path, strerror(-r));
+                reply_error(x, 500, "error.queue", MSG_NOT_CONFIGURED, NULL);
+        }
+        return r;
+}
+
 static void handle_code_exec(struct exchange *x) {
         const struct config *cfg = x->cfg;
         _cleanup_(form_done) struct form form = { 0 };
@@ -338,6 +383,7 @@ static void handle_code_exec(struct exchange *x) {
         struct payload_error perr = { 0 };
         struct safeexec_outcome out = { 0 };
         struct jail_error jerr = { 0 };
+        _cleanup_(admit_leave) struct admit_ticket ticket = ADMIT_TICKET_NULL;
         int r;
 
         if (!cfg) {
@@ -407,6 +453,11 @@ static void handle_code_exec(struct exchange *x) {
         x->n_python_path = p.n_python_path;
         sha256_hex(p.code ? p.code : "", p.code ? p.code_len : 0, x->code_sha256);
 
+        /* Only a request that passed checks 1-8 waits for a slot. */
+        if (admit(x, &ticket) < 0) {
+                payload_done(&p);
+                return;
+        }
         r = safeexec_run(cfg, &p, files, x->n_files, &out, &jerr);
         if (r < 0) {
                 char step[sizeof jerr.step + 1];
@@ -433,6 +484,8 @@ static void handle_code_exec(struct exchange *x) {
          * still run. */
         (void)shutdown(x->fd, SHUT_WR);
         safeexec_done(&out);
+        /* The jail is gone (teardown done): the next in line may start. */
+        admit_leave(&ticket);
         payload_done(&p);
 }
 

@@ -69,7 +69,10 @@ tier check check_tier
 tier venv "$TOP/api_tests/run.sh" exec-venv -q -p no:cacheprovider
 tier http-accept "$TOP/api_tests/run.sh" http -p no:cacheprovider -q
 tier http-inetd env API_TEST_FD_MODE=inetd API_TEST_DUMMY_IF=1 "$TOP/api_tests/run.sh" http -p no:cacheprovider -q
-tier sabotage "$TOP/api_tests/run.sh" sabotage-exec
+# Every deny test fails with its layer off; the admission-control tests
+# fail with admission control off (tests/abuse/queue-sabotage.sh).
+sabotage_tier() { "$TOP/api_tests/run.sh" sabotage-exec && "$TOP/tests/abuse/queue-sabotage.sh"; }
+tier sabotage sabotage_tier
 # Hostile input: abuse of the live service, a 2,000-request soak, the whole
 # suite once under ASan+UBSan (+ valgrind for a few instances), and 60 s of
 # libFuzzer per harness after replaying the committed corpus.

@@ -121,7 +121,9 @@ left=0
 for u in $uids; do left=$((left + $(ps -eo uid= | awk -v u="$u" '$1 == u' | wc -l))); done
 [ -n "$uids" ] && [ "$left" = 0 ] && ok "no process of the $(echo $uids | wc -w) probe uids remains" \
         || bad "$left processes of probe uids remain (uids: $(echo $uids | wc -w))"
-dirs=$(find /tmp -maxdepth 1 -name 'codejail-*' | wc -l)
+# A jail dir is /tmp/codejail-XXXXXXXX (jail.c); not a build tree bound back
+# into this private /tmp (the booted tier builds under /tmp/codejail-nspawn.*).
+dirs=$(find /tmp -maxdepth 1 -regextype posix-extended -regex '/tmp/codejail-[a-z0-9_]{8}' | wc -l)
 [ "$dirs" = 0 ] && ok "no jail directory remains" || bad "$dirs jail directories remain"
 
 echo "$pass passed, $fail failed"

@@ -110,6 +110,9 @@ cj_rootfs() {
         # The package's Depends and Recommends (dpkg -i installs no Recommends).
         pkgs+=",python3,python3-six,python3-numpy,python3-networkx,python3-matplotlib"
         pkgs+=",python3-scipy,python3-sympy,python3-lxml,python3-nltk,python3-pyparsing,python3-cryptography"
+        # debootstrap does not resolve virtual packages: python3-cryptography
+        # needs python3-cffi-backend-api-{min,max}, which this provides
+        pkgs+=",python3-cffi-backend"
         key=$(printf 'bookworm minbase %s v1' "$pkgs" | sha256sum | cut -c1-12)
         BASE=$CACHE/rootfs-bookworm-$key
         if [ ! -x "$BASE/usr/bin/python3" ]; then

@@ -1,5 +1,6 @@
 /* Config loading (SPEC §7): defaults, every key, errors that name the key,
  * limit_overrides resolution. */
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,7 +39,30 @@ static void test_defaults(void **state) {
         assert_int_equal(c->request_timeout_s, 10);
         assert_string_equal(c->state_dir, "/run/codejail-service");
         assert_int_equal(c->n_required_modules, 0);
+        /* Derived from the CPUs this process may run on. */
+        assert_int_equal(c->max_concurrent_executions, config_default_executions());
+        assert_true(c->max_concurrent_executions >= CONFIG_EXECUTIONS_PER_CPU);
+        assert_int_equal(c->max_concurrent_executions % CONFIG_EXECUTIONS_PER_CPU, 0);
+        assert_int_equal(c->queue_timeout_s, 60);
         config_free(c);
+}
+
+/* The default follows the CPUs the process may run on (a CPUAffinity= or
+ * cpuset shrinks it), not the machine's. */
+static void test_default_executions_follow_affinity(void **state) {
+        cpu_set_t all, one;
+        assert_int_equal(sched_getaffinity(0, sizeof all, &all), 0);
+        assert_int_equal(config_default_executions(), (unsigned)CPU_COUNT(&all) * CONFIG_EXECUTIONS_PER_CPU);
+        CPU_ZERO(&one);
+        for (int i = 0; i < CPU_SETSIZE; i++)
+                if (CPU_ISSET(i, &all)) {
+                        CPU_SET(i, &one);
+                        break;
+                }
+        assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
+        unsigned n = config_default_executions();
+        assert_int_equal(sched_setaffinity(0, sizeof all, &all), 0);
+        assert_int_equal(n, CONFIG_EXECUTIONS_PER_CPU);
 }
 
 static void test_all_keys(void **state) {
@@ -49,7 +73,7 @@ static void test_all_keys(void **state) {
                         "\"limit_overrides\": {\"heavy\": {\"REALTIME\": 20, \"VMEM\": 1073741824}}, "
                         "\"apparmor\": \"require\", \"apparmor_profile\": \"p1\", \"require_private_network\": false, "
                         "\"max_request_bytes\": 2048, \"request_timeout_s\": 3, \"state_dir\": \"/x/y\", "
-                        "\"health_max_age_s\": 60, \"sandbox_required_modules\": [\"random2\", \"chem.chemcalc\"]}";
+                        "\"health_max_age_s\": 60, \"sandbox_required_modules\": [\"random2\", \"chem.chemcalc\"], \"max_concurrent_executions\": 3, \"queue_timeout_s\": 0}";
         assert_int_equal(parse(t, &c, err), 0);
         assert_true(c->enabled);
         assert_string_equal(c->python_bin, "/opt/py/bin/python3");
@@ -65,6 +89,8 @@ static void test_all_keys(void **state) {
         assert_int_equal(c->n_required_modules, 2);
         assert_string_equal(c->required_modules[0], "random2");
         assert_string_equal(c->required_modules[1], "chem.chemcalc");
+        assert_int_equal(c->max_concurrent_executions, 3);
+        assert_int_equal(c->queue_timeout_s, 0);
 
         struct limits l;
         config_resolve_limits(c, NULL, &l);
@@ -112,6 +138,15 @@ static void test_errors_name_the_key(void **state) {
                 { "{\"sandbox_required_modules\": [\"a..b\"]}", "'sandbox_required_modules[0]'" },
                 { "{\"sandbox_required_modules\": [\"9lives\"]}", "'sandbox_required_modules[0]'" },
                 { "{\"sandbox_required_modules\": [\"x.\"]}", "'sandbox_required_modules[0]'" },
+                { "{\"max_concurrent_executions\": 0}", "'max_concurrent_executions': 0 is out of range [1, 1024]" },
+                { "{\"max_concurrent_executions\": 1025}", "'max_concurrent_executions'" },
+                { "{\"max_concurrent_executions\": \"8\"}", "'max_concurrent_executions': expected an integer" },
+                { "{\"max_concurrent_executions\": 2.5}", "'max_concurrent_executions': expected an integer" },
+                { "{\"max_concurrent_executions\": null}", "'max_concurrent_executions'" },
+                { "{\"queue_timeout_s\": -1}", "'queue_timeout_s': -1 is out of range [0, 3600]" },
+                { "{\"queue_timeout_s\": 3601}", "'queue_timeout_s'" },
+                { "{\"queue_timeout_s\": 3.5}", "'queue_timeout_s': expected an integer" },
+                { "{\"queue_timeout_s\": false}", "'queue_timeout_s'" },
                 { "{\"enabled\": true, \"enabled\": false}", "duplicate" },
                 { "[]", "JSON object" },
                 { "{", "line 1" },
@@ -152,6 +187,7 @@ static void test_load_lookup_order(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_default_executions_follow_affinity),
                 cmocka_unit_test(test_all_keys),
                 cmocka_unit_test(test_errors_name_the_key),
                 cmocka_unit_test(test_load_lookup_order),

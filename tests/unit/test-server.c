@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "admit.h"
 #include "conf.h"
 #include "http.h"
 #include "log.h"
@@ -27,7 +28,8 @@
 #define S(x) (x), (sizeof(x) - 1)
 #define SEC UINT64_C(1000000000)
 
-enum client_mode { SEND_AND_SHUT, SEND_AND_HOLD, SEND_EXPECT };
+/* SEND_THEN_LEAVE: send, wait 300 ms, close (a client giving up). */
+enum client_mode { SEND_AND_SHUT, SEND_AND_HOLD, SEND_EXPECT, SEND_THEN_LEAVE };
 
 struct result {
         int r;
@@ -114,8 +116,19 @@ static void serve(const struct config *cfg, const char *cfg_error, enum client_m
                 write_all(sv[0], req, len);
                 if (mode == SEND_AND_SHUT)
                         shutdown(sv[0], SHUT_WR);
+                if (mode == SEND_THEN_LEAVE) {
+                        struct timespec ts = { 0, 300 * 1000000 };
+                        nanosleep(&ts, NULL);
+                        _exit(0);
+                }
                 pause();
                 _exit(0);
+        }
+
+        /* A leaving client: only its copy of the socket may keep it open. */
+        if (mode == SEND_THEN_LEAVE) {
+                close(sv[0]);
+                sv[0] = -1;
         }
 
         /* capture the log: one line per entry in the stderr fallback */
@@ -144,8 +157,11 @@ static void serve(const struct config *cfg, const char *cfg_error, enum client_m
                 last_child = -1;
                 res->saw_continue = WIFEXITED(st) && WEXITSTATUS(st) == 0;
         }
-        res->resp = read_fd(sv[0], &res->resp_len);
-        close(sv[0]);
+        if (sv[0] >= 0) {
+                res->resp = read_fd(sv[0], &res->resp_len);
+                close(sv[0]);
+        } else
+                res->resp = calloc(1, 1);
         if (last_child > 0) {
                 kill(pid, SIGKILL);
                 waitpid(pid, NULL, 0);
@@ -496,6 +512,90 @@ static void test_server_run_fds(void **state) {
         close(sv[0]);
 }
 
+#define X_PLUS_1 "payload=%7B%22code%22%3A+%22x+%3D+x+%2B+1%22%2C+%22globals_dict%22%3A+%7B%22x%22%3A+16%7D%7D"
+#define POST_X_PLUS_1                                                                           \
+        "POST /api/v0/code-exec HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n" \
+        "Content-Length: 92\r\n\r\n" X_PLUS_1
+
+/* Admission control (issue 12): with every slot taken, a valid code-exec
+ * waits queue_timeout_s and gets a 503 with Retry-After (the jail is never
+ * reached); a client that leaves while queued gets nothing and is logged;
+ * rejections and /health/ never wait. */
+static void test_queue(void **state) {
+        struct config *c = new_config(true, true);
+        struct result res;
+        char lock[128];
+        uint64_t waited;
+        struct admit_ticket held = ADMIT_TICKET_NULL;
+        assert_int_equal(strlen(X_PLUS_1), 92);
+        c->max_concurrent_executions = 1;
+        c->queue_timeout_s = 1;
+        snprintf(lock, sizeof lock, "%s/admission.lock", state_dir);
+        assert_int_equal(admit_enter(lock, 1, 0, -1, &held, &waited), 0);
+
+        /* A client that keeps its side open, and one that half-closes
+         * after the request (only timed, never taken for gone). */
+        for (int mode = SEND_AND_HOLD; mode >= SEND_AND_SHUT; mode--) {
+                serve(c, NULL, (enum client_mode) mode, S(POST_X_PLUS_1), 0, &res);
+                check_answer(&res, 503,
+                             "{\"error\": \"Codejail service is busy: no execution slot became free within 1 s\"}",
+                             "queue.timeout");
+                assert_non_null(strstr(res.resp, "\r\nRetry-After: 1\r\n"));
+                assert_non_null(strstr(res.log, " CODEJAIL_QUEUE_MS=1"));
+                assert_null(strstr(res.log, "CODEJAIL_SANDBOX_UID"));
+                /* at least the timeout; the bound above is only "no hang" */
+                if (!(res.elapsed_ns >= SEC && res.elapsed_ns < 6 * SEC))
+                        fail_msg("mode %d: answered after %llu ms", mode, (unsigned long long) (res.elapsed_ns / 1000000));
+                result_done(&res);
+        }
+
+        /* queue_timeout_s 0: no waiting at all. */
+        c->queue_timeout_s = 0;
+        serve(c, NULL, SEND_AND_HOLD, S(POST_X_PLUS_1), 0, &res);
+        check_answer(&res, 503, NULL, "queue.timeout");
+        assert_non_null(strstr(res.resp, "\r\nRetry-After: 1\r\n"));
+        assert_true(res.elapsed_ns < SEC / 2);
+        result_done(&res);
+
+        /* The client gives up after 300 ms: no answer, no execution. */
+        c->queue_timeout_s = 10;
+        serve(c, NULL, SEND_THEN_LEAVE, S(POST_X_PLUS_1), 0, &res);
+        assert_int_equal(res.r, 0);
+        assert_int_equal(res.resp_len, 0);
+        assert_int_equal(res.log_entries, 1);
+        assert_non_null(strstr(res.log, "CODEJAIL_STATUS=queue.client_gone "));
+        assert_non_null(strstr(res.log, "HTTP_STATUS=0"));
+        assert_non_null(strstr(res.log, " CODEJAIL_QUEUE_MS="));
+        assert_null(strstr(res.log, "CODEJAIL_SANDBOX_UID"));
+        assert_true(res.elapsed_ns < 2 * SEC);
+        result_done(&res);
+
+        /* Only requests that passed checks 1-8 queue. */
+        serve(c, NULL, SEND_AND_HOLD, S("GET /health/ HTTP/1.1\r\n\r\n"), 0, &res);
+        check_answer(&res, 200, NULL, "health.ok");
+        assert_true(res.elapsed_ns < SEC);
+        result_done(&res);
+        serve(c, NULL, SEND_AND_HOLD,
+              S("POST /api/v0/code-exec HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                "Content-Length: 9\r\n\r\npayload=1"),
+              0, &res);
+        check_answer(&res, 400, NULL, "invalid.payload.schema_mismatch");
+        assert_null(strstr(res.log, "CODEJAIL_QUEUE_MS"));
+        assert_true(res.elapsed_ns < SEC);
+        result_done(&res);
+
+        /* An unusable state dir: 500, not an execution without admission. */
+        admit_leave(&held);
+        free(c->state_dir);
+        c->state_dir = strdup("/nonexistent/state");
+        serve(c, NULL, SEND_AND_HOLD, S(POST_X_PLUS_1), 0, &res);
+        /* (health.json is not there either: check 2 answers first) */
+        check_answer(&res, 500, NULL, "disabled.safety_checks_failed");
+        result_done(&res);
+        unlink(lock);
+        config_free(c);
+}
+
 static int setup(void **state) {
         snprintf(state_dir, sizeof state_dir, "/tmp/test-server-XXXXXX");
         assert_non_null(mkdtemp(state_dir));
@@ -527,6 +627,7 @@ int main(void) {
                 cmocka_unit_test(test_bad_requests),
                 cmocka_unit_test(test_no_request),
                 cmocka_unit_test(test_server_run_fds),
+                cmocka_unit_test(test_queue),
         };
         signal(SIGPIPE, SIG_DFL);
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,263 @@
+/* Admission control (issue 12): a host-wide FIFO of requests waiting for one
+ * of N execution slots, built from OFD byte-range locks on one file in the
+ * state dir.
+ *
+ * Every instance is a separate short-lived process (systemd Accept=yes), in
+ * an IPC namespace of its own (so no SysV semaphore is shared), on a
+ * read-only root with only the state dir writable: a lock file there is the
+ * shared object. OFD locks belong to the open file description, so they
+ * vanish with the process -- kill -9 leaks no slot and no place in the queue.
+ *
+ *  - the turnstile (one byte): each waiter asks for it with F_OFD_SETLKW.
+ *    Since Linux 5.0 a blocked request that conflicts with an already
+ *    blocked one is queued behind that one (fs/locks.c builds a tree, here a
+ *    chain, since every request is the same write lock), and a release
+ *    wakes only the requests blocked directly on the released lock: the
+ *    waiters form a FIFO and only its head wakes up (test-admit checks both
+ *    on the running kernel);
+ *  - N slot bytes: the turnstile's holder (the head of the queue) takes the
+ *    first free slot with non-blocking F_OFD_SETLK, or, when all are taken,
+ *    polls its client for a hang-up for ADMIT_POLL_MS and tries again; once
+ *    it has a slot it releases the turnstile, which wakes the next waiter.
+ *
+ * A waiter asleep in F_OFD_SETLKW is interrupted (EINTR, as no SA_RESTART)
+ * by SIGALRM from an interval timer set to its deadline, and by SIGIO from
+ * its connection (O_ASYNC): a hang-up (FIN or RST) makes the socket
+ * readable or failed. poll(POLLRDHUP) then says whether the peer is gone: a
+ * reset, or a FIN later than ADMIT_HALF_CLOSE_GRACE_MS into the wait (an
+ * earlier one is a client that shut its sending side after the request,
+ * still waiting for the answer: over TCP the two look alike until written
+ * to). A
+ * signal can slip in between the last check and the system call; the
+ * timer's interval repeats the alarm, and a lost SIGIO only means the
+ * waiter notices the hang-up when it reaches the head of the queue (it
+ * checks before taking a slot), so no execution happens for a gone client
+ * either way. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admit.h"
+#include "macro.h"
+
+/* After the deadline the alarm repeats at this interval (a lost one). */
+#define REARM_US 50000
+
+static volatile sig_atomic_t alarm_fired;
+
+static void on_signal(int sig) {
+        if (sig == SIGALRM)
+                alarm_fired = 1;
+        /* SIGIO: nothing to record, the interrupted wait looks at the socket. */
+}
+
+#define MS UINT64_C(1000000)
+
+/* CLOCK_MONOTONIC in ns: the deadline is never early by a rounding. */
+static uint64_t now_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+enum admit_peer admit_peer_state(int fd) {
+        struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+        if (poll(&p, 1, 0) <= 0)
+                return ADMIT_PEER_THERE;
+        if (p.revents & (POLLHUP | POLLERR | POLLNVAL))
+                return ADMIT_PEER_GONE;
+        return p.revents & POLLRDHUP ? ADMIT_PEER_SHUT : ADMIT_PEER_THERE;
+}
+
+static int lock_byte(int fd, off_t offset, bool wait) {
+        struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = offset, .l_len = 1 };
+        if (fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) < 0)
+                return errno == EACCES ? -EAGAIN : negative_errno();
+        return 0;
+}
+
+static void unlock_byte(int fd, off_t offset) {
+        struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = offset, .l_len = 1 };
+        (void)fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+/* What the blocking wait changes, to be put back; and the client it
+ * watches (fd -1: none, or no longer). */
+struct waiter {
+        bool armed, async;
+        int client_fd, client_flags;
+        uint64_t since; /* when the wait began */
+        struct sigaction old_alrm, old_io;
+        struct itimerval old_timer;
+        sigset_t old_mask;
+};
+
+static void stop_watching(struct waiter *w) {
+        if (w->async)
+                (void)fcntl(w->client_fd, F_SETFL, w->client_flags);
+        w->async = false;
+        w->client_fd = -1;
+}
+
+/* Whether the client is gone. Only its sending side shut, within
+ * ADMIT_HALF_CLOSE_GRACE_MS of the wait's start: a client that half-closes
+ * after its request (its FIN came just after the last byte), no longer
+ * watched -- only a hang-up later than that, or a reset, counts. */
+static bool client_gone(struct waiter *w) {
+        if (w->client_fd < 0)
+                return false;
+        switch (admit_peer_state(w->client_fd)) {
+        case ADMIT_PEER_GONE:
+                return true;
+        case ADMIT_PEER_SHUT:
+                if (now_ns() - w->since >= ADMIT_HALF_CLOSE_GRACE_MS * MS)
+                        return true;
+                stop_watching(w);
+                return false;
+        default:
+                return false;
+        }
+}
+
+static void disarm(struct waiter *w) {
+        if (!w->armed)
+                return;
+        /* Sources first, then the handlers: no signal can arrive to a
+         * default (terminating) disposition. */
+        if (w->async)
+                (void)fcntl(w->client_fd, F_SETFL, w->client_flags);
+        w->async = false;
+        (void)setitimer(ITIMER_REAL, &w->old_timer, NULL);
+        (void)sigaction(SIGALRM, &w->old_alrm, NULL);
+        (void)sigaction(SIGIO, &w->old_io, NULL);
+        (void)sigprocmask(SIG_SETMASK, &w->old_mask, NULL);
+        w->armed = false;
+}
+
+static int arm(struct waiter *w, uint64_t deadline) {
+        struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: EINTR */
+        sigset_t both;
+        uint64_t now = now_ns(), left_us = deadline > now ? (deadline - now + 999) / 1000 : 1;
+        struct itimerval it = {
+                .it_value = { .tv_sec = (time_t)(left_us / 1000000), .tv_usec = (suseconds_t)(left_us % 1000000) },
+                .it_interval = { .tv_sec = 0, .tv_usec = REARM_US },
+        };
+
+        sigemptyset(&sa.sa_mask);
+        sigemptyset(&both);
+        sigaddset(&both, SIGALRM);
+        sigaddset(&both, SIGIO);
+        alarm_fired = 0;
+        if (sigaction(SIGALRM, &sa, &w->old_alrm) < 0)
+                return negative_errno();
+        if (sigaction(SIGIO, &sa, &w->old_io) < 0) {
+                int r = negative_errno();
+                (void)sigaction(SIGALRM, &w->old_alrm, NULL);
+                return r;
+        }
+        (void)sigprocmask(SIG_UNBLOCK, &both, &w->old_mask);
+        w->armed = true;
+        if (setitimer(ITIMER_REAL, &it, &w->old_timer) < 0)
+                return negative_errno();
+        if (w->client_fd >= 0) {
+                int fl = fcntl(w->client_fd, F_GETFL);
+                if (fl < 0 || fcntl(w->client_fd, F_SETOWN, getpid()) < 0)
+                        return negative_errno();
+                w->client_flags = fl;
+                if (fcntl(w->client_fd, F_SETFL, fl | O_ASYNC) < 0)
+                        return negative_errno();
+                w->async = true;
+        }
+        return 0;
+}
+
+/* Sleep in the kernel's queue for the turnstile. */
+static int queue_for_turnstile(int fd, uint64_t deadline, struct waiter *w) {
+        for (;;) {
+                if (alarm_fired || now_ns() >= deadline)
+                        return -ETIMEDOUT;
+                if (client_gone(w))
+                        return -ECONNABORTED;
+                int r = lock_byte(fd, ADMIT_TURNSTILE_OFFSET, true);
+                if (r != -EINTR)
+                        return r;
+        }
+}
+
+/* At the head of the queue: the first free slot, looking again every
+ * ADMIT_POLL_MS. */
+static int take_slot(int fd, unsigned slots, uint64_t deadline, struct waiter *w, int *slot) {
+        for (;;) {
+                if (client_gone(w))
+                        return -ECONNABORTED;
+                for (unsigned k = 0; k < slots; k++) {
+                        int r = lock_byte(fd, ADMIT_SLOT_BASE + (off_t)k, false);
+                        if (r == 0) {
+                                *slot = (int)k;
+                                return 0;
+                        }
+                        if (r != -EAGAIN)
+                                return r;
+                }
+                uint64_t now = now_ns();
+                if (now >= deadline)
+                        return -ETIMEDOUT;
+                uint64_t left = (deadline - now + MS - 1) / MS; /* rounded up: never early */
+                int ms = left < ADMIT_POLL_MS ? (int)left : ADMIT_POLL_MS;
+                struct pollfd p = { .fd = w->client_fd, .events = POLLRDHUP };
+                if (poll(&p, w->client_fd >= 0 ? 1 : 0, ms) < 0 && errno != EINTR)
+                        return negative_errno();
+        }
+}
+
+int admit_enter(const char *lock_path, unsigned slots, uint64_t timeout_ms, int client_fd,
+                struct admit_ticket *ticket, uint64_t *waited_ms) {
+        uint64_t t0 = now_ns(), deadline = t0 + timeout_ms * MS;
+        struct waiter w = { .client_fd = -1, .since = t0 };
+        int slot = -1, r;
+
+        *waited_ms = 0;
+        if (slots == 0 || slots > ADMIT_MAX_SLOTS)
+                return -EINVAL;
+        _cleanup_close_ int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return negative_errno();
+        /* Gone already: no wait, no execution. Its sending side already
+         * shut: a client that half-closes after its request (legal, rare),
+         * whose later silence proves nothing -- only timed. */
+        enum admit_peer peer = client_fd >= 0 ? admit_peer_state(client_fd) : ADMIT_PEER_SHUT;
+        if (peer == ADMIT_PEER_GONE)
+                return -ECONNABORTED;
+        w.client_fd = peer == ADMIT_PEER_THERE ? client_fd : -1;
+
+        r = lock_byte(fd, ADMIT_TURNSTILE_OFFSET, false);
+        if (r == -EAGAIN) {
+                if (timeout_ms == 0)
+                        r = -ETIMEDOUT;
+                else if ((r = arm(&w, deadline)) >= 0)
+                        r = queue_for_turnstile(fd, deadline, &w);
+        }
+        if (r >= 0) {
+                r = take_slot(fd, slots, deadline, &w, &slot);
+                /* Wakes the next in line (only it). */
+                unlock_byte(fd, ADMIT_TURNSTILE_OFFSET);
+        }
+        disarm(&w);
+        *waited_ms = (now_ns() - t0) / MS;
+        if (r < 0)
+                return r;
+        ticket->fd = TAKE_FD(fd);
+        ticket->slot = slot;
+        return 0;
+}
+
+void admit_leave(struct admit_ticket *ticket) {
+        if (ticket->fd >= 0)
+                close(ticket->fd);
+        *ticket = ADMIT_TICKET_NULL;
+}

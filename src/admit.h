@@ -1,0 +1,53 @@
+/* Admission control (issue 12): at most N executions run at once on a host;
+ * further requests wait, in arrival order and without an interpreter, for
+ * a bounded time; a waiter whose client hung up leaves the queue. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* How often the head of the queue looks for a freed slot (and its client);
+ * everyone behind it sleeps in the kernel. */
+#define ADMIT_POLL_MS 2
+
+/* A client whose sending side shuts this soon into the wait half-closed
+ * after its request (and waits for the answer); later, it gave up. */
+#define ADMIT_HALF_CLOSE_GRACE_MS 1000
+
+/* Bytes of the lock file: the turnstile every waiter queues on, and slot k
+ * (0-based) at ADMIT_SLOT_BASE + k, far from the turnstile so a holder's
+ * two locks are never adjacent (the kernel would merge them). */
+#define ADMIT_TURNSTILE_OFFSET 0
+#define ADMIT_SLOT_BASE 4096
+#define ADMIT_MAX_SLOTS 1024
+
+struct admit_ticket {
+        int fd;   /* the lock file's open file description; -1: no slot */
+        int slot; /* 0-based */
+};
+#define ADMIT_TICKET_NULL ((struct admit_ticket){ .fd = -1, .slot = -1 })
+
+/* Take one of `slots` execution slots of lock_path (created 0600 if
+ * missing), waiting at most timeout_ms (0: do not wait). client_fd is the
+ * connection whose departure ends the wait (-1: none): a reset or close
+ * seen as such, or a shut sending side later than ADMIT_HALF_CLOSE_GRACE_MS
+ * into the wait; one that shuts earlier, or had shut before, is only timed
+ * (over TCP a half-close cannot be told from a hang-up without writing).
+ *
+ * Returns 0 with *ticket holding the slot until admit_leave(), -ETIMEDOUT
+ * when no slot freed in time, -ECONNABORTED when the client went away
+ * first, or another -errno. *waited_ms is set in every case. Uses SIGALRM
+ * and SIGIO (handlers, an interval timer and O_ASYNC on client_fd) only
+ * while it waits, and restores all of them before returning. */
+int admit_enter(const char *lock_path, unsigned slots, uint64_t timeout_ms, int client_fd,
+                struct admit_ticket *ticket, uint64_t *waited_ms);
+
+/* Free the slot (closing the lock file drops the lock; so does any death of
+ * the process, kill -9 included). Fine on ADMIT_TICKET_NULL. */
+void admit_leave(struct admit_ticket *ticket);
+
+/* The peer of a connected stream socket, without blocking: there; its
+ * sending side shut (FIN: a half-close or a close, over TCP alike); or gone
+ * for sure (reset, both directions shut, the socket failed). */
+enum admit_peer { ADMIT_PEER_THERE, ADMIT_PEER_SHUT, ADMIT_PEER_GONE };
+enum admit_peer admit_peer_state(int fd);

@@ -1,0 +1,37 @@
+#!/bin/bash
+# The admission-control tests can fail (issue 12): the same tests against
+# the sabotage build with admission control switched off
+# (CODEJAIL_SABOTAGE=admission) -- every test below must FAIL, the
+# others must still pass.
+#   tests/abuse/queue-sabotage.sh    (CODEJAILD, CODEJAILD_SABOTAGE: the two builds)
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+: "${CODEJAILD_SABOTAGE:=$(dirname "${CODEJAILD:-$TOP/build-main/src/codejaild}")/codejaild-sabotage}"
+export CODEJAILD_SABOTAGE CJ_QUEUE_SABOTAGE=1
+MUST_FAIL="test_queue_timeout_answers_503 test_client_gone_leaves_the_queue_without_executing
+test_waiters_are_served_in_arrival_order test_kill_9_of_waiting_and_running_instances_leaks_no_slot
+test_selfcheck_is_never_starved test_half_closing_client_is_answered"
+out=$(mktemp /tmp/cj-queue-sabotage.XXXXXX)
+trap 'rm -f "$out"' EXIT
+"$HERE/with-service.sh" /usr/bin/python3 -m pytest -p no:cacheprovider -q -rA "$HERE/test_queue.py" \
+        -k "not burst_of_256" -p no:randomly >"$out" 2>&1 || true
+rc=0
+for t in $MUST_FAIL; do
+        if grep -q "^FAILED .*::$t\b" "$out"; then
+                echo "   fails with admission control off, as it must: $t"
+        else
+                echo "   NOT failing with admission control off: $t" >&2
+                rc=1
+        fi
+done
+for t in test_rejections_and_health_never_queue; do
+        if grep -q "^PASSED .*::$t\b" "$out"; then
+                echo "   passes either way, as it must: $t"
+        else
+                echo "   did not pass: $t" >&2
+                rc=1
+        fi
+done
+[ $rc = 0 ] || tail -40 "$out" >&2
+exit $rc

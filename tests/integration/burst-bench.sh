@@ -1,0 +1,276 @@
+#!/bin/bash
+# Burst benchmark (issue 12): closed-loop clients from one source address at
+# 16, 64, 128 and 256 concurrent clients, N requests per level (a mix: 80%
+# `x = x + 1`, 10% numpy, 7% a 1 s CPU-bound loop, 3% a sleep past
+# REALTIME; tests/integration/burst_bench.py), every answer checked, against
+#   (A) a booted Debian 12 (systemd-nspawn -b, the container of
+#       nspawn-test.sh): the freshly built .deb's codejail.socket and, with
+#       --baseline REF, REF's binary under REF's units (another port) --
+#       "today" against "with admission control", in ONE boot;
+#   (B) the plain loop: the same two binaries under systemd-socket-activate
+#       on this host (no booted system, no socket limits), in a
+#       loopback-only network namespace.
+# Per level and variant: refused/reset connections, 5xx (503), wrong
+# answers, p50/p99 latency, throughput, the share answered within 3.5 s,
+# peak memory of all instances and their jails above idle, the listener's
+# CPU (systemd's PID 1 in the container; systemd-socket-activate), and
+# whether the listener is still up and answers. Then, booted only, the
+# memory one waiting instance costs (for sizing MaxConnections=,
+# units/README.md).
+#
+#   tests/integration/burst-bench.sh [--deb FILE] [--baseline REF] [--levels L,L,..] [-n N]
+#                                    [--executions N,N,..] [--booted-only | --activate-only] [--keep]
+#     --executions  booted: also the installed unit with max_concurrent_executions
+#                   set to each N (how the default was chosen)
+# e.g. (README "Performance", issue 12):
+#   flock /tmp/cj-heavy.lock tests/integration/burst-bench.sh --baseline da51f8b
+#
+# Memory: the container's systemd 252 on this hybrid-cgroup host has no
+# memory controller of its own, so the whole container (or the activator and
+# its children) runs in a memory cgroup of its own on the host and the peak
+# is reported above the idle level measured right before each run.
+set -euo pipefail
+
+BURST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CJ_NAME=burst-bench
+KEEP=0
+DEB=
+BASELINE=
+LEVELS=16,64,128,256
+NREQ=1000
+PHASES="booted activate"
+EXECUTIONS=
+while [ $# -gt 0 ]; do
+        case $1 in
+        --deb) DEB=$(realpath "$2"); shift 2 ;;
+        --baseline) BASELINE=$2; shift 2 ;;
+        --levels) LEVELS=$2; shift 2 ;;
+        --executions) EXECUTIONS=$2; shift 2 ;;
+        -n) NREQ=$2; shift 2 ;;
+        --booted-only) PHASES=booted; shift ;;
+        --activate-only) PHASES=activate; shift ;;
+        --keep) KEEP=1; shift ;;
+        *) sed -n '2,29p' "$0" >&2; exit 2 ;;
+        esac
+done
+# shellcheck source=lib.sh
+. "$BURST_DIR/lib.sh"
+[ "$(id -u)" = 0 ] || die "must run as root"
+
+MEMCGS=()
+burst_stop_container() {
+        if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
+                kill -TERM "$NSPAWN_PID" 2>/dev/null || true
+                for _ in $(seq 1 30); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.5; done
+                kill -KILL "$NSPAWN_PID" 2>/dev/null || true
+                wait "$NSPAWN_PID" 2>/dev/null || true
+        fi
+}
+# Stop the container before its memory cgroup can go; then lib.sh's clean-up.
+burst_exit() {
+        local rc=$? cg
+        burst_stop_container
+        for cg in "${MEMCGS[@]}"; do
+                for _ in $(seq 1 20); do rmdir "$cg" 2>/dev/null && break; sleep 0.5; done
+        done
+        (exit $rc)
+        cj_cleanup
+}
+
+# A memory cgroup of its own under this process's (v1 memory controller
+# where the host has one, else cgroup v2); prints its directory.
+burst_memcg() {
+        local rel cg
+        if [ -d /sys/fs/cgroup/memory ] && rel=$(awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup) && [ -n "$rel" ]; then
+                cg=/sys/fs/cgroup/memory${rel%/}/$1
+        else
+                cg=/sys/fs/cgroup/$1
+        fi
+        mkdir -p "$cg"
+        MEMCGS+=("$cg")
+        echo "$cg"
+}
+
+# codejaild from `git archive REF` (the baseline: "today").
+burst_build_binary() { # REF DEST
+        local src=$WORK/build-$1
+        say "building codejaild at $1 ($(git -C "$TOP" rev-parse --short "$1"))"
+        mkdir -p "$src"
+        git -C "$TOP" archive "$1" | tar -x -C "$src"
+        (cd "$src" && autoreconf -fi >/dev/null 2>&1 && ./configure -q PYTHON_BIN=/usr/bin/python3 >/dev/null &&
+                make src/seccomp-bpf.h >"$src/make.log" 2>&1 && make -j"$(nproc)" src/codejaild >>"$src/make.log" 2>&1) ||
+                { tail -20 "$src/make.log" >&2; die "building $1 failed"; }
+        cp "$src/src/codejaild" "$2"
+}
+
+# REF's socket and instance units as cjbase.socket / cjbase@.service on
+# $2, running /usr/local/lib/codejail-baseline/codejaild.
+burst_baseline_units() { # REF PORT
+        local d=$MERGED/etc/systemd/system
+        git -C "$TOP" show "$1:units/codejail.socket" |
+                sed -e "s|^ListenStream=.*|ListenStream=127.0.0.1:$2|" -e '/^Also=/d' -e '/^Wants=/d' \
+                    -e "s|^Description=.*|Description=codejail baseline $1 listener|" >"$d/cjbase.socket"
+        git -C "$TOP" show "$1:units/codejail@.service" |
+                sed -e "s|^ExecStart=.*|ExecStart=/usr/local/lib/codejail-baseline/codejaild|" \
+                    -e "s|^SyslogIdentifier=.*|SyslogIdentifier=codejail-baseline|" >"$d/cjbase@.service"
+}
+
+# The installed units again, on $2, with max_concurrent_executions=$1.
+burst_executions_units() { # N PORT
+        local d=$MERGED/etc/systemd/system
+        /usr/bin/python3 - "$MERGED/etc/codejail-service" "$1" <<'PY'
+import json, os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+c = json.load(open(os.path.join(d, "codejail.json")))
+with open(os.path.join(d, f"burst-{n}.json"), "w") as f:
+    json.dump(dict(c, max_concurrent_executions=n), f)
+os.chmod(os.path.join(d, f"burst-{n}.json"), 0o600)
+PY
+        sed -e "s|^ListenStream=.*|ListenStream=127.0.0.1:$2|" -e '/^Also=/d' -e '/^Wants=/d' \
+                "$MERGED/lib/systemd/system/codejail.socket" >"$d/cjexec$1.socket"
+        sed -e "s|/etc/codejail-service/codejail.json|/etc/codejail-service/burst-$1.json|" \
+                "$MERGED/lib/systemd/system/codejail@.service" >"$d/cjexec$1@.service"
+        ln -sf "/etc/systemd/system/cjexec$1.socket" "$d/sockets.target.wants/cjexec$1.socket"
+}
+
+ct_target() { # NAME LABEL PORT SOCKET UNITGLOB CGROUP
+        cat <<EOF
+{"name": "$1", "label": "$2", "port": $3, "cpu_pid": $LEADER, "cgroup": "$6",
+ "state_cmd": ["nsenter", "-t", "$LEADER", "-a", "--", "systemctl", "is-active", "$4"],
+ "restart_cmd": ["nsenter", "-t", "$LEADER", "-a", "--", "sh", "-c", "systemctl reset-failed $4; systemctl restart $4"],
+ "instances_cmd": ["nsenter", "-t", "$LEADER", "-a", "--", "sh", "-c", "systemctl list-units --no-legend --plain '$5' | wc -l"]}
+EOF
+}
+
+phase_booted() {
+        local cg port_base spec targets
+        cj_build_deb
+        cj_rootfs
+        PORT=$(cj_free_port)
+        cj_install
+        # A context whose executions outlive the memory measurement.
+        cat >"$MERGED/etc/codejail-service/codejail.json" <<'EOF'
+{"enabled": true, "limit_overrides": {"burst-bench-hold": {"CPU": 60, "REALTIME": 60}}}
+EOF
+        chmod 0600 "$MERGED/etc/codejail-service/codejail.json"
+        cj_socket_port "$PORT"
+        cj_nspawn_run systemctl enable codejail.socket >/dev/null 2>&1 || die "systemctl enable codejail.socket failed"
+        targets=""
+        if [ -n "$BASELINE" ]; then
+                mkdir -p "$MERGED/usr/local/lib/codejail-baseline"
+                [ -x "$WORK/codejaild-baseline" ] || burst_build_binary "$BASELINE" "$WORK/codejaild-baseline"
+                cp "$WORK/codejaild-baseline" "$MERGED/usr/local/lib/codejail-baseline/codejaild"
+                port_base=$(cj_free_port)
+                while [ "$port_base" = "$PORT" ]; do port_base=$(cj_free_port); done
+                burst_baseline_units "$BASELINE" "$port_base"
+                mkdir -p "$MERGED/etc/systemd/system/sockets.target.wants"
+                ln -sf /etc/systemd/system/cjbase.socket "$MERGED/etc/systemd/system/sockets.target.wants/cjbase.socket"
+        fi
+        local n p exec_ports=()
+        mkdir -p "$MERGED/etc/systemd/system/sockets.target.wants"
+        for n in ${EXECUTIONS//,/ }; do
+                p=$(cj_free_port)
+                while [ "$p" = "$PORT" ] || [ "$p" = "${port_base:-}" ]; do p=$(cj_free_port); done
+                burst_executions_units "$n" "$p"
+                exec_ports+=("$n=$p")
+        done
+        # The whole container in a memory cgroup of its own: this shell
+        # moves there only while nspawn starts, and back.
+        cg=$(burst_memcg "cj-burst-ct-$$")
+        local home
+        home=$(dirname "$cg")
+        echo $$ >"$cg/cgroup.procs"
+        cj_boot
+        echo $$ >"$home/cgroup.procs"
+        cj_wait_health "http://127.0.0.1:$PORT" || exit 1
+        [ -z "$BASELINE" ] || cj_wait_health "http://127.0.0.1:$port_base" || exit 1
+        say "container up: codejail.socket on $PORT$([ -z "$BASELINE" ] || echo ", $BASELINE's on $port_base"); nproc $(nproc)"
+        in_ct systemctl show codejail.socket -p MaxConnections -p MaxConnectionsPerSource -p Backlog \
+                -p TriggerLimitIntervalUSec -p TriggerLimitBurst | tr '\n' ' '
+        echo
+        spec=$WORK/burst-booted.json
+        {
+                echo '{"targets": ['
+                if [ -n "$BASELINE" ]; then
+                        ct_target today "booted: $BASELINE's codejaild and units (today)" "$port_base" cjbase.socket 'cjbase@*' "$cg"
+                        echo ","
+                fi
+                ct_target admission "booted: this tree's .deb (admission control)" "$PORT" codejail.socket 'codejail@*' "$cg"
+                for a in "${exec_ports[@]}"; do
+                        echo ","
+                        ct_target "admission-${a%%=*}" "booted: this tree's .deb, max_concurrent_executions ${a%%=*}" \
+                                "${a#*=}" "cjexec${a%%=*}.socket" "cjexec${a%%=*}@*" "$cg"
+                done
+                echo ']}'
+        } >"$spec"
+        # Warm-up: page cache, the first spawn of each unit.
+        /usr/bin/python3 "$BURST_DIR/burst_bench.py" bench "$spec" --levels 4 -n 12 >/dev/null || true
+        say "booted: measuring levels $LEVELS, $NREQ requests each"
+        /usr/bin/python3 "$BURST_DIR/burst_bench.py" bench "$spec" --levels "$LEVELS" -n "$NREQ" \
+                --json "$WORK/burst-booted-result.json" | tee "$WORK/burst-booted.log"
+        say "booted: memory of waiting instances"
+        /usr/bin/python3 "$BURST_DIR/burst_bench.py" memory "$spec" --context burst-bench-hold | tee -a "$WORK/burst-booted.log"
+        in_ct journalctl -b -u codejail.socket -u cjbase.socket --no-pager -o short-precise >"$WORK/sockets.log" 2>&1 || true
+        grep -E 'Trigger limit|Too many' "$WORK/sockets.log" | sort | uniq -c | sort -rn | head -5 || true
+}
+
+# Inside a loopback-only network namespace (and PID namespace): both
+# binaries under systemd-socket-activate, each activator in its memory cgroup.
+phase_activate_inner() { # T HEAD_BINARY BASELINE_BINARY|"" CG_HEAD CG_BASELINE
+        local T=$1 port=18080 targets="" sep="" i=0 name label sa cg b
+        ip link set lo up
+        mkdir -p "$T/state"
+        echo "{\"enabled\": true, \"state_dir\": \"$T/state\", \"health_max_age_s\": 86400}" >"$T/config.json"
+        "$2" --config "$T/config.json" --selfcheck >"$T/selfcheck.out" 2>&1 || { cat "$T/selfcheck.out" >&2; exit 1; }
+        for b in baseline head; do
+                if [ "$b" = head ]; then
+                        name=admission label="systemd-socket-activate: this tree's codejaild (admission control)"
+                        bin=$2 cg=$4
+                else
+                        [ -n "$3" ] || continue
+                        name=today label="systemd-socket-activate: $BASELINE's codejaild (today)"
+                        bin=$3 cg=$5
+                fi
+                i=$((i + 1))
+                systemd-socket-activate -l "127.0.0.1:$((port + i))" -a "$bin" --config "$T/config.json" 2>"$T/sa-$name.log" &
+                sa=$!
+                echo "$sa" >"$cg/cgroup.procs"
+                for _ in $(seq 100); do ss -Hltn "sport = :$((port + i))" | grep -q . && break; sleep 0.05; done
+                targets+="$sep{\"name\": \"$name\", \"label\": \"$label\", \"port\": $((port + i)), \"cpu_pid\": $sa,"
+                targets+=" \"cgroup\": \"$cg\", \"instances_pid\": $sa}"
+                sep=", "
+        done
+        echo "{\"targets\": [$targets]}" >"$T/spec.json"
+        /usr/bin/python3 "$BURST_DIR/burst_bench.py" bench "$T/spec.json" --levels 4 -n 12 >/dev/null || true
+        /usr/bin/python3 "$BURST_DIR/burst_bench.py" bench "$T/spec.json" --levels "$LEVELS" -n "$NREQ" \
+                --json "$T/result.json"
+}
+
+phase_activate() {
+        local T=$WORK/activate head=$WORK/codejaild-head
+        [ -n "$DEB" ] || CJ_LINTIAN=0 cj_build_deb
+        mkdir -p "$WORK/deb-x" "$T"
+        dpkg-deb -x "$DEB" "$WORK/deb-x"
+        cp "$WORK/deb-x/usr/bin/codejaild" "$head"
+        if [ -n "$BASELINE" ] && [ ! -x "$WORK/codejaild-baseline" ]; then
+                burst_build_binary "$BASELINE" "$WORK/codejaild-baseline"
+        fi
+        local cg_head cg_base
+        cg_head=$(burst_memcg "cj-burst-sa-head-$$")
+        cg_base=$(burst_memcg "cj-burst-sa-base-$$")
+        say "systemd-socket-activate: measuring levels $LEVELS, $NREQ requests each"
+        export -f phase_activate_inner
+        export BURST_DIR LEVELS NREQ BASELINE
+        unshare --net --pid --fork --mount-proc -- bash -c 'phase_activate_inner "$@"' _ \
+                "$T" "$head" "$([ -z "$BASELINE" ] || echo "$WORK/codejaild-baseline")" "$cg_head" "$cg_base" |
+                tee "$WORK/burst-activate.log"
+        cp "$T/result.json" "$WORK/burst-activate-result.json" 2>/dev/null || true
+}
+
+cj_need_tools
+cj_workdir
+trap burst_exit EXIT
+case " $PHASES " in *" booted "*) CJ_LINTIAN=0 phase_booted; burst_stop_container ;; esac
+case " $PHASES " in *" activate "*) phase_activate ;; esac
+say "done: $FAILED failure(s)"
+[ "$FAILED" = 0 ]
