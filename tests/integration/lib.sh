@@ -254,7 +254,7 @@ cj_build_deb_in_tree() {  # $1 = suite; sets DEB
         say "package: $(basename "$DEB") (built in $suite)"
 }
 
-# ---- the Debian 12 tree (cached) ---------------------------------------------
+# ---- the Debian tree (cached) ---------------------------------------------------
 cj_mirror() {
         [ -n "${CODEJAIL_TEST_MIRROR:-}" ] && { echo "$CODEJAIL_TEST_MIRROR"; return; }
         # The mirror apt already uses for bookworm (deb822 or one-line format).
@@ -270,19 +270,32 @@ cj_deb_deps() {
                 sed -e 's/|.*//' -e 's/(.*)//' -e 's/:any//' -e 's/[[:space:]]//g' | grep -v '^$' | sort -u | paste -sd,
 }
 
+# $1 = Debian suite (default bookworm). Other releases also get what the
+# .deb ($DEB, built for that release) declares, e.g. trixie's shared
+# libllhttp; they are made with cj_debootstrap (apt resolves their
+# dependencies), Debian 12's tree as it always was.
 cj_rootfs() {
-        local pkgs key
+        local suite=${1:-bookworm} pkgs key log
         pkgs="systemd,systemd-sysv,dbus,libjansson4,libseccomp2,libapparmor1,libsystemd0"
         pkgs+=",python3,python3-six,python3-numpy,python3-networkx,python3-matplotlib"
-        key=$(printf 'bookworm minbase %s v1' "$pkgs" | sha256sum | cut -c1-12)
-        BASE=$CACHE/rootfs-bookworm-$key
+        if [ "$suite" != bookworm ]; then
+                pkgs+=",$(cj_deb_deps "$DEB")"
+                pkgs=$(tr ',' '\n' <<<"$pkgs" | sort -u | paste -sd,)
+        fi
+        key=$(printf '%s minbase %s v1' "$suite" "$pkgs" | sha256sum | cut -c1-12)
+        BASE=$CACHE/rootfs-$suite-$key
         if [ ! -x "$BASE/usr/bin/python3" ]; then
-                say "debootstrap bookworm into $BASE (cold cache; mirror $(cj_mirror))"
+                say "debootstrap $suite into $BASE (cold cache; mirror $(cj_mirror))"
                 mkdir -p "$CACHE"
                 rm -rf "$BASE.tmp"
-                debootstrap --variant=minbase --include="$pkgs" bookworm "$BASE.tmp" "$(cj_mirror)" \
-                        >"$CACHE/debootstrap.log" 2>&1 ||
-                        { tail -20 "$CACHE/debootstrap.log" >&2; die "debootstrap failed"; }
+                if [ "$suite" = bookworm ]; then
+                        log=$CACHE/debootstrap.log
+                        debootstrap --variant=minbase --include="$pkgs" bookworm "$BASE.tmp" "$(cj_mirror)" >"$log" 2>&1
+                else
+                        log=$CACHE/debootstrap-$suite.log
+                        # shellcheck disable=SC2086
+                        cj_debootstrap "$suite" "$BASE.tmp" "$log" ${pkgs//,/ }
+                fi || { tail -20 "$log" >&2; die "debootstrap failed"; }
                 chroot "$BASE.tmp" apt-get clean
                 # A booted container needs no gettys or network management.
                 rm -f "$BASE.tmp"/etc/systemd/system/getty.target.wants/* "$BASE.tmp/etc/machine-id"
