@@ -201,6 +201,15 @@ def run_any(client, code, globals_dict=None, files=None, **extra):
     return r.json()
 
 
+@pytest.fixture(scope="session")
+def service_python(client):
+    """(major, minor) of the interpreter the service runs code with, asked
+    through the service itself: what it prints (tracebacks) depends on it,
+    and the client's own Python may be another one."""
+    g = run_ok(client, "import sys\nv = list(sys.version_info[:2])\ndel sys")
+    return tuple(g["v"])
+
+
 # --------------------------------------------------------------------------
 # Network safety: code that tries DNS / sockets must never be able to produce
 # real traffic, even with every confinement layer switched off (sabotage).

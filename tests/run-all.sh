@@ -9,7 +9,7 @@
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$TOP/build-ci}
-ALL_TIERS="check venv http-accept http-inetd sabotage abuse soak sanitize fuzz-smoke nspawn"
+ALL_TIERS="check venv http-accept http-inetd sabotage abuse soak sanitize fuzz-smoke nspawn realhost"
 TIERS=${TIERS:-$ALL_TIERS}
 
 if [ "$(id -u)" != 0 ]; then
@@ -85,6 +85,12 @@ tier fuzz-smoke env BUILD_FUZZ="$BUILD-fuzz" "$TOP/tests/fuzz/smoke.sh" 60
 # the same boot, the side-by-side latency table of issue 7 (quick counts:
 # ~3 more minutes; it fails only on failed requests, not on the numbers).
 tier nspawn env CODEJAIL_BENCH="${CODEJAIL_BENCH:-1}" "$TOP/tests/integration/nspawn-test.sh"
+# The .deb built for Debian 13 and for Debian 12, each installed the README's
+# way into a stock guest of that release booted with its own kernel and
+# AppArmor enforcing (QEMU/TCG); api_tests from this host; the AppArmor
+# audit lines per profile. One summary line per guest; the logs are in
+# /var/cache/codejail-test/last-realhost-<suite>/.
+tier realhost "$TOP/tests/integration/realhost.sh"
 
 echo
 echo "== summary"

@@ -2,7 +2,8 @@
 # nspawn-bench.sh; bash, set -euo pipefail in the caller).
 #
 # Variables the caller may set before sourcing: CACHE, KEEP, DEB.
-# Set by the helpers: T0, FAILED, WORK, RUN, MERGED, NSPAWN_PID, LEADER, CT.
+# Set by the helpers: T0, FAILED, WORK, RUN, MERGED, NSPAWN_PID, LEADER, CT,
+# CJ_MOUNTS, CJ_LOCK_WAIT, BUILD_ROOT.
 
 TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 CACHE=${CACHE:-${CODEJAIL_TEST_CACHE:-/var/cache/codejail-test}}
@@ -17,6 +18,9 @@ NSPAWN_PID=
 LEADER=
 CT=cj$$
 CJ_NAME=${CJ_NAME:-nspawn-test}
+CJ_MOUNTS=()     # mounted by the helpers, unmounted by the clean-up (last first)
+CJ_LOCK_WAIT=0   # seconds spent waiting for other people's heavy jobs
+HEAVY_LOCK=${CODEJAIL_HEAVY_LOCK:-/tmp/cj-heavy.lock}
 
 say() { printf '== [%4ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
 fail() { printf 'FAIL: %s\n' "$*" >&2; FAILED=$((FAILED + 1)); }
@@ -38,9 +42,49 @@ cj_need_tools() {
         fi
 }
 
+# ---- one heavy job at a time ----------------------------------------------------------
+# The machine is shared with benchmarks: CPU-heavy phases (builds, QEMU
+# boots) take $HEAVY_LOCK, machine-wide. fd 9 holds it; children that must
+# not keep it get 9>&-. Run under `flock $HEAVY_LOCK ...` already (an
+# ancestor holds it), taking it again would wait for ourselves: it is ours.
+cj_lock_held_by_ancestor() {
+        local ino holders p
+        ino=$(stat -c %i "$HEAVY_LOCK" 2>/dev/null) || return 1
+        holders=$(awk -v i=":$ino\$" '$2 == "FLOCK" && $6 ~ i { print $5 }' /proc/locks)
+        [ -n "$holders" ] || return 1
+        p=$$
+        while [ "${p:-0}" -gt 1 ]; do
+                grep -qx "$p" <<<"$holders" && return 0
+                p=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+        done
+        return 1
+}
+cj_heavy_begin() {  # $1 = what for (printed while waiting)
+        local t
+        cj_lock_held_by_ancestor && return 0
+        exec 9>"$HEAVY_LOCK"
+        if ! flock -n 9; then
+                say "waiting for $HEAVY_LOCK ($1)"
+                t=$(date +%s)
+                flock 9
+                CJ_LOCK_WAIT=$((CJ_LOCK_WAIT + $(date +%s) - t))
+        fi
+}
+cj_heavy_end() { { flock -u 9 && exec 9>&-; } 2>/dev/null || true; }
+
+cj_umount_all() {
+        local i m
+        for ((i = ${#CJ_MOUNTS[@]} - 1; i >= 0; i--)); do
+                m=${CJ_MOUNTS[$i]}
+                mountpoint -q "$m" && { umount "$m" 2>/dev/null || umount -l "$m" || true; }
+        done
+        CJ_MOUNTS=()
+}
+
 # ---- work dir and clean-up -------------------------------------------------------
 cj_cleanup() {
         local rc=$?
+        cj_umount_all
         if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
                 # SIGTERM: nspawn asks the container's systemd to power off.
                 kill -TERM "$NSPAWN_PID" 2>/dev/null || true
@@ -95,7 +139,122 @@ cj_build_deb() {
         say "package: $(basename "$DEB")"
 }
 
-# ---- the Debian 12 tree (cached) ---------------------------------------------
+# A .deb built FOR a Debian release: bookworm on this (Debian 12) host, as
+# above; any other release in a cached build tree of that release, run as a
+# plain nspawn container (no init), with the build dependencies debian/control
+# names installed by `apt-get build-dep ./` when the tree was made. Both
+# from `git archive HEAD`; lintian of that release in $WORK/lintian.log.
+cj_build_deb_for() {  # $1 = suite
+        if [ "$1" = bookworm ]; then
+                cj_heavy_begin "building the .deb"
+                CJ_LINTIAN=0 cj_build_deb
+                cj_heavy_end
+                [ "${CJ_LINTIAN:-1}" = 1 ] && { lintian "$WORK"/codejail-service_*.changes >"$WORK/lintian.log" 2>&1 || true; }
+        else
+                cj_build_deb_in_tree "$1"
+        fi
+        return 0
+}
+
+# debootstrap minbase, then apt in the tree (nspawn, no init): debootstrap's
+# own resolver does not follow virtual packages (trixie's lintian needs
+# perl-openssl-abi-3).
+cj_debootstrap() {  # $1 = suite, $2 = target, $3 = log, $4.. packages
+        local suite=$1 root=$2 log=$3
+        shift 3
+        debootstrap --variant=minbase "$suite" "$root" "$(cj_mirror)" >"$log" 2>&1 &&
+                systemd-nspawn -q --register=no --keep-unit -M "cjd$$" -D "$root" sh -c '
+                        export DEBIAN_FRONTEND=noninteractive
+                        apt-get update -q && apt-get install -y -q --no-install-recommends "$@" && apt-get clean' \
+                        sh "$@" >>"$log" 2>&1
+}
+
+# A new keyed tree replaces the older ones of its kind (the key changes with
+# debian/control or the package list).
+cj_prune() {  # $1 = path prefix
+        local d
+        for d in "$1"*; do
+                case $d in *.tmp) continue ;; esac
+                [ -e "$d" ] && rm -rf "$d"
+        done
+        return 0
+}
+
+cj_build_tree() {  # $1 = suite, $2 = source tree; sets BUILD_ROOT (cached)
+        local suite=$1 src=$2 pkgs bdeps key log
+        pkgs="build-essential dpkg-dev fakeroot lintian"
+        # The build dependencies as debian/control has them: the key changes
+        # when they do, and the tree is made again.
+        bdeps=$(sed -n '/^Build-Depends:/,/^[^ ]/p' "$src/debian/control")
+        key=$(printf '%s minbase %s %s v1' "$suite" "$pkgs" "$bdeps" | sha256sum | cut -c1-12)
+        BUILD_ROOT=$CACHE/build-$suite-$key
+        [ -e "$BUILD_ROOT/.build-deps-ok" ] && return 0
+        log=$CACHE/debootstrap-build-$suite.log
+        say "debootstrap $suite build tree into $BUILD_ROOT (cold cache; mirror $(cj_mirror))"
+        mkdir -p "$CACHE"
+        rm -rf "$BUILD_ROOT.tmp"
+        # shellcheck disable=SC2086
+        cj_debootstrap "$suite" "$BUILD_ROOT.tmp" "$log" $pkgs ||
+                { tail -20 "$log" >&2; die "debootstrap $suite (build tree) failed"; }
+        mkdir -p "$BUILD_ROOT.tmp/build"
+        cp -a "$src" "$BUILD_ROOT.tmp/build/src"
+        # As a packager would: the build dependencies from debian/control.
+        systemd-nspawn -q --register=no --keep-unit -M "cjb$$" -D "$BUILD_ROOT.tmp" --chdir=/build/src \
+                sh -c 'export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get build-dep -y -q ./ && apt-get clean' \
+                >>"$log" 2>&1 ||
+                { tail -20 "$log" >&2; die "apt-get build-dep ./ failed in the $suite tree"; }
+        rm -rf "$BUILD_ROOT.tmp/build"
+        : >"$BUILD_ROOT.tmp/.build-deps-ok"
+        cj_prune "$CACHE/build-$suite-"
+        mv "$BUILD_ROOT.tmp" "$BUILD_ROOT"
+}
+
+cj_build_deb_in_tree() {  # $1 = suite; sets DEB
+        local suite=$1 rev merged run
+        if [ -n "$DEB" ]; then
+                say "package: $(basename "$DEB") (given)"
+                return 0
+        fi
+        rev=$(git -C "$TOP" rev-parse --short HEAD)
+        mkdir -p "$WORK/src"
+        git -C "$TOP" archive HEAD | tar -x -C "$WORK/src"
+        cj_heavy_begin "the $suite build tree and the .deb"
+        cj_build_tree "$suite" "$WORK/src"
+        say "building the .deb in the $suite tree from git archive HEAD ($rev)"
+        # A throw-away overlay: the cached tree stays as it was made.
+        run=$WORK/buildrun
+        mkdir -p "$run/upper" "$run/work" "$run/root"
+        merged=$run/root
+        mount -t overlay overlay -o "lowerdir=$BUILD_ROOT,upperdir=$run/upper,workdir=$run/work" "$merged"
+        CJ_MOUNTS+=("$merged")
+        mkdir -p "$merged/build"
+        cp -a "$WORK/src" "$merged/build/src"
+        # configure must find the release's llhttp through pkg-config
+        # (libllhttp-dev), not compile node-llhttp's sources in place: both
+        # are printed.
+        if ! systemd-nspawn -q --register=no --keep-unit -M "cjb$$" -D "$merged" --chdir=/build/src \
+                --setenv=CJ_LINTIAN="${CJ_LINTIAN:-1}" sh -c '
+                dpkg-checkbuilddeps && dpkg-buildpackage -us -uc -b >/build/build.log 2>&1 || { tail -30 /build/build.log; exit 1; }
+                dpkg -l libllhttp-dev node-llhttp 2>/dev/null | sed -n "s/^ii  */build-dep installed: /p"
+                grep -iE "^checking .*llhttp|llhttp.*(pkg-config|found|sources)" /build/build.log | sed "s/^/configure: /"
+                [ "${CJ_LINTIAN:-1}" = 0 ] || lintian ../codejail-service_*.changes >/build/lintian.log 2>&1 || true' \
+                >"$WORK/build-$suite.out" 2>&1; then
+                cat "$WORK/build-$suite.out" >&2
+                die "dpkg-buildpackage failed in the $suite tree"
+        fi
+        # (nspawn's note about /run/systemd on a host not run by systemd is noise)
+        grep -v "^Attempted to remove disk file system" "$WORK/build-$suite.out" | sed 's/^/   /' || true
+        cp "$merged"/build/codejail-service_*.deb "$merged"/build/codejail-service_*.changes "$WORK/"
+        cp "$merged/build/build.log" "$WORK/build.log"
+        cp "$merged/build/lintian.log" "$WORK/lintian.log" 2>/dev/null || true
+        umount "$merged"
+        rm -rf "$run"
+        cj_heavy_end
+        DEB=$(find "$WORK" -maxdepth 1 -name 'codejail-service_*_*.deb' ! -name '*dbgsym*' | head -1)
+        say "package: $(basename "$DEB") (built in $suite)"
+}
+
+# ---- the Debian tree (cached) ---------------------------------------------------
 cj_mirror() {
         [ -n "${CODEJAIL_TEST_MIRROR:-}" ] && { echo "$CODEJAIL_TEST_MIRROR"; return; }
         # The mirror apt already uses for bookworm (deb822 or one-line format).
@@ -104,8 +263,19 @@ cj_mirror() {
                 grep -oE 'https?://[^ ]*/debian/?( |$)' | grep -v security | head -1 | tr -d ' ')
         echo "${m:-http://deb.debian.org/debian}"
 }
+# What a .deb declares (Depends and Recommends, first alternative each,
+# versions dropped), comma-separated.
+cj_deb_deps() {
+        dpkg-deb -f "$1" Depends Recommends | sed 's/^[A-Za-z-]*: //' | tr ',' '\n' |
+                sed -e 's/|.*//' -e 's/(.*)//' -e 's/:any//' -e 's/[[:space:]]//g' | grep -v '^$' | sort -u | paste -sd,
+}
+
+# $1 = Debian suite (default bookworm). Other releases also get what the
+# .deb ($DEB, built for that release) declares, e.g. trixie's shared
+# libllhttp; they are made with cj_debootstrap (apt resolves their
+# dependencies), Debian 12's tree as it always was.
 cj_rootfs() {
-        local pkgs key
+        local suite=${1:-bookworm} pkgs key log
         pkgs="systemd,systemd-sysv,dbus,libjansson4,libseccomp2,libapparmor1,libsystemd0"
         # The package's Depends and Recommends (dpkg -i installs no Recommends).
         pkgs+=",python3,python3-six,python3-numpy,python3-networkx,python3-matplotlib"
@@ -113,15 +283,24 @@ cj_rootfs() {
         # debootstrap does not resolve virtual packages: python3-cryptography
         # needs python3-cffi-backend-api-{min,max}, which this provides
         pkgs+=",python3-cffi-backend"
-        key=$(printf 'bookworm minbase %s v1' "$pkgs" | sha256sum | cut -c1-12)
-        BASE=$CACHE/rootfs-bookworm-$key
+        if [ "$suite" != bookworm ]; then
+                pkgs+=",$(cj_deb_deps "$DEB")"
+                pkgs=$(tr ',' '\n' <<<"$pkgs" | sort -u | paste -sd,)
+        fi
+        key=$(printf '%s minbase %s v1' "$suite" "$pkgs" | sha256sum | cut -c1-12)
+        BASE=$CACHE/rootfs-$suite-$key
         if [ ! -x "$BASE/usr/bin/python3" ]; then
-                say "debootstrap bookworm into $BASE (cold cache; mirror $(cj_mirror))"
+                say "debootstrap $suite into $BASE (cold cache; mirror $(cj_mirror))"
                 mkdir -p "$CACHE"
                 rm -rf "$BASE.tmp"
-                debootstrap --variant=minbase --include="$pkgs" bookworm "$BASE.tmp" "$(cj_mirror)" \
-                        >"$CACHE/debootstrap.log" 2>&1 ||
-                        { tail -20 "$CACHE/debootstrap.log" >&2; die "debootstrap failed"; }
+                if [ "$suite" = bookworm ]; then
+                        log=$CACHE/debootstrap.log
+                        debootstrap --variant=minbase --include="$pkgs" bookworm "$BASE.tmp" "$(cj_mirror)" >"$log" 2>&1
+                else
+                        log=$CACHE/debootstrap-$suite.log
+                        # shellcheck disable=SC2086
+                        cj_debootstrap "$suite" "$BASE.tmp" "$log" ${pkgs//,/ }
+                fi || { tail -20 "$log" >&2; die "debootstrap failed"; }
                 chroot "$BASE.tmp" apt-get clean
                 # A booted container needs no gettys or network management.
                 rm -f "$BASE.tmp"/etc/systemd/system/getty.target.wants/* "$BASE.tmp/etc/machine-id"

@@ -14,8 +14,11 @@
 # security` exposure.
 # Prints two markdown tables (tests/integration/nspawn_bench.py).
 #
-#   tests/integration/nspawn-bench.sh [--deb FILE] [--keep] [-n N] [--n-options N]
-#                                     [--seconds S] [--clients C] [--quick]
+#   tests/integration/nspawn-bench.sh [--suite bookworm|trixie] [--deb FILE] [--keep]
+#                                     [-n N] [--n-options N] [--seconds S] [--clients C] [--quick]
+#     --suite     the Debian release of the container (default bookworm,
+#                 systemd 252; trixie: systemd 257), with the .deb built
+#                 for it (lib.sh cj_build_deb_for)
 #     -n          sequential requests of (a), (b), (c)        (default 200)
 #     --n-options sequential requests per option variant      (default 60)
 #     --seconds   throughput time per variant (a), (b), (c)   (default 15)
@@ -211,14 +214,16 @@ bench_in_container() {
 CJ_NAME=nspawn-bench
 KEEP=0
 DEB=
+SUITE=bookworm
 PYARGS=()
 while [ $# -gt 0 ]; do
         case $1 in
+        --suite) SUITE=$2; shift 2 ;;
         --deb) DEB=$(realpath "$2"); shift 2 ;;
         --keep) KEEP=1; shift ;;
         -n|--n-options|--seconds|--clients|--round) PYARGS+=("$1" "$2"); shift 2 ;;
         --quick) read -ra q <<<"$BENCH_QUICK"; PYARGS+=("${q[@]}"); shift ;;
-        *) sed -n '2,30p' "$0" >&2; exit 2 ;;
+        *) sed -n '2,34p' "$0" >&2; exit 2 ;;
         esac
 done
 # shellcheck source=lib.sh
@@ -226,8 +231,8 @@ done
 [ "$(id -u)" = 0 ] || die "must run as root"
 cj_need_tools
 cj_workdir
-CJ_LINTIAN=0 cj_build_deb
-cj_rootfs
+CJ_LINTIAN=0 cj_build_deb_for "$SUITE"
+cj_rootfs "$SUITE"
 PORT=${CODEJAIL_TEST_PORT:-$(cj_free_port)}
 cj_install
 cat >"$MERGED/etc/codejail-service/codejail.json" <<'EOF'
