@@ -19,7 +19,10 @@ if [ ! -s "$top_builddir/tests/e2e/api-corpus.jsonl" ]; then
         echo "wrapper-differential: FAIL: no recorded api_tests corpus (exec-suite.sh records it)"
         exit 1
 fi
-# and with a /tmp of their own (some list it): the same answer twice.
+# and with a /tmp of their own (some list it): the same answer twice. The
+# build tree may itself be under /tmp (a package build): the script, the
+# wrapper and the corpus are handed over as open files, which the fresh /tmp
+# does not hide.
 unshare --net --mount --propagation private -- sh -c 'mount -t tmpfs -o mode=1777 tmpfs /tmp && exec "$@"' sh \
-        /usr/bin/python3 "$top_srcdir/tests/wrapper/differential.py" --wrapper "$W" \
-        --corpus "$top_builddir/tests/e2e/api-corpus.jsonl"
+        /usr/bin/python3 /dev/fd/3 --wrapper /dev/fd/4 --corpus /dev/fd/5 \
+        3<"$top_srcdir/tests/wrapper/differential.py" 4<"$W" 5<"$top_builddir/tests/e2e/api-corpus.jsonl"

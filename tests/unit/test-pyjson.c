@@ -233,7 +233,9 @@ static void test_object_copy_nul_keys(void **state) {
         assert_string_equal(s, "{\"a\\u0000b\": 1, \"a\": 2, \"\\u0000\": [3]}");
         /* shallow: values are shared, not copied */
         assert_ptr_equal(json_object_getn(c, "\0", 1), json_object_getn(v, "\0", 1));
-        assert_null(pyjson_object_copy(json_array()));
+        json_t *arr = json_array();
+        assert_null(pyjson_object_copy(arr));
+        json_decref(arr);
         json_decref(c);
         json_decref(v);
 }
