@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Transports and shared fixtures for the codejail-service black-box suite.
 
 Two transports run the same test bodies:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Run the black-box suite against a local build, inside a loopback-only
 # network namespace (so nothing a test tries can reach a real network even
 # when confinement is switched off).
@@ -19,7 +20,7 @@ SAB=${CODEJAILD_SABOTAGE:-$TOP/build-main/src/codejaild-sabotage}
 PY=/usr/bin/python3   # Debian's python3-pytest / -requests live here
 
 mode=${1:-}
-[ -n "$mode" ] || { sed -n '2,12p' "$0"; exit 2; }
+[ -n "$mode" ] || { sed -n '3,13p' "$0"; exit 2; }
 shift
 
 if [ "${API_TEST_IN_NETNS:-}" != 1 ]; then

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Sabotage check: prove every deny test depends on the layers it names.
 
 Runs the api_tests suite against the sabotage build (src/codejaild-sabotage,

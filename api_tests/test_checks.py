@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """SPEC §3: the request checks of POST /api/v0/code-exec, in order, with exact
 statuses and messages."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """SPEC §6: what must hold for every execution.
 
 test_deny_*  - the sandbox forbids something.  Each carries

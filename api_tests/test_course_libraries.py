@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Debian's share of Open edX's course sandbox (issue 13): each library the
 package recommends, imported and put to a small real use through the jail,
 within the default limits. (random2, openedx-calc, chem and

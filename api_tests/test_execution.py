@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """SPEC §4: execution semantics as the codejail library has them (support
 tests: they must pass with or without confinement)."""
 

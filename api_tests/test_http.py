@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """SPEC §2 and §5: the HTTP layer and /health/ (HTTP transport only)."""
 
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The request the LMS really sends for a capa problem (issue 13;
 ../shared/NOTES-openedx.md): code = a prolog that imports random2 and six
 and seeds `random`, then the platform's lazy-import shim, then the problem's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* AppArmor via libapparmor. Absent kernels are detected, never assumed.
  *
  * Detection reads the kernel's own list of active LSMs (securityfs), with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* AppArmor: the sandbox profile for every execution where the kernel has it. */
 #pragma once
 #include <stdbool.h>

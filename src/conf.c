@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Configuration (SPEC §7): one JSON file, parsed once, read-only afterwards.
  * Unknown keys and wrong types are errors that name the key. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Service configuration (SPEC §7): parsed once, read-only afterwards.
  * Every limit the service enforces lives here. */
 #pragma once

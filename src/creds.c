@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Privilege drop of the jailed child, in systemd's exec order: groups, gid,
  * uid, capabilities; each step checked by reading the state back, because
  * an unchecked setuid() is how sandboxes fail open (CVE-2006-2607 style). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Identity and privileges of the jailed child. */
 #pragma once
 #include <sys/types.h>

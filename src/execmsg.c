@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The request and outcome messages between an instance's two sides (see
  * execmsg.h). Little-endian fixed-width fields after an 8-byte header
  * (magic, body length); every length is checked against what is left. */

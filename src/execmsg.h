@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The two messages between an instance's unprivileged side (HTTP, forms,
  * JSON, the answer) and its privileged side (the jail): the validated
  * execution request one way, the raw outcome back. Small, fixed,

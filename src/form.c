@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Request bodies: application/x-www-form-urlencoded and a streaming
  * multipart/form-data parser (RFC 7578 / RFC 2046). Pure: no I/O, no
  * logging; errors come back as -EINVAL with a detail.

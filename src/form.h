@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Request bodies: multipart/form-data and application/x-www-form-urlencoded.
  * Pure parsing, no I/O, no logging. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* In-process hardening of the serving process (see harden.h). */
 #include <errno.h>
 #include <linux/capability.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the serving process does to itself before it reads a byte of the
  * request (and the selfcheck does to itself, then probes). In-process
  * hardening is invisible to systemd-analyze: every measure here has a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Selfcheck (SPEC §5): real probes through the real jail, the state file
  * <state_dir>/health.json (written atomically) and sd_notify. */
 #include <dirent.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Selfcheck probes through the real jail, the state file, sd_notify. */
 #pragma once
 

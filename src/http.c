@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* llhttp glue: one request per connection, every buffer capped by the
  * config, one deadline from accept to the last body byte.
  *

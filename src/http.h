@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HTTP/1.x for one request per connection: llhttp glue with every buffer
  * capped by the config, one deadline for the whole request, and the
  * response writer (SPEC §2). No logging: failures come back as a status,

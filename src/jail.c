@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One confined execution.
  *
  * The privileged sequence (who runs each step, and why in this order):

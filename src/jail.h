@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One confined execution (SPEC §4, §6): the ordered privileged steps live in
  * jail.c; each kernel facility has its own file. */
 #pragma once

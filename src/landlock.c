@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Landlock (Documentation/userspace-api/landlock.rst). Debian 12's headers
  * stop at ABI 2, so the later bits and the larger ruleset attribute are
  * defined here and only used when the running kernel reports that ABI. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Landlock: the filesystem / TCP / scope boundary of the jail. */
 #pragma once
 #include <stdint.h>

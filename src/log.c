@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* journald with a stderr fallback; the only place that formats logs. */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Logging: journald when its socket exists, else one line on stderr.
  * The only place that formats log output. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Small helpers in the style of systemd's macro.h: scoped cleanup and
  * explicit hand-over of ownership. */
 #pragma once

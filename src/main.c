@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* codejaild: one socket-activated connection, or a selfcheck, or one
  * execution from a payload file (developers and tests). One exit site:
  * run() returns -errno or an exit code, main maps it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The serving process's own namespaces: its filesystem view and network
  * isolation. (The jail's filesystem is root.c.) */
 #include <errno.h>

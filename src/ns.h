@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Namespaces: the jail's clone flags, the serving process's own views. */
 #pragma once
 #include <stdbool.h>

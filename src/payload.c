@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The code-exec payload, checked in SPEC §3 order (4..8) with upstream
  * codejail-service's messages.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The code-exec payload: validation in SPEC §3 order (checks 4-8),
  * with upstream's exact messages. Pure: no I/O, no logging. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JSON as CPython 3.11's json module reads and writes it (see pyjson.h).
  *
  * The reader mirrors Modules/_json.c (scanstring_unicode, scan_once_unicode,

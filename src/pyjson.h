@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JSON as Python's json module reads and writes it.
  *
  * jansson holds the values, but jansson 2.14 cannot represent what Python's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Python repr() of bytes (for emsg, SPEC §4) and of the values json.loads
  * builds (for jsonschema-style reasons, SPEC §3), following CPython 3.11's
  * bytes_repr and unicode_repr.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Python repr() of bytes and of JSON values, for emsg and schema reasons. */
 #pragma once
 

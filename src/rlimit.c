@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* codejail's resource limits, set in the child before it drops privileges. */
 #include <errno.h>
 #include <sys/resource.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 #include "conf.h"
 /* setrlimit for CPU (soft, hard=soft+1), FSIZE, NPROC, CORE=0.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The execution's filesystem: a fresh root built from an allow list, the
  * way nsjail and bubblewrap build theirs -- never the host's root with a
  * list of hidden directories. A deny list always misses one: a

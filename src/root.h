@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The execution's filesystem: a fresh root built from an allow list. */
 #pragma once
 #include <stdbool.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* codejail's safe_exec semantics on top of the jail: build the wrapper's
  * stdin, run, and turn the outcome into the response (SPEC §3, §4). */
 #pragma once

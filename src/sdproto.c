@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* systemd's client protocols on plain sockets (see sdproto.h for why). */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The three systemd protocols the service speaks -- socket activation
  * ($LISTEN_FDS), readiness ($NOTIFY_SOCKET) and the native journal
  * protocol -- implemented on plain sockets, as systemd documents them for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The seccomp filters, as libseccomp rules. Built at build time only
  * (seccomp-gen.c turns them into BPF for seccomp-load.c; the unit tests
  * check the shipped BPF against them), never per request.

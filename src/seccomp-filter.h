@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* seccomp rules (libseccomp), compiled to BPF at build time by
  * seccomp-gen.c; codejaild itself loads the result (seccomp-load.h). A
  * supplement to the other layers, not the boundary by itself. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Build-time only: compiles the seccomp filters of seccomp-filter.c with
  * libseccomp and prints them as BPF arrays (seccomp-bpf.h). codejaild then
  * loads finished programs: no rule compiling per connection, no libseccomp

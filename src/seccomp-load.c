@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* See seccomp-load.h. */
 #include <errno.h>
 #include <linux/filter.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Loading the seccomp filters codejaild ships as BPF (generated at build
  * time from seccomp-filter.c by seccomp-gen.c). Both callers have set
  * no_new_privs already. */

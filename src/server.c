@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One connection: read the request (http.c), route it, run the SPEC §3
  * checks in order, answer, and log exactly one journald entry.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One connection, one request, one answer, one log entry (SPEC §2, §3, §5, §8).
  * The only module that decides HTTP statuses and logs per request. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SHA-256 (FIPS 180-4), only for the CODEJAIL_CODE_SHA256 log field: a
  * fingerprint of the submitted code that lets operators correlate requests
  * without logging the code itself. Not used for anything security-relevant. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fresh random high UID per execution. Upstream codejail shares one sandbox
  * user between all executions, so RLIMIT_NPROC and signals cross between
  * students; a UID no other live execution holds closes that. */

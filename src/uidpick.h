@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A fresh sandbox UID per execution, never held by two live executions. */
 #pragma once
 #include <sys/types.h>

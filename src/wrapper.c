@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The program the jail runs as `python -E -B jailed_code`.
  *
  * Its shape follows upstream codejail's generated jailed_code line for line,

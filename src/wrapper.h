@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 #include <stddef.h>
 /* The jailed_code program, shaped exactly like upstream codejail's so that

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Install what building, running and testing codejail-service needs, from
 # Debian's (or Ubuntu's) own archive. Idempotent; needs root.
 set -eu

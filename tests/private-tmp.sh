@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Inside a private mount namespace (the caller's `unshare --mount`): mount an
 # empty tmpfs on /tmp, bind each KEEP directory that lives under /tmp back at
 # its own path (a checkout or build tree under /tmp, as CI may have it), then

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The README's test command: installs its apt packages, builds out of tree
 # (build-ci/), and runs every test tier, then prints each tier's result and
 # a closing "tiers: N passed, N failed" line. Needs root (the jail uses

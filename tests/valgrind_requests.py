@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A handful of requests, one connection each, for tests/sanitize.sh's
 valgrind tier: every route and rejection path of the HTTP side.
 usage: valgrind_requests.py PORT   (loopback only)"""

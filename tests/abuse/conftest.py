@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Helpers for the abuse suite: raw HTTP over loopback, a normal request,
 and the leftover checks run after every test (see with-service.sh for the
 namespaces that make them exact)."""

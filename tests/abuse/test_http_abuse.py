@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Hostile bytes on port 8080: slowloris, connection floods, request
 smuggling forms, oversized and malformed requests. Bounded: every test
 ends within a few request_timeout_s."""

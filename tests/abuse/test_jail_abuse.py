@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Hostile jailed code: what the program does to its output, its fds,
 signals, process table, memory and tmp/ must never reach the service.
 Context abuse-fast: CPU 1 s, REALTIME 3 s, OUTPUT 256 KiB;

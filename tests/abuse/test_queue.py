@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Admission control under systemd-socket-activate (issue 12): a burst
 waits instead of being refused; past queue_timeout_s it gets a 503 with
 Retry-After; a client that leaves while queued leaves the queue without an

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Start a codejaild service for the abuse and soak suites and run a command
 # against it, all inside fresh network (loopback only), mount and PID
 # namespaces with a private /tmp:

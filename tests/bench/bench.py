@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """codejail-service benchmark: the service against the floor, in one run.
 
 Run through tests/bench/run.sh (a loopback-only network namespace, codejaild

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # make bench: the benchmark in a loopback-only network namespace.
 #   tests/bench/run.sh [--binary PATH] [-n N] [--seconds S] [--json FILE]
 # The namespace also gets a veth pair (both ends inside it, no default

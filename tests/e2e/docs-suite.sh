@@ -1,8 +1,9 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # make check: the man pages render without warnings and carry a whatis
 # line; the configuration keys the parser accepts (src/conf.c), the
 # README's configuration table and codejail.json(5) are the same set, so
-# the documents cannot drift from the code.
+# the documents cannot drift from the code; every source names its license.
 set -uo pipefail
 : "${top_srcdir:?}"
 for tool in man lexgrog; do
@@ -32,6 +33,18 @@ if [ "$code" = "$readme" ]; then ok "README configuration table = keys of src/co
 else bad "README vs src/conf.c: $(diff <(echo "$code") <(echo "$readme") | grep '^[<>]' | tr '\n' ' ')"; fi
 if [ "$code" = "$manpage" ]; then ok "codejail.json(5) keys = keys of src/conf.c"
 else bad "codejail.json(5) vs src/conf.c: $(diff <(echo "$code") <(echo "$manpage") | grep '^[<>]' | tr '\n' ' ')"; fi
+
+# Every source file says its license (issue 15; debian/copyright, COPYING).
+# src/seccomp-bpf.h is generated (in the build tree unless built in place).
+unlabelled=$(cd "$top_srcdir" && find src tests api_tests units apparmor -type f \
+        \( -name '*.c' -o -name '*.h' -o -name '*.py' -o -name '*.sh' \) \
+        -not -path 'tests/data/*' -not -path '*/corpus/*' -not -path '*/__pycache__/*' \
+        -not -name seccomp-bpf.h -not -name 'test-*.log' |
+        xargs grep -L 'SPDX-License-Identifier: Apache-2.0' | sort)
+if [ -z "$unlabelled" ]; then ok "every C, Python and shell source carries SPDX-License-Identifier: Apache-2.0"
+else bad "no SPDX line: $(echo $unlabelled)"; fi
+if grep -q 'Apache License' "$top_srcdir/COPYING" 2>/dev/null; then ok "COPYING is the Apache License"
+else bad "COPYING missing or not the Apache License"; fi
 
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

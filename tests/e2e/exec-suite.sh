@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # make check tier: the api_tests suite through `codejaild --exec` (no HTTP),
 # i.e. every SPEC §4/§6 property through the real jail, inside a
 # loopback-only network namespace. Needs root (namespaces, setresuid).

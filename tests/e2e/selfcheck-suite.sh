@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # make check tier: `codejaild --selfcheck` passes with every layer on, and
 # fails -- with a failing check naming the problem in health.json -- when any
 # one layer is switched off (sabotage build) or AppArmor is required on a

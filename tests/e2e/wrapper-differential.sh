@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # make check: the wrapper's fast path (json's C accelerator, src/wrapper.c)
 # writes byte for byte what the json module path writes, on this host's
 # Python, for a generated corpus and every payload the api_tests suite sent

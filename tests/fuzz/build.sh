@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Build the libFuzzer harnesses (clang, ASan+UBSan) out of tree.
 #
 #   tests/fuzz/build.sh [OUTDIR]     default OUTDIR: <top>/build-fuzz

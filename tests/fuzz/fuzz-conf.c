@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer: configuration loading (conf.c). Any text either gives a
  * config whose every limit is within the bounds the jail's arithmetic
  * relies on, or an error message; never a crash or a leak. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer: the privileged side's reader of the execution request
  * (execmsg.c), the only bytes it takes from the side that parses the
  * client's. Beyond "no crash": whatever is accepted is in bounds (plain,

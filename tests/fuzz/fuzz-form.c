@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer: request bodies (form.c). Input: byte 0 = feed size for the
  * streaming multipart parser (0: one feed), then a Content-Type line up to
  * '\n', then the body. The body is parsed as urlencoded always, and as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer: the HTTP request reader (http.c: llhttp glue, head pre-scan,
  * header/body limits) driven through its real entry point,
  * http_read_request(), over a SOCK_SEQPACKET socketpair so the input can

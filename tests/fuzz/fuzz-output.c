@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer: handling of the jailed program's output, which the attacker
  * controls byte for byte (safeexec.c + pyjson.c + pyrepr.c). safeexec.c is
  * included to reach its static stdout handling (merge, error_message); the

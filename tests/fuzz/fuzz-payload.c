@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer: the payload checks 4-8 (payload.c) on top of the
  * Python-compatible JSON reader (pyjson.c): NaN/Infinity, big integers,
  * lone surrogates, deep nesting. Byte 0 picks the uploaded file names; the

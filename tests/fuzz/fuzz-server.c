@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer: one whole connection through server_handle() -- HTTP reader,
  * routing, form selection, SPEC §3 checks, safe_exec's stdin building and
  * output merge, response writing -- with the jail replaced by a stand-in

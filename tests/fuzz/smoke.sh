@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Smoke-run every libFuzzer harness: build (tests/fuzz/build.sh), replay
 # the committed corpus (tests/fuzz/corpus/<harness>/, which keeps every
 # crash reproducer), then fuzz each harness for SECONDS (default 60).

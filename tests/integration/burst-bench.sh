@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Burst benchmark (issue 12): closed-loop clients from one source address at
 # 16, 64, 128 and 256 concurrent clients, N requests per level (a mix: 80%
 # `x = x + 1`, 10% numpy, 7% a 1 s CPU-bound loop, 3% a sleep past
@@ -50,7 +51,7 @@ while [ $# -gt 0 ]; do
         --booted-only) PHASES=booted; shift ;;
         --activate-only) PHASES=activate; shift ;;
         --keep) KEEP=1; shift ;;
-        *) sed -n '2,29p' "$0" >&2; exit 2 ;;
+        *) sed -n '3,30p' "$0" >&2; exit 2 ;;
         esac
 done
 # shellcheck source=lib.sh

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """The SPEC section 8 journal checks of a booted install (nspawn-test.sh,
 realhost.sh): one request entry per accepted connection, every executed
 entry with every field, a known CODEJAIL_STATUS vocabulary, logged by the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Booted-systemd benchmark (issue 7): in ONE boot of the Debian 12 container
 # of nspawn-test.sh, side by side and interleaved, `x = x + 1` and GET
 # /health/ through
@@ -223,7 +224,7 @@ while [ $# -gt 0 ]; do
         --keep) KEEP=1; shift ;;
         -n|--n-options|--seconds|--clients|--round) PYARGS+=("$1" "$2"); shift 2 ;;
         --quick) read -ra q <<<"$BENCH_QUICK"; PYARGS+=("${q[@]}"); shift ;;
-        *) sed -n '2,34p' "$0" >&2; exit 2 ;;
+        *) sed -n '3,35p' "$0" >&2; exit 2 ;;
         esac
 done
 # shellcheck source=lib.sh

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Booted-systemd integration test (issue 4): the product as an operator gets
 # it. Builds the .deb from a clean `git archive HEAD`, installs it into a
 # Debian 12 tree, boots that tree with systemd-nspawn (host network: the
@@ -44,7 +45,7 @@ while [ $# -gt 0 ]; do
         --port) PORT=$2; shift 2 ;;
         --deb) DEB=$(realpath "$2"); shift 2 ;;
         --keep) KEEP=1; shift ;;
-        *) sed -n '2,33p' "$0" >&2; exit 2 ;;
+        *) sed -n '3,34p' "$0" >&2; exit 2 ;;
         esac
 done
 # say, fail, die, in_ct and the build/tree/boot steps (shared with nspawn-bench.sh)

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Host side of tests/integration/nspawn-bench.sh (issue 7).
 
 Talks to socket units of one booted container over 127.0.0.1 (the container

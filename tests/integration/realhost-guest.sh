@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Guest side of the real-host tier (tests/integration/realhost.sh): runs as
 # root from codejail-realhost-job.service in a stock Debian guest booted with
 # its own kernel, from the 9p share /job; the guest powers off when it ends.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # Host-side helpers of the real-host tier (sourced by realhost.sh after
 # lib.sh, which builds the .deb for a release and holds the machine-wide

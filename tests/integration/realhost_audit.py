@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """AppArmor's audit lines from one real-host guest (realhost.sh).
 
     realhost_audit.py OUT_DIR MODE [SINCE]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """2,000 mixed requests at 16-32 concurrency; see run.sh.
 usage: soak.py [N [CONCURRENCY]]   (inside tests/abuse/with-service.sh)"""
 import collections

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Admission control (src/admit.c) on the running kernel: slots exclude,
  * waiters are admitted in arrival order, only the head of the queue wakes
  * when the turnstile is released, the deadline and a client's hang-up end a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Config loading (SPEC §7): defaults, every key, errors that name the key,
  * limit_overrides resolution. */
 #include <sched.h>

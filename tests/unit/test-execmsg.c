@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The messages between an instance's unprivileged and privileged sides:
  * round trips over a socketpair, and the reader's refusals (each one a
  * message a compromised unprivileged side could send). */

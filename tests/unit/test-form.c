@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* form.c: data-driven cases under tests/data/form/<case>/{content-type,
  * input,expected}; every multipart case is also streamed in pieces of
  * several sizes and must give the same answer. */

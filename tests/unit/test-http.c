@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* http.c: one request from a socketpair, each bound and rejection. */
 #include <errno.h>
 #include <fcntl.h>

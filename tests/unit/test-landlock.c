@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Landlock rule building and try-the-syscall probes in a child. */
 #include <errno.h>
 #include <fcntl.h>

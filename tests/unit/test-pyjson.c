@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* pyjson: data-driven cases generated from CPython 3.11 (tests/data/pyjson,
  * see generate.py there) plus API checks. */
 #include <dirent.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* pyrepr: repr(bytes) cases generated from CPython 3.11 (tests/data/pyrepr)
  * and repr() of JSON values. repr() of str is also covered by every
  * tests/data/pyjson case (its "repr:" line). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* safe_exec semantics through the real jail: success merge rules, emsg
  * format, corrupted stdout, limits. The jail needs root: without it
  * (a build daemon) this reports SKIP (77), naming why; tests/run-all.sh

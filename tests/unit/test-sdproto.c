@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* systemd client protocols on plain sockets: $LISTEN_FDS parsing, socket
  * type checks, sd_notify datagrams (path and abstract), and the native
  * journal protocol's text and binary field forms. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The seccomp filters: the BPF codejaild ships is what libseccomp builds
  * from the rules today, and try-the-syscall probes in a child with the
  * shipped BPF loaded (exec notification off: no supervisor). */

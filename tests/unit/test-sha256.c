@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SHA-256 against FIPS 180-2 vectors and padding boundaries (hashlib). */
 #include <setjmp.h>
 #include <stdarg.h>

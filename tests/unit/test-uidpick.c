@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* UID picking: inside the range, uniform enough, and never handed to two
  * live holders at once (the OFD lock). */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Prints the jailed_code the service writes for N python_path entries
  * (tests/wrapper/differential.py runs it bare under each interpreter). */
 #include <stdio.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 # Regenerates tests/data/payload/<case>/{input,files,expected}.
 #   /usr/bin/python3 tests/data/payload/generate.py
 # input: the payload form field; files: uploaded file names, one a line;

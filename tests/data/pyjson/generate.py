@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 # Regenerates tests/data/pyjson/<case>/{input,expected} from CPython 3.11:
 #   /usr/bin/python3 tests/data/pyjson/generate.py
 # The payload is decoded as Django does (UTF-8, errors='replace') and fed to

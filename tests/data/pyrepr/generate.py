@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 # Regenerates tests/data/pyrepr/<case>/{input,expected}: expected is
 # CPython 3.11's repr() of the input bytes (no trailing newline).
 #   /usr/bin/python3 tests/data/pyrepr/generate.py
