@@ -86,6 +86,19 @@ static void test_enforced_policy(void **state) {
 }
 
 int main(void) {
+        int abi = landlock_abi();
+        if (abi < 1) {
+                /* A build daemon's container may filter the Landlock
+                 * syscalls (systemd-nspawn's own filter does): the rule
+                 * arithmetic still runs, then SKIP, naming the cause.
+                 * tests/run-all.sh fails on any SKIP. */
+                const struct CMUnitTest pure[] = { cmocka_unit_test(test_rights_per_abi) };
+                if (cmocka_run_group_tests(pure, NULL, NULL) != 0)
+                        return 1;
+                printf("test-landlock: SKIP: Landlock unavailable to this process (%s): "
+                       "the enforced-policy tests need it\n", strerror(abi < 0 ? -abi : ENOSYS));
+                return 77;
+        }
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_rights_per_abi),
                 cmocka_unit_test(test_kernel_has_landlock),
