@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Real-host tier (issue 11): the .deb built FOR a Debian release, installed
 # the README's way into a stock guest of that release booted with the
 # release's own kernel and AppArmor enforcing, under QEMU (TCG: this
@@ -48,7 +49,7 @@ while [ $# -gt 0 ]; do
         --deb) DEB=$(realpath "$2"); shift 2 ;;
         --keep) KEEP=1; shift ;;
         --aa-mode) AA_MODE=$2; shift 2 ;;
-        *) sed -n '2,38p' "$0" >&2; exit 2 ;;
+        *) sed -n '3,39p' "$0" >&2; exit 2 ;;
         esac
 done
 case $AA_MODE in enforce|complain) ;; *) echo "realhost: --aa-mode enforce|complain" >&2; exit 2 ;; esac
