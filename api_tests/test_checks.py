@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""SPEC §3: the request checks of POST /api/v0/code-exec, in order, with exact
+"""README "API": the request checks of POST /api/v0/code-exec, in order, with exact
 statuses and messages."""
 
 import io

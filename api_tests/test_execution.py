@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""SPEC §4: execution semantics as the codejail library has them (support
+"""README "Execution semantics": as the codejail library has them (support
 tests: they must pass with or without confinement)."""
 
 import io
@@ -69,8 +69,9 @@ def test_support_globals_merge(client):
 
 
 def test_support_output_bytes_decoded(client):
-    # SPEC §4: json_safe "decodes bytes as UTF-8 at any depth (an entry that
-    # fails is dropped)".  NB: upstream's jailed_code jsonable() drops bytes.
+    # README "Execution semantics": json_safe decodes bytes as UTF-8 at any
+    # depth (an item or entry that fails to decode is dropped).
+    # NB: upstream's jailed_code jsonable() drops bytes.
     code = "raw = b'abc'\nnested = {'k': [b'x', {'b': b'z'}]}\nbad_bytes = b'\\xff\\xfe'"
     g = run_ok(client, code)
     assert g == {"raw": "abc", "nested": {"k": ["x", {"b": "z"}]}}, g
@@ -236,7 +237,7 @@ def test_support_jail_layout(client):
 
 
 def test_support_environment_exact(client):
-    # SPEC §4: exactly these four; the service runs with CJS_TEST_ENV_LEAKAGE=yes (runner)
+    # README "Execution semantics": exactly these four; the service runs with CJS_TEST_ENV_LEAKAGE=yes (runner)
     g = run_ok(client, "import os\nenv = dict(os.environ)\ndel os")
     assert g["env"] == {"PATH": "/usr/bin:/bin", "TMPDIR": "tmp", "HOME": "tmp", "LANG": "C.UTF-8"}, g["env"]
 

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""SPEC §2 and §5: the HTTP layer and /health/ (HTTP transport only)."""
+"""README "HTTP" and "Health and the enable switch": the HTTP layer and
+/health/ (HTTP transport only)."""
 
 import json
 import socket

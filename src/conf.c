@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Configuration (SPEC §7): one JSON file, parsed once, read-only afterwards.
- * Unknown keys and wrong types are errors that name the key. */
+/* Configuration (README "Configuration", codejail.json(5)): one JSON file,
+ * parsed once, read-only afterwards. Unknown keys and wrong types are
+ * errors that name the key. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>

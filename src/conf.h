@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Service configuration (SPEC §7): parsed once, read-only afterwards.
+/* Service configuration (README "Configuration", codejail.json(5)): parsed
+ * once, read-only afterwards.
  * Every limit the service enforces lives here. */
 #pragma once
 
@@ -34,7 +35,7 @@ struct config {
         char *apparmor_profile;
         bool require_private_network;
         uint64_t max_request_bytes;
-        uint64_t max_header_bytes; /* not a config key: SPEC §2 fixes 16 KiB */
+        uint64_t max_header_bytes; /* not a config key: README "HTTP" fixes 16 KiB */
         int request_timeout_s;
         char *state_dir;
         int health_max_age_s;
@@ -68,7 +69,7 @@ bool limit_valid(enum limit_id id, int64_t v);
 #define CONFIG_MAX_EXECUTIONS 1024
 unsigned config_default_executions(void);
 
-/* Defaults of SPEC §4/§7 (enabled=false). */
+/* Defaults of README "Configuration" and "Limits" (enabled=false). */
 int config_new_default(struct config **ret);
 
 /* Parse JSON text. On error returns -EINVAL (or -ENOMEM) and writes a

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Selfcheck (SPEC §5): real probes through the real jail, the state file
- * <state_dir>/health.json (written atomically) and sd_notify. */
+/* Selfcheck (README "Health and the enable switch"): real probes through
+ * the real jail, the state file <state_dir>/health.json (written
+ * atomically) and sd_notify. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* One confined execution (SPEC §4, §6): the ordered privileged steps live in
- * jail.c; each kernel facility has its own file. */
+/* One confined execution (README "Execution semantics", "What the jail
+ * allows and denies"): the ordered privileged steps live in jail.c; each
+ * kernel facility has its own file. */
 #pragma once
 
 #include <stdbool.h>

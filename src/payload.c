@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The code-exec payload, checked in SPEC §3 order (4..8) with upstream
- * codejail-service's messages.
+/* The code-exec payload, checked in the order of README "API" (4..8) with
+ * upstream codejail-service's messages.
  *
  * Check 5 reproduces what `jsonschema.validate(payload, payload_schema)`
  * reports: jsonschema's best_match picks, among all errors, the one with the

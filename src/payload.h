@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The code-exec payload: validation in SPEC §3 order (checks 4-8),
- * with upstream's exact messages. Pure: no I/O, no logging. */
+/* The code-exec payload: validation in the order of README "API" (checks
+ * 4-8), with upstream's exact messages. Pure: no I/O, no logging. */
 #pragma once
 
 #include <jansson.h>
@@ -30,7 +30,7 @@ struct payload_error {
         char message[512];      /* the exact {"error": ...} text */
 };
 
-/* Checks 4..8 of SPEC §3 (3 is the caller's: payload field present).
+/* Checks 4..8 of README "API" (3 is the caller's: payload field present).
  * file_names: names of uploaded files (form field names), n_files of them.
  * Returns 0 and fills *p, or -EINVAL and fills *err (-ENOMEM on OOM). */
 int payload_parse(const char *text, size_t len, const char *const *file_names, size_t n_files,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Python repr() of bytes (for emsg, SPEC §4) and of the values json.loads
- * builds (for jsonschema-style reasons, SPEC §3), following CPython 3.11's
- * bytes_repr and unicode_repr.
+/* Python repr() of bytes (for emsg, README "Execution semantics") and of
+ * the values json.loads builds (for jsonschema-style reasons, README "API"),
+ * following CPython 3.11's bytes_repr and unicode_repr.
  *
  * str.isprintable() needs the Unicode database: we carry the table of
  * non-printable ranges of CPython 3.11 (Unicode 14), so repr() of str is

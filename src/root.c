@@ -66,10 +66,11 @@ static const char *const etc_binds[] = {
         "/etc/matplotlibrc",
 };
 
-/* Empty stand-ins: SPEC §6 names reading /etc/hosts and listing /sys among
- * what must fail with PermissionError, as under upstream's AppArmor; with
- * nothing there it would be FileNotFoundError. They hold nothing of the
- * host; Landlock and AppArmor refuse them (the deny tests prove it). */
+/* Empty stand-ins: README "What the jail allows and denies" names reading
+ * /etc/hosts and listing /sys among what must fail with PermissionError, as
+ * under upstream's AppArmor; with nothing there it would be
+ * FileNotFoundError. They hold nothing of the host; Landlock and AppArmor
+ * refuse them (the deny tests prove it). */
 static const char *const stand_in_files[] = { "etc/hosts" };
 static const char *const stand_in_dirs[] = { "sys" };
 
@@ -239,7 +240,8 @@ static int assemble(int rootfd, const struct binds *bs, const char **step) {
         /* /tmp, the jail dir's parent: a tmpfs of its own that stays
          * writable for its owner (the service) only, so that creating
          * anything there fails with EACCES (DAC, Landlock, AppArmor), as
-         * SPEC §6 says for bind("/tmp/x"), not with EROFS. */
+         * README "What the jail allows and denies" says for
+         * bind("/tmp/x"), not with EROFS. */
         *step = "root-tmp";
         if ((r = make_path_at(rootfd, "tmp", false)) < 0)
                 return r;
@@ -271,8 +273,8 @@ static int mount_proc_and_tmp(const struct root_spec *s, const char **step) {
         *step = "mount-proc";
         /* The new PID namespace's own procfs, processes only. No hidepid:
          * it shows only this execution, and /proc/1/cmdline (our init)
-         * must be refused by Landlock and AppArmor with EACCES, as SPEC §6
-         * says, not be reported missing. */
+         * must be refused by Landlock and AppArmor with EACCES, as README
+         * "What the jail allows and denies" says, not be reported missing. */
         if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "subset=pid") < 0)
                 return negative_errno();
 

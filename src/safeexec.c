@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* codejail's safe_exec on top of the jail (SPEC §3, §4):
- * stdin = json.dumps([code, json_safe(globals_dict)]); on exit status 0 and
- * a JSON object on stdout, globals_dict.update(that); otherwise the emsg. */
+/* codejail's safe_exec on top of the jail (README "API", "Execution
+ * semantics"): stdin = json.dumps([code, json_safe(globals_dict)]); on exit
+ * status 0 and a JSON object on stdout, globals_dict.update(that); otherwise
+ * the emsg. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

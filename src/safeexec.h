@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* codejail's safe_exec semantics on top of the jail: build the wrapper's
- * stdin, run, and turn the outcome into the response (SPEC §3, §4). */
+ * stdin, run, and turn the outcome into the response (README "API",
+ * "Execution semantics"). */
 #pragma once
 
 #include <jansson.h>

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* One connection: read the request (http.c), route it, run the SPEC §3
- * checks in order, answer, and log exactly one journald entry.
+/* One connection: read the request (http.c), route it, run the checks of
+ * README "API" in order, answer, and log exactly one journald entry.
  *
- * Decisions where the SPEC is silent:
+ * Decisions upstream does not dictate (README "HTTP" and "API" state them):
  *  - cfg == NULL (the config failed to load): code-exec answers 500 "Codejail
  *    service is not correctly configured" (CODEJAIL_STATUS
  *    disabled.config_invalid) before check 1, since whether the service is

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* One connection, one request, one answer, one log entry (SPEC §2, §3, §5, §8).
+/* One connection, one request, one answer, one log entry (README "HTTP",
+ * "API", "Health and the enable switch", "Logs").
  * The only module that decides HTTP statuses and logs per request. */
 #pragma once
 

@@ -6,9 +6,10 @@
  * ('File "jailed_code", line 19, in <module>' / 'exec(code, g_dict)'):
  * a 17-line prologue, one sys.path.append line per python_path entry, then a
  * blank line and the exec at module level. After it, codejail's json_safe()
- * (SPEC §4: only None/int/float/bytes/str/list/tuple/dict survive, bytes are
- * decoded as UTF-8 at any depth, __builtins__ and anything that does not
- * survive a JSON round trip are dropped) filters what goes to stdout.
+ * (README "Execution semantics": only None/int/float/bytes/str/list/tuple/
+ * dict survive, bytes are decoded as UTF-8 at any depth, __builtins__ and
+ * anything that does not survive a JSON round trip are dropped) filters
+ * what goes to stdout.
  * It imports only sys (and json's C accelerator, see head[]): upstream's
  * `import six` and simplejson probe are gone, the line count kept. */
 #include <stdio.h>

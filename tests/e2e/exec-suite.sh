@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # make check tier: the api_tests suite through `codejaild --exec` (no HTTP),
-# i.e. every SPEC §4/§6 property through the real jail, inside a
-# loopback-only network namespace. Needs root (namespaces, setresuid).
+# i.e. every property of README "Execution semantics" and "What the jail
+# allows and denies" through the real jail, inside a loopback-only network
+# namespace. Needs root (namespaces, setresuid).
 set -eu
 : "${top_srcdir:?}" "${top_builddir:?}"
 # Without root (a build daemon): SKIP, naming why; tests/run-all.sh fails

@@ -8,7 +8,7 @@
 #   1. waits for GET /health/ = 200 (the timer's first selfcheck passed);
 #   2. runs the whole api_tests suite over HTTP against it;
 #   3. checks `journalctl -t codejail`: one entry per accepted connection,
-#      and every executed code-exec entry carries the SPEC §8 fields;
+#      and every executed code-exec entry carries the fields of README "Logs";
 #   4. checks `systemctl show codejail-selfcheck -p StatusText`;
 #   5. checks a held-open instance: the static service user (a system UID
 #      from sysusers.d, not root), its in-process hardening seen from

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Config loading (SPEC §7): defaults, every key, errors that name the key,
- * limit_overrides resolution. */
+/* Config loading (README "Configuration"): defaults, every key, errors that
+ * name the key, limit_overrides resolution. */
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
