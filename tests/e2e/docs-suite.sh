@@ -3,7 +3,8 @@
 # make check: the man pages render without warnings and carry a whatis
 # line; the configuration keys the parser accepts (src/conf.c), the
 # README's configuration table and codejail.json(5) are the same set, so
-# the documents cannot drift from the code; every source names its license.
+# the documents cannot drift from the code; every source names its license;
+# references name README sections that exist, not an out-of-tree document.
 set -uo pipefail
 : "${top_srcdir:?}"
 for tool in man lexgrog; do
@@ -45,6 +46,41 @@ if [ -z "$unlabelled" ]; then ok "every C, Python and shell source carries SPDX-
 else bad "no SPDX line: $(echo $unlabelled)"; fi
 if grep -q 'Apache License' "$top_srcdir/COPYING" 2>/dev/null; then ok "COPYING is the Apache License"
 else bad "COPYING missing or not the Apache License"; fi
+
+# The contract lives in the repository (issue 15): the README's sections and
+# the man pages state it, so nothing may cite the section numbers of the
+# out-of-tree specification any more, and every section a reference names
+# must exist as a heading: README followed by quoted names, on one line
+# (README.md, or units/README.md and the like for a path-qualified one).
+# Tracked files where there is a git checkout, else what a tarball carries.
+if git -C "$top_srcdir" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+        files=$(cd "$top_srcdir" && git ls-files)
+else
+        files=$(cd "$top_srcdir" && find README.md configure.ac Makefile.am src tests api_tests units apparmor debian \
+                -type f -not -path '*/corpus/*' -not -path '*/__pycache__/*' -not -name '*.log' -not -name '*.trs' \
+                -not -name '*.o' 2>/dev/null)
+fi
+# SPE[C]: so that this file does not match itself.
+cites=$(cd "$top_srcdir" && echo "$files" | LC_ALL=C xargs -r -d "\n" grep -nIE '\bSPE[C]( §| section|\.md)' 2>/dev/null)
+if [ -z "$cites" ]; then ok "no file cites the out-of-tree specification's sections"
+else bad "cites the out-of-tree specification (name the README section instead): $(echo "$cites" | cut -c1-100 | tr '\n' ' ')"; fi
+headings() { awk '/^```/ { fence = !fence; next } !fence && /^#+ / { sub(/^#+ /, ""); print }' "$1"; }
+refs=$(cd "$top_srcdir" && echo "$files" |
+        xargs -r -d "\n" grep -ohIE '([[:alnum:]_-]+/)?README(\.md)? "[^"]+"((, | and | or |/)"[^"]+")*' 2>/dev/null | sort -u)
+n=0 missing=
+while IFS= read -r ref; do
+        [ -n "$ref" ] || continue
+        dir=${ref%%README*}
+        doc="$top_srcdir/${dir}README.md"
+        [ -f "$doc" ] || { missing="$missing ${dir}README.md?"; continue; }
+        while IFS= read -r name; do
+                n=$((n + 1))
+                grep -qxF -- "$name" <<<"$(headings "$doc")" || missing="$missing ${dir}README:\"$name\""
+        done < <(grep -oE '"[^"]+"' <<<"${ref#*README}" | tr -d '"')
+done <<<"$refs"
+if [ "$n" -gt 0 ] && [ -z "$missing" ]; then ok "every README section a reference names is a heading ($n references)"
+elif [ "$n" = 0 ]; then bad "no README section references found (the extraction is broken)"
+else bad "references to README sections that do not exist:$missing"; fi
 
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
