@@ -18,6 +18,10 @@ TOP=$(cd "$HERE/.." && pwd)
 BIN=${CODEJAILD:-$TOP/build-main/src/codejaild}
 SAB=${CODEJAILD_SABOTAGE:-$TOP/build-main/src/codejaild-sabotage}
 PY=/usr/bin/python3   # Debian's python3-pytest / -requests live here
+# The service runs with the units' UMask=0077: nothing the jail builds may
+# depend on a friendlier umask (a root made under 0077 once hid /etc and
+# /dev from the sandbox UID).
+umask 0077
 
 mode=${1:-}
 [ -n "$mode" ] || { sed -n '3,13p' "$0"; exit 2; }

@@ -289,7 +289,7 @@ static int mount_proc_and_tmp(const struct root_spec *s, const char **step) {
         return 0;
 }
 
-int root_build(const struct root_spec *s, const char **step) {
+static int build(const struct root_spec *s, const char **step) {
         struct binds bs = { .n = 0 };
         _cleanup_close_ int rootfd = -1;
         int r;
@@ -338,6 +338,17 @@ int root_build(const struct root_spec *s, const char **step) {
         return 0;
 out:
         binds_close(&bs);
+        return r;
+}
+
+/* The directories and stand-ins made in the new root get their modes from
+ * the code, not from the umask the service runs with (the unit's UMask=0077
+ * would leave /etc and /dev untraversable by the sandbox UID: libblas.so.3,
+ * reached through /etc/alternatives, not found). */
+int root_build(const struct root_spec *s, const char **step) {
+        mode_t saved = umask(0022);
+        int r = build(s, step);
+        umask(saved);
         return r;
 }
 
