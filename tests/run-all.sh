@@ -80,7 +80,7 @@ tier sabotage sabotage_tier
 tier abuse "$TOP/tests/abuse/run.sh" -q
 tier soak "$TOP/tests/soak/run.sh"
 tier sanitize env SAN_BUILD="$BUILD-san" PLAIN_BUILD="$BUILD" "$TOP/tests/sanitize.sh"
-tier fuzz-smoke env BUILD_FUZZ="$BUILD-fuzz" "$TOP/tests/fuzz/smoke.sh" 60
+tier fuzz-smoke env BUILD_FUZZ="$BUILD-fuzz" "$TOP/tests/fuzz/smoke.sh" 30
 # The .deb installed into a booted Debian 12 (systemd-nspawn -b): units,
 # the service user, LoadCredential, journald, sd_notify for real; then, in
 # the same boot, the side-by-side latency table of issue 7 (quick counts:
