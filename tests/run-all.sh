@@ -75,7 +75,7 @@ tier http-inetd env API_TEST_FD_MODE=inetd API_TEST_DUMMY_IF=1 "$TOP/api_tests/r
 sabotage_tier() { "$TOP/api_tests/run.sh" sabotage-exec && "$TOP/tests/abuse/queue-sabotage.sh"; }
 tier sabotage sabotage_tier
 # Hostile input: abuse of the live service, a 2,000-request soak, the whole
-# suite once under ASan+UBSan (+ valgrind for a few instances), and 60 s of
+# suite once under ASan+UBSan (+ valgrind for a few instances), and 30 s of
 # libFuzzer per harness after replaying the committed corpus.
 tier abuse "$TOP/tests/abuse/run.sh" -q
 tier soak "$TOP/tests/soak/run.sh"
