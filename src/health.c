@@ -53,6 +53,16 @@ static const struct probe {
         { "deny_exec_date", PROBE("    import subprocess; subprocess.run(['date'])"), "denied" },
         { "deny_af_inet_socket", PROBE("    import socket; socket.socket(socket.AF_INET, socket.SOCK_STREAM)"), "denied" },
         { "deny_setuid_0", PROBE("    import os; os.setuid(0)"), "denied" },
+        /* The environment jail.c sets arrives whole: an exec that scrubs it
+         * (AppArmor's default "safe" stacking drops TMPDIR) breaks tempfile
+         * and matplotlib in every course. */
+        { "sandbox_environment_exact",
+          "import os\n"
+          "e = dict(os.environ)\n"
+          "r = 'exact' if e == {'PATH': '/usr/bin:/bin', 'TMPDIR': 'tmp', 'HOME': 'tmp', 'LANG': 'C.UTF-8'} "
+          "else 'changed: ' + ' '.join(sorted(e))\n"
+          "del os, e",
+          "exact" },
 };
 
 /* The service's own /proc hides what it cannot ptrace; the survivor check
