@@ -268,6 +268,12 @@ done
 wait "$cpid"
 fact sandbox_label "${label:-no jailed python seen}"
 fact sleeper_answer "$(cat "$O/sleeper.json" 2>/dev/null)"
+# The loaded sandbox profile denies by itself. Inside the jail the mount
+# view, Landlock and DAC refuse first (and the profile's explicit deny rules
+# are quiet), so the deny tests may leave no AppArmor record at all; one
+# read the profile does not allow, under that profile alone, must.
+pout=$(aa-exec -p codejail-sandbox -- /usr/bin/cat /etc/hostname 2>&1)
+fact sandbox_profile_probe "rc=$? $(head -1 <<<"$pout")"
 
 # What api_tests' matplotlib test costs this guest's interpreter outside the
 # service (fresh HOME, as in the jail: the font cache is rebuilt every time),

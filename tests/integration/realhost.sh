@@ -261,8 +261,14 @@ verdict=$(jq -r .verdict <<<"$aud")
 say "AppArmor audit: $(jq -c '{records, verdicts, per_profile, test_listener, distinct, lost}' <<<"$aud")"
 [ "$(jq -r .lost <<<"$aud")" = 0 ] || fail "the kernel lost $(jq -r .lost <<<"$aud") audit record(s): counts are lower bounds"
 chk "codejail-service: $n_svc $verdict record(s) (want 0)" "$(is "$n_svc" 0)"
-chk "codejail-sandbox: $n_sbx $verdict record(s) after the deny tests (want > 0: the profile is in force)" \
+chk "codejail-sandbox: $n_sbx $verdict record(s) (want > 0: at least the profile-alone probe's)" \
         "$([ "$n_sbx" -gt 0 ] && echo 0 || echo 1)"
+# aa-exec -p codejail-sandbox cat /etc/hostname: refused when enforcing.
+PROBE=$(factv sandbox_profile_probe)
+if [ "$AA_MODE" = enforce ]; then
+        chk "the sandbox profile alone refuses a read it does not allow: $PROBE" \
+                "$(case $PROBE in "rc=0 "*|"") echo 1 ;; *"Permission denied"*) echo 0 ;; *) echo 1 ;; esac)"
+fi
 
 # ---- results --------------------------------------------------------------------------
 rm -rf "$RESULTS"
