@@ -139,7 +139,7 @@ cj_build_deb() {
                 die "dpkg-buildpackage failed (log above)"
         fi
         grep -E '^(PASS|SKIP|FAIL|# TOTAL)' "$WORK/build.log" | sed 's/^/   make check (unprivileged): /' | grep -E 'SKIP|TOTAL' || true
-        mv "$WORK"/build/codejail-service_* "$WORK"/
+        mv "$WORK"/build/codejail-service[_-]* "$WORK"/
         rm -rf "$WORK/build"
         DEB=$(ls "$WORK"/codejail-service_*_*.deb | grep -v dbgsym)
         if [ "${CJ_LINTIAN:-1}" = 1 ] && command -v lintian >/dev/null; then
