@@ -82,6 +82,9 @@ struct exchange {
         int fd;
         uint64_t t0;
         struct http_limits limits;
+        /* The peer, read when the connection arrives: once the client has
+         * hung up, getpeername() no longer knows it (ENOTCONN). */
+        char addr[INET6_ADDRSTRLEN + 130], port[8];
 
         struct http_request req;
         bool have_req;
@@ -180,9 +183,9 @@ void server_mark_process_start(void) {
 static void log_exchange(struct exchange *x) {
         struct log_field f[32];
         size_t n = 0;
-        char addr[INET6_ADDRSTRLEN + 130], port[8], method[24] = "-", path[128] = "-";
+        const char *addr = x->addr, *port = x->port;
+        char method[24] = "-", path[128] = "-";
 
-        remote_addr(x->fd, addr, sizeof addr, port, sizeof port);
         if (x->have_req) {
                 sanitize(method, sizeof method, x->req.method);
                 sanitize(path, sizeof path, x->req.path);
@@ -519,6 +522,7 @@ int server_handle(const struct config *cfg, const char *config_error, int fd) {
         };
         struct http_error herr;
 
+        remote_addr(fd, x.addr, sizeof x.addr, x.port, sizeof x.port);
         x.limits.max_header_bytes = cfg && cfg->max_header_bytes ? cfg->max_header_bytes : DEFAULT_MAX_HEADER_BYTES;
         x.limits.max_body_bytes = cfg && cfg->max_request_bytes ? cfg->max_request_bytes : DEFAULT_MAX_REQUEST_BYTES;
         x.limits.deadline_ns = x.t0 + (uint64_t) request_timeout_s(&x) * UINT64_C(1000000000);

@@ -166,6 +166,17 @@ def test_queue_timeout_answers_503(queued):
     drained(queued)
 
 
+def test_remote_addr_logged_after_the_client_closed(queued):
+    # The log entry is written after the answer and the jail's teardown; a
+    # client that read its answer and closed is gone from the socket by then.
+    s = queued.send("x = 1", "addr-after-close")
+    assert answer(s).json() == {"globals_dict": {"x": 1}}
+    s.close()
+    e = queued.wait_entries("addr-after-close", 1, timeout=10)[0]
+    assert field(e, "REMOTE_ADDR") == HOST, e
+    assert field(e, "REMOTE_PORT") not in (None, ""), e
+
+
 def test_client_gone_leaves_the_queue_without_executing(queued):
     holders = hold_slots(queued, "gone", 4)
     code = "gone = %d" % time.time_ns()
@@ -174,6 +185,8 @@ def test_client_gone_leaves_the_queue_without_executing(queued):
     s.close()  # the LMS gives up (read timeout) and closes
     e = queued.wait_entries("gone-client", 1, timeout=2)[0]
     assert field(e, "CODEJAIL_STATUS") == "queue.client_gone", e
+    # read when the connection arrived: the peer is gone by now
+    assert field(e, "REMOTE_ADDR") == HOST, e
     assert field(e, "HTTP_STATUS") == "0"
     assert 1400 < int(field(e, "CODEJAIL_QUEUE_MS")) < 3000
     assert field(e, "CODEJAIL_SANDBOX_UID") is None
