@@ -302,6 +302,9 @@ cj_rootfs() {
         # debootstrap does not resolve virtual packages: python3-cryptography
         # needs python3-cffi-backend-api-{min,max}, which this provides
         pkgs+=",python3-cffi-backend"
+        # The package's autopkgtest (debian/tests) with autopkgtest's own
+        # runner, and what its tests depend on beside the above.
+        pkgs+=",autopkgtest,curl,jq,python3-pytest,python3-requests"
         if [ "$suite" != bookworm ]; then
                 pkgs+=",$(cj_deb_deps "$DEB")"
                 pkgs=$(tr ',' '\n' <<<"$pkgs" | sort -u | paste -sd,)
@@ -403,6 +406,36 @@ cj_boot() {
         [ "$st" = running ] || in_ct systemctl --failed --no-legend >&2 || true
 }
 in_ct() { nsenter -t "$LEADER" -a -- "$@"; }
+
+# The package's autopkgtest (debian/tests/control) in the booted container,
+# by autopkgtest itself with the null runner run there as root: the
+# container is the testbed (its own systemd as PID 1, a throw-away overlay).
+# virt-null declares isolation-machine and, as root, root-on-testbed, so
+# the tests run with their declared restrictions, none ignored. Tests from
+# the git archive HEAD tree, the package from $DEB. $1 = a free loopback
+# port for the service (the container shares the host's network: not 8080).
+# A failed or skipped test, or a summary without every test, fails.
+cj_autopkgtest() {
+        local src=$MERGED/root/autopkgtest-src rc=0 want got
+        rm -rf "$src" "$MERGED/root/autopkgtest-out"
+        mkdir -p "$src"
+        git -C "$TOP" archive HEAD | tar -x -C "$src"
+        cp "$DEB" "$MERGED/root/"
+        say "autopkgtest (null runner in the container): $(grep -c '^Tests:' "$src/debian/tests/control") test(s)"
+        in_ct env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 autopkgtest --timeout-test=900 \
+                --env=CODEJAIL_AUTOPKGTEST_PORT="$1" -o /root/autopkgtest-out \
+                /root/autopkgtest-src "/root/$(basename "$DEB")" --- null >"$WORK/autopkgtest.log" 2>&1 || rc=$?
+        cp "$MERGED/root/autopkgtest-out/summary" "$WORK/autopkgtest-summary.txt" 2>/dev/null || :
+        sed 's/^/   /' "$WORK/autopkgtest-summary.txt" 2>/dev/null || true
+        want=$(sed -n 's/^Tests: *//p' "$src/debian/tests/control" | tr ' ' '\n' | grep . | sort | paste -sd' ')
+        got=$(awk '$2 == "PASS" { print $1 }' "$WORK/autopkgtest-summary.txt" 2>/dev/null | sort | paste -sd' ')
+        if [ "$rc" = 0 ] && [ -n "$want" ] && [ "$got" = "$want" ]; then
+                say "autopkgtest: $got passed"
+        else
+                grep -E '^(FAIL|ok|[a-z]+ +(FAIL|SKIP))|^E |FAILED|blame' "$WORK/autopkgtest.log" | tail -40 >&2 || true
+                fail "autopkgtest: exit $rc (2: a test skipped, 4: failed, 12: erroneous package), passed '$got' of '$want'"
+        fi
+}
 
 # Wait for GET $1/health/ = 200; writes the body to $WORK/health.json.
 cj_wait_health() {

@@ -346,5 +346,10 @@ leftover=$(in_ct sh -c 'ls -d /etc/codejail-service /run/codejail-service /etc/a
         /etc/systemd/system/*/codejail* /var/lib/systemd/deb-systemd-helper-enabled/*codejail* 2>/dev/null; true')
 [ -z "$leftover" ] && say "purge left nothing behind" || fail "left after purge: $leftover"
 
+# ---- 10. the package's autopkgtest, in this boot ----------------------------------
+# After the purge: autopkgtest installs the .deb afresh, enables and tests
+# it and purges it again (debian/tests).
+cj_autopkgtest "$(cj_free_port)"
+
 say "done: $FAILED failure(s)"
 [ "$FAILED" = 0 ]
