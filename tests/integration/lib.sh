@@ -142,16 +142,81 @@ cj_build_deb() {
         mv "$WORK"/build/codejail-service_* "$WORK"/
         rm -rf "$WORK/build"
         DEB=$(ls "$WORK"/codejail-service_*_*.deb | grep -v dbgsym)
-        if [ "${CJ_LINTIAN:-1}" = 1 ] && command -v lintian >/dev/null; then
-                lintian "$WORK"/codejail-service_*.changes >"$WORK/lintian.log" 2>&1 || true
-                if grep -q '^E:' "$WORK/lintian.log"; then
-                        grep '^E:' "$WORK/lintian.log" >&2
-                        fail "lintian reports errors"
-                else
-                        say "lintian: no errors ($(grep -c '^W:' "$WORK/lintian.log") warning(s))"
-                fi
+        if [ "${CJ_LINTIAN:-1}" = 1 ]; then
+                cj_lintian
+                cj_lintian_verdict bookworm
         fi
+        [ "${CJ_REPRO:-${CJ_LINTIAN:-1}}" = 1 ] && cj_repro_check
         say "package: $(basename "$DEB")"
+}
+
+# Reproducible: the same tree built again, elsewhere and otherwise, must
+# give byte-identical .debs (the package and its -dbgsym). What differs
+# from the first build: the build path (and its depth and directory name),
+# the time, the time zone, the umask, the locale, HOME. Not the builder
+# user or the kernel (reprotest varies those too). nocheck: make check
+# writes nothing that is installed, and the first build ran it.
+cj_repro_check() {
+        local r=$WORK/repro t0 f bad=0
+        t0=$(date +%s)
+        rm -rf "$r" && mkdir -p "$r/elsewhere/deeper"
+        cp -a "$WORK/src" "$r/elsewhere/deeper/codejail-service-0.1.0"
+        chown -R "$CJ_BUILDER" "$r"
+        if ! setpriv --reuid="${CJ_BUILDER%:*}" --regid="${CJ_BUILDER#*:}" --clear-groups \
+                env HOME="$r/elsewhere" TZ=Etc/GMT-14 LC_ALL=C.UTF-8 DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" \
+                sh -c 'umask 0002 && cd "$1" && exec dpkg-buildpackage -us -uc -b' sh "$r/elsewhere/deeper/codejail-service-0.1.0" \
+                >"$WORK/build-repro.log" 2>&1; then
+                tail -30 "$WORK/build-repro.log" >&2
+                fail "reproducibility: the second build failed (log above)"
+                return 0
+        fi
+        for f in "$WORK"/codejail-service*_*.deb; do
+                if ! cmp -s "$f" "$r/elsewhere/deeper/$(basename "$f")"; then
+                        bad=$((bad + 1))
+                        if command -v diffoscope >/dev/null; then
+                                diffoscope --text "$WORK/diffoscope-$(basename "$f").txt" "$f" "$r/elsewhere/deeper/$(basename "$f")" >/dev/null 2>&1 || true
+                                head -60 "$WORK/diffoscope-$(basename "$f").txt" >&2
+                        fi
+                fi
+        done
+        if [ "$bad" = 0 ]; then
+                say "reproducible: a second build (other path, time zone, umask, locale) gave byte-identical $(cd "$WORK" && ls codejail-service*_*.deb | paste -sd' ') ($(( $(date +%s) - t0 )) s)"
+        else
+                fail "reproducibility: $bad .deb(s) differ between two builds of the same tree (diffoscope above, $WORK/diffoscope-*.txt)"
+        fi
+        rm -rf "$r"
+}
+
+# lintian --pedantic -I of this host's release on the binary build's
+# .changes and on the source package (dpkg-source -b of the pristine
+# $WORK/src), as the builder user: lintian unpacks what it checks.
+CJ_LINTIAN_ARGS="--pedantic -I"
+cj_lintian() {
+        local d=$WORK/lintian
+        rm -rf "$d" && mkdir -p "$d"
+        cp -a "$WORK/src" "$d/codejail-service"
+        cp "$WORK"/codejail-service_*.changes "$WORK"/codejail-service_*.deb "$WORK"/codejail-service_*.buildinfo "$d/"
+        chown -R "$CJ_BUILDER" "$d"
+        # shellcheck disable=SC2086
+        setpriv --reuid="${CJ_BUILDER%:*}" --regid="${CJ_BUILDER#*:}" --clear-groups env HOME="$d" sh -c '
+                cd "$1" && dpkg-source -b codejail-service >dpkg-source.log 2>&1 || { cat dpkg-source.log; exit 1; }
+                shift; lintian "$@" codejail-service_*.changes codejail-service_*.dsc' sh "$d" $CJ_LINTIAN_ARGS \
+                >"$WORK/lintian.log" 2>&1 || true
+        rm -rf "$d"
+}
+
+# Any tag lintian shows with $CJ_LINTIAN_ARGS (E: W: I: P:) fails: the
+# package is clean there, and what is not a defect is overridden with a
+# reason (debian/*lintian-overrides). $1 = the release, for the messages.
+cj_lintian_verdict() {
+        local n
+        n=$(grep -cE '^[EWIP]: ' "$WORK/lintian.log" || true)
+        if [ "$n" = 0 ] && ! grep -qvE '^(N|O): |^$' "$WORK/lintian.log"; then
+                say "lintian $CJ_LINTIAN_ARGS ($1): clean ($(grep -c '^O: ' "$WORK/lintian.log" || true) override(s))"
+        else
+                sed 's/^/   /' "$WORK/lintian.log" >&2
+                fail "lintian $CJ_LINTIAN_ARGS ($1): $n tag(s) (above)"
+        fi
 }
 
 # A .deb built FOR a Debian release: bookworm on this (Debian 12) host, as
@@ -164,7 +229,7 @@ cj_build_deb_for() {  # $1 = suite
                 cj_heavy_begin "building the .deb"
                 CJ_LINTIAN=0 cj_build_deb
                 cj_heavy_end
-                [ "${CJ_LINTIAN:-1}" = 1 ] && { lintian "$WORK"/codejail-service_*.changes >"$WORK/lintian.log" 2>&1 || true; }
+                [ "${CJ_LINTIAN:-1}" = 1 ] && cj_lintian
         else
                 cj_build_deb_in_tree "$1"
         fi
@@ -248,15 +313,18 @@ cj_build_deb_in_tree() {  # $1 = suite; sets DEB
         # (libllhttp-dev), not compile node-llhttp's sources in place: both
         # are printed.
         if ! systemd-nspawn -q --register=no --keep-unit -M "cjb$$" -D "$merged" --chdir=/build/src \
-                --setenv=CJ_LINTIAN="${CJ_LINTIAN:-1}" sh -c '
+                --setenv=CJ_LINTIAN="${CJ_LINTIAN:-1}" --setenv=CJ_LINTIAN_ARGS="$CJ_LINTIAN_ARGS" sh -c '
                 dpkg-checkbuilddeps || exit 1
+                mkdir -p /build/lintian && cp -a /build/src /build/lintian/codejail-service
                 chown -R 65534:65534 /build
                 setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/build sh -c "cd /build/src && exec dpkg-buildpackage -us -uc -b" \
                         >/build/build.log 2>&1 || { tail -30 /build/build.log; exit 1; }
                 grep -E "^(SKIP|# TOTAL)" /build/build.log | sed "s/^/make check (unprivileged): /"
                 dpkg -l libllhttp-dev node-llhttp 2>/dev/null | sed -n "s/^ii  */build-dep installed: /p"
                 grep -iE "^checking .*llhttp|llhttp.*(pkg-config|found|sources)" /build/build.log | sed "s/^/configure: /"
-                [ "${CJ_LINTIAN:-1}" = 0 ] || lintian ../codejail-service_*.changes >/build/lintian.log 2>&1 || true' \
+                [ "${CJ_LINTIAN:-1}" = 0 ] || setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/build/lintian sh -c "
+                        cd /build/lintian && dpkg-source -b codejail-service >/dev/null &&
+                        lintian $CJ_LINTIAN_ARGS ../codejail-service_*.changes codejail-service_*.dsc" >/build/lintian.log 2>&1 || true' \
                 >"$WORK/build-$suite.out" 2>&1; then
                 cat "$WORK/build-$suite.out" >&2
                 die "dpkg-buildpackage failed in the $suite tree"
