@@ -139,7 +139,7 @@ cj_build_deb() {
                 die "dpkg-buildpackage failed (log above)"
         fi
         grep -E '^(PASS|SKIP|FAIL|# TOTAL)' "$WORK/build.log" | sed 's/^/   make check (unprivileged): /' | grep -E 'SKIP|TOTAL' || true
-        mv "$WORK"/build/codejail-service_* "$WORK"/
+        mv "$WORK"/build/codejail-service*_* "$WORK"/
         rm -rf "$WORK/build"
         DEB=$(ls "$WORK"/codejail-service_*_*.deb | grep -v dbgsym)
         if [ "${CJ_LINTIAN:-1}" = 1 ]; then
@@ -195,7 +195,7 @@ cj_lintian() {
         local d=$WORK/lintian
         rm -rf "$d" && mkdir -p "$d"
         cp -a "$WORK/src" "$d/codejail-service"
-        cp "$WORK"/codejail-service_*.changes "$WORK"/codejail-service_*.deb "$WORK"/codejail-service_*.buildinfo "$d/"
+        cp "$WORK"/codejail-service_*.changes "$WORK"/codejail-service*_*.deb "$WORK"/codejail-service_*.buildinfo "$d/"
         chown -R "$CJ_BUILDER" "$d"
         # shellcheck disable=SC2086
         setpriv --reuid="${CJ_BUILDER%:*}" --regid="${CJ_BUILDER#*:}" --clear-groups env HOME="$d" sh -c '
@@ -492,7 +492,7 @@ cj_autopkgtest() {
         say "autopkgtest (null runner in the container): $(grep -c '^Tests:' "$src/debian/tests/control") test(s)"
         in_ct env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 autopkgtest --timeout-test=900 \
                 --env=CODEJAIL_AUTOPKGTEST_PORT="$1" -o /root/autopkgtest-out \
-                /root/autopkgtest-src "/root/$(basename "$DEB")" --- null >"$WORK/autopkgtest.log" 2>&1 || rc=$?
+                /root/autopkgtest-src "/root/$(basename "$DEB")" -- null >"$WORK/autopkgtest.log" 2>&1 || rc=$?
         cp "$MERGED/root/autopkgtest-out/summary" "$WORK/autopkgtest-summary.txt" 2>/dev/null || :
         sed 's/^/   /' "$WORK/autopkgtest-summary.txt" 2>/dev/null || true
         want=$(sed -n 's/^Tests: *//p' "$src/debian/tests/control" | tr ' ' '\n' | grep . | sort | paste -sd' ')
