@@ -190,7 +190,7 @@ cj_repro_check() {
 # lintian --pedantic -I of this host's release on the binary build's
 # .changes and on the source package (dpkg-source -b of the pristine
 # $WORK/src), as the builder user: lintian unpacks what it checks.
-CJ_LINTIAN_ARGS="--pedantic -I"
+CJ_LINTIAN_ARGS="--pedantic -I --show-overrides"
 cj_lintian() {
         local d=$WORK/lintian
         rm -rf "$d" && mkdir -p "$d"
