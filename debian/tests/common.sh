@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
 # Sourced by debian/tests/{service,api,purge} (bash, cwd: the source tree).
 # Findings go to stdout and make the test exit 1; stderr stays for what
 # nobody expected (autopkgtest fails a test that writes there).
