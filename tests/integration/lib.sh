@@ -208,11 +208,18 @@ cj_lintian() {
 # Any tag lintian shows with $CJ_LINTIAN_ARGS (E: W: I: P:) fails: the
 # package is clean there, and what is not a defect is overridden with a
 # reason (debian/*lintian-overrides). $1 = the release, for the messages.
+# Expected, per release, because one source builds for 12 and 13: Debian
+# 12's lintian knows Standards-Version 4.6.2 at most (a newer one is its
+# W: newer-standards-version), so 13's lintian calls 4.6.2 out of date (I:);
+# an override would be 12's I: unused-override.
+CJ_LINTIAN_EXPECTED_trixie='^I: codejail-service source: out-of-date-standards-version 4\.6\.2 '
 cj_lintian_verdict() {
-        local n
-        n=$(grep -cE '^[EWIP]: ' "$WORK/lintian.log" || true)
-        if [ "$n" = 0 ] && ! grep -qvE '^(N|O): |^$' "$WORK/lintian.log"; then
-                say "lintian $CJ_LINTIAN_ARGS ($1): clean ($(grep -c '^O: ' "$WORK/lintian.log" || true) override(s))"
+        local n expected
+        expected=CJ_LINTIAN_EXPECTED_${1%%[!a-z]*}
+        expected=${!expected:-^$}
+        n=$(grep -E '^[EWIP]: ' "$WORK/lintian.log" | grep -cvE "$expected" || true)
+        if [ "$n" = 0 ] && ! grep -vE '^(N|O): |^$' "$WORK/lintian.log" | grep -qvE "$expected"; then
+                say "lintian $CJ_LINTIAN_ARGS ($1): clean ($(grep -c '^O: ' "$WORK/lintian.log" || true) override(s), $(grep -cE "$expected" "$WORK/lintian.log" || true) expected)"
         else
                 sed 's/^/   /' "$WORK/lintian.log" >&2
                 fail "lintian $CJ_LINTIAN_ARGS ($1): $n tag(s) (above)"
