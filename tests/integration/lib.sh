@@ -142,16 +142,88 @@ cj_build_deb() {
         mv "$WORK"/build/codejail-service[_-]* "$WORK"/
         rm -rf "$WORK/build"
         DEB=$(ls "$WORK"/codejail-service_*_*.deb | grep -v dbgsym)
-        if [ "${CJ_LINTIAN:-1}" = 1 ] && command -v lintian >/dev/null; then
-                lintian "$WORK"/codejail-service_*.changes >"$WORK/lintian.log" 2>&1 || true
-                if grep -q '^E:' "$WORK/lintian.log"; then
-                        grep '^E:' "$WORK/lintian.log" >&2
-                        fail "lintian reports errors"
-                else
-                        say "lintian: no errors ($(grep -c '^W:' "$WORK/lintian.log") warning(s))"
-                fi
+        if [ "${CJ_LINTIAN:-1}" = 1 ]; then
+                cj_lintian
+                cj_lintian_verdict bookworm
         fi
+        [ "${CJ_REPRO:-${CJ_LINTIAN:-1}}" = 1 ] && cj_repro_check
         say "package: $(basename "$DEB")"
+}
+
+# Reproducible: the same tree built again, elsewhere and otherwise, must
+# give byte-identical .debs (the package and its -dbgsym). What differs
+# from the first build: the build path (and its depth and directory name),
+# the time, the time zone, the umask, the locale, HOME. Not the builder
+# user or the kernel (reprotest varies those too). nocheck: make check
+# writes nothing that is installed, and the first build ran it.
+cj_repro_check() {
+        local r=$WORK/repro t0 f bad=0
+        t0=$(date +%s)
+        rm -rf "$r" && mkdir -p "$r/elsewhere/deeper"
+        cp -a "$WORK/src" "$r/elsewhere/deeper/codejail-service-0.1.0"
+        chown -R "$CJ_BUILDER" "$r"
+        if ! setpriv --reuid="${CJ_BUILDER%:*}" --regid="${CJ_BUILDER#*:}" --clear-groups \
+                env HOME="$r/elsewhere" TZ=Etc/GMT-14 LC_ALL=C.UTF-8 DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" \
+                sh -c 'umask 0002 && cd "$1" && exec dpkg-buildpackage -us -uc -b' sh "$r/elsewhere/deeper/codejail-service-0.1.0" \
+                >"$WORK/build-repro.log" 2>&1; then
+                tail -30 "$WORK/build-repro.log" >&2
+                fail "reproducibility: the second build failed (log above)"
+                return 0
+        fi
+        for f in "$WORK"/codejail-service*_*.deb; do
+                if ! cmp -s "$f" "$r/elsewhere/deeper/$(basename "$f")"; then
+                        bad=$((bad + 1))
+                        if command -v diffoscope >/dev/null; then
+                                diffoscope --text "$WORK/diffoscope-$(basename "$f").txt" "$f" "$r/elsewhere/deeper/$(basename "$f")" >/dev/null 2>&1 || true
+                                head -60 "$WORK/diffoscope-$(basename "$f").txt" >&2
+                        fi
+                fi
+        done
+        if [ "$bad" = 0 ]; then
+                say "reproducible: a second build (other path, time zone, umask, locale) gave byte-identical $(cd "$WORK" && ls codejail-service*_*.deb | paste -sd' ') ($(( $(date +%s) - t0 )) s)"
+        else
+                fail "reproducibility: $bad .deb(s) differ between two builds of the same tree (diffoscope above, $WORK/diffoscope-*.txt)"
+        fi
+        rm -rf "$r"
+}
+
+# lintian --pedantic -I of this host's release on the binary build's
+# .changes and on the source package (dpkg-source -b of the pristine
+# $WORK/src), as the builder user: lintian unpacks what it checks.
+CJ_LINTIAN_ARGS="--pedantic -I --show-overrides"
+cj_lintian() {
+        local d=$WORK/lintian
+        rm -rf "$d" && mkdir -p "$d"
+        cp -a "$WORK/src" "$d/codejail-service"
+        cp "$WORK"/codejail-service_*.changes "$WORK"/codejail-service*_*.deb "$WORK"/codejail-service_*.buildinfo "$d/"
+        chown -R "$CJ_BUILDER" "$d"
+        # shellcheck disable=SC2086
+        setpriv --reuid="${CJ_BUILDER%:*}" --regid="${CJ_BUILDER#*:}" --clear-groups env HOME="$d" sh -c '
+                cd "$1" && dpkg-source -b codejail-service >dpkg-source.log 2>&1 || { cat dpkg-source.log; exit 1; }
+                shift; lintian "$@" codejail-service_*.changes codejail-service_*.dsc' sh "$d" $CJ_LINTIAN_ARGS \
+                >"$WORK/lintian.log" 2>&1 || true
+        rm -rf "$d"
+}
+
+# Any tag lintian shows with $CJ_LINTIAN_ARGS (E: W: I: P:) fails: the
+# package is clean there, and what is not a defect is overridden with a
+# reason (debian/*lintian-overrides). $1 = the release, for the messages.
+# Expected, per release, because one source builds for 12 and 13: Debian
+# 12's lintian knows Standards-Version 4.6.2 at most (a newer one is its
+# W: newer-standards-version), so 13's lintian calls 4.6.2 out of date (I:);
+# an override would be 12's I: unused-override.
+CJ_LINTIAN_EXPECTED_trixie='^I: codejail-service source: out-of-date-standards-version 4\.6\.2 '
+cj_lintian_verdict() {
+        local n expected
+        expected=CJ_LINTIAN_EXPECTED_${1%%[!a-z]*}
+        expected=${!expected:-^$}
+        n=$(grep -E '^[EWIP]: ' "$WORK/lintian.log" | grep -cvE "$expected" || true)
+        if [ "$n" = 0 ] && ! grep -vE '^(N|O): |^$' "$WORK/lintian.log" | grep -qvE "$expected"; then
+                say "lintian $CJ_LINTIAN_ARGS ($1): clean ($(grep -c '^O: ' "$WORK/lintian.log" || true) override(s), $(grep -cE "$expected" "$WORK/lintian.log" || true) expected)"
+        else
+                sed 's/^/   /' "$WORK/lintian.log" >&2
+                fail "lintian $CJ_LINTIAN_ARGS ($1): $n tag(s) (above)"
+        fi
 }
 
 # A .deb built FOR a Debian release: bookworm on this (Debian 12) host, as
@@ -164,7 +236,7 @@ cj_build_deb_for() {  # $1 = suite
                 cj_heavy_begin "building the .deb"
                 CJ_LINTIAN=0 cj_build_deb
                 cj_heavy_end
-                [ "${CJ_LINTIAN:-1}" = 1 ] && { lintian "$WORK"/codejail-service_*.changes >"$WORK/lintian.log" 2>&1 || true; }
+                [ "${CJ_LINTIAN:-1}" = 1 ] && cj_lintian
         else
                 cj_build_deb_in_tree "$1"
         fi
@@ -248,15 +320,18 @@ cj_build_deb_in_tree() {  # $1 = suite; sets DEB
         # (libllhttp-dev), not compile node-llhttp's sources in place: both
         # are printed.
         if ! systemd-nspawn -q --register=no --keep-unit -M "cjb$$" -D "$merged" --chdir=/build/src \
-                --setenv=CJ_LINTIAN="${CJ_LINTIAN:-1}" sh -c '
+                --setenv=CJ_LINTIAN="${CJ_LINTIAN:-1}" --setenv=CJ_LINTIAN_ARGS="$CJ_LINTIAN_ARGS" sh -c '
                 dpkg-checkbuilddeps || exit 1
+                mkdir -p /build/lintian && cp -a /build/src /build/lintian/codejail-service
                 chown -R 65534:65534 /build
                 setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/build sh -c "cd /build/src && exec dpkg-buildpackage -us -uc -b" \
                         >/build/build.log 2>&1 || { tail -30 /build/build.log; exit 1; }
                 grep -E "^(SKIP|# TOTAL)" /build/build.log | sed "s/^/make check (unprivileged): /"
                 dpkg -l libllhttp-dev node-llhttp 2>/dev/null | sed -n "s/^ii  */build-dep installed: /p"
                 grep -iE "^checking .*llhttp|llhttp.*(pkg-config|found|sources)" /build/build.log | sed "s/^/configure: /"
-                [ "${CJ_LINTIAN:-1}" = 0 ] || lintian ../codejail-service_*.changes >/build/lintian.log 2>&1 || true' \
+                [ "${CJ_LINTIAN:-1}" = 0 ] || setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/build/lintian sh -c "
+                        cd /build/lintian && dpkg-source -b codejail-service >/dev/null &&
+                        lintian $CJ_LINTIAN_ARGS ../codejail-service_*.changes codejail-service_*.dsc" >/build/lintian.log 2>&1 || true' \
                 >"$WORK/build-$suite.out" 2>&1; then
                 cat "$WORK/build-$suite.out" >&2
                 die "dpkg-buildpackage failed in the $suite tree"
@@ -302,6 +377,9 @@ cj_rootfs() {
         # debootstrap does not resolve virtual packages: python3-cryptography
         # needs python3-cffi-backend-api-{min,max}, which this provides
         pkgs+=",python3-cffi-backend"
+        # The package's autopkgtest (debian/tests) with autopkgtest's own
+        # runner, and what its tests depend on beside the above.
+        pkgs+=",autopkgtest,curl,jq,python3-pytest,python3-requests"
         if [ "$suite" != bookworm ]; then
                 pkgs+=",$(cj_deb_deps "$DEB")"
                 pkgs=$(tr ',' '\n' <<<"$pkgs" | sort -u | paste -sd,)
@@ -403,6 +481,36 @@ cj_boot() {
         [ "$st" = running ] || in_ct systemctl --failed --no-legend >&2 || true
 }
 in_ct() { nsenter -t "$LEADER" -a -- "$@"; }
+
+# The package's autopkgtest (debian/tests/control) in the booted container,
+# by autopkgtest itself with the null runner run there as root: the
+# container is the testbed (its own systemd as PID 1, a throw-away overlay).
+# virt-null declares isolation-machine and, as root, root-on-testbed, so
+# the tests run with their declared restrictions, none ignored. Tests from
+# the git archive HEAD tree, the package from $DEB. $1 = a free loopback
+# port for the service (the container shares the host's network: not 8080).
+# A failed or skipped test, or a summary without every test, fails.
+cj_autopkgtest() {
+        local src=$MERGED/root/autopkgtest-src rc=0 want got
+        rm -rf "$src" "$MERGED/root/autopkgtest-out"
+        mkdir -p "$src"
+        git -C "$TOP" archive HEAD | tar -x -C "$src"
+        cp "$DEB" "$MERGED/root/"
+        say "autopkgtest (null runner in the container): $(grep -c '^Tests:' "$src/debian/tests/control") test(s)"
+        in_ct env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 autopkgtest --timeout-test=900 \
+                --env=CODEJAIL_AUTOPKGTEST_PORT="$1" -o /root/autopkgtest-out \
+                /root/autopkgtest-src "/root/$(basename "$DEB")" -- null >"$WORK/autopkgtest.log" 2>&1 || rc=$?
+        cp "$MERGED/root/autopkgtest-out/summary" "$WORK/autopkgtest-summary.txt" 2>/dev/null || :
+        sed 's/^/   /' "$WORK/autopkgtest-summary.txt" 2>/dev/null || true
+        want=$(sed -n 's/^Tests: *//p' "$src/debian/tests/control" | tr ' ' '\n' | grep . | sort | paste -sd' ')
+        got=$(awk '$2 == "PASS" { print $1 }' "$WORK/autopkgtest-summary.txt" 2>/dev/null | sort | paste -sd' ')
+        if [ "$rc" = 0 ] && [ -n "$want" ] && [ "$got" = "$want" ]; then
+                say "autopkgtest: $got passed"
+        else
+                grep -E '^(FAIL|ok|[a-z]+ +(FAIL|SKIP))|^E |FAILED|blame' "$WORK/autopkgtest.log" | tail -40 >&2 || true
+                fail "autopkgtest: exit $rc (2: a test skipped, 4: failed, 12: erroneous package), passed '$got' of '$want'"
+        fi
+}
 
 # Wait for GET $1/health/ = 200; writes the body to $WORK/health.json.
 cj_wait_health() {

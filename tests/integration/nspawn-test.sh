@@ -21,7 +21,9 @@
 #   9. bursts (issue 12): 256 concurrent clients from one address, all
 #      answered correctly (none refused, reset or 5xx); then 2,000
 #      connections within a second while a slow client holds 100 open:
-#      codejail.socket stays active and the next request is answered.
+#      codejail.socket stays active and the next request is answered;
+#  10. after its own purge, the package's autopkgtest (debian/tests) by
+#      autopkgtest's null runner in the container (lib.sh cj_autopkgtest).
 # Needs root, debootstrap, systemd-container, debhelper (installed when
 # missing). The Debian tree is cached in $CODEJAIL_TEST_CACHE (default
 # /var/cache/codejail-test, never the repository); each run boots a
@@ -45,7 +47,7 @@ while [ $# -gt 0 ]; do
         --port) PORT=$2; shift 2 ;;
         --deb) DEB=$(realpath "$2"); shift 2 ;;
         --keep) KEEP=1; shift ;;
-        *) sed -n '3,34p' "$0" >&2; exit 2 ;;
+        *) sed -n '3,36p' "$0" >&2; exit 2 ;;
         esac
 done
 # say, fail, die, in_ct and the build/tree/boot steps (shared with nspawn-bench.sh)
@@ -345,6 +347,11 @@ leftover=$(in_ct sh -c 'ls -d /etc/codejail-service /run/codejail-service /etc/a
         /etc/apparmor.d/local/codejail-* /lib/systemd/system/codejail* /usr/bin/codejaild \
         /etc/systemd/system/*/codejail* /var/lib/systemd/deb-systemd-helper-enabled/*codejail* 2>/dev/null; true')
 [ -z "$leftover" ] && say "purge left nothing behind" || fail "left after purge: $leftover"
+
+# ---- 10. the package's autopkgtest, in this boot ----------------------------------
+# After the purge: autopkgtest installs the .deb afresh, enables and tests
+# it and purges it again (debian/tests).
+cj_autopkgtest "$(cj_free_port)"
 
 say "done: $FAILED failure(s)"
 [ "$FAILED" = 0 ]
