@@ -168,6 +168,7 @@ if wait_marker socket-up 1800; then
                         (cd "$TOP" && API_TEST_SERVICE_BASE=$BASE API_TEST_SERVICE_HAS_NO_EGRESS=1 \
                                 API_TEST_DISABLED_BASE=http://127.0.0.1:$P_DISABLED \
                                 API_TEST_UNHEALTHY_BASE=http://127.0.0.1:$P_UNHEALTHY \
+                                API_TEST_LIBRARY_CONTEXT=api-tests-libraries \
                                 /usr/bin/python3 -m pytest -q -rfE -p no:cacheprovider api_tests >"$WORK/pytest.log" 2>&1) || true
                         PYTEST_LINE=$(tail -1 "$WORK/pytest.log" | sed 's/^=* *//; s/ *=*$//')
                         say "api_tests ($(( $(date +%s) - T_PY )) s): $PYTEST_LINE"
