@@ -34,8 +34,9 @@ JOBS=$(nproc)
 if [ "${CJ_SAN_IN_NS:-}" != 1 ]; then
     # private /tmp and PID namespace: the suites' "no jail dir / no sandbox
     # process remains" checks see this run only, not other runs on the host.
-    # (Not a network namespace: the selfcheck suite must see the real one;
-    # the HTTP and valgrind parts enter loopback-only ones themselves.)
+    # (Not a network namespace: each part makes the one it needs -- the
+    # selfcheck suite one with a route for its netns_self case
+    # (routed-netns.sh), the HTTP and valgrind parts loopback-only ones.)
     exec unshare --mount --pid --fork --mount-proc -- env CJ_SAN_IN_NS=1 \
         "$TOP/tests/private-tmp.sh" "$TOP" "$SAN_BUILD" "$PLAIN_BUILD" -- "$0" "$@"
 fi

@@ -16,10 +16,16 @@ if [ "$(id -u)" != 0 ]; then
         exit 77
 fi
 # A private /tmp (own mount namespace): jail directories of executions
-# running elsewhere on the machine cannot be mistaken for leftovers.
+# running elsewhere on the machine cannot be mistaken for leftovers. And a
+# network namespace of the suite's own with a route out (routed-netns.sh: a
+# veth pair, nothing sent): the service_no_egress probe must have a route to
+# see with netns_self off, and the verdict must not depend on whether the
+# suite was started on a host with a route or in a loopback-only namespace.
 if [ "${SELFCHECK_SUITE_PRIVATE_TMP:-}" != 1 ]; then
-        exec unshare --mount --propagation private -- env SELFCHECK_SUITE_PRIVATE_TMP=1 \
-                "$(dirname "$0")/../private-tmp.sh" "$top_builddir" "$(dirname "$0")" -- bash "$(realpath "$0")"
+        tests=$(cd "$(dirname "$0")/.." && pwd)
+        exec unshare --mount --net --propagation private -- env SELFCHECK_SUITE_PRIVATE_TMP=1 \
+                "$tests/routed-netns.sh" \
+                "$tests/private-tmp.sh" "$top_builddir" "$(dirname "$0")" -- bash "$(realpath "$0")"
 fi
 T=$(mktemp -d /tmp/cj-selfcheck.XXXXXXXX)
 trap 'rm -rf "$T"' EXIT
@@ -82,6 +88,24 @@ if grep -q '"detail": "allowed"' "$T/landlock/health.json"; then
 else
         bad "landlock off: the listdir probe did not notice"
 fi
+# With netns_self off the egress probe names what it saw in this
+# namespace (the veth pair or its route).
+if grep -Eq '"detail": "(non-loopback interface |route: )cjveth' "$T/netns_self/health.json"; then
+        ok "netns_self off: the egress probe itself names the veth pair"
+else
+        bad "netns_self off: the egress probe did not name the veth pair"
+fi
+
+# Already in a loopback-only namespace (systemd's PrivateNetwork=), the
+# service keeps it rather than making its own; the selfcheck passes there
+# as well.
+echo "{\"enabled\": true, \"state_dir\": \"$T/lo\"}" >"$T/lo.json"
+if unshare --net -- sh -c 'ip link set lo up && exec "$@"' sh "$BIN" --config "$T/lo.json" --selfcheck 2>"$T/lo.err" &&
+        grep -q '"detail": "only loopback"' "$T/lo/health.json"; then
+        ok "all layers, loopback-only namespace: selfcheck passes ($(failed_checks "$T/lo/health.json"))"
+else
+        bad "all layers, loopback-only namespace: $(failed_checks "$T/lo/health.json" 2>/dev/null) $(cat "$T/lo.err")"
+fi
 
 echo "{\"enabled\": true, \"state_dir\": \"$T/aa\", \"apparmor\": \"require\"}" >"$T/aa.json"
 if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = Y ]; then
@@ -126,6 +150,12 @@ for u in $uids; do left=$((left + $(ps -eo uid= | awk -v u="$u" '$1 == u' | wc -
 # into this private /tmp (the booted tier builds under /tmp/codejail-nspawn.*).
 dirs=$(find /tmp -maxdepth 1 -regextype posix-extended -regex '/tmp/codejail-[a-z0-9_]{8}' | wc -l)
 [ "$dirs" = 0 ] && ok "no jail directory remains" || bad "$dirs jail directories remain"
+
+# The route was only there to be seen: not one packet left either end.
+tx=$(awk -F: 'NR > 2 { gsub(/ /, "", $1); split($2, f, " ") }
+        $1 ~ /^cjveth[01]$/ { n++; sum += f[10] } END { print n + 0, sum + 0 }' /proc/self/net/dev)
+[ "$tx" = "2 0" ] && ok "no packet sent on the veth pair" \
+        || bad "veth pair: [devices, packets sent] = [$tx], wanted [2 0]"
 
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
