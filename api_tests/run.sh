@@ -97,10 +97,14 @@ exec-venv)
     # private /tmp of its own).
     V=$(mktemp -d /opt/cj-apitest-venv.XXXXXXXX)
     trap 'cleanup; rm -rf "$V"' EXIT
-    "$PY" -m venv --without-pip --system-site-packages "$V/venv"
-    cp -r "$HERE/venv-probe" "$T/venv-probe"   # setuptools builds in the source tree
-    "$V/venv/bin/python3" -m pip install -q --no-index --no-build-isolation --no-cache-dir "$T/venv-probe" \
-        >"$T/pip.log" 2>&1 || { cat "$T/pip.log" >&2; exit 1; }
+    # Made with an operator's umask (022), not the service's (0077 above).
+    (
+        umask 0022
+        "$PY" -m venv --without-pip --system-site-packages "$V/venv"
+        cp -r "$HERE/venv-probe" "$T/venv-probe"   # setuptools builds in the source tree
+        "$V/venv/bin/python3" -m pip install -q --no-index --no-build-isolation --no-cache-dir "$T/venv-probe" \
+            >"$T/pip.log" 2>&1
+    ) || { cat "$T/pip.log" >&2; exit 1; }
     for c in enabled disabled unhealthy; do
         sed -i "s|^{|{\"python_bin\": \"$V/venv/bin/python3\", |" "$T/$c.json"
     done
