@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from conftest import run_ok
+from conftest import library_limits, run_ok
 
 # name -> (code that sets x, the expected x)
 LIBRARIES = {
@@ -31,17 +31,10 @@ LIBRARIES = {
 }
 
 
-# The real-host tier's guests run under QEMU TCG, ~10x slower than hardware
-# (nltk's import and teardown outlast REALTIME there): that tier names a
-# limits context with room for it. Everywhere else the default limits apply.
-CONTEXT = os.environ.get("API_TEST_LIBRARY_CONTEXT")
-
-
 @pytest.mark.parametrize("name", sorted(LIBRARIES))
 def test_support_course_library(client, name):
     code, want = LIBRARIES[name]
-    extra = {"limit_overrides_context": CONTEXT} if CONTEXT else {}
-    g = run_ok(client, code, **extra)  # modules and other objects are dropped by json_safe
+    g = run_ok(client, code, **library_limits())  # modules and other objects are dropped by json_safe
     assert g.get("x") == want, g
 
 

@@ -12,7 +12,7 @@ import zipfile
 import pytest
 import requests
 
-from conftest import CODE_EXEC_PATH, HTTP_TIMEOUT, check_http_headers, run_any, run_ok
+from conftest import CODE_EXEC_PATH, HTTP_TIMEOUT, check_http_headers, library_limits, run_any, run_ok
 
 def zero_div_emsg(service_python):
     """Upstream codejail's text on the interpreter the service runs: Python
@@ -188,7 +188,7 @@ def test_support_matplotlib(client):
         "size = os.path.getsize('tmp/output.png')",
         "del os, plt, matplotlib",
     ])
-    g = run_ok(client, code)
+    g = run_ok(client, code, **library_limits())
     assert g["size"] > 0
 
 

@@ -173,7 +173,7 @@ fact health_first_code "$(curl -s -o "$O/health-first.json" -w '%{http_code}' --
 #                    within 15).
 # The rest are the defaults api_tests expect; "api-tests" is the context the
 # suite's CPU test uses (as nspawn-test.sh and api_tests/run.sh define it);
-# "api-tests-libraries" is test_course_libraries.py's under TCG (nltk's
+# "api-tests-libraries" is the heaviest library tests' under TCG (nltk's
 # import and teardown take ~10 s of this guest's wall clock).
 cat >/etc/codejail-service/codejail.json <<'EOF'
 {
