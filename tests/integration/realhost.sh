@@ -289,7 +289,7 @@ sc=$(case $SELFCHECK in
 py=$(sed -E 's/ in [0-9.]+s.*//' <<<"$PYTEST_LINE")
 word=denials; [ "$AA_MODE" = complain ] && word="complaints (ALLOWED)"
 mode=; [ "$AA_MODE" = complain ] && mode=" [complain]"
-lt=; [ "${RH_LINTIAN_E:-}" ] && lt="lintian ${RH_LINTIAN_E}E/${RH_LINTIAN_W}W, "
+lt=; [ "${RH_LINTIAN_E:-}" ] && lt="lintian ${RH_LINTIAN_E}E/${RH_LINTIAN_W} other tag(s), "
 waited=; [ "$CJ_LOCK_WAIT" -gt 0 ] && waited=" ($((CJ_LOCK_WAIT / 60))m$((CJ_LOCK_WAIT % 60))s of it waiting for $HEAVY_LOCK)"
 SUMMARY="realhost $SUITE$mode: ${lt}AppArmor $([ "$aa" = yes ] && echo active || echo NOT-ACTIVE), $sc, api_tests $py, service-profile $word $n_svc, sandbox-profile $word $n_sbx, sandbox label seen: $([ "$LABEL" = "$WANT_LABEL" ] && echo yes || echo "no ($LABEL)"), layers.apparmor $LAYER, purge $PURGE, $FAILED failure(s), $((el / 60))m$((el % 60))s$waited"
 echo "$SUMMARY" >"$RESULTS/summary.txt"
