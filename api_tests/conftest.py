@@ -184,10 +184,12 @@ class ServiceAnswerError(Exception):
     not mistake a broken run for a deny test that lost its denial."""
 
 
-# The real-host tier's guests run under QEMU TCG, ~10x slower than hardware:
-# the heaviest course libraries (matplotlib, nltk) can outlast REALTIME
-# there, so that tier names a limits context with room for them
-# (API_TEST_LIBRARY_CONTEXT). Everywhere else the default limits apply.
+# The real-host tier's guests run under QEMU TCG, ~10x slower than hardware,
+# and the booted container tier starts the suite seconds after its boot on
+# a shared 2-core VM: there the heaviest course libraries (matplotlib,
+# nltk) have outlasted REALTIME, so those tiers name a limits context with
+# room for them (API_TEST_LIBRARY_CONTEXT). Everywhere else (every local
+# tier) the default limits apply.
 def library_limits():
     ctx = os.environ.get("API_TEST_LIBRARY_CONTEXT")
     return {"limit_overrides_context": ctx} if ctx else {}
