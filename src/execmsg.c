@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "execmsg.h"
+#include "fdio.h"
 #include "macro.h"
 #include "wrapper.h"
 
@@ -52,18 +53,6 @@ static void put_u(struct wbuf *b, uint64_t v, size_t bytes) {
         put(b, le, bytes);
 }
 
-static int write_all(int fd, const char *p, size_t n) {
-        while (n) {
-                ssize_t k = write(fd, p, n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return negative_errno();
-                p += k, n -= (size_t)k;
-        }
-        return 0;
-}
-
 /* Header (magic, body length) then the body built after it. */
 static int send_framed(int fd, uint32_t magic, struct wbuf *b) {
         if (b->oom || b->len - 8 > UINT32_MAX) {
@@ -79,7 +68,7 @@ static int send_framed(int fd, uint32_t magic, struct wbuf *b) {
         }
         memcpy(b->p, h.p, 8);
         free(h.p);
-        int r = write_all(fd, b->p, b->len);
+        int r = fd_write_all(fd, b->p, b->len);
         free(b->p);
         return r;
 }

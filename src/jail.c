@@ -66,6 +66,7 @@
 
 #include "apparmor.h"
 #include "creds.h"
+#include "fdio.h"
 #include "jail.h"
 #include "landlock.h"
 #include "log.h"
@@ -446,15 +447,9 @@ static int write_file_at(int dfd, const char *name, const void *data, size_t len
         _cleanup_close_ int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (fd < 0)
                 return negative_errno();
-        const char *p = data;
-        while (len > 0) {
-                ssize_t k = write(fd, p, len);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return negative_errno();
-                p += k, len -= (size_t)k;
-        }
+        int r = fd_write_all(fd, data, len);
+        if (r < 0)
+                return r;
         if (fchmod(fd, 0644) < 0)
                 return negative_errno();
         return 0;

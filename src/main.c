@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "fdio.h"
 #include "harden.h"
 #include "health.h"
 #include "jail.h"
@@ -63,19 +64,6 @@ static int read_all(const char *path, char **buf, size_t *len) {
         return 0;
 }
 
-static int write_all(int fd, const void *buf, size_t len) {
-        const char *p = buf;
-        while (len) {
-                ssize_t k = write(fd, p, len);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return negative_errno();
-                p += k, len -= (size_t)k;
-        }
-        return 0;
-}
-
 /* The --exec client: send a multipart request for the payload and files
  * through the real server code on a socketpair, print the body. */
 _noreturn_ static void exec_client(int fd, const char *payload_path, const struct upload *files, size_t n) {
@@ -111,8 +99,8 @@ _noreturn_ static void exec_client(int fd, const char *payload_path, const struc
                 dprintf(fd, "--%s\r\nContent-Disposition: form-data; name=\"%s\"%s%s%s\r\n\r\n", boundary,
                         i ? files[i - 1].name : "payload", i ? "; filename=\"" : "", i ? files[i - 1].name : "",
                         i ? "\"" : "");
-                write_all(fd, bodies[i], blens[i]);
-                write_all(fd, "\r\n", 2);
+                fd_write_all(fd, bodies[i], blens[i]);
+                fd_write_all(fd, "\r\n", 2);
         }
         dprintf(fd, "--%s--\r\n", boundary);
         shutdown(fd, SHUT_WR);
