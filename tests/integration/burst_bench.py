@@ -53,6 +53,9 @@ import threading
 import time
 import urllib.parse
 
+# the booted benchmark's percentile, so both tables interpolate alike
+from nspawn_bench import pct
+
 LMS_READ_TIMEOUT_S = 3.5
 CONNECT_TIMEOUT_S = 60
 READ_TIMEOUT_S = 180
@@ -88,15 +91,6 @@ def raw_request(payload, slug):
 
 
 RAW = {k: raw_request(p, "burst-bench-" + k) for k, (p, _) in CASES.items()}
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    if not xs:
-        return float("nan")
-    k = (len(xs) - 1) * p / 100.0
-    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
 def classify(kind, data):

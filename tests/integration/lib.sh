@@ -113,6 +113,7 @@ cj_workdir() {
 # ---- the package -------------------------------------------------------------
 # Who builds the .deb: a build daemon's kind of user, never root.
 CJ_BUILDER=65534:65534
+cj_as_builder() { setpriv --reuid="${CJ_BUILDER%:*}" --regid="${CJ_BUILDER#*:}" --clear-groups "$@"; }
 cj_build_deb() {
         [ -n "$DEB" ] && { say "package: $(basename "$DEB")"; return 0; }
         say "building the .deb from git archive HEAD ($(git -C "$TOP" rev-parse --short HEAD))"
@@ -132,7 +133,7 @@ cj_build_deb() {
         cp -a "$WORK/src" "$WORK/build/src"
         chmod 0755 "$WORK"
         chown -R "$CJ_BUILDER" "$WORK/build"
-        if ! setpriv --reuid="${CJ_BUILDER%:*}" --regid="${CJ_BUILDER#*:}" --clear-groups \
+        if ! cj_as_builder \
                 env HOME="$WORK/build" sh -c 'cd "$1" && exec dpkg-buildpackage -us -uc -b' sh "$WORK/build/src" \
                 >"$WORK/build.log" 2>&1; then
                 tail -30 "$WORK/build.log" >&2
@@ -162,7 +163,7 @@ cj_repro_check() {
         rm -rf "$r" && mkdir -p "$r/elsewhere/deeper"
         cp -a "$WORK/src" "$r/elsewhere/deeper/codejail-service-0.1.0"
         chown -R "$CJ_BUILDER" "$r"
-        if ! setpriv --reuid="${CJ_BUILDER%:*}" --regid="${CJ_BUILDER#*:}" --clear-groups \
+        if ! cj_as_builder \
                 env HOME="$r/elsewhere" TZ=Etc/GMT-14 LC_ALL=C.UTF-8 DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" \
                 sh -c 'umask 0002 && cd "$1" && exec dpkg-buildpackage -us -uc -b' sh "$r/elsewhere/deeper/codejail-service-0.1.0" \
                 >"$WORK/build-repro.log" 2>&1; then
@@ -198,7 +199,7 @@ cj_lintian() {
         cp "$WORK"/codejail-service_*.changes "$WORK"/codejail-service*_*.deb "$WORK"/codejail-service_*.buildinfo "$d/"
         chown -R "$CJ_BUILDER" "$d"
         # shellcheck disable=SC2086
-        setpriv --reuid="${CJ_BUILDER%:*}" --regid="${CJ_BUILDER#*:}" --clear-groups env HOME="$d" sh -c '
+        cj_as_builder env HOME="$d" sh -c '
                 cd "$1" && dpkg-source -b codejail-service >dpkg-source.log 2>&1 || { cat dpkg-source.log; exit 1; }
                 shift; lintian "$@" codejail-service_*.changes codejail-service_*.dsc' sh "$d" $CJ_LINTIAN_ARGS \
                 >"$WORK/lintian.log" 2>&1 || true
