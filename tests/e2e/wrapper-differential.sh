@@ -4,7 +4,8 @@
 # writes byte for byte what the json module path writes, on this host's
 # Python, for a generated corpus and every payload the api_tests suite sent
 # through exec-suite.sh (recorded there). Another release's Python: the
-# real-host tier runs tests/wrapper/differential.py in its build root.
+# real-host tier runs tests/wrapper/differential.py in its Debian 13 build
+# root (lib.sh cj_wrapper_differential_in; the generated corpus).
 set -uo pipefail
 : "${top_srcdir:?}" "${top_builddir:?}"
 W=$(mktemp "$top_builddir/tests/e2e/cj-wrapper.XXXXXXXX")

@@ -270,7 +270,8 @@ cj_prune() {  # $1 = path prefix
 
 cj_build_tree() {  # $1 = suite, $2 = source tree; sets BUILD_ROOT (cached)
         local suite=$1 src=$2 pkgs bdeps key log
-        pkgs="build-essential dpkg-dev fakeroot lintian"
+        # python3: the wrapper differential runs on the release's Python
+        pkgs="build-essential dpkg-dev fakeroot lintian python3"
         # The build dependencies as debian/control has them: the key changes
         # when they do, and the tree is made again.
         bdeps=$(sed -n '/^Build-Depends:/,/^[^ ]/p' "$src/debian/control")
@@ -295,6 +296,22 @@ cj_build_tree() {  # $1 = suite, $2 = source tree; sets BUILD_ROOT (cached)
         : >"$BUILD_ROOT.tmp/.build-deps-ok"
         cj_prune "$CACHE/build-$suite-"
         mv "$BUILD_ROOT.tmp" "$BUILD_ROOT"
+}
+
+# The wrapper differential (tests/wrapper/differential.py, issue 16) on this
+# release's Python: make check in the tree ran unprivileged and skipped it.
+# The wrapper is the one the tree's build prints; the interpreter runs in the
+# tree (chroot), in a network namespace of its own (no route).
+cj_wrapper_differential_in() {  # $1 = build root, $2 = suite
+        local root=$1 w
+        w=$(mktemp "$WORK/wrapper.XXXXXX")
+        chroot "$root" /build/src/tests/wrapper/print-wrapper 0 >"$w" ||
+                die "print-wrapper failed in the $2 tree"
+        say "wrapper differential on $2's $(chroot "$root" /usr/bin/python3 -V 2>&1)"
+        unshare --net -- /usr/bin/python3 "$TOP/tests/wrapper/differential.py" --wrapper "$w" --chroot "$root" \
+                >"$WORK/differential-$2.out" 2>&1 ||
+                { tail -30 "$WORK/differential-$2.out" >&2; die "wrapper differential failed on $2's Python"; }
+        tail -3 "$WORK/differential-$2.out" | sed 's/^/   /'
 }
 
 cj_build_deb_in_tree() {  # $1 = suite; sets DEB
@@ -339,6 +356,7 @@ cj_build_deb_in_tree() {  # $1 = suite; sets DEB
         fi
         # (nspawn's note about /run/systemd on a host not run by systemd is noise)
         grep -v "^Attempted to remove disk file system" "$WORK/build-$suite.out" | sed 's/^/   /' || true
+        cj_wrapper_differential_in "$merged" "$suite"
         cp "$merged"/build/codejail-service_*.deb "$merged"/build/codejail-service_*.changes "$WORK/"
         cp "$merged/build/build.log" "$WORK/build.log"
         cp "$merged/build/lintian.log" "$WORK/lintian.log" 2>/dev/null || true

@@ -34,6 +34,8 @@ import sys
 import tempfile
 import threading
 
+# chroot(8) is in sbin, which the jail's PATH (ENV) does not hold
+CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
 ENV = {"PATH": "/usr/bin:/bin", "TMPDIR": "tmp", "HOME": "tmp", "LANG": "C.UTF-8"}
 
 
@@ -107,7 +109,7 @@ def run(python, chroot, workdir, text, stdin):
     os.chmod(os.path.join(workdir, "tmp"), 0o777)
     argv = [python, "-E", "-B", "jailed_code"]
     if chroot:
-        argv = ["chroot", chroot, "sh", "-c", 'cd "$0" && exec "$@"', "/" + os.path.relpath(workdir, chroot)] + argv
+        argv = [CHROOT, chroot, "sh", "-c", 'cd "$0" && exec "$@"', "/" + os.path.relpath(workdir, chroot)] + argv
         cwd, pre = None, os.setsid  # chroot(8) needs root; the build root is a throw-away tree
     else:
         cwd, pre = workdir, confine
