@@ -75,6 +75,21 @@ def _record(text):
             f.write(json.dumps({"code": p["code"], "globals_dict": p["globals_dict"]}) + "\n")
 
 
+def auth_headers():
+    """With API_TEST_JWT_KEY (api_tests/run.sh http with API_TEST_JWT=1: a
+    service that requires the LMS's JWT), the header edx-rest-api-client
+    sends, with a fresh token; else nothing."""
+    if not os.environ.get("API_TEST_JWT_KEY"):
+        return {}
+    import lms_jwt
+    return {"Authorization": "JWT " + lms_jwt.mint()}
+
+
+def auth_line():
+    """auth_headers() as a raw header line for hand-made requests."""
+    return "".join(f"{k}: {v}\r\n" for k, v in auth_headers().items())
+
+
 class HttpClient:
     transport = "http"
 
@@ -89,9 +104,10 @@ class HttpClient:
         data = {"payload": _payload_text(payload)}
         if files:
             mp = {name: (name, content, "application/octet-stream") for name, content in files.items()}
-            r = requests.post(self.url(CODE_EXEC_PATH), data=data, files=mp, timeout=HTTP_TIMEOUT)
+            r = requests.post(self.url(CODE_EXEC_PATH), data=data, files=mp, headers=auth_headers(),
+                              timeout=HTTP_TIMEOUT)
         else:
-            r = requests.post(self.url(CODE_EXEC_PATH), data=data, timeout=HTTP_TIMEOUT)
+            r = requests.post(self.url(CODE_EXEC_PATH), data=data, headers=auth_headers(), timeout=HTTP_TIMEOUT)
         check_http_headers(r)
         return Result(r.status_code, r.text, r.headers, "http")
 
@@ -337,6 +353,8 @@ def pytest_collection_modifyitems(config, items):
         elif item.get_closest_marker("unhealthy_service") and not has_unhealthy:
             drop.append(item)
         elif item.get_closest_marker("host_plants") and not _plants_available():
+            drop.append(item)
+        elif item.get_closest_marker("jwt") and not (has_http and os.environ.get("API_TEST_JWT_KEY")):
             drop.append(item)
         elif item.get_closest_marker("venv") and not os.environ.get("API_TEST_VENV_PACKAGE"):
             drop.append(item)

@@ -12,6 +12,9 @@
 #   api_tests/run.sh sabotage-http [sabotage_check.py args]
 #
 # CODEJAILD / CODEJAILD_SABOTAGE override the binaries (default: build-main).
+# API_TEST_JWT=1 (http): every service requires the LMS's JWT (issue 18),
+# with a key set made for the run (lms_jwt.py); every client sends a
+# token, and test_auth.py's refusals run.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
@@ -123,6 +126,14 @@ exec)
     "$PY" -m pytest -m "not http" "$@"
     ;;
 http)
+    if [ "${API_TEST_JWT:-}" = 1 ]; then
+        jwt_keys=$("$PY" "$HERE/lms_jwt.py" keygen "$T")
+        for c in enabled disabled unhealthy; do
+            sed -i "s|^{|{$jwt_keys, |" "$T/$c.json"
+        done
+        export API_TEST_JWT_KEY="$T/lms-key.pem"
+    fi
+    export API_TEST_SERVICE_LOG="$T/service-8080.log"
     selfcheck "$BIN"
     start_service 8080 "$T/enabled.json" "$BIN"
     start_service 8081 "$T/disabled.json" "$BIN"

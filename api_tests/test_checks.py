@@ -9,7 +9,7 @@ import zipfile
 import pytest
 import requests
 
-from conftest import CODE_EXEC_PATH, HTTP_TIMEOUT, check_http_headers
+from conftest import CODE_EXEC_PATH, HTTP_TIMEOUT, auth_headers, check_http_headers
 
 GOOD = {"code": "x = 1", "globals_dict": {}}
 
@@ -60,14 +60,15 @@ def test_support_check2_unhealthy_comes_before_payload_checks(unhealthy_client):
 
 @pytest.mark.http
 def test_support_check3_missing_payload_urlencoded(http_base):
-    r = requests.post(http_base + CODE_EXEC_PATH, data={"other": "x"}, timeout=HTTP_TIMEOUT)
+    r = requests.post(http_base + CODE_EXEC_PATH, data={"other": "x"}, headers=auth_headers(), timeout=HTTP_TIMEOUT)
     check_http_headers(r)
     expect_error(r, 400, "Missing 'payload' parameter in POST body")
 
 
 @pytest.mark.http
 def test_support_check3_missing_payload_multipart(http_base):
-    r = requests.post(http_base + CODE_EXEC_PATH, files={"other": (None, "x")}, timeout=HTTP_TIMEOUT)
+    r = requests.post(http_base + CODE_EXEC_PATH, files={"other": (None, "x")}, headers=auth_headers(),
+                      timeout=HTTP_TIMEOUT)
     check_http_headers(r)
     expect_error(r, 400, "Missing 'payload' parameter in POST body")
 
@@ -76,7 +77,7 @@ def test_support_check3_missing_payload_multipart(http_base):
 def test_support_check3_payload_as_file_is_not_a_field(http_base):
     # A part with a filename is an uploaded file, not the form field.
     r = requests.post(http_base + CODE_EXEC_PATH, files={"payload": ("payload", json.dumps(GOOD))},
-                      timeout=HTTP_TIMEOUT)
+                      headers=auth_headers(), timeout=HTTP_TIMEOUT)
     check_http_headers(r)
     expect_error(r, 400, "Missing 'payload' parameter in POST body")  # check 3 precedes check 7
 

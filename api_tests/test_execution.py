@@ -12,7 +12,7 @@ import zipfile
 import pytest
 import requests
 
-from conftest import CODE_EXEC_PATH, HTTP_TIMEOUT, check_http_headers, library_limits, run_any, run_ok
+from conftest import CODE_EXEC_PATH, HTTP_TIMEOUT, auth_headers, check_http_headers, library_limits, run_any, run_ok
 
 def zero_div_emsg(service_python):
     """Upstream codejail's text on the interpreter the service runs: Python
@@ -280,7 +280,8 @@ def test_support_abort_signal_status(client):
 @pytest.mark.http
 def test_support_urlencoded_body(http_base):
     payload = json.dumps({"code": "x = x + 1", "globals_dict": {"x": 1}})
-    r = requests.post(http_base + CODE_EXEC_PATH, data={"payload": payload}, timeout=HTTP_TIMEOUT)
+    r = requests.post(http_base + CODE_EXEC_PATH, data={"payload": payload}, headers=auth_headers(),
+                      timeout=HTTP_TIMEOUT)
     assert r.request.headers["Content-Type"] == "application/x-www-form-urlencoded"
     check_http_headers(r)
     assert r.status_code == 200 and r.json() == {"globals_dict": {"x": 2}}, r.text
@@ -289,7 +290,8 @@ def test_support_urlencoded_body(http_base):
 @pytest.mark.http
 def test_support_multipart_body_without_files(http_base):
     payload = json.dumps({"code": "x = x + 1", "globals_dict": {"x": 1}})
-    r = requests.post(http_base + CODE_EXEC_PATH, files={"payload": (None, payload)}, timeout=HTTP_TIMEOUT)
+    r = requests.post(http_base + CODE_EXEC_PATH, files={"payload": (None, payload)}, headers=auth_headers(),
+                      timeout=HTTP_TIMEOUT)
     assert r.request.headers["Content-Type"].startswith("multipart/form-data")
     check_http_headers(r)
     assert r.status_code == 200 and r.json() == {"globals_dict": {"x": 2}}, r.text
@@ -305,6 +307,6 @@ def test_support_multipart_duplicate_file_last_wins(http_base):
     payload = json.dumps({"code": "import dupmod\nv = dupmod.V", "globals_dict": {}, "python_path": ["python_lib.zip"]})
     files = [("payload", (None, payload)), ("python_lib.zip", ("python_lib.zip", z(1))),
              ("python_lib.zip", ("python_lib.zip", z(2)))]
-    r = requests.post(http_base + CODE_EXEC_PATH, files=files, timeout=HTTP_TIMEOUT)
+    r = requests.post(http_base + CODE_EXEC_PATH, files=files, headers=auth_headers(), timeout=HTTP_TIMEOUT)
     check_http_headers(r)
     assert r.status_code == 200 and r.json() == {"globals_dict": {"v": 2}}, r.text

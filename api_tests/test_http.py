@@ -10,7 +10,7 @@ import urllib.parse
 import pytest
 import requests
 
-from conftest import CODE_EXEC_PATH, HTTP_TIMEOUT, check_http_headers
+from conftest import CODE_EXEC_PATH, HTTP_TIMEOUT, auth_headers, auth_line, check_http_headers
 
 pytestmark = pytest.mark.http
 
@@ -109,14 +109,15 @@ def test_support_405_with_allow(http_base, method, path, allowed):
 @pytest.mark.parametrize("ctype", ["application/json", "text/plain", "application/octet-stream"])
 def test_support_415(http_base, ctype):
     body = json.dumps({"code": "x = 1", "globals_dict": {}})
-    r = requests.post(http_base + CODE_EXEC_PATH, data=body, headers={"Content-Type": ctype}, timeout=HTTP_TIMEOUT)
+    r = requests.post(http_base + CODE_EXEC_PATH, data=body, headers={"Content-Type": ctype, **auth_headers()},
+                      timeout=HTTP_TIMEOUT)
     check_http_headers(r)
     assert r.status_code == 415, r.text
     assert "error" in r.json()
 
 
 def test_support_413_declared_length(http_base):
-    req = (f"POST {CODE_EXEC_PATH} HTTP/1.1\r\nHost: {host_of(http_base)}\r\n"
+    req = (f"POST {CODE_EXEC_PATH} HTTP/1.1\r\nHost: {host_of(http_base)}\r\n{auth_line()}"
            "Content-Type: application/x-www-form-urlencoded\r\n"
            f"Content-Length: {32 * 1024 * 1024 + 1}\r\n\r\npayload=").encode()
     t0 = time.monotonic()
@@ -128,7 +129,7 @@ def test_support_413_declared_length(http_base):
 def test_support_413_chunked_overflow(http_base):
     u = urllib.parse.urlsplit(http_base)
     s = socket.create_connection((u.hostname, u.port), timeout=30)
-    s.sendall((f"POST {CODE_EXEC_PATH} HTTP/1.1\r\nHost: {host_of(http_base)}\r\n"
+    s.sendall((f"POST {CODE_EXEC_PATH} HTTP/1.1\r\nHost: {host_of(http_base)}\r\n{auth_line()}"
                "Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n").encode())
     chunk = b"a" * (1 << 20)
     frame = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
@@ -164,7 +165,7 @@ def test_support_http10(http_base):
 
 def test_support_expect_100_continue(http_base):
     form = "payload=" + urllib.parse.quote(json.dumps({"code": "x = x + 1", "globals_dict": {"x": 41}}))
-    req = (f"POST {CODE_EXEC_PATH} HTTP/1.1\r\nHost: {host_of(http_base)}\r\n"
+    req = (f"POST {CODE_EXEC_PATH} HTTP/1.1\r\nHost: {host_of(http_base)}\r\n{auth_line()}"
            "Content-Type: application/x-www-form-urlencoded\r\nExpect: 100-continue\r\n"
            f"Content-Length: {len(form)}\r\n\r\n").encode()
     t0 = time.monotonic()
@@ -181,7 +182,8 @@ def test_support_chunked_request_body(http_base):
         for i in range(0, len(data), 7):
             yield data[i:i + 7]
     r = requests.post(http_base + CODE_EXEC_PATH, data=gen(),
-                      headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=HTTP_TIMEOUT)
+                      headers={"Content-Type": "application/x-www-form-urlencoded", **auth_headers()},
+                      timeout=HTTP_TIMEOUT)
     assert r.request.headers.get("Transfer-Encoding") == "chunked"
     check_http_headers(r)
     assert r.status_code == 200 and r.json() == {"globals_dict": {"x": 2}}, r.text

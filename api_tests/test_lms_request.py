@@ -18,7 +18,7 @@ import zipfile
 import pytest
 import requests
 
-from conftest import CODE_EXEC_PATH, HTTP_TIMEOUT, check_http_headers, run_any, run_ok
+from conftest import CODE_EXEC_PATH, HTTP_TIMEOUT, auth_headers, check_http_headers, run_any, run_ok
 
 SEED = 1234567
 # What the platform's safe_exec puts before every problem (written here from
@@ -129,9 +129,10 @@ def test_support_lms_capa_request(client, service_python, sandbox_has_random2):
 @pytest.mark.http
 def test_support_lms_capa_request_on_the_wire(http_base, service_python, sandbox_has_random2):
     # As the platform's client posts it: requests, files as (name, bytes)
-    # pairs, the payload json.dumps()ed into a form field.
+    # pairs, the payload json.dumps()ed into a form field; with OAuth
+    # configured, edx-rest-api-client's "Authorization: JWT <token>".
     r = requests.post(http_base + CODE_EXEC_PATH, files=[("python_lib.zip", course_zip())],
-                      data={"payload": json.dumps(lms_payload())}, timeout=HTTP_TIMEOUT)
+                      data={"payload": json.dumps(lms_payload())}, headers=auth_headers(), timeout=HTTP_TIMEOUT)
     check_http_headers(r)
     assert r.status_code == 200, r.text
     check_answer(r.json(), service_python, sandbox_has_random2)

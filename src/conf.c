@@ -71,6 +71,8 @@ int config_new_default(struct config **ret) {
          * ~40 s), short of RuntimeMaxSec=120 with request_timeout_s and
          * REALTIME on top. */
         c->queue_timeout_s = 60;
+        c->jwt.algorithms = AUTH_ALGS_ALL;
+        c->jwt.clock_skew_s = CONFIG_DEFAULT_JWT_SKEW_S;
         if (!c->python_bin || !c->apparmor_profile || !c->state_dir) {
                 config_free(c);
                 return -ENOMEM;
@@ -91,6 +93,8 @@ void config_free(struct config *c) {
         free(c->python_bin);
         free(c->apparmor_profile);
         free(c->state_dir);
+        free(c->jwt_jwks_file);
+        auth_policy_done(&c->jwt);
         free(c->path);
         free(c);
 }
@@ -231,6 +235,106 @@ static int parse_modules(const json_t *v, const char *k, struct config *c, char 
         return 0;
 }
 
+/* A string or an array of 1..16 non-empty strings (jwt_issuers,
+ * jwt_audiences: the LMS names one, key rotation across LMS domains two). */
+static int parse_strings(const json_t *v, const char *k, char ***out, size_t *n_out, char *err, size_t errlen) {
+        enum { MAX = 16 };
+        const json_t *e;
+        size_t i, n = json_is_string(v) ? 1 : json_array_size(v);
+        if ((!json_is_string(v) && !json_is_array(v)) || n == 0 || n > MAX)
+                return fail(err, errlen, "key '%s': expected a string or an array of 1..%d strings", k, MAX);
+        char **list = calloc(n, sizeof *list);
+        if (!list)
+                return -ENOMEM;
+        for (i = 0; i < n; i++) {
+                e = json_is_string(v) ? v : json_array_get(v, i);
+                const char *s = json_string_value(e);
+                if (!s || !*s || strlen(s) > 512 || strlen(s) != json_string_length(e) || !(list[i] = strdup(s))) {
+                        for (size_t j = 0; j < i; j++)
+                                free(list[j]);
+                        free(list);
+                        return s && *s && strlen(s) <= 512 && strlen(s) == json_string_length(e)
+                                       ? -ENOMEM
+                                       : fail(err, errlen, "key '%s': expected non-empty strings of at most 512 bytes", k);
+                }
+        }
+        for (size_t j = 0; j < *n_out; j++)
+                free((*out)[j]);
+        free(*out);
+        *out = list;
+        *n_out = n;
+        return 0;
+}
+
+/* Only the RS family: the key set holds public keys, so "none" and HMAC
+ * ("HS256" with the public key as the secret) must never be accepted. */
+static int parse_algorithms(const json_t *v, const char *k, unsigned *out, char *err, size_t errlen) {
+        unsigned mask = 0;
+        size_t i;
+        const json_t *e;
+        if (!json_is_array(v) || json_array_size(v) == 0)
+                return fail(err, errlen, "key '%s': expected a non-empty array of \"RS256\", \"RS384\", \"RS512\"", k);
+        json_array_foreach(v, i, e) {
+                unsigned bit = auth_alg_bit(json_string_value(e));
+                if (!bit)
+                        return fail(err, errlen, "key '%s[%zu]': only RS256, RS384 and RS512 are accepted (never "
+                                                 "none, never HMAC)", k, i);
+                mask |= bit;
+        }
+        *out = mask;
+        return 0;
+}
+
+/* {"claim": "value" | true}: value to equal (or to be held by an array
+ * claim such as "scopes"), true to be present. */
+static int parse_claims(const json_t *v, const char *k, struct auth_policy *p, char *err, size_t errlen) {
+        enum { MAX = 16 };
+        const char *name;
+        const json_t *e;
+        if (!json_is_object(v) || json_object_size(v) > MAX)
+                return fail(err, errlen, "key '%s': expected an object of at most %d claims", k, MAX);
+        struct auth_claim *c = calloc(json_object_size(v) + 1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        size_t n = 0;
+        int r = 0;
+        json_object_foreach((json_t *)v, name, e) {
+                if (!*name || strlen(name) > 64 || (!json_is_true(e) && !json_is_string(e))) {
+                        r = fail(err, errlen, "key '%s.%.64s': expected a string to match or true", k, name);
+                        break;
+                }
+                c[n].name = strdup(name);
+                c[n].value = json_is_string(e) ? strdup(json_string_value(e)) : NULL;
+                n++;
+                if (!c[n - 1].name || (json_is_string(e) && !c[n - 1].value)) {
+                        r = -ENOMEM;
+                        break;
+                }
+        }
+        struct auth_policy tmp = { .claims = c, .n_claims = n };
+        if (r < 0) {
+                auth_policy_done(&tmp);
+                return r;
+        }
+        tmp = (struct auth_policy){ .claims = p->claims, .n_claims = p->n_claims };
+        auth_policy_done(&tmp);
+        p->claims = c;
+        p->n_claims = n;
+        return 0;
+}
+
+/* jwt_jwks_file: an absolute path, or the name of a credential
+ * (LoadCredential=) in $CREDENTIALS_DIRECTORY. */
+static bool is_jwks_location(const char *s) {
+        if (!s || !*s || strlen(s) >= 256)
+                return false;
+        if (s[0] == '/')
+                return true;
+        if (streq_safe(s, ".") || streq_safe(s, ".."))
+                return false;
+        return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == strlen(s);
+}
+
 int config_parse(const char *text, size_t len, struct config **ret, char *err, size_t errlen) {
         struct config *c = NULL;
         json_error_t jerr;
@@ -318,10 +422,44 @@ int config_parse(const char *text, size_t len, struct config **ret, char *err, s
                         r = get_int(v, k, 0, 3600, &x, err, errlen);
                         if (r >= 0)
                                 c->queue_timeout_s = (int)x;
-                } else
+                } else if (streq_safe(k, "jwt_jwks_file")) {
+                        const char *s = json_string_value(v);
+                        if (!is_jwks_location(s) || strlen(s) != json_string_length(v))
+                                r = fail(err, errlen, "key '%s': expected an absolute path or a credential name", k);
+                        else {
+                                free(c->jwt_jwks_file);
+                                r = (c->jwt_jwks_file = strdup(s)) ? 0 : -ENOMEM;
+                        }
+                } else if (streq_safe(k, "jwt_issuers"))
+                        r = parse_strings(v, k, &c->jwt.issuers, &c->jwt.n_issuers, err, errlen);
+                else if (streq_safe(k, "jwt_audiences"))
+                        r = parse_strings(v, k, &c->jwt.audiences, &c->jwt.n_audiences, err, errlen);
+                else if (streq_safe(k, "jwt_algorithms"))
+                        r = parse_algorithms(v, k, &c->jwt.algorithms, err, errlen);
+                else if (streq_safe(k, "jwt_clock_skew_s")) {
+                        r = get_int(v, k, 0, 600, &x, err, errlen);
+                        if (r >= 0)
+                                c->jwt.clock_skew_s = x;
+                } else if (streq_safe(k, "jwt_required_claims"))
+                        r = parse_claims(v, k, &c->jwt, err, errlen);
+                else
                         r = fail(err, errlen, "key '%s': unknown key", k);
                 if (r < 0)
                         goto out;
+        }
+        /* Authentication is all or nothing: a key set without the issuer
+         * and audience to hold tokens to would accept any token the LMS
+         * signs for anyone; jwt_* keys without a key set would look like
+         * authentication while there is none. */
+        if (c->jwt_jwks_file && (!c->jwt.n_issuers || !c->jwt.n_audiences)) {
+                r = fail(err, errlen, "key 'jwt_jwks_file': needs jwt_issuers and jwt_audiences");
+                goto out;
+        }
+        if (!c->jwt_jwks_file && (json_object_get(root, "jwt_issuers") || json_object_get(root, "jwt_audiences") ||
+                                  json_object_get(root, "jwt_algorithms") || json_object_get(root, "jwt_clock_skew_s") ||
+                                  json_object_get(root, "jwt_required_claims"))) {
+                r = fail(err, errlen, "jwt_* keys without 'jwt_jwks_file': authentication would be off");
+                goto out;
         }
         *ret = TAKE_PTR(c);
         r = 0;
@@ -358,6 +496,36 @@ static int read_file(const char *path, size_t max, char **ret, size_t *len) {
         return 0;
 }
 
+/* Read the JWK set now, while the instance may still read what its
+ * credentials and /etc hold (before harden_self()). */
+static int load_jwks(struct config *c, char *err, size_t errlen) {
+        char cred[4096];
+        const char *path = c->jwt_jwks_file;
+        if (path[0] != '/') {
+                const char *dir = getenv("CREDENTIALS_DIRECTORY");
+                if (!dir || !*dir) {
+                        snprintf(err, errlen, "config %s: key 'jwt_jwks_file': credential %s: no $CREDENTIALS_DIRECTORY "
+                                 "(LoadCredential=%s:/etc/codejail-service/%s in a drop-in)", c->path, path, path, path);
+                        return -ENOENT;
+                }
+                snprintf(cred, sizeof cred, "%s/%s", dir, path);
+                path = cred;
+        }
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        int r = read_file(path, CONFIG_MAX_JWKS_BYTES, &text, &len);
+        if (r < 0) {
+                snprintf(err, errlen, "config %s: key 'jwt_jwks_file': %s: %s", c->path, path, strerror(-r));
+                return r;
+        }
+        char detail[512];
+        r = auth_keys_parse(text, len, &c->jwt.keys, detail, sizeof detail);
+        if (r < 0)
+                snprintf(err, errlen, "config %s: key 'jwt_jwks_file': %s: %s", c->path, path,
+                         r == -EINVAL ? detail : strerror(-r));
+        return r;
+}
+
 int config_load(const char *explicit_path, struct config **ret, char *err, size_t errlen) {
         char cred[4096];
         const char *path = explicit_path;
@@ -390,6 +558,10 @@ int config_load(const char *explicit_path, struct config **ret, char *err, size_
         if (!c->path) {
                 config_free(c);
                 return -ENOMEM;
+        }
+        if (c->jwt_jwks_file && (r = load_jwks(c, err, errlen)) < 0) {
+                config_free(c);
+                return r;
         }
         *ret = c;
         return 0;

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "auth.h"
+
 /* codejail's limit names, plus TMPFS and OUTPUT. */
 enum limit_id { LIMIT_CPU, LIMIT_REALTIME, LIMIT_VMEM, LIMIT_FSIZE, LIMIT_NPROC, LIMIT_TMPFS, LIMIT_OUTPUT, _LIMIT_MAX };
 
@@ -46,6 +48,11 @@ struct config {
          * wait for one before it is answered 503. */
         unsigned max_concurrent_executions;
         int queue_timeout_s;
+        /* Authentication of the caller (issue 18, src/auth.h): on when
+         * jwt_jwks_file is set; config_load reads the key set into
+         * jwt.keys before the instance hardens itself. */
+        char *jwt_jwks_file;
+        struct auth_policy jwt;
         char *path; /* where it was loaded from */
 };
 
@@ -54,6 +61,9 @@ struct config {
 
 #define CONFIG_DEFAULT_PATH "/etc/codejail-service/codejail.json"
 #define CONFIG_CREDENTIAL_NAME "codejail.json"
+/* The LMS's JWK set: public keys, but bounded like everything read. */
+#define CONFIG_MAX_JWKS_BYTES (256u << 10)
+#define CONFIG_DEFAULT_JWT_SKEW_S 60
 
 const char *limit_name(enum limit_id id);
 /* Whether v is in the range the config accepts for that limit. */
@@ -77,10 +87,16 @@ int config_new_default(struct config **ret);
 int config_parse(const char *text, size_t len, struct config **ret, char *err, size_t errlen);
 
 /* Resolve which file to read: explicit, $CREDENTIALS_DIRECTORY/codejail.json,
- * then CONFIG_DEFAULT_PATH; then load it. */
+ * then CONFIG_DEFAULT_PATH; then load it, and the JWK set jwt_jwks_file
+ * names (an absolute path, or a credential name in $CREDENTIALS_DIRECTORY). */
 int config_load(const char *explicit_path, struct config **ret, char *err, size_t errlen);
 
 void config_free(struct config *c);
+
+/* Whether code-exec requires the LMS's JWT. */
+static inline bool config_auth_enabled(const struct config *c) {
+        return c && c->jwt_jwks_file;
+}
 
 /* Limits for a limit_overrides_context (NULL or unknown -> defaults). */
 void config_resolve_limits(const struct config *c, const char *context, struct limits *out);

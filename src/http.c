@@ -107,7 +107,8 @@ struct reader {
         bool colon_seen; /* in the current header line */
         bool head_done;
 
-        struct sbuf url, field, value, content_type;
+        struct sbuf url, field, value, content_type, authorization;
+        unsigned n_authorization;
         bool expect_continue;
         bool headers_complete, message_complete;
         int cb_error; /* negative errno set by a callback returning HPE_USER */
@@ -177,6 +178,12 @@ static int on_header_value_complete(llhttp_t *p) {
         if (field_is(&r->field, "Content-Type")) {
                 sbuf_reset(&r->content_type);
                 int k = sbuf_append(&r->content_type, v, vlen, r->lim->max_header_bytes);
+                if (k < 0)
+                        return cb_fail(r, k);
+        } else if (field_is(&r->field, "Authorization")) {
+                r->n_authorization++;
+                sbuf_reset(&r->authorization);
+                int k = sbuf_append(&r->authorization, v, vlen, r->lim->max_header_bytes);
                 if (k < 0)
                         return cb_fail(r, k);
         } else if (field_is(&r->field, "Expect")) {
@@ -423,6 +430,30 @@ static int after_head(struct reader *r, int fd, struct http_request *req) {
         req->http_minor = p->http_minor;
         req->header_bytes = r->head_bytes;
         req->expect_continue = r->expect_continue;
+        if (!r->url.p || r->url.len == 0)
+                return bad_head(r, "empty request target");
+        req->url = TAKE_PTR(r->url.p);
+        /* absolute-form (RFC 9112 3.2.2) must be accepted: route on its path */
+        const char *path = req->url;
+        if (strncasecmp(path, "http://", 7) == 0 || strncasecmp(path, "https://", 8) == 0) {
+                path = strchr(path, ':') + 3;
+                path += strcspn(path, "/?#");
+        }
+        size_t plen = strcspn(path, "?#");
+        req->path = plen == 0 ? strdup("/") : strndup(path, plen);
+        if (!req->path) {
+                set_error(r->err, 500, "http.internal_error", "Internal error reading the request");
+                return -ENOMEM;
+        }
+        req->content_type = TAKE_PTR(r->content_type.p);
+        req->authorization = TAKE_PTR(r->authorization.p);
+        req->n_authorization = r->n_authorization;
+
+        /* Before the body and before promising to take it (100 Continue). */
+        if (r->lim->on_head && r->lim->on_head(r->lim->userdata, req) < 0) {
+                *r->err = (struct http_error) { 0 };
+                return -ECANCELED;
+        }
 
         /* curl sends Expect for bodies over 1 KiB and waits a second for
          * this; only promise it when a body is coming and is acceptable. */
@@ -553,23 +584,6 @@ int http_read_request(int fd, const struct http_limits *lim, struct http_request
         }
 
         r.buf[r.body_len] = 0;
-        if (!r.url.p || r.url.len == 0) {
-                bad_head(&r, "empty request target");
-                ret = -EBADMSG;
-                goto fail;
-        }
-        req->url = TAKE_PTR(r.url.p);
-        /* absolute-form (RFC 9112 3.2.2) must be accepted: route on its path */
-        const char *path = req->url;
-        if (strncasecmp(path, "http://", 7) == 0 || strncasecmp(path, "https://", 8) == 0) {
-                path = strchr(path, ':') + 3;
-                path += strcspn(path, "/?#");
-        }
-        size_t plen = strcspn(path, "?#");
-        req->path = plen == 0 ? strdup("/") : strndup(path, plen);
-        if (!req->path)
-                goto oom;
-        req->content_type = TAKE_PTR(r.content_type.p);
         req->body = TAKE_PTR(r.buf);
         req->body_len = r.body_len;
         free(r.field.p);
@@ -584,7 +598,10 @@ fail:
         free(r.field.p);
         free(r.value.p);
         free(r.content_type.p);
+        free(r.authorization.p);
         free(r.buf);
+        if (ret == -ECANCELED) /* the caller answers from the head */
+                return ret;
         http_request_done(req);
         return ret;
 }
@@ -595,6 +612,7 @@ void http_request_done(struct http_request *req) {
         free(req->url);
         free(req->path);
         free(req->content_type);
+        free(req->authorization);
         free(req->body);
         *req = (struct http_request) { 0 };
 }
@@ -616,6 +634,7 @@ const char *http_reason(int status) {
         case 100: return "Continue";
         case 200: return "OK";
         case 400: return "Bad Request";
+        case 401: return "Unauthorized";
         case 404: return "Not Found";
         case 405: return "Method Not Allowed";
         case 408: return "Request Timeout";

@@ -10,10 +10,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct http_request;
+
 struct http_limits {
         size_t max_header_bytes;   /* request line + headers (else 431) */
         uint64_t max_body_bytes;   /* decoded body (else 413) */
         uint64_t deadline_ns;      /* CLOCK_MONOTONIC, absolute (else 408) */
+        /* Optional: called once the head is parsed and accepted, before
+         * "100 Continue" and before any body byte is read, with req holding
+         * the head (no body yet). A negative return stops reading there:
+         * http_read_request returns -ECANCELED with the head kept in req,
+         * for the caller to answer (server.c: 401 before the body). */
+        int (*on_head)(void *userdata, const struct http_request *req);
+        void *userdata;
 };
 
 struct http_request {
@@ -22,6 +31,8 @@ struct http_request {
         char *path;                /* url without "?query" (and without scheme and
                                     * authority for absolute-form), NUL-terminated */
         char *content_type;        /* last Content-Type header value or NULL */
+        char *authorization;       /* last Authorization header value or NULL */
+        unsigned n_authorization;  /* how many Authorization headers came */
         bool expect_continue;      /* "Expect: 100-continue" (answered) */
         int http_major, http_minor;
         size_t header_bytes;       /* request line + headers as received */
@@ -44,7 +55,8 @@ struct http_error {
  * negative errno with *err filled: -EBADMSG (400), -ETIMEDOUT (408),
  * -EFBIG (413), -EMSGSIZE (431), -ECONNRESET (peer closed early: status 0
  * unless some bytes were received), -ENOMEM (status 500), other -errno
- * (I/O error, status 0). */
+ * (I/O error, status 0), -ECANCELED (lim->on_head refused the head: *req
+ * holds it, *err is empty; the body was not read). */
 int http_read_request(int fd, const struct http_limits *lim, struct http_request *req,
                       struct http_error *err);
 void http_request_done(struct http_request *req);

@@ -35,7 +35,15 @@
  *                              free within queue_timeout_s
  *   queue.client_gone          the client hung up while its request waited
  *                              for a slot (no answer, no execution)
- *   health.ok / health.unavailable   GET/HEAD /health/ -> 200 / 503 */
+ *   auth.missing               401: code-exec without an Authorization header
+ *                              while jwt_jwks_file is set (issue 18)
+ *   auth.invalid               401: a token that does not pass auth_check()
+ *                              (the reason is logged, never the token)
+ *   health.ok / health.unavailable   GET/HEAD /health/ -> 200 / 503
+ *
+ * Authentication (check 0 of README "API") runs from http.c's on_head hook:
+ * once the head is in, before "100 Continue" and before a byte of the body
+ * is read, so an unauthenticated client costs one head and no jail. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -51,6 +59,7 @@
 #include <unistd.h>
 
 #include "admit.h"
+#include "auth.h"
 #include "form.h"
 #include "health.h"
 #include "http.h"
@@ -93,6 +102,12 @@ struct exchange {
         int status; /* 0: nothing answered */
         const char *log_status;
         char detail[256];
+
+        /* check 0: who the verified caller is, or why it was refused */
+        bool authenticated;
+        struct auth_caller caller;
+        int auth_r; /* auth_check()'s return when it refused the head */
+        struct auth_error auth_err;
 
         /* code-exec details, when known */
         bool have_payload;
@@ -218,6 +233,12 @@ static void log_exchange(struct exchange *x) {
                 log_fieldf(&f[n++], "CODEJAIL_SERVICE_STARTUP_CPU_US", "%lld", startup_cpu_us);
         if (x->have_req)
                 log_fieldf(&f[n++], "CODEJAIL_BODY_BYTES", "%zu", x->req.body_len);
+        if (x->authenticated) {
+                log_fieldf(&f[n++], "CODEJAIL_AUTH_ISSUER", "%s", x->caller.issuer);
+                log_fieldf(&f[n++], "CODEJAIL_AUTH_SUBJECT", "%s", x->caller.subject);
+                if (x->caller.username[0])
+                        log_fieldf(&f[n++], "CODEJAIL_AUTH_USERNAME", "%s", x->caller.username);
+        }
         if (x->have_payload) {
                 log_fieldf(&f[n++], "CODEJAIL_SLUG", "%s", x->slug);
                 log_fieldf(&f[n++], "CODEJAIL_LIMITS_CONTEXT", "%s", x->context);
@@ -243,7 +264,9 @@ static void log_exchange(struct exchange *x) {
         if (!x->cfg && x->config_error)
                 log_fieldf(&f[n++], "CODEJAIL_CONFIG_ERROR", "%s", x->config_error);
 
-        int prio = x->status >= 500 ? LOG_LEVEL_ERR : x->status == 0 ? LOG_LEVEL_NOTICE : LOG_LEVEL_INFO;
+        int prio = x->status >= 500                      ? LOG_LEVEL_ERR
+                   : x->status == 0 || x->status == 401 ? LOG_LEVEL_NOTICE
+                                                        : LOG_LEVEL_INFO;
         log_struct(prio, f, n, "%s %s -> %d %s%s%s", method, path, x->status,
                    x->log_status ? x->log_status : "unknown", x->detail[0] ? ": " : "", x->detail);
 }
@@ -493,6 +516,44 @@ static void handle_code_exec(struct exchange *x) {
         payload_done(&p);
 }
 
+/* http.c's on_head hook: check 0 of README "API", before the body. */
+static int check_head(void *userdata, const struct http_request *req) {
+        struct exchange *x = userdata;
+        if (!config_auth_enabled(x->cfg) || strcmp(req->path, PATH_CODE_EXEC) != 0 || strcmp(req->method, "POST") != 0)
+                return 0;
+        if (req->n_authorization > 1) {
+                x->auth_r = -EACCES;
+                x->auth_err.log_status = "auth.invalid";
+                snprintf(x->auth_err.reason, sizeof x->auth_err.reason, "%u Authorization headers", req->n_authorization);
+                return x->auth_r;
+        }
+        int r = auth_check(&x->cfg->jwt, req->authorization, (int64_t)time(NULL), &x->caller, &x->auth_err);
+        if (r < 0)
+                return x->auth_r = r;
+        x->authenticated = true;
+        return 0;
+}
+
+static void reply_unauthenticated(struct exchange *x) {
+        if (x->auth_r != -EACCES) {
+                snprintf(x->detail, sizeof x->detail, "checking the token: %s", strerror(-x->auth_r));
+                reply_error(x, 500, "http.internal_error", "Internal error", NULL);
+                return;
+        }
+        bool missing = streq_safe(x->auth_err.log_status, "auth.missing");
+        char msg[200];
+        snprintf(x->detail, sizeof x->detail, "%s", x->auth_err.reason);
+        /* RFC 6750 3.1's form for our scheme: no error code when no
+         * credentials came at all. */
+        if (missing)
+                snprintf(msg, sizeof msg, "Authentication credentials were not provided.");
+        else
+                snprintf(msg, sizeof msg, "Invalid JWT: %s", x->auth_err.reason);
+        reply_error(x, 401, missing ? "auth.missing" : "auth.invalid", msg,
+                    missing ? "WWW-Authenticate: JWT realm=\"codejail-service\"\r\n"
+                            : "WWW-Authenticate: JWT realm=\"codejail-service\", error=\"invalid_token\"\r\n");
+}
+
 static void route(struct exchange *x) {
         const char *m = x->req.method, *path = x->req.path;
         bool is_get = strcmp(m, "GET") == 0, is_head = strcmp(m, "HEAD") == 0;
@@ -526,8 +587,20 @@ int server_handle(const struct config *cfg, const char *config_error, int fd) {
         x.limits.max_header_bytes = cfg && cfg->max_header_bytes ? cfg->max_header_bytes : DEFAULT_MAX_HEADER_BYTES;
         x.limits.max_body_bytes = cfg && cfg->max_request_bytes ? cfg->max_request_bytes : DEFAULT_MAX_REQUEST_BYTES;
         x.limits.deadline_ns = x.t0 + (uint64_t) request_timeout_s(&x) * UINT64_C(1000000000);
+        x.limits.on_head = check_head;
+        x.limits.userdata = &x;
 
         int r = http_read_request(fd, &x.limits, &x.req, &herr);
+        if (r == -ECANCELED) {
+                x.have_req = true;
+                reply_unauthenticated(&x);
+                /* The body we refused to read may still be coming. */
+                if (x.status)
+                        http_linger(fd, write_deadline(&x, LINGER_S));
+                log_exchange(&x);
+                http_request_done(&x.req);
+                return 0;
+        }
         if (r < 0) {
                 x.log_status = herr.log_status ? herr.log_status : "http.io_error";
                 snprintf(x.detail, sizeof x.detail, "%s", herr.message);

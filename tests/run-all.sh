@@ -10,7 +10,7 @@
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$TOP/build-ci}
-ALL_TIERS="check venv http-accept http-inetd sabotage abuse soak sanitize fuzz-smoke nspawn realhost"
+ALL_TIERS="check venv http-accept http-inetd http-jwt sabotage abuse soak sanitize fuzz-smoke nspawn realhost"
 TIERS=${TIERS:-$ALL_TIERS}
 
 if [ "$(id -u)" != 0 ]; then
@@ -70,6 +70,9 @@ tier check check_tier
 tier venv "$TOP/api_tests/run.sh" exec-venv -q -p no:cacheprovider
 tier http-accept "$TOP/api_tests/run.sh" http -p no:cacheprovider -q
 tier http-inetd env API_TEST_FD_MODE=inetd API_TEST_DUMMY_IF=1 "$TOP/api_tests/run.sh" http -p no:cacheprovider -q
+# Issue 18: every service requires the LMS's JWT; the whole suite with
+# valid tokens, and test_auth.py's refusals (401, no jail).
+tier http-jwt env API_TEST_JWT=1 "$TOP/api_tests/run.sh" http -p no:cacheprovider -q
 # Every deny test fails with its layer off; the admission-control tests
 # fail with admission control off (tests/abuse/queue-sabotage.sh).
 sabotage_tier() { "$TOP/api_tests/run.sh" sabotage-exec && "$TOP/tests/abuse/queue-sabotage.sh"; }

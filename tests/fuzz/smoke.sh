@@ -37,6 +37,12 @@ for h in "$OUT"/fuzz-*; do
     cp -n "$HERE/corpus/$name"/* "$work/" 2>/dev/null || true
     # the whole-connection harness takes HTTP requests too
     [ "$name" = fuzz-server ] && { cp -n "$HERE/corpus/fuzz-http"/* "$work/" 2>/dev/null || true; }
+    # the Authorization harness: every header value of tests/data/auth
+    if [ "$name" = fuzz-auth ]; then
+        for f in "$TOP/tests/data/auth"/*/authorization; do
+            cp "$f" "$work/data-auth-$(basename "$(dirname "$f")")"
+        done
+    fi
     for d in $(seed_data "$name"); do
         for f in "$TOP/tests/data/$d"/*/input; do
             # payload harness: byte 0 selects uploaded files; form harness:

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Config loading (README "Configuration"): defaults, every key, errors that
  * name the key, limit_overrides resolution. */
+#include <errno.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -185,6 +186,100 @@ static void test_load_lookup_order(void **state) {
         rmdir(dir);
 }
 
+/* Issue 18: the jwt_* keys; off by default; all or nothing; only the RS
+ * family; the key set read at load time, from a path or a credential. */
+static void test_jwt(void **state) {
+        struct config *c = NULL;
+        char err[512];
+        assert_int_equal(parse("{}", &c, err), 0);
+        assert_false(config_auth_enabled(c));
+        assert_int_equal(c->jwt.algorithms, AUTH_ALGS_ALL);
+        assert_int_equal(c->jwt.clock_skew_s, 60);
+        config_free(c);
+
+        assert_int_equal(parse("{\"jwt_jwks_file\": \"lms-jwks.json\", \"jwt_issuers\": \"https://lms/oauth2\", "
+                               "\"jwt_audiences\": [\"a\", \"b\"], \"jwt_algorithms\": [\"RS512\"], "
+                               "\"jwt_clock_skew_s\": 5, \"jwt_required_claims\": {\"preferred_username\": \"cj\", "
+                               "\"sub\": true}}", &c, err), 0);
+        assert_true(config_auth_enabled(c));
+        assert_null(c->jwt.keys); /* config_parse reads no file */
+        assert_int_equal(c->jwt.n_issuers, 1);
+        assert_string_equal(c->jwt.issuers[0], "https://lms/oauth2");
+        assert_int_equal(c->jwt.n_audiences, 2);
+        assert_int_equal(c->jwt.algorithms, AUTH_RS512);
+        assert_int_equal(c->jwt.clock_skew_s, 5);
+        assert_int_equal(c->jwt.n_claims, 2);
+        assert_string_equal(c->jwt.claims[0].name, "preferred_username");
+        assert_string_equal(c->jwt.claims[0].value, "cj");
+        assert_null(c->jwt.claims[1].value);
+        config_free(c);
+
+        static const struct {
+                const char *text, *needle;
+        } bad[] = {
+                { "{\"jwt_jwks_file\": \"/k.json\"}", "needs jwt_issuers and jwt_audiences" },
+                { "{\"jwt_jwks_file\": \"/k.json\", \"jwt_issuers\": \"i\"}", "needs jwt_issuers and jwt_audiences" },
+                { "{\"jwt_issuers\": \"i\", \"jwt_audiences\": \"a\"}", "without 'jwt_jwks_file'" },
+                { "{\"jwt_jwks_file\": \"../k.json\"}", "key 'jwt_jwks_file'" },
+                { "{\"jwt_jwks_file\": \"k/x.json\"}", "key 'jwt_jwks_file'" },
+                { "{\"jwt_jwks_file\": \"\"}", "key 'jwt_jwks_file'" },
+                { "{\"jwt_issuers\": []}", "key 'jwt_issuers'" },
+                { "{\"jwt_audiences\": [\"\"]}", "key 'jwt_audiences'" },
+                { "{\"jwt_algorithms\": [\"none\"]}", "never none, never HMAC" },
+                { "{\"jwt_algorithms\": [\"HS256\"]}", "key 'jwt_algorithms[0]'" },
+                { "{\"jwt_algorithms\": [\"RS256\", \"ES256\"]}", "key 'jwt_algorithms[1]'" },
+                { "{\"jwt_algorithms\": []}", "key 'jwt_algorithms'" },
+                { "{\"jwt_clock_skew_s\": 601}", "key 'jwt_clock_skew_s'" },
+                { "{\"jwt_required_claims\": {\"scope\": 1}}", "key 'jwt_required_claims.scope'" },
+                { "{\"jwt_required_claims\": {\"scope\": false}}", "key 'jwt_required_claims.scope'" },
+        };
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+                c = NULL;
+                int r = parse(bad[i].text, &c, err);
+                if (r >= 0 || !strstr(err, bad[i].needle))
+                        fail_msg("bad[%zu] %s: r=%d err=%s (wanted '%s')", i, bad[i].text, r, err, bad[i].needle);
+                assert_null(c);
+        }
+
+        /* Loaded: as a credential, and by absolute path; a broken key set
+         * is a config error naming the key and the file. */
+        char dir[] = "/tmp/test-conf-XXXXXX", path[640], cfg[256], jwks[256];
+        assert_non_null(mkdtemp(dir));
+        snprintf(cfg, sizeof cfg, "%s/codejail.json", dir);
+        snprintf(jwks, sizeof jwks, "%s/lms-jwks.json", dir);
+        snprintf(path, sizeof path, "cp %s/auth/jwks.json %s", TEST_DATA_DIR, jwks);
+        assert_int_equal(system(path), 0);
+        FILE *f = fopen(cfg, "w");
+        fputs("{\"jwt_jwks_file\": \"lms-jwks.json\", \"jwt_issuers\": \"i\", \"jwt_audiences\": \"a\"}", f);
+        fclose(f);
+        unsetenv("CREDENTIALS_DIRECTORY");
+        assert_true(config_load(cfg, &c, err, sizeof err) < 0);
+        assert_non_null(strstr(err, "no $CREDENTIALS_DIRECTORY"));
+        setenv("CREDENTIALS_DIRECTORY", dir, 1);
+        assert_int_equal(config_load(cfg, &c, err, sizeof err), 0);
+        assert_int_equal(auth_keys_count(c->jwt.keys), 2);
+        config_free(c);
+        unsetenv("CREDENTIALS_DIRECTORY");
+        f = fopen(cfg, "w");
+        fprintf(f, "{\"jwt_jwks_file\": \"%s\", \"jwt_issuers\": \"i\", \"jwt_audiences\": \"a\"}", jwks);
+        fclose(f);
+        assert_int_equal(config_load(cfg, &c, err, sizeof err), 0);
+        assert_int_equal(auth_keys_count(c->jwt.keys), 2);
+        config_free(c);
+        f = fopen(jwks, "w");
+        fputs("{\"keys\": []}", f);
+        fclose(f);
+        c = NULL;
+        assert_true(config_load(cfg, &c, err, sizeof err) < 0);
+        assert_null(c);
+        assert_non_null(strstr(err, "jwt_jwks_file"));
+        assert_non_null(strstr(err, "no RSA signing key"));
+        unlink(jwks);
+        assert_int_equal(config_load(cfg, &c, err, sizeof err), -ENOENT);
+        unlink(cfg);
+        rmdir(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults),
@@ -192,6 +287,7 @@ int main(void) {
                 cmocka_unit_test(test_all_keys),
                 cmocka_unit_test(test_errors_name_the_key),
                 cmocka_unit_test(test_load_lookup_order),
+                cmocka_unit_test(test_jwt),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -612,6 +612,117 @@ static int teardown(void **state) {
         return 0;
 }
 
+static char *slurp_data(const char *name) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/auth/%s", TEST_DATA_DIR, name);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        char *buf = calloc(1, 65536);
+        size_t n = fread(buf, 1, 65535, f);
+        fclose(f);
+        while (n > 0 && buf[n - 1] == '\n')
+                buf[--n] = 0;
+        return buf;
+}
+
+/* Issue 18: with jwt_jwks_file set, code-exec needs the LMS's JWT; a
+ * refusal is a 401 with WWW-Authenticate, answered from the head (the
+ * body is never read, 100 Continue never promised); /health/ stays open. */
+static void test_auth(void **state) {
+        struct config *c = new_config(true, true);
+        char err[256];
+        char *jwks = slurp_data("jwks.json");
+        assert_int_equal(auth_keys_parse(jwks, strlen(jwks), &c->jwt.keys, err, sizeof err), 0);
+        free(jwks);
+        c->jwt_jwks_file = strdup("lms-jwks.json");
+        c->jwt.issuers = calloc(1, sizeof(char *));
+        c->jwt.issuers[0] = strdup("https://lms.example.com/oauth2");
+        c->jwt.n_issuers = 1;
+        c->jwt.audiences = calloc(1, sizeof(char *));
+        c->jwt.audiences[0] = strdup("codejail-test");
+        c->jwt.n_audiences = 1;
+        struct result res;
+        char req[16384];
+        static const char body[] = "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 9\r\n\r\npayload=1";
+
+        serve(c, NULL, SEND_AND_HOLD, S("POST /api/v0/code-exec HTTP/1.1\r\nHost: x\r\n"
+                                        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 9\r\n\r\n"
+                                        "payload=1"), 0, &res);
+        check_answer(&res, 401, "{\"error\": \"Authentication credentials were not provided.\"}", "auth.missing");
+        assert_non_null(strstr(res.resp, "\r\nWWW-Authenticate: JWT realm=\"codejail-service\"\r\n"));
+        assert_non_null(strstr(res.resp, "HTTP/1.1 401 Unauthorized\r\n"));
+        assert_non_null(strstr(res.log, "CODEJAIL_BODY_BYTES=0"));
+        assert_null(strstr(res.log, "CODEJAIL_AUTH_ISSUER"));
+        result_done(&res);
+
+        /* Refused before 100 Continue: the client never sends its body. */
+        int n = snprintf(req, sizeof req, "POST /api/v0/code-exec HTTP/1.1\r\nExpect: 100-continue\r\n%s", body);
+        serve(c, NULL, SEND_EXPECT, req, (size_t)n, (size_t)n - 9, &res);
+        assert_false(res.saw_continue);
+        /* (the client read the status line, looking for 100 Continue) */
+        assert_non_null(strstr(res.log, "CODEJAIL_STATUS=auth.missing "));
+        assert_non_null(strstr(res.log, "HTTP_STATUS=401 "));
+        assert_non_null(strstr(res.log, "CODEJAIL_BODY_BYTES=0"));
+        result_done(&res);
+
+        static const struct {
+                const char *file, *reason;
+        } refused[] = {
+                { "expired/authorization", "expired" },
+                { "alg-none/authorization", "alg none not accepted" },
+                { "hs256-public-pem/authorization", "alg HS256 not accepted" },
+                { "wrong-key/authorization", "bad signature" },
+                { "unknown-kid/authorization", "unknown kid lms-1999" },
+                { "bearer-scheme/authorization", "Authorization scheme is not JWT" },
+                { "oversized/authorization", "token longer than 8192 bytes" },
+        };
+        for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+                char *value = slurp_data(refused[i].file);
+                n = snprintf(req, sizeof req, "POST /api/v0/code-exec HTTP/1.1\r\nAuthorization: %s\r\n%s", value, body);
+                assert_true(n > 0 && (size_t)n < sizeof req);
+                serve(c, NULL, SEND_AND_HOLD, req, (size_t)n, 0, &res);
+                char want[256];
+                snprintf(want, sizeof want, "{\"error\": \"Invalid JWT: %s\"}", refused[i].reason);
+                check_answer(&res, 401, want, "auth.invalid");
+                assert_non_null(strstr(res.resp, "\r\nWWW-Authenticate: JWT realm=\"codejail-service\", "
+                                                 "error=\"invalid_token\"\r\n"));
+                assert_non_null(strstr(res.log, refused[i].reason));
+                assert_non_null(strstr(res.log, "CODEJAIL_BODY_BYTES=0"));
+                /* Never the token, not even its start. */
+                char start[31];
+                snprintf(start, sizeof start, "%s", strchr(value, ' ') + 1);
+                assert_null(strstr(res.log, start));
+                result_done(&res);
+                free(value);
+        }
+
+        /* Valid: check 0 passes, the caller is logged, checks 1.. follow
+         * (here check 5: the payload 1 is not an object). */
+        char *good = slurp_data("ok-long-lived/authorization");
+        n = snprintf(req, sizeof req, "POST /api/v0/code-exec HTTP/1.1\r\nAuthorization: %s\r\n%s", good, body);
+        serve(c, NULL, SEND_AND_SHUT, req, (size_t)n, 0, &res);
+        check_answer(&res, 400, NULL, "invalid.payload.schema_mismatch");
+        assert_non_null(strstr(res.log, "CODEJAIL_AUTH_ISSUER=https://lms.example.com/oauth2 "));
+        assert_non_null(strstr(res.log, "CODEJAIL_AUTH_SUBJECT=c0ffee42 "));
+        assert_non_null(strstr(res.log, "CODEJAIL_AUTH_USERNAME=codejail_worker"));
+        assert_null(strstr(res.log, strrchr(good, '.') + 1));
+        result_done(&res);
+
+        /* Two Authorization headers: which one counts is ambiguous. */
+        n = snprintf(req, sizeof req, "POST /api/v0/code-exec HTTP/1.1\r\nAuthorization: %s\r\nAuthorization: %s\r\n%s",
+                     good, good, body);
+        serve(c, NULL, SEND_AND_HOLD, req, (size_t)n, 0, &res);
+        check_answer(&res, 401, "{\"error\": \"Invalid JWT: 2 Authorization headers\"}", "auth.invalid");
+        result_done(&res);
+        free(good);
+
+        /* Load balancers poll /health/ without a token. */
+        serve(c, NULL, SEND_AND_SHUT, S("GET /health/ HTTP/1.1\r\n\r\n"), 0, &res);
+        check_answer(&res, 200, NULL, "health.ok");
+        result_done(&res);
+        config_free(c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_not_found),
@@ -629,6 +740,7 @@ int main(void) {
                 cmocka_unit_test(test_no_request),
                 cmocka_unit_test(test_server_run_fds),
                 cmocka_unit_test(test_queue),
+                cmocka_unit_test(test_auth),
         };
         signal(SIGPIPE, SIG_DFL);
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Who is calling (issue 18, README "Authentication"): the LMS's signed JWT
+ * (`Authorization: JWT <token>`, as edx-rest-api-client sends it) checked
+ * against the LMS's public JWK set. RS256/RS384/RS512 only: `none` and
+ * HMAC are never accepted, whatever the token says (the key set holds
+ * public keys, and a public key used as an HMAC secret is the classic
+ * algorithm-confusion forgery). Pure: no I/O, no logging; failures come
+ * back as a log status and a reason for server.c to answer and log once. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bounds: a token longer than this is refused before it is decoded (the
+ * LMS's are ~1 KiB); a key set holds at most AUTH_MAX_KEYS RSA keys of
+ * 2048..8192 bits. */
+#define AUTH_MAX_TOKEN 8192
+#define AUTH_MAX_KEYS 32
+#define AUTH_MIN_RSA_BITS 2048
+#define AUTH_MAX_RSA_BITS 8192
+
+enum {
+        AUTH_RS256 = 1u << 0,
+        AUTH_RS384 = 1u << 1,
+        AUTH_RS512 = 1u << 2,
+        AUTH_ALGS_ALL = AUTH_RS256 | AUTH_RS384 | AUTH_RS512,
+};
+
+/* The bit of an accepted algorithm name ("RS256", ...), or 0. */
+unsigned auth_alg_bit(const char *name);
+
+struct auth_keys;
+
+/* Parse a JWK set ({"keys": [...]}). RSA signing keys are kept (kid
+ * required and unique; n of 2048..8192 bits); keys of another kty or
+ * "use" are skipped. No usable key is an error. On error returns -EINVAL
+ * (or -ENOMEM) with a message in err. */
+int auth_keys_parse(const char *text, size_t len, struct auth_keys **ret, char *err, size_t errlen);
+void auth_keys_free(struct auth_keys *k);
+size_t auth_keys_count(const struct auth_keys *k);
+
+/* A claim the token must carry: equal to value (a string claim), or an
+ * array claim holding value (e.g. "scopes"); value NULL: present at all. */
+struct auth_claim {
+        char *name;
+        char *value;
+};
+
+/* What the configuration accepts (conf.c fills it; jwt_* keys). */
+struct auth_policy {
+        struct auth_keys *keys;      /* NULL: not loaded (refuse everything) */
+        char **issuers;              /* iss must be one of them */
+        size_t n_issuers;
+        char **audiences;            /* aud (string or array) must hold one */
+        size_t n_audiences;
+        unsigned algorithms;         /* AUTH_RS* mask */
+        int64_t clock_skew_s;        /* leeway for exp, nbf, iat */
+        struct auth_claim *claims;
+        size_t n_claims;
+};
+
+void auth_policy_done(struct auth_policy *p);
+
+/* The verified caller, for the log. */
+struct auth_caller {
+        char issuer[128];
+        char subject[128];
+        char username[64];           /* preferred_username, when present */
+};
+
+struct auth_error {
+        const char *log_status;      /* "auth.missing" or "auth.invalid" */
+        char reason[160];            /* for the log and the client; never the token */
+};
+
+/* Check one Authorization header value (NULL: none was sent) at time now
+ * (seconds since the epoch). Returns 0 with *caller filled, or -EACCES
+ * with *err filled, or -ENOMEM. */
+int auth_check(const struct auth_policy *p, const char *authorization, int64_t now, struct auth_caller *caller,
+               struct auth_error *err);

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* auth.c (issue 18): the JWK set parser, and every case of
+ * tests/data/auth/<case>/{authorization,expected} (tokens made by
+ * tests/data/auth/make.py as the LMS makes them) checked at the time they
+ * were made for: valid ones from each key and algorithm, and the refusals
+ * (expired, not yet valid, wrong issuer/audience/key/kid, alg none, HMAC
+ * with the public key as the secret, truncated, oversized, ...). */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "auth.h"
+
+#define NOW 1700000000
+#define DATA TEST_DATA_DIR "/auth"
+
+static char *slurp(const char *path) {
+        FILE *f = fopen(path, "rb");
+        if (!f)
+                return NULL;
+        char *buf = calloc(1, 65536);
+        size_t n = fread(buf, 1, 65535, f);
+        fclose(f);
+        while (n > 0 && buf[n - 1] == '\n')
+                buf[--n] = 0;
+        return buf;
+}
+
+static char *strings[] = { "https://lms.example.com/oauth2", "codejail-test", "https://other-lms.example.com/oauth2" };
+
+static void policy(struct auth_policy *p) {
+        char err[256] = "";
+        char *text = slurp(DATA "/jwks.json");
+        assert_non_null(text);
+        *p = (struct auth_policy){ 0 };
+        if (auth_keys_parse(text, strlen(text), &p->keys, err, sizeof err) < 0)
+                fail_msg("jwks.json: %s", err);
+        free(text);
+        static char *issuers[2], *audiences[1];
+        issuers[0] = strings[2], issuers[1] = strings[0], audiences[0] = strings[1];
+        p->issuers = issuers, p->n_issuers = 2;
+        p->audiences = audiences, p->n_audiences = 1;
+        p->algorithms = AUTH_ALGS_ALL;
+        p->clock_skew_s = 60;
+        static struct auth_claim claims[] = { { "preferred_username", "codejail_worker" }, { "scopes", "read" } };
+        p->claims = claims, p->n_claims = 2;
+}
+
+static void test_keys(void **state) {
+        struct auth_policy p;
+        policy(&p);
+        /* Two RSA keys; the EC key is skipped, not an error. */
+        assert_int_equal(auth_keys_count(p.keys), 2);
+        auth_keys_free(p.keys);
+
+        static const struct {
+                const char *text, *needle;
+        } bad[] = {
+                { "[]", "expected a JWK set" },
+                { "{\"keys\": 1}", "expected a JWK set" },
+                { "{\"keys\": []}", "no RSA signing key" },
+                { "{\"keys\": [{\"kty\": \"RSA\", \"use\": \"enc\", \"kid\": \"a\", \"n\": \"AQAB\", \"e\": \"AQAB\"}]}",
+                  "no RSA signing key" },
+                { "{\"keys\": [{\"kty\": \"RSA\", \"n\": \"AQAB\", \"e\": \"AQAB\"}]}", "kid" },
+                { "{\"keys\": [{\"kty\": \"RSA\", \"kid\": \"a\", \"alg\": \"HS256\", \"n\": \"AQAB\", \"e\": \"AQAB\"}]}",
+                  "RS256, RS384 or RS512" },
+                { "{\"keys\": [{\"kty\": \"RSA\", \"kid\": \"a\", \"n\": \"AQAB\", \"e\": \"AQAB\"}]}", "2048..8192 bits" },
+                { "{\"keys\": [{\"kty\": \"RSA\", \"kid\": \"a\", \"n\": \"A=\", \"e\": \"AQAB\"}]}", "not base64url" },
+                { "{\"keys\": [{\"kty\": \"RSA\", \"kid\": \"a\", \"e\": \"AQAB\"}]}", "not base64url" },
+                { "{\"keys\": [], \"keys\": []}", "duplicate" },
+        };
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+                struct auth_keys *k = NULL;
+                char err[256] = "";
+                int r = auth_keys_parse(bad[i].text, strlen(bad[i].text), &k, err, sizeof err);
+                if (r != -EINVAL || !strstr(err, bad[i].needle))
+                        fail_msg("bad[%zu] %s: r=%d err=%s (wanted '%s')", i, bad[i].text, r, err, bad[i].needle);
+                assert_null(k);
+        }
+        /* The same kid twice would make the key a token picks ambiguous. */
+        char *text = slurp(DATA "/jwks.json");
+        char *dup = calloc(1, strlen(text) * 2 + 16);
+        char *open = strchr(text, '[') + 1, *end = strstr(open, "},") + 1;
+        sprintf(dup, "%.*s%.*s,%s", (int)(open - text), text, (int)(end - open), open, open);
+        struct auth_keys *k = NULL;
+        char err[256] = "";
+        assert_int_equal(auth_keys_parse(dup, strlen(dup), &k, err, sizeof err), -EINVAL);
+        assert_non_null(strstr(err, "appears twice"));
+        free(dup);
+        free(text);
+}
+
+static void test_alg_names(void **state) {
+        assert_int_equal(auth_alg_bit("RS256"), AUTH_RS256);
+        assert_int_equal(auth_alg_bit("RS384"), AUTH_RS384);
+        assert_int_equal(auth_alg_bit("RS512"), AUTH_RS512);
+        static const char *never[] = { "none", "None", "HS256", "HS512", "PS256", "ES256", "rs256", "", NULL };
+        for (size_t i = 0; i < sizeof never / sizeof *never; i++)
+                assert_int_equal(auth_alg_bit(never[i]), 0);
+}
+
+static void test_cases(void **state) {
+        struct auth_policy p;
+        policy(&p);
+        DIR *d = opendir(DATA);
+        assert_non_null(d);
+        struct dirent *e;
+        int n = 0, n_ok = 0;
+        while ((e = readdir(d))) {
+                if (e->d_name[0] == '.' || e->d_type != DT_DIR)
+                        continue;
+                char path[512];
+                snprintf(path, sizeof path, DATA "/%s/authorization", e->d_name);
+                char *value = slurp(path);
+                snprintf(path, sizeof path, DATA "/%s/expected", e->d_name);
+                char *expected = slurp(path);
+                assert_non_null(value);
+                assert_non_null(expected);
+                struct auth_caller caller = { 0 };
+                struct auth_error err = { 0 };
+                int r = auth_check(&p, value, NOW, &caller, &err);
+                char got[512];
+                if (r == 0)
+                        snprintf(got, sizeof got, "ok %s %s %s", caller.issuer, caller.subject, caller.username);
+                else
+                        snprintf(got, sizeof got, "%s %s", err.log_status ? err.log_status + 5 : "?", err.reason);
+                if (strncmp(got, expected, strlen(expected)) != 0)
+                        fail_msg("case %s: got '%s', expected '%s'", e->d_name, got, expected);
+                if (r != 0 && (r != -EACCES || strcmp(err.log_status ? err.log_status : "", "auth.invalid") != 0))
+                        fail_msg("case %s: r=%d status %s", e->d_name, r, err.log_status);
+                /* The reason never carries the token. */
+                const char *token = strchr(value, ' ');
+                if (r != 0 && token && strlen(token) > 20)
+                        assert_null(strstr(err.reason, token + 1));
+                n++;
+                n_ok += r == 0;
+                free(value);
+                free(expected);
+        }
+        closedir(d);
+        assert_true(n >= 40);
+        assert_true(n_ok >= 8);
+        auth_keys_free(p.keys);
+}
+
+/* Time: exp + skew is the end, nbf - skew the start; and what an operator
+ * narrows (algorithms, skew) narrows. */
+static void test_policy_knobs(void **state) {
+        struct auth_policy p;
+        struct auth_caller c;
+        struct auth_error err;
+        policy(&p);
+        char *rs256 = slurp(DATA "/ok-rs256/authorization"), *rs512 = slurp(DATA "/ok-rs512/authorization");
+        assert_int_equal(auth_check(&p, rs512, NOW + 300 + 59, &c, &err), 0);
+        assert_int_equal(auth_check(&p, rs512, NOW + 300 + 60, &c, &err), -EACCES);
+        assert_string_equal(err.reason, "expired");
+        /* iat in the future by more than the skew: a clock far off. */
+        assert_int_equal(auth_check(&p, rs512, NOW - 61, &c, &err), -EACCES);
+        assert_string_equal(err.reason, "issued in the future (iat)");
+        p.clock_skew_s = 0;
+        assert_int_equal(auth_check(&p, rs512, NOW + 300, &c, &err), -EACCES);
+        p.clock_skew_s = 60;
+        p.algorithms = AUTH_RS512;
+        assert_int_equal(auth_check(&p, rs512, NOW, &c, &err), 0);
+        assert_int_equal(auth_check(&p, rs256, NOW, &c, &err), -EACCES);
+        assert_string_equal(err.reason, "alg RS256 not accepted");
+        p.algorithms = AUTH_ALGS_ALL;
+        /* Missing header: its own status, for the log and WWW-Authenticate. */
+        assert_int_equal(auth_check(&p, NULL, NOW, &c, &err), -EACCES);
+        assert_string_equal(err.log_status, "auth.missing");
+        /* No key set loaded: everything is refused. */
+        struct auth_keys *keys = p.keys;
+        p.keys = NULL;
+        assert_int_equal(auth_check(&p, rs512, NOW, &c, &err), -EACCES);
+        p.keys = keys;
+        free(rs256);
+        free(rs512);
+        auth_keys_free(p.keys);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_keys),
+                cmocka_unit_test(test_alg_names),
+                cmocka_unit_test(test_cases),
+                cmocka_unit_test(test_policy_knobs),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
