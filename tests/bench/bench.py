@@ -14,8 +14,11 @@ under systemd-socket-activate -a with the default limits). Measures:
   its log line, from getrusage(RUSAGE_SELF) of the instance, not the child);
 
 and prints a table with the service/floor ratios. Medians, not means: the
-machine is shared and noisy. Numbers from one run are comparable with each
-other; absolute values vary between runs.
+machine is shared and noisy. The x = x + 1 rows (our wrapper bare,
+upstream's wrapper bare, the service) are measured interleaved, one of each
+per round in a rotating order, so a busy spell lands on all three and their
+ratios hold even when the absolute values do not. Numbers from one run are
+comparable with each other; absolute values vary between runs.
 """
 
 import argparse
@@ -154,20 +157,46 @@ def busy_jiffies():
     return v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
 
 
+def floor_once(wrapper_dir, stdin):
+    """One bare run of the wrapper: (wall s, CPU s)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    p = subprocess.run(["/usr/bin/python3", "-E", "-B", "jailed_code"], input=stdin, cwd=wrapper_dir,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env={"PATH": "/usr/bin:/bin", "TMPDIR": "tmp", "HOME": "tmp", "LANG": "C.UTF-8"})
+    dt = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if p.returncode != 0:
+        raise SystemExit(f"floor run failed: {p.stderr!r}")
+    return dt, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 def floor(wrapper_dir, stdin, n):
-    times, cpu = [], []
-    for _ in range(n):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.perf_counter()
-        p = subprocess.run(["/usr/bin/python3", "-E", "-B", "jailed_code"], input=stdin, cwd=wrapper_dir,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           env={"PATH": "/usr/bin:/bin", "TMPDIR": "tmp", "HOME": "tmp", "LANG": "C.UTF-8"})
-        times.append(time.perf_counter() - t0)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
-        if p.returncode != 0:
-            raise SystemExit(f"floor run failed: {p.stderr!r}")
-    return times, cpu
+    runs = [floor_once(wrapper_dir, stdin) for _ in range(n)]
+    return [t for t, _ in runs], [c for _, c in runs]
+
+
+def interleaved(port, raw, expect, floors, n):
+    """The x = x + 1 ratios on a noisy machine: round i runs each bare floor
+    (floors: name -> (wrapper dir, stdin)) and one service request, in an
+    order rotating with i, so drift lands on every row alike. Returns
+    {name: (times, cpu)} for the floors and (times, errors) for the service."""
+    jobs = [(name, lambda d=d, s=s: floor_once(d, s)) for name, (d, s) in floors.items()]
+    jobs.append(("service", lambda: one_request(port, raw)))
+    out = {name: ([], []) for name, _ in jobs}
+    errors = 0
+    for i in range(n):
+        k = i % len(jobs)
+        for name, job in jobs[k:] + jobs[:k]:
+            r = job()
+            if name != "service":
+                out[name][0].append(r[0])
+                out[name][1].append(r[1])
+            elif check(r[0], r[1], expect):
+                out[name][0].append(r[2])
+            else:
+                errors += 1
+    return out, errors
 
 
 def floor_concurrent(wrapper_dir, stdin, clients, seconds, prefix=()):
@@ -335,17 +364,21 @@ def run(args, work, log):
     zip_ok = lambda r: r.get("globals_dict") == {"x": 42}  # noqa: E731
 
     stdin = json.dumps([x_payload["code"], x_payload["globals_dict"]]).encode()
-    ft, fcpu = floor(wdir, stdin, args.floor_runs)
-    results["floor"] = {"median_ms": statistics.median(ft) * 1e3, "p90_ms": pct(ft, 90) * 1e3,
-                        "cpu_ms": statistics.median(fcpu) * 1e3}
-    fu, _ = floor(udir, stdin, args.floor_runs)
-    results["floor_upstream"] = {"median_ms": statistics.median(fu) * 1e3, "p90_ms": pct(fu, 90) * 1e3}
     np_stdin = json.dumps([np_payload["code"], {}]).encode()
     fnp, _ = floor(wdir, np_stdin, max(10, args.floor_runs // 4))
     results["floor_numpy"] = {"median_ms": statistics.median(fnp) * 1e3}
 
     mark = log_lines(log)
-    for name, raw, ok in (("x_plus_1", x_raw, x_ok), ("numpy", multipart(json.dumps(np_payload)), np_ok),
+    runs, errors = interleaved(port, x_raw, x_ok, {"floor": (wdir, stdin), "floor_upstream": (udir, stdin)},
+                               max(args.n, args.floor_runs))
+    (ft, fcpu), (fu, _), (xt, _) = runs["floor"], runs["floor_upstream"], runs["service"]
+    results["floor"] = {"median_ms": statistics.median(ft) * 1e3, "p90_ms": pct(ft, 90) * 1e3,
+                        "cpu_ms": statistics.median(fcpu) * 1e3}
+    results["floor_upstream"] = {"median_ms": statistics.median(fu) * 1e3, "p90_ms": pct(fu, 90) * 1e3}
+    results["x_plus_1"] = {"median_ms": statistics.median(xt) * 1e3 if xt else float("nan"),
+                           "p90_ms": pct(xt, 90) * 1e3, "p99_ms": pct(xt, 99) * 1e3,
+                           "errors": errors, "n": len(xt) + errors}
+    for name, raw, ok in (("numpy", multipart(json.dumps(np_payload)), np_ok),
                           ("zip_1MiB", zip_raw, zip_ok)):
         times, errors = sequential(port, raw, ok, args.n)
         results[name] = {"median_ms": statistics.median(times) * 1e3 if times else float("nan"),
