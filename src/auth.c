@@ -23,6 +23,7 @@
 #include <nettle/sha2.h>
 
 #include "auth.h"
+#include "errbuf.h"
 #include "macro.h"
 
 struct auth_key {
@@ -78,12 +79,8 @@ static ssize_t b64url_decode(const char *in, size_t n, uint8_t *out) {
         return (ssize_t)o;
 }
 
-/* A base64url string member of a JSON object, decoded into a fresh buffer. */
-static int b64url_member(const json_t *o, const char *key, uint8_t **ret, size_t *len) {
-        const char *s = json_string_value(json_object_get(o, key));
-        if (!s)
-                return -EINVAL;
-        size_t n = strlen(s);
+/* n bytes of base64url decoded into a fresh buffer (empty is invalid). */
+static int b64url_dup(const char *s, size_t n, uint8_t **ret, size_t *len) {
         _cleanup_free_ uint8_t *buf = malloc(n * 3 / 4 + 1);
         if (!buf)
                 return -ENOMEM;
@@ -95,13 +92,13 @@ static int b64url_member(const json_t *o, const char *key, uint8_t **ret, size_t
         return 0;
 }
 
-_printf_(3, 4) static int fail(char *err, size_t errlen, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-        return -EINVAL;
+/* A base64url string member of a JSON object, decoded into a fresh buffer. */
+static int b64url_member(const json_t *o, const char *key, uint8_t **ret, size_t *len) {
+        const char *s = json_string_value(json_object_get(o, key));
+        return s ? b64url_dup(s, strlen(s), ret, len) : -EINVAL;
 }
+
+#define fail(err, errlen, ...) errbuf(-EINVAL, err, errlen, __VA_ARGS__)
 
 void auth_keys_free(struct auth_keys *k) {
         if (!k)
@@ -266,13 +263,12 @@ _printf_(3, 4) static int deny(struct auth_error *err, const char *log_status, c
 /* A JSON part of the token: base64url, then an object, duplicates refused
  * (two "alg" or two "exp" would let parsers disagree). */
 static int decode_json(const char *part, size_t n, json_t **ret) {
-        _cleanup_free_ uint8_t *buf = malloc(n * 3 / 4 + 1);
-        if (!buf)
-                return -ENOMEM;
-        ssize_t k = b64url_decode(part, n, buf);
-        if (k <= 0)
-                return -EINVAL;
-        json_t *v = json_loadb((const char *)buf, (size_t)k, JSON_REJECT_DUPLICATES, NULL);
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t k;
+        int r = b64url_dup(part, n, &buf, &k);
+        if (r < 0)
+                return r;
+        json_t *v = json_loadb((const char *)buf, k, JSON_REJECT_DUPLICATES, NULL);
         if (!json_is_object(v)) {
                 json_decref(v);
                 return -EINVAL;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "errbuf.h"
 #include "macro.h"
 
 static const char *const limit_names[_LIMIT_MAX] = {
@@ -99,13 +100,7 @@ void config_free(struct config *c) {
         free(c);
 }
 
-_printf_(3, 4) static int fail(char *err, size_t errlen, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-        return -EINVAL;
-}
+#define fail(err, errlen, ...) errbuf(-EINVAL, err, errlen, __VA_ARGS__)
 
 static int get_bool(json_t *v, const char *key, bool *out, char *err, size_t errlen) {
         if (!json_is_boolean(v))

@@ -19,19 +19,12 @@
 #include <sys/types.h>
 
 #include "form.h"
+#include "errbuf.h"
 #include "macro.h"
 
 #define PART_HEADER_MAX (16u * 1024u) /* all header lines of one part */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) _printf_(3, 4);
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-        va_list ap;
-        if (!err || errlen == 0)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-}
+#define set_err(err, errlen, ...) ((void)errbuf(0, err, errlen, __VA_ARGS__))
 
 static void item_free(struct form_item *it) {
         free(it->name);

@@ -17,21 +17,10 @@
 #include <cmocka.h>
 
 #include "auth.h"
+#include "slurp.h"
 
 #define NOW 1700000000
 #define DATA TEST_DATA_DIR "/auth"
-
-static char *slurp(const char *path) {
-        FILE *f = fopen(path, "rb");
-        if (!f)
-                return NULL;
-        char *buf = calloc(1, 65536);
-        size_t n = fread(buf, 1, 65535, f);
-        fclose(f);
-        while (n > 0 && buf[n - 1] == '\n')
-                buf[--n] = 0;
-        return buf;
-}
 
 static char *strings[] = { "https://lms.example.com/oauth2", "codejail-test", "https://other-lms.example.com/oauth2" };
 

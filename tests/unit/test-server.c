@@ -25,6 +25,7 @@
 #include "http.h"
 #include "log.h"
 #include "server.h"
+#include "slurp.h"
 
 #define S(x) (x), (sizeof(x) - 1)
 #define SEC UINT64_C(1000000000)
@@ -615,13 +616,8 @@ static int teardown(void **state) {
 static char *slurp_data(const char *name) {
         char path[256];
         snprintf(path, sizeof path, "%s/auth/%s", TEST_DATA_DIR, name);
-        FILE *f = fopen(path, "r");
-        assert_non_null(f);
-        char *buf = calloc(1, 65536);
-        size_t n = fread(buf, 1, 65535, f);
-        fclose(f);
-        while (n > 0 && buf[n - 1] == '\n')
-                buf[--n] = 0;
+        char *buf = slurp(path);
+        assert_non_null(buf);
         return buf;
 }
 
