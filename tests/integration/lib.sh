@@ -98,6 +98,7 @@ cj_cleanup() {
                 kill -KILL "$NSPAWN_PID" 2>/dev/null || true
                 wait "$NSPAWN_PID" 2>/dev/null || true
         fi
+        cj_cgroup_remove "$CT"
         if [ -n "$MERGED" ] && mountpoint -q "$MERGED"; then
                 umount "$MERGED" || umount -l "$MERGED" || true
         fi
@@ -472,9 +473,12 @@ cj_boot() {
         # are added back for the container -- a property of the harness, not of the
         # product, which runs on the host's systemd.
         # shellcheck disable=SC2086
-        ${CJ_NETNS:+ip netns exec $CJ_NETNS} systemd-nspawn -b --register=no --keep-unit -q -D "$MERGED" -M "$CT" ${CJ_NSPAWN_NET:-} \
-                --system-call-filter="landlock_create_ruleset landlock_add_rule landlock_restrict_self bpf" \
-                </dev/null >>"$WORK/console${CJ_HOST:+-$CJ_HOST}.log" 2>&1 &
+        (
+                cj_cgroup_enter
+                exec ${CJ_NETNS:+nsenter --net=/run/netns/$CJ_NETNS} systemd-nspawn -b --register=no --keep-unit -q \
+                        -D "$MERGED" -M "$CT" ${CJ_NSPAWN_NET:-} \
+                        --system-call-filter="landlock_create_ruleset landlock_add_rule landlock_restrict_self bpf"
+        ) </dev/null >>"$WORK/console${CJ_HOST:+-$CJ_HOST}.log" 2>&1 &
         NSPAWN_PID=$!
         local p
         for _ in $(seq 1 100); do
@@ -494,6 +498,47 @@ cj_boot() {
         [ "$st" = running ] || in_ct systemctl --failed --no-legend >&2 || true
 }
 in_ct() { nsenter -t "$LEADER" -a -- "$@"; }
+
+# A cgroup of its own for each container. --keep-unit puts the container
+# under its caller's cgroup (.../payload); where PID 1 is not systemd, every
+# process sits in the root cgroup, so every container on the machine --
+# this run's and other people's -- would share /payload: its systemd's unit
+# cgroups, and with them the IPAddressAllow= BPF programs (attached by each
+# container, they add up: one container's localhost-only socket refused
+# another's balancer, measured) and systemd's kills. Only where the caller
+# is at a hierarchy's root (elsewhere its cgroup is already its own).
+# Runs in the subshell that then execs nspawn: it moves itself.
+CJ_CGROUP_HIERARCHIES="/sys/fs/cgroup/unified /sys/fs/cgroup/systemd /sys/fs/cgroup"
+cj_cgroup_enter() {
+        local h
+        for h in $CJ_CGROUP_HIERARCHIES; do
+                [ -e "$h/cgroup.procs" ] && [ "$(cj_cgroup_of "$h")" = / ] || continue
+                mkdir -p "$h/codejail-test-$CT" && echo "$BASHPID" >"$h/codejail-test-$CT/cgroup.procs"
+        done
+        return 0
+}
+cj_cgroup_of() {  # this process's cgroup in the hierarchy mounted at $1
+        local type
+        type=$(stat -f -c %T "$1")
+        if [ "$type" = cgroup2fs ]; then
+                sed -n 's/^0:://p' /proc/self/cgroup
+        else
+                sed -n "s/^[0-9]*:name=systemd://p" /proc/self/cgroup
+        fi
+}
+# After the container is gone: its cgroups, leaves first.
+cj_cgroup_remove() {  # $1 = the container's name (CT)
+        local h
+        for h in $CJ_CGROUP_HIERARCHIES; do
+                [ -d "$h/codejail-test-$1" ] || continue
+                for _ in $(seq 1 20); do
+                        find "$h/codejail-test-$1" -depth -type d -exec rmdir {} + 2>/dev/null
+                        [ -d "$h/codejail-test-$1" ] || break
+                        sleep 0.25
+                done
+        done
+        return 0
+}
 
 # The package's autopkgtest (debian/tests/control) in the booted container,
 # by autopkgtest itself with the null runner run there as root: the
@@ -531,7 +576,7 @@ cj_wait_health() {
         local code=
         for _ in $(seq 1 120); do
                 # shellcheck disable=SC2086
-                code=$(${CJ_NETNS:+ip netns exec $CJ_NETNS} curl -s -o "$WORK/health.json" -w '%{http_code}' --max-time 5 "$1/health/" || true)
+                code=$(${CJ_NETNS:+nsenter --net=/run/netns/$CJ_NETNS} curl -s -o "$WORK/health.json" -w '%{http_code}' --max-time 5 "$1/health/" || true)
                 [ "$code" = 200 ] && return 0
                 sleep 0.5
         done
