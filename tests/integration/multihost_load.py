@@ -65,7 +65,7 @@ def request_for(scenario, n, rng):
         a, b = rng.randrange(10**6), rng.randrange(10**6)
         code = f"# {slug}\nx = a + b"
         return slug, "fast", {"code": code, "globals_dict": {"a": a, "b": b}, "slug": slug}, ("x", a + b)
-    n_loop = rng.randrange(200000, 400000)
+    n_loop = rng.randrange(1500000, 3000000)
     code = f"# {slug}\nt = 0\nfor i in range(n):\n    t += i\ndel i"
     return slug, "slow", {"code": code, "globals_dict": {"n": n_loop}, "slug": slug}, ("t", n_loop * (n_loop - 1) // 2)
 
