@@ -10,7 +10,7 @@
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$TOP/build-ci}
-ALL_TIERS="check venv http-accept http-inetd http-jwt sabotage abuse soak sanitize fuzz-smoke nspawn realhost"
+ALL_TIERS="check venv http-accept http-inetd http-jwt sabotage abuse soak sanitize fuzz-smoke nspawn multihost realhost"
 TIERS=${TIERS:-$ALL_TIERS}
 
 if [ "$(id -u)" != 0 ]; then
@@ -89,6 +89,11 @@ tier fuzz-smoke env BUILD_FUZZ="$BUILD-fuzz" "$TOP/tests/fuzz/smoke.sh" 30
 # the same boot, the side-by-side latency table of issue 7 (quick counts:
 # ~3 more minutes; it fails only on failed requests, not on the numbers).
 tier nspawn env CODEJAIL_BENCH="${CODEJAIL_BENCH:-1}" "$TOP/tests/integration/nspawn-test.sh"
+# Three booted hosts of the .deb behind Debian's HAProxy running the
+# package's haproxy.cfg, in a network namespace of the test's own: under
+# load, a host whose selfcheck fails and one powered off are drained with
+# no failed or repeated request, and one comes back (~4 min).
+tier multihost "$TOP/tests/integration/multihost-test.sh"
 # The .deb built for Debian 13 and for Debian 12, each installed the README's
 # way into a stock guest of that release booted with its own kernel and
 # AppArmor enforcing (QEMU/TCG); api_tests from this host; the AppArmor

@@ -28,8 +28,10 @@ fail() { printf 'FAIL: %s\n' "$*" >&2; FAILED=$((FAILED + 1)); }
 die() { printf '%s: %s\n' "$CJ_NAME" "$*" >&2; exit 1; }
 
 # ---- tools -----------------------------------------------------------------
+# $@: more tools a caller needs, each COMMAND:PACKAGE.
 cj_need_tools() {
-        local need=()
+        local need=() t
+        for t in "$@"; do command -v "${t%%:*}" >/dev/null || need+=("${t#*:}"); done
         command -v debootstrap >/dev/null || need+=(debootstrap)
         command -v systemd-nspawn >/dev/null || need+=(systemd-container)
         command -v dpkg-buildpackage >/dev/null || need+=(dpkg-dev)
@@ -83,8 +85,11 @@ cj_umount_all() {
 }
 
 # ---- work dir and clean-up -------------------------------------------------------
+# A caller with more to stop (more containers, a balancer, namespaces)
+# defines cj_cleanup_extra; it runs first.
 cj_cleanup() {
         local rc=$?
+        declare -F cj_cleanup_extra >/dev/null && cj_cleanup_extra
         cj_umount_all
         if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
                 # SIGTERM: nspawn asks the container's systemd to power off.
@@ -93,6 +98,7 @@ cj_cleanup() {
                 kill -KILL "$NSPAWN_PID" 2>/dev/null || true
                 wait "$NSPAWN_PID" 2>/dev/null || true
         fi
+        cj_cgroup_remove "$CT"
         if [ -n "$MERGED" ] && mountpoint -q "$MERGED"; then
                 umount "$MERGED" || umount -l "$MERGED" || true
         fi
@@ -423,8 +429,9 @@ cj_rootfs() {
                 : >"$BASE.tmp/etc/machine-id"
                 mv "$BASE.tmp" "$BASE"
         fi
-        # A throw-away overlay per run: the cache stays pristine.
-        RUN=$CACHE/runs/run.$$
+        # A throw-away overlay per run (per host, when a caller boots several:
+        # CJ_HOST): the cache stays pristine.
+        RUN=$CACHE/runs/run.$$${CJ_HOST:+-$CJ_HOST}
         mkdir -p "$RUN/upper" "$RUN/work" "$RUN/root"
         MERGED=$RUN/root
         mount -t overlay overlay -o "lowerdir=$BASE,upperdir=$RUN/upper,workdir=$RUN/work" "$MERGED"
@@ -470,17 +477,26 @@ EOF
 }
 
 # ---- boot ---------------------------------------------------------------------
+# CJ_NETNS, CJ_NSPAWN_NET: a network namespace to start nspawn in and its
+# network options there (default: neither, the host network); CJ_HOST names
+# the container's console log.
 cj_boot() {
-        say "booting the container"
+        say "booting the container${CJ_HOST:+ $CJ_HOST}"
+        NSPAWN_PID='' LEADER=''
         # The host is not necessarily run by systemd: --keep-unit --register=no keep
-        # nspawn off the host's bus. Host network: the container's loopback is ours.
+        # nspawn off the host's bus. Host network (unless CJ_NSPAWN_NET): the
+        # container's loopback is ours.
         # nspawn 252's own seccomp allow-list predates Landlock (the jail needs it)
         # and refuses bpf() (systemd needs it to enforce IPAddressAllow/Deny=); both
         # are added back for the container -- a property of the harness, not of the
         # product, which runs on the host's systemd.
-        systemd-nspawn -b --register=no --keep-unit -q -D "$MERGED" -M "$CT" \
-                --system-call-filter="landlock_create_ruleset landlock_add_rule landlock_restrict_self bpf" \
-                </dev/null >"$WORK/console.log" 2>&1 &
+        # shellcheck disable=SC2086
+        (
+                cj_cgroup_enter
+                exec ${CJ_NETNS:+nsenter --net=/run/netns/$CJ_NETNS} systemd-nspawn -b --register=no --keep-unit -q \
+                        -D "$MERGED" -M "$CT" ${CJ_NSPAWN_NET:-} \
+                        --system-call-filter="landlock_create_ruleset landlock_add_rule landlock_restrict_self bpf"
+        ) </dev/null >>"$WORK/console${CJ_HOST:+-$CJ_HOST}.log" 2>&1 &
         NSPAWN_PID=$!
         local p
         for _ in $(seq 1 100); do
@@ -489,7 +505,7 @@ cj_boot() {
                 done
                 sleep 0.1
         done
-        [ -n "$LEADER" ] || { cat "$WORK/console.log" >&2; die "container did not start"; }
+        [ -n "$LEADER" ] || { cat "$WORK/console${CJ_HOST:+-$CJ_HOST}.log" >&2; die "container did not start"; }
         local st=
         for _ in $(seq 1 120); do
                 st=$(in_ct systemctl is-system-running 2>/dev/null || true)
@@ -500,6 +516,47 @@ cj_boot() {
         [ "$st" = running ] || in_ct systemctl --failed --no-legend >&2 || true
 }
 in_ct() { nsenter -t "$LEADER" -a -- "$@"; }
+
+# A cgroup of its own for each container. --keep-unit puts the container
+# under its caller's cgroup (.../payload); where PID 1 is not systemd, every
+# process sits in the root cgroup, so every container on the machine --
+# this run's and other people's -- would share /payload: its systemd's unit
+# cgroups, and with them the IPAddressAllow= BPF programs (attached by each
+# container, they add up: one container's localhost-only socket refused
+# another's balancer, measured) and systemd's kills. Only where the caller
+# is at a hierarchy's root (elsewhere its cgroup is already its own).
+# Runs in the subshell that then execs nspawn: it moves itself.
+CJ_CGROUP_HIERARCHIES="/sys/fs/cgroup/unified /sys/fs/cgroup/systemd /sys/fs/cgroup"
+cj_cgroup_enter() {
+        local h
+        for h in $CJ_CGROUP_HIERARCHIES; do
+                [ -e "$h/cgroup.procs" ] && [ "$(cj_cgroup_of "$h")" = / ] || continue
+                mkdir -p "$h/codejail-test-$CT" && echo "$BASHPID" >"$h/codejail-test-$CT/cgroup.procs"
+        done
+        return 0
+}
+cj_cgroup_of() {  # this process's cgroup in the hierarchy mounted at $1
+        local type
+        type=$(stat -f -c %T "$1")
+        if [ "$type" = cgroup2fs ]; then
+                sed -n 's/^0:://p' /proc/self/cgroup
+        else
+                sed -n "s/^[0-9]*:name=systemd://p" /proc/self/cgroup
+        fi
+}
+# After the container is gone: its cgroups, leaves first.
+cj_cgroup_remove() {  # $1 = the container's name (CT)
+        local h
+        for h in $CJ_CGROUP_HIERARCHIES; do
+                [ -d "$h/codejail-test-$1" ] || continue
+                for _ in $(seq 1 20); do
+                        find "$h/codejail-test-$1" -depth -type d -exec rmdir {} + 2>/dev/null
+                        [ -d "$h/codejail-test-$1" ] || break
+                        sleep 0.25
+                done
+        done
+        return 0
+}
 
 # The package's autopkgtest (debian/tests/control) in the booted container,
 # by autopkgtest itself with the null runner run there as root: the
@@ -531,11 +588,13 @@ cj_autopkgtest() {
         fi
 }
 
-# Wait for GET $1/health/ = 200; writes the body to $WORK/health.json.
+# Wait for GET $1/health/ = 200 (from CJ_NETNS when set); writes the body
+# to $WORK/health.json.
 cj_wait_health() {
         local code=
         for _ in $(seq 1 120); do
-                code=$(curl -s -o "$WORK/health.json" -w '%{http_code}' --max-time 5 "$1/health/" || true)
+                # shellcheck disable=SC2086
+                code=$(${CJ_NETNS:+nsenter --net=/run/netns/$CJ_NETNS} curl -s -o "$WORK/health.json" -w '%{http_code}' --max-time 5 "$1/health/" || true)
                 [ "$code" = 200 ] && return 0
                 sleep 0.5
         done
