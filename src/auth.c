@@ -178,9 +178,11 @@ int auth_keys_parse(const char *text, size_t len, struct auth_keys **ret, char *
                 }
                 for (size_t j = 0; j < k->n; j++)
                         if (strcmp(k->k[j].kid, k->k[k->n].kid) == 0) {
+                                /* the message names the kid: written before the set is freed */
+                                r = fail(err, errlen, "keys[%zu]: kid %.60s appears twice", i, k->k[j].kid);
                                 rsa_public_key_clear(&k->k[k->n].rsa);
                                 auth_keys_free(k);
-                                return fail(err, errlen, "keys[%zu]: kid %.60s appears twice", i, k->k[j].kid);
+                                return r;
                         }
                 k->n++;
         }
