@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/securebits.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -23,6 +24,19 @@ static int capset_empty(void) {
                 if (d[i].effective || d[i].permitted || d[i].inheritable)
                         return -EPERM;
         return 0;
+}
+
+int creds_drop_all_caps(void) {
+        return capset_empty();
+}
+
+int creds_lock_securebits(void) {
+        unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                             SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+                             SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+        if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0)
+                return negative_errno();
+        return (unsigned long)prctl(PR_GET_SECUREBITS, 0, 0, 0, 0) == bits ? 0 : -EPERM;
 }
 
 int creds_drop_bounding(void) {

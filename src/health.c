@@ -601,10 +601,27 @@ int health_selfcheck(const struct config *cfg) {
         return failed ? 1 : 0;
 }
 
-bool health_ok(const struct config *cfg, json_t **state) {
+/* The state read once by health_preload() (the unprivileged side opens
+ * no file), or not yet read. */
+static json_t *preloaded;
+static bool have_preloaded;
+
+static json_t *load_state(const struct config *cfg) {
         char path[4096];
+        if (have_preloaded)
+                return json_incref(preloaded);
         snprintf(path, sizeof path, "%s/health.json", cfg->state_dir);
-        json_t *s = json_load_file(path, 0, NULL);
+        return json_load_file(path, 0, NULL);
+}
+
+void health_preload(const struct config *cfg) {
+        json_t *s = load_state(cfg);
+        json_decref(preloaded);
+        preloaded = s, have_preloaded = true;
+}
+
+bool health_ok(const struct config *cfg, json_t **state) {
+        json_t *s = load_state(cfg);
         if (state)
                 *state = s ? json_incref(s) : NULL;
         bool ok = false;
