@@ -91,7 +91,7 @@ static const struct {
         { "self_seccomp", LAYER_SELF_SECCOMP }, { "self_caps", LAYER_SELF_CAPS },
         { "self_dumpable", LAYER_SELF_DUMPABLE }, { "self_mounts", LAYER_SELF_MOUNTS },
         { "self_ns", LAYER_SELF_NS }, { "self_scope", LAYER_SELF_SCOPE }, { "root", LAYER_ROOT },
-        { "admission", LAYER_ADMISSION },
+        { "admission", LAYER_ADMISSION }, { "privsep", LAYER_PRIVSEP },
 };
 unsigned jail_sabotaged_layers(void) {
         if (sabotage != ~0u)
