@@ -39,6 +39,12 @@ pid_t privsep_fork(int *fd);
  * (logged), or -errno. */
 int privsep_supervise(const struct config *cfg, int fd);
 
+/* The privileged side's one read (privsep_supervise's, and the fuzz
+ * harness's): execmsg_recv_request bounded by what cfg lets a request be
+ * (0 without a config). */
+struct execmsg_request;
+int privsep_read_request(const struct config *cfg, int fd, struct execmsg_request *req, char *err, size_t errlen);
+
 /* The unprivileged side's runner for safeexec: executions go to the
  * parent on fd. */
 void privsep_runner(int *fd, struct safeexec_runner *out);
