@@ -3,6 +3,13 @@
  *
  * The privileged sequence (who runs each step, and why in this order):
  *
+ *  instance split (privsep.c), before a byte of the request is read
+ *   0. fork: the child, with no capability, no_new_privs, Landlock and
+ *      seccomp allowing only I/O on its fds, parses the request and the
+ *      outcome; it hands this process a jail_request as an execmsg that
+ *      is re-validated here (lengths, names, limits). From here on
+ *      everything runs in the privileged parent, which never parses JSON
+ *      or HTTP and never holds the connection.
  *  parent (the service, "supervisor")
  *   1. build the Landlock ruleset (early, before fork: nsjail's habit;
  *      failures are ours, not the code's); the seccomp filter is BPF
