@@ -209,19 +209,23 @@ static const char *const service_allowed[] = {
         NULL,
 };
 
-int seccomp_allow_filter_new(scmp_filter_ctx *ret) {
+/* An allow-list filter: names (NULL-terminated) allowed, EPERM else. */
+static int allow_list_new(const char *const *names, scmp_filter_ctx *ret) {
         scmp_filter_ctx ctx;
         int r = filter_init(SCMP_ACT_ERRNO(EPERM), &ctx);
         if (r < 0)
                 return r;
-        for (size_t i = 0; service_allowed[i]; i++)
-                if ((r = add(ctx, SCMP_ACT_ALLOW, service_allowed[i], 0, NULL)) < 0)
-                        goto fail;
+        for (size_t i = 0; names[i]; i++)
+                if ((r = add(ctx, SCMP_ACT_ALLOW, names[i], 0, NULL)) < 0) {
+                        seccomp_release(ctx);
+                        return r;
+                }
         *ret = ctx;
         return 0;
-fail:
-        seccomp_release(ctx);
-        return r < 0 ? r : -EINVAL;
+}
+
+int seccomp_allow_filter_new(scmp_filter_ctx *ret) {
+        return allow_list_new(service_allowed, ret);
 }
 
 /* What systemd's argument-filtering options would add (the unit leaves
@@ -325,12 +329,9 @@ static const char *const privsep_allowed[] = {
 
 int seccomp_privsep_filter_new(scmp_filter_ctx *ret) {
         scmp_filter_ctx ctx;
-        int r = filter_init(SCMP_ACT_ERRNO(EPERM), &ctx);
+        int r = allow_list_new(privsep_allowed, &ctx);
         if (r < 0)
                 return r;
-        for (size_t i = 0; privsep_allowed[i]; i++)
-                if ((r = add(ctx, SCMP_ACT_ALLOW, privsep_allowed[i], 0, NULL)) < 0)
-                        goto fail;
         /* glibc's fstat() is newfstatat(fd, "", AT_EMPTY_PATH): only that
          * form, never a path. */
         struct scmp_arg_cmp empty = SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH);

@@ -114,66 +114,62 @@ static int reaped(pid_t pid) {
         return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* The unprivileged side's runner against a stand-in parent answering
+ * reply (or raw bytes). */
+struct remote {
+        int sv[2];
+        pid_t parent;
+        struct safeexec_runner runner;
+        struct jail_result res;
+        struct jail_error jerr;
+};
+
+static int remote_run(struct remote *rm, const struct execmsg_outcome *reply, const char *raw, size_t raw_len) {
+        struct jail_request req = sample();
+        memset(rm, 0, sizeof *rm);
+        pair(rm->sv);
+        rm->parent = fake_parent(rm->sv[1], reply, raw, raw_len);
+        close(rm->sv[1]);
+        privsep_runner(&rm->sv[0], &rm->runner);
+        return rm->runner.run(rm->runner.userdata, NULL, &req, &rm->res, &rm->jerr);
+}
+
 static void test_runner_outcome(void **state) {
         struct execmsg_outcome o = { .res = { .status = 3, .out = "out", .out_len = 3, .err = "", .uid = 1234567,
                                               .limit_hit = "CPU" } };
-        struct jail_request req = sample();
-        struct jail_result res;
-        struct jail_error jerr = { 0 };
-        struct safeexec_runner runner;
-        int sv[2];
-        pair(sv);
-        pid_t pid = fake_parent(sv[1], &o, NULL, 0);
-        close(sv[1]);
-        privsep_runner(&sv[0], &runner);
-        assert_int_equal(runner.run(runner.userdata, NULL, &req, &res, &jerr), 0);
-        assert_int_equal(res.status, 3);
-        assert_int_equal(res.out_len, 3);
-        assert_memory_equal(res.out, "out", 3);
-        assert_int_equal(res.uid, 1234567);
-        assert_string_equal(res.limit_hit, "CPU");
-        assert_false(res.teardown.pending); /* the parent's, not ours */
+        struct remote rm;
+        assert_int_equal(remote_run(&rm, &o, NULL, 0), 0);
+        assert_int_equal(rm.res.status, 3);
+        assert_int_equal(rm.res.out_len, 3);
+        assert_memory_equal(rm.res.out, "out", 3);
+        assert_int_equal(rm.res.uid, 1234567);
+        assert_string_equal(rm.res.limit_hit, "CPU");
+        assert_false(rm.res.teardown.pending); /* the parent's, not ours */
         /* Returns once the parent has closed: its teardown is over. */
-        runner.done(runner.userdata, &res);
-        assert_int_equal(sv[0], -1);
-        assert_null(res.out);
-        assert_int_equal(reaped(pid), 0);
+        rm.runner.done(rm.runner.userdata, &rm.res);
+        assert_int_equal(rm.sv[0], -1);
+        assert_null(rm.res.out);
+        assert_int_equal(reaped(rm.parent), 0);
 }
 
 static void test_runner_setup_error(void **state) {
         struct execmsg_outcome o = { .setup_error = ENOSPC, .step = "jail-dir" };
-        struct jail_request req = sample();
-        struct jail_result res;
-        struct jail_error jerr = { 0 };
-        struct safeexec_runner runner;
-        int sv[2];
-        pair(sv);
-        pid_t pid = fake_parent(sv[1], &o, NULL, 0);
-        close(sv[1]);
-        privsep_runner(&sv[0], &runner);
-        assert_int_equal(runner.run(runner.userdata, NULL, &req, &res, &jerr), -ENOSPC);
-        assert_string_equal(jerr.step, "jail-dir");
-        assert_int_equal(jerr.error, ENOSPC);
-        assert_int_equal(reaped(pid), 0);
-        close(sv[0]);
+        struct remote rm;
+        assert_int_equal(remote_run(&rm, &o, NULL, 0), -ENOSPC);
+        assert_string_equal(rm.jerr.step, "jail-dir");
+        assert_int_equal(rm.jerr.error, ENOSPC);
+        assert_int_equal(reaped(rm.parent), 0);
+        close(rm.sv[0]);
 }
 
 static void test_runner_garbage(void **state) {
         static const char junk[] = "HTTP/1.1 200 OK\r\n\r\n{}";
-        struct jail_request req = sample();
-        struct jail_result res;
-        struct jail_error jerr = { 0 };
-        struct safeexec_runner runner;
-        int sv[2];
-        pair(sv);
-        pid_t pid = fake_parent(sv[1], NULL, junk, sizeof junk - 1);
-        close(sv[1]);
-        privsep_runner(&sv[0], &runner);
-        assert_int_equal(runner.run(runner.userdata, NULL, &req, &res, &jerr), -EBADMSG);
-        assert_int_equal(strncmp(jerr.step, "privsep: ", 9), 0);
-        assert_int_equal(jerr.error, EPROTO);
-        assert_int_equal(reaped(pid), 0);
-        close(sv[0]);
+        struct remote rm;
+        assert_int_equal(remote_run(&rm, NULL, junk, sizeof junk - 1), -EBADMSG);
+        assert_int_equal(strncmp(rm.jerr.step, "privsep: ", 9), 0);
+        assert_int_equal(rm.jerr.error, EPROTO);
+        assert_int_equal(reaped(rm.parent), 0);
+        close(rm.sv[0]);
 }
 
 /* After the drop, in a child: exit code = the first thing that worked. */
