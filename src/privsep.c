@@ -177,6 +177,24 @@ int privsep_read_request(const struct config *cfg, int fd, struct execmsg_reques
         return execmsg_recv_request(fd, bound, req, err, errlen);
 }
 
+/* What the configuration allows a request to ask for, checked again here:
+ * a compromised parsing side must not run code on a disabled service, nor
+ * with limits no context of the configuration has. */
+static const char *request_not_allowed(const struct config *cfg, const struct execmsg_request *req) {
+        struct limits l;
+        if (!cfg->enabled)
+                return "an execution while the service is disabled";
+        config_resolve_limits(cfg, NULL, &l);
+        if (!memcmp(&l, &req->limits, sizeof l))
+                return NULL;
+        for (size_t i = 0; i < cfg->n_overrides; i++) {
+                config_resolve_limits(cfg, cfg->overrides[i].context, &l);
+                if (!memcmp(&l, &req->limits, sizeof l))
+                        return NULL;
+        }
+        return "limits of no configured context";
+}
+
 int privsep_supervise(const struct config *cfg, int fd) {
         struct execmsg_request req;
         char err[200] = "";
@@ -187,6 +205,12 @@ int privsep_supervise(const struct config *cfg, int fd) {
                 log_error("privsep: malformed execution request from the unprivileged side, ending the instance: "
                           "%s (%s)", err[0] ? err : "-", strerror(-r));
                 return r;
+        }
+        const char *why = request_not_allowed(cfg, &req);
+        if (why) {
+                log_error("privsep: the unprivileged side asked for %s, ending the instance", why);
+                execmsg_request_done(&req);
+                return -EBADMSG;
         }
         struct jail_request view;
         struct jail_result res;

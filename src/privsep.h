@@ -34,9 +34,10 @@ int privsep_drop(pid_t parent, const char **step);
 pid_t privsep_fork(int *fd);
 
 /* The privileged side: at most one execution request from fd (execmsg.h,
- * bounded by cfg), run, outcome sent, torn down, fd closed (the child's
- * sign that the execution is gone). 0, -EBADMSG for a malformed request
- * (logged), or -errno. */
+ * bounded by cfg), checked against cfg (enabled; its limits those of a
+ * configured context), run, outcome sent, torn down (fd is the caller's
+ * to close: the child's sign that the execution is gone). 0, -EBADMSG
+ * for a malformed or disallowed request (logged), or -errno. */
 int privsep_supervise(const struct config *cfg, int fd);
 
 /* The privileged side's one read (privsep_supervise's, and the fuzz

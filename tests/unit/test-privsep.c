@@ -89,6 +89,29 @@ static void test_supervise_no_config_no_execution(void **state) {
         close(sv[1]);
 }
 
+/* Well-formed, but not what this configuration allows: refused, logged,
+ * nothing run (a jail would need root and a python; none is started). */
+static void test_supervise_disallowed(void **state) {
+        struct config *cfg;
+        struct jail_request req = sample(); /* limits 3, 4, 5, ...: no context's */
+        int sv[2];
+        assert_int_equal(config_new_default(&cfg), 0);
+        cfg->enabled = true;
+        pair(sv);
+        assert_int_equal(execmsg_send_request(sv[0], &req), 0);
+        assert_int_equal(privsep_supervise(cfg, sv[1]), -EBADMSG);
+        close(sv[0]);
+        close(sv[1]);
+        pair(sv);
+        config_resolve_limits(cfg, NULL, &req.limits); /* the default context's, */
+        cfg->enabled = false;                          /* on a disabled service */
+        assert_int_equal(execmsg_send_request(sv[0], &req), 0);
+        assert_int_equal(privsep_supervise(cfg, sv[1]), -EBADMSG);
+        close(sv[0]);
+        close(sv[1]);
+        config_free(cfg);
+}
+
 /* A stand-in privileged side: reads the request, writes `reply` (an
  * outcome, or raw bytes when raw_len), closes. Exits 0 when the request
  * was the sample. */
@@ -211,6 +234,7 @@ int main(void) {
                 cmocka_unit_test(test_supervise_garbage),
                 cmocka_unit_test(test_supervise_truncated),
                 cmocka_unit_test(test_supervise_no_config_no_execution),
+                cmocka_unit_test(test_supervise_disallowed),
                 cmocka_unit_test(test_runner_outcome),
                 cmocka_unit_test(test_runner_setup_error),
                 cmocka_unit_test(test_runner_garbage),
