@@ -156,7 +156,7 @@ static int run_exec(const struct config *cfg, const char *config_error, const ch
         while (waitpid(pid, &st, 0) < 0)
                 if (errno != EINTR)
                         return negative_errno();
-        if (r < 0)
+        if (r != 0)
                 return r;
         return WIFEXITED(st) ? WEXITSTATUS(st) : 2;
 }

@@ -199,7 +199,7 @@ int privsep_supervise(const struct config *cfg, int fd) {
         struct execmsg_request req;
         char err[200] = "";
         int r = privsep_read_request(cfg, fd, &req, err, sizeof err);
-        if (r == -EBADMSG && !strcmp(err, "no message (the other side left)"))
+        if (r == -ENODATA)
                 return 0; /* served without an execution */
         if (r < 0) {
                 log_error("privsep: malformed execution request from the unprivileged side, ending the instance: "
@@ -235,13 +235,10 @@ static int reap(pid_t pid) {
         while (waitpid(pid, &st, 0) < 0)
                 if (errno != EINTR)
                         return negative_errno();
-        if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-                return 0;
-        if (WIFSIGNALED(st))
-                log_error("privsep: the unprivileged side died of signal %d", WTERMSIG(st));
-        else
-                log_error("privsep: the unprivileged side exited with status %d", WEXITSTATUS(st));
-        return -ECHILD;
+        if (WIFEXITED(st))
+                return WEXITSTATUS(st); /* it said why on stderr */
+        log_error("privsep: the unprivileged side died of signal %d", WTERMSIG(st));
+        return 1;
 }
 
 static int serve_child(const struct config *cfg, const char *config_error, int conn_fd, int fd) {
@@ -271,8 +268,12 @@ int privsep_serve(const struct config *cfg, const char *config_error, int conn_f
         }
         /* The child leaves here: its caller's remaining work (reaping, in
          * --exec mode) is the parent's. */
-        if (pid == 0)
-                exit(serve_child(cfg, config_error, conn_fd, fd) < 0 ? 1 : 0);
+        if (pid == 0) {
+                int r = serve_child(cfg, config_error, conn_fd, fd);
+                if (r < 0)
+                        fprintf(stderr, "codejaild: %s\n", strerror(-r));
+                exit(r < 0 ? 1 : 0);
+        }
         close(conn_fd);
         int r = privsep_supervise(cfg, fd);
         close(fd);

@@ -15,9 +15,10 @@
  * what it will need (server_prepare), drops (privsep_drop) and serves the
  * request, sending its one execution to the parent; the parent runs that
  * execution and reaps the child. conn_fd is closed in the parent, which
- * never reads it. The child exits (0 when it served, 1 when not); the
- * parent returns 0 when the child served, or -errno (a malformed message,
- * the child's failure; logged). */
+ * never reads it. The child exits (0 when it served, 1 when not, saying
+ * why on stderr as main() would); the parent returns the child's exit
+ * status (1 when it died of a signal, logged), or -errno (a malformed or
+ * disallowed message, logged). */
 int privsep_serve(const struct config *cfg, const char *config_error, int conn_fd);
 
 /* The unprivileged side's confinement, each step checked, in order:
