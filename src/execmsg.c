@@ -29,7 +29,7 @@ struct wbuf {
 };
 
 static void put(struct wbuf *b, const void *d, size_t n) {
-        if (b->oom)
+        if (b->oom || n == 0) /* an absent stream is NULL: no memcpy from it */
                 return;
         if (b->len + n > b->cap) {
                 size_t cap = b->cap ? b->cap : 4096;

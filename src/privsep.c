@@ -267,12 +267,14 @@ int privsep_serve(const struct config *cfg, const char *config_error, int conn_f
                 return pid;
         }
         /* The child leaves here: its caller's remaining work (reaping, in
-         * --exec mode) is the parent's. */
+         * --exec mode) is the parent's, and so are the exit handlers (the
+         * caller's, and LeakSanitizer's, which would need ptrace). */
         if (pid == 0) {
                 int r = serve_child(cfg, config_error, conn_fd, fd);
                 if (r < 0)
                         fprintf(stderr, "codejaild: %s\n", strerror(-r));
-                exit(r < 0 ? 1 : 0);
+                fflush(NULL);
+                _exit(r < 0 ? 1 : 0);
         }
         close(conn_fd);
         int r = privsep_supervise(cfg, fd);
