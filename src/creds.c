@@ -43,8 +43,11 @@ int creds_drop_bounding(void) {
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
                 return negative_errno();
         for (int cap = 0; cap <= 63; cap++) {
-                if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) <= 0)
-                        continue; /* unknown to this kernel, or already gone */
+                int has = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+                if (has < 0 && errno == EINVAL)
+                        break; /* past the kernel's last capability: so are the rest */
+                if (has <= 0)
+                        continue; /* already gone */
                 if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
                         return negative_errno();
         }
