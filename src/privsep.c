@@ -17,6 +17,7 @@
  * /proc/self/status, the health state (read), the admission lock. */
 #include <errno.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -195,6 +196,19 @@ static const char *request_not_allowed(const struct config *cfg, const struct ex
         return "limits of no configured context";
 }
 
+/* Until the child has answered its client (it shuts its end for writing;
+ * or it is gone), at most the request's own time bound: a stalled child
+ * only delays the teardown of an execution that is over. */
+static void wait_answered(const struct config *cfg, int fd) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int ms = (cfg->request_timeout_s > 0 ? cfg->request_timeout_s : 10) * 1000;
+        char c;
+        while (poll(&p, 1, ms) < 0 && errno == EINTR)
+                ;
+        if (p.revents && read(fd, &c, 1) > 0)
+                log_warning("privsep: the unprivileged side sent more than its request");
+}
+
 int privsep_supervise(const struct config *cfg, int fd) {
         struct execmsg_request req;
         char err[200] = "";
@@ -222,7 +236,10 @@ int privsep_supervise(const struct config *cfg, int fd) {
         else {
                 struct execmsg_outcome o = { .res = res };
                 r = execmsg_send_outcome(fd, &o);
-                /* After the answer: the client need not wait for the teardown. */
+                /* After the answer: the client need not wait for the
+                 * teardown, nor share the CPU with it while it is answered. */
+                if (r >= 0)
+                        wait_answered(cfg, fd);
                 jail_result_done(&res);
         }
         execmsg_request_done(&req);
@@ -312,8 +329,10 @@ static int run_remote(void *userdata, const struct config *cfg, const struct jai
         return 0;
 }
 
-/* The teardown is the parent's: it closes its end when it is over, so the
- * next in line for a slot never runs beside this execution's remains. */
+/* Called once the client has its answer. The teardown is the parent's:
+ * shutting this end for writing tells it to start; it closes its end when
+ * the teardown is over, so the next in line for a slot never runs beside
+ * this execution's remains. */
 static void done_remote(void *userdata, struct jail_result *res) {
         int *fd = userdata;
         char c;
@@ -322,6 +341,7 @@ static void done_remote(void *userdata, struct jail_result *res) {
         res->out = res->err = NULL;
         if (*fd < 0)
                 return;
+        (void)shutdown(*fd, SHUT_WR);
         while (read(*fd, &c, 1) < 0 && errno == EINTR)
                 ;
         close(*fd);
