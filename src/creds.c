@@ -31,12 +31,28 @@ int creds_drop_all_caps(void) {
 }
 
 int creds_lock_securebits(void) {
-        unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
-                             SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
-                             SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
-        if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0)
+        static const struct {
+                unsigned long bit, lock;
+        } pairs[] = {
+                { SECBIT_NOROOT, SECBIT_NOROOT_LOCKED },
+                { SECBIT_NO_SETUID_FIXUP, SECBIT_NO_SETUID_FIXUP_LOCKED },
+                { 0 /* KEEP_CAPS off */, SECBIT_KEEP_CAPS_LOCKED },
+                { SECBIT_NO_CAP_AMBIENT_RAISE, SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED },
+        };
+        int old = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+        unsigned long want = 0;
+        if (old < 0)
                 return negative_errno();
-        return (unsigned long)prctl(PR_GET_SECUREBITS, 0, 0, 0, 0) == bits ? 0 : -EPERM;
+        /* A bit its lock already holds (systemd's SecureBits=noroot-locked
+         * locks NOROOT off) keeps its value: changing it is EPERM. */
+        for (size_t i = 0; i < ELEMENTSOF(pairs); i++) {
+                unsigned long mask = pairs[i].lock >> 1; /* the bit the lock guards */
+                want |= pairs[i].lock;
+                want |= (unsigned long)old & pairs[i].lock ? (unsigned long)old & mask : pairs[i].bit;
+        }
+        if (prctl(PR_SET_SECUREBITS, want, 0, 0, 0) < 0)
+                return negative_errno();
+        return (unsigned long)prctl(PR_GET_SECUREBITS, 0, 0, 0, 0) == want ? 0 : -EPERM;
 }
 
 int creds_drop_bounding(void) {
