@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/securebits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -227,6 +228,27 @@ static void test_drop(void **state) {
         assert_int_equal(reaped(pid), 0);
 }
 
+/* systemd's SecureBits=noroot-locked (both units set it) locks NOROOT
+ * off: the drop must keep that and lock the rest. */
+static void test_drop_under_locked_securebits(void **state) {
+        if (geteuid() != 0)
+                skip();
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                const char *step = "?";
+                if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT_LOCKED, 0, 0, 0) < 0)
+                        _exit(20);
+                if (privsep_drop(getppid(), &step) < 0)
+                        _exit(21);
+                int bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+                _exit(bits == (SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
+                               SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+                               SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) ? 0 : 22);
+        }
+        assert_int_equal(reaped(pid), 0);
+}
+
 int main(void) {
         log_set_target_stderr(1);
         const struct CMUnitTest tests[] = {
@@ -239,6 +261,7 @@ int main(void) {
                 cmocka_unit_test(test_runner_setup_error),
                 cmocka_unit_test(test_runner_garbage),
                 cmocka_unit_test(test_drop),
+                cmocka_unit_test(test_drop_under_locked_securebits),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
