@@ -216,8 +216,23 @@ static int take_slot(int fd, unsigned slots, uint64_t deadline, struct waiter *w
         }
 }
 
+int admit_open(const char *lock_path) {
+        int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        return fd < 0 ? negative_errno() : fd;
+}
+
 int admit_enter(const char *lock_path, unsigned slots, uint64_t timeout_ms, int client_fd,
                 struct admit_ticket *ticket, uint64_t *waited_ms) {
+        *waited_ms = 0;
+        int fd = admit_open(lock_path);
+        if (fd < 0)
+                return fd;
+        return admit_enter_fd(fd, slots, timeout_ms, client_fd, ticket, waited_ms);
+}
+
+int admit_enter_fd(int lock_fd, unsigned slots, uint64_t timeout_ms, int client_fd, struct admit_ticket *ticket,
+                   uint64_t *waited_ms) {
+        _cleanup_close_ int fd = lock_fd;
         uint64_t t0 = now_ns(), deadline = t0 + timeout_ms * MS;
         struct waiter w = { .client_fd = -1, .since = t0 };
         int slot = -1, r;
@@ -225,9 +240,6 @@ int admit_enter(const char *lock_path, unsigned slots, uint64_t timeout_ms, int 
         *waited_ms = 0;
         if (slots == 0 || slots > ADMIT_MAX_SLOTS)
                 return -EINVAL;
-        _cleanup_close_ int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-        if (fd < 0)
-                return negative_errno();
         /* Gone already: no wait, no execution. Its sending side already
          * shut: a client that half-closes after its request (legal, rare),
          * whose later silence proves nothing -- only timed. */

@@ -43,6 +43,14 @@ struct admit_ticket {
 int admit_enter(const char *lock_path, unsigned slots, uint64_t timeout_ms, int client_fd,
                 struct admit_ticket *ticket, uint64_t *waited_ms);
 
+/* The same in two steps, for a process that may not open files when it
+ * waits (privsep.c's unprivileged side): the lock file opened (created
+ * 0600 if missing) beforehand -- an fd, or -errno -- and the wait on it.
+ * admit_enter_fd() takes lock_fd over in every case. */
+int admit_open(const char *lock_path);
+int admit_enter_fd(int lock_fd, unsigned slots, uint64_t timeout_ms, int client_fd, struct admit_ticket *ticket,
+                   uint64_t *waited_ms);
+
 /* Free the slot (closing the lock file drops the lock; so does any death of
  * the process, kill -9 included). Fine on ADMIT_TICKET_NULL. */
 void admit_leave(struct admit_ticket *ticket);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/securebits.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -25,12 +26,44 @@ static int capset_empty(void) {
         return 0;
 }
 
+int creds_drop_all_caps(void) {
+        return capset_empty();
+}
+
+int creds_lock_securebits(void) {
+        static const struct {
+                unsigned long bit, lock;
+        } pairs[] = {
+                { SECBIT_NOROOT, SECBIT_NOROOT_LOCKED },
+                { SECBIT_NO_SETUID_FIXUP, SECBIT_NO_SETUID_FIXUP_LOCKED },
+                { 0 /* KEEP_CAPS off */, SECBIT_KEEP_CAPS_LOCKED },
+                { SECBIT_NO_CAP_AMBIENT_RAISE, SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED },
+        };
+        int old = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+        unsigned long want = 0;
+        if (old < 0)
+                return negative_errno();
+        /* A bit its lock already holds (systemd's SecureBits=noroot-locked
+         * locks NOROOT off) keeps its value: changing it is EPERM. */
+        for (size_t i = 0; i < ELEMENTSOF(pairs); i++) {
+                unsigned long mask = pairs[i].lock >> 1; /* the bit the lock guards */
+                want |= pairs[i].lock;
+                want |= (unsigned long)old & pairs[i].lock ? (unsigned long)old & mask : pairs[i].bit;
+        }
+        if (prctl(PR_SET_SECUREBITS, want, 0, 0, 0) < 0)
+                return negative_errno();
+        return (unsigned long)prctl(PR_GET_SECUREBITS, 0, 0, 0, 0) == want ? 0 : -EPERM;
+}
+
 int creds_drop_bounding(void) {
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
                 return negative_errno();
         for (int cap = 0; cap <= 63; cap++) {
-                if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) <= 0)
-                        continue; /* unknown to this kernel, or already gone */
+                int has = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+                if (has < 0 && errno == EINVAL)
+                        break; /* past the kernel's last capability: so are the rest */
+                if (has <= 0)
+                        continue; /* already gone */
                 if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
                         return negative_errno();
         }

@@ -13,3 +13,12 @@ int creds_become(uid_t uid, gid_t gid, const char **step);
 
 /* PR_SET_NO_NEW_PRIVS, verified. */
 int creds_no_new_privs(void);
+
+/* Every capability set (effective, permitted, inheritable) emptied and
+ * read back empty. */
+int creds_drop_all_caps(void);
+
+/* Securebits locked so that uid 0 means nothing to capabilities any more
+ * (SECBIT_NOROOT, NO_SETUID_FIXUP, NO_CAP_AMBIENT_RAISE, KEEP_CAPS off,
+ * each locked). Needs CAP_SETPCAP: done before the capability drop. */
+int creds_lock_securebits(void);

@@ -29,7 +29,7 @@ struct wbuf {
 };
 
 static void put(struct wbuf *b, const void *d, size_t n) {
-        if (b->oom)
+        if (b->oom || n == 0) /* an absent stream is NULL: no memcpy from it */
                 return;
         if (b->len + n > b->cap) {
                 size_t cap = b->cap ? b->cap : 4096;
@@ -129,7 +129,9 @@ _printf_(3, 4) static int bad(char *err, size_t errlen, const char *fmt, ...) {
         return -EBADMSG;
 }
 
+/* -EPIPE: the other side left mid-message; -ENODATA: before its first byte. */
 static int read_all(int fd, char *p, size_t n) {
+        bool first = true;
         while (n) {
                 ssize_t k = read(fd, p, n);
                 if (k < 0 && errno == EINTR)
@@ -137,8 +139,9 @@ static int read_all(int fd, char *p, size_t n) {
                 if (k < 0)
                         return negative_errno();
                 if (k == 0)
-                        return -EPIPE; /* the other side left mid-message */
+                        return first ? -ENODATA : -EPIPE;
                 p += k, n -= (size_t)k;
+                first = false;
         }
         return 0;
 }
@@ -154,8 +157,12 @@ static uint64_t le(const unsigned char *p, size_t bytes) {
 static int recv_framed(int fd, uint32_t magic, size_t max_bytes, char **body, size_t *len, char *err, size_t errlen) {
         unsigned char h[8];
         int r = read_all(fd, (char *)h, sizeof h);
+        if (r == -ENODATA) {
+                snprintf(err, errlen, "no message (the other side left)");
+                return r;
+        }
         if (r < 0)
-                return r == -EPIPE ? bad(err, errlen, "no message (the other side left)") : r;
+                return r == -EPIPE ? bad(err, errlen, "truncated header") : r;
         if (le(h, 4) != magic)
                 return bad(err, errlen, "bad magic %#x", (unsigned)le(h, 4));
         size_t n = (size_t)le(h + 4, 4);
@@ -168,7 +175,7 @@ static int recv_framed(int fd, uint32_t magic, size_t max_bytes, char **body, si
                 return -ENOMEM;
         if ((r = read_all(fd, b, n)) < 0) {
                 free(b);
-                return r == -EPIPE ? bad(err, errlen, "truncated message") : r;
+                return r == -EPIPE || r == -ENODATA ? bad(err, errlen, "truncated message") : r;
         }
         b[n] = '\0';
         *body = b, *len = n;

@@ -39,7 +39,9 @@ struct execmsg_outcome {
 int execmsg_send_request(int fd, const struct jail_request *req);
 /* Read one request of at most max_bytes from fd and check it: every
  * length in bounds, file names plain (no '/', not "." or ".."), limits in
- * their ranges. 0, or -EBADMSG (-EMSGSIZE, -errno) with why in err. */
+ * their ranges. 0, -ENODATA when the other side closed before sending a
+ * byte (no request), or -EBADMSG (-EMSGSIZE, -errno) with why in err.
+ * The same for execmsg_recv_outcome. */
 int execmsg_recv_request(int fd, size_t max_bytes, struct execmsg_request *out, char *err, size_t errlen);
 /* The same checks on a buffer (the fuzz harness's entry). Takes over buf. */
 int execmsg_parse_request(char *buf, size_t len, struct execmsg_request *out, char *err, size_t errlen);

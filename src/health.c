@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -18,6 +19,7 @@
 
 #include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -32,7 +34,9 @@
 #include "log.h"
 #include "macro.h"
 #include "ns.h"
+#include "fdio.h"
 #include "payload.h"
+#include "privsep.h"
 #include "root.h"
 #include "safeexec.h"
 #include "sdproto.h"
@@ -250,6 +254,151 @@ static void probe_service(json_t *checks, bool *all, pid_t outsider) {
         }
         snprintf(detail, sizeof detail, "sched_setscheduler(SCHED_FIFO): %s", e ? strerror(e) : "allowed");
         add_check(checks, "service_no_realtime", e != 0, detail, all);
+}
+
+/* ---- the unprivileged side of an instance (privsep.c, issue 14) ----
+ * Probed from inside it: a child forked and dropped exactly as a serving
+ * instance's is, trying each thing it must not be able to do. It reports
+ * one line per probe, "name\tpass\tdetail\n", on its socket. Ordered so a
+ * probe that succeeds (the sabotage build) cannot spoil the next: ptrace
+ * (by the same uid) and setuid last. */
+static const char *const privsep_probe_names[] = {
+        "privsep_drop", "privsep_capabilities", "privsep_no_new_privs", "privsep_not_dumpable",
+        "privsep_deny_open", "privsep_deny_socket", "privsep_deny_mount", "privsep_deny_unshare",
+        "privsep_deny_execve", "privsep_deny_fork", "privsep_deny_ptrace", "privsep_deny_setuid",
+};
+
+_printf_(4, 5) static void report(int fd, const char *name, bool pass, const char *fmt, ...) {
+        char line[400], detail[300];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(detail, sizeof detail, fmt, ap);
+        va_end(ap);
+        int n = snprintf(line, sizeof line, "%s\t%d\t%s\n", name, pass, detail);
+        (void)fd_write_all(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+/* errno of a refused call, 0 when it was allowed. */
+#define TRY(call) ((call) < 0 ? errno : 0)
+static bool refused(int e) {
+        return e == EPERM || e == EACCES;
+}
+
+static void probe_privsep_caps(int fd) {
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+        struct __user_cap_data_struct d[2] = { 0 };
+        unsigned long long eff = ~0ULL, prm = ~0ULL, inh = ~0ULL, bnd = 0, amb = 0;
+        if (syscall(SYS_capget, &h, d) == 0) {
+                eff = d[0].effective | (unsigned long long)d[1].effective << 32;
+                prm = d[0].permitted | (unsigned long long)d[1].permitted << 32;
+                inh = d[0].inheritable | (unsigned long long)d[1].inheritable << 32;
+        }
+        for (int cap = 0; cap <= 63; cap++) {
+                if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1)
+                        bnd |= 1ULL << cap;
+                if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) == 1)
+                        amb |= 1ULL << cap;
+        }
+        int sec = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+        report(fd, "privsep_capabilities", !eff && !prm && !inh && !bnd && !amb,
+               "effective %#llx permitted %#llx inheritable %#llx bounding %#llx ambient %#llx securebits %#x", eff,
+               prm, inh, bnd, amb, sec);
+        int nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0), dump = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+        report(fd, "privsep_no_new_privs", nnp == 1, "no_new_privs=%d", nnp);
+        report(fd, "privsep_not_dumpable", dump == 0, "dumpable=%d", dump);
+}
+
+/* Each attempt harmless if it works: the probe process is thrown away. */
+static void probe_privsep_denials(int fd) {
+        int e, e2, k;
+        e = TRY(k = open("/etc/passwd", O_RDONLY | O_CLOEXEC));
+        if (k >= 0)
+                close(k);
+        report(fd, "privsep_deny_open", refused(e), "open(/etc/passwd): %s", e ? strerror(e) : "opened");
+        e = TRY(k = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        if (k >= 0)
+                close(k);
+        e2 = TRY(k = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        if (k >= 0)
+                close(k);
+        report(fd, "privsep_deny_socket", refused(e) && refused(e2), "socket(AF_UNIX): %s, socket(AF_INET): %s",
+               e ? strerror(e) : "created", e2 ? strerror(e2) : "created");
+        /* Everything is private already (harden.c): a success changes nothing. */
+        e = TRY(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+        report(fd, "privsep_deny_mount", refused(e), "mount(MS_PRIVATE): %s", e ? strerror(e) : "allowed");
+        e = TRY(unshare(CLONE_NEWUTS));
+        report(fd, "privsep_deny_unshare", refused(e), "unshare(CLONE_NEWUTS): %s", e ? strerror(e) : "allowed");
+        /* A bad environment pointer: allowed, it fails with EFAULT after the
+         * file was opened for execution, before anything is replaced. */
+        char *argv[] = { (char *)"true", NULL };
+        e = TRY(syscall(SYS_execve, "/bin/true", argv, (char **)1));
+        report(fd, "privsep_deny_execve", refused(e), "execve(/bin/true): %s", strerror(e));
+        pid_t pid = fork();
+        if (pid == 0)
+                _exit(0);
+        e = pid < 0 ? errno : 0;
+        if (pid > 0)
+                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        report(fd, "privsep_deny_fork", refused(e), "fork: %s", e ? strerror(e) : "a process started");
+        /* Seized, not stopped: if it works, this process's exit detaches. */
+        e = TRY(ptrace(PTRACE_SEIZE, getppid(), NULL, NULL));
+        report(fd, "privsep_deny_ptrace", refused(e), "ptrace(PTRACE_SEIZE, the privileged side): %s",
+               e ? strerror(e) : "attached");
+        e = TRY(setresuid(65534, 65534, 65534));
+        report(fd, "privsep_deny_setuid", refused(e), "setresuid(65534): %s", e ? strerror(e) : "became 65534");
+}
+
+_noreturn_ static void probe_privsep_child(int fd) {
+        const char *step = "?";
+        int r = privsep_drop(getppid(), &step);
+        report(fd, "privsep_drop", r >= 0, r < 0 ? "failed at %s: %s" : "%s%s", r < 0 ? step : "dropped",
+               r < 0 ? strerror(-r) : "");
+        probe_privsep_caps(fd);
+        probe_privsep_denials(fd);
+        _exit(0);
+}
+
+/* Parse the child's lines into checks; each expected probe must be there. */
+static void privsep_checks(char *buf, json_t *checks, bool *all) {
+        bool seen[ELEMENTSOF(privsep_probe_names)] = { false };
+        for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+                if (!t2)
+                        continue;
+                *t1 = *t2 = '\0';
+                for (size_t i = 0; i < ELEMENTSOF(privsep_probe_names); i++)
+                        if (!seen[i] && streq_safe(line, privsep_probe_names[i])) {
+                                seen[i] = true;
+                                add_check(checks, line, streq_safe(t1 + 1, "1"), t2 + 1, all);
+                        }
+        }
+        for (size_t i = 0; i < ELEMENTSOF(privsep_probe_names); i++)
+                if (!seen[i])
+                        add_check(checks, privsep_probe_names[i], false, "not reported: the probe process died", all);
+}
+
+static void probe_privsep(json_t *checks, bool *all) {
+        char buf[8192];
+        size_t n = 0;
+        int fd;
+        pid_t pid = privsep_fork(&fd);
+        if (pid == 0)
+                probe_privsep_child(fd);
+        if (pid < 0) {
+                add_check(checks, "privsep_drop", false, strerror(-pid), all);
+                return;
+        }
+        for (ssize_t k; n < sizeof buf - 1; n += (size_t)k)
+                if ((k = read(fd, buf + n, sizeof buf - 1 - n)) <= 0 && !(k < 0 && errno == EINTR))
+                        break;
+                else if (k < 0)
+                        k = 0;
+        buf[n] = '\0';
+        close(fd);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        privsep_checks(buf, checks, all);
 }
 
 /* The AppArmor label the first probe execution ran under (its init read
@@ -542,6 +691,7 @@ int health_selfcheck(const struct config *cfg) {
                          "network, uts+ipc, filesystem+proc, dumpable, capabilities, no_new_privs, signal scope, seccomp");
         add_check(checks, "service_hardening", r >= 0, detail, &all);
         probe_service(checks, &all, outsider);
+        probe_privsep(checks, &all);
         if (op[1] >= 0)
                 close(op[1]);
         if (outsider > 0)
@@ -601,10 +751,27 @@ int health_selfcheck(const struct config *cfg) {
         return failed ? 1 : 0;
 }
 
-bool health_ok(const struct config *cfg, json_t **state) {
+/* The state read once by health_preload() (the unprivileged side opens
+ * no file), or not yet read. */
+static json_t *preloaded;
+static bool have_preloaded;
+
+static json_t *load_state(const struct config *cfg) {
         char path[4096];
+        if (have_preloaded)
+                return json_incref(preloaded);
         snprintf(path, sizeof path, "%s/health.json", cfg->state_dir);
-        json_t *s = json_load_file(path, 0, NULL);
+        return json_load_file(path, 0, NULL);
+}
+
+void health_preload(const struct config *cfg) {
+        json_t *s = load_state(cfg);
+        json_decref(preloaded);
+        preloaded = s, have_preloaded = true;
+}
+
+bool health_ok(const struct config *cfg, json_t **state) {
+        json_t *s = load_state(cfg);
         if (state)
                 *state = s ? json_incref(s) : NULL;
         bool ok = false;

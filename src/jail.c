@@ -3,6 +3,13 @@
  *
  * The privileged sequence (who runs each step, and why in this order):
  *
+ *  instance split (privsep.c), before a byte of the request is read
+ *   0. fork: the child, with no capability, no_new_privs, Landlock and
+ *      seccomp allowing only I/O on its fds, parses the request and the
+ *      outcome; it hands this process a jail_request as an execmsg that
+ *      is re-validated here (lengths, names, limits). From here on
+ *      everything runs in the privileged parent, which never parses JSON
+ *      or HTTP and never holds the connection.
  *  parent (the service, "supervisor")
  *   1. build the Landlock ruleset (early, before fork: nsjail's habit;
  *      failures are ours, not the code's); the seccomp filter is BPF
@@ -91,7 +98,7 @@ static const struct {
         { "self_seccomp", LAYER_SELF_SECCOMP }, { "self_caps", LAYER_SELF_CAPS },
         { "self_dumpable", LAYER_SELF_DUMPABLE }, { "self_mounts", LAYER_SELF_MOUNTS },
         { "self_ns", LAYER_SELF_NS }, { "self_scope", LAYER_SELF_SCOPE }, { "root", LAYER_ROOT },
-        { "admission", LAYER_ADMISSION },
+        { "admission", LAYER_ADMISSION }, { "privsep", LAYER_PRIVSEP },
 };
 unsigned jail_sabotaged_layers(void) {
         if (sabotage != ~0u)

@@ -123,3 +123,21 @@ int landlock_enforce(int ruleset_fd) {
                 return negative_errno();
         return 0;
 }
+
+int landlock_deny_all(void) {
+        int abi = landlock_abi();
+        if (abi < 1)
+                return abi < 0 ? abi : -EOPNOTSUPP;
+        struct ll_ruleset_attr attr = {
+                .handled_access_fs = landlock_fs_rights(abi),
+                .handled_access_net = landlock_net_rights(abi),
+                .scoped = landlock_scopes(abi),
+        };
+        size_t size = abi >= 6 ? sizeof attr
+                      : abi >= 4 ? offsetof(struct ll_ruleset_attr, scoped)
+                                 : offsetof(struct ll_ruleset_attr, handled_access_net);
+        _cleanup_close_ int rs = (int)syscall(__NR_landlock_create_ruleset, &attr, size, 0);
+        if (rs < 0)
+                return negative_errno();
+        return landlock_enforce(rs);
+}

@@ -31,3 +31,10 @@ int landlock_enforce(int ruleset_fd);
  * (its jail) and nothing started outside it (other instances, their
  * jails). -EOPNOTSUPP below ABI 6. */
 int landlock_scope_signals(void);
+
+/* A domain that handles every right the kernel's ABI knows and grants
+ * none: no file opened, created or executed, no TCP bind/connect, no
+ * signal or abstract socket outside it (privsep.c's unprivileged side,
+ * which works on the fds it already holds). Needs no_new_privs.
+ * -EOPNOTSUPP without Landlock. */
+int landlock_deny_all(void);

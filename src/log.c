@@ -12,6 +12,7 @@
 #define IDENT "codejail"
 
 static int target = -1; /* -1 auto, 0 journald, 1 stderr */
+static int journal_fd = -1; /* connected by log_prepare(), or -1: per message */
 
 void log_set_target_stderr(int yes) { target = yes ? 1 : 0; }
 
@@ -19,6 +20,16 @@ static int use_stderr(void) {
         if (target < 0)
                 target = sdproto_journal_available() ? 0 : 1;
         return target;
+}
+
+void log_prepare(void) {
+        if (use_stderr() || journal_fd >= 0)
+                return;
+        int fd = sdproto_journal_connect();
+        if (fd < 0)
+                target = 1;
+        else
+                journal_fd = fd;
 }
 
 void log_fieldf(struct log_field *f, const char *key, const char *fmt, ...) {
@@ -58,7 +69,8 @@ static void log_emit(int prio, const struct log_field *fields, size_t n, const c
                 snprintf(bufs[k], sizeof bufs[k], "%s=%s", fields[i].key, fields[i].value);
                 iov[k].iov_base = bufs[k], iov[k].iov_len = strlen(bufs[k]), k++;
         }
-        if (sdproto_journal_sendv(iov, k) < 0) {
+        int r = journal_fd >= 0 ? sdproto_journal_sendv_fd(journal_fd, iov, k) : sdproto_journal_sendv(iov, k);
+        if (r < 0) {
                 target = 1;
                 log_emit(prio, fields, n, msg);
         }

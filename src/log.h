@@ -26,3 +26,7 @@ void log_struct(int prio, const struct log_field *fields, size_t n, const char *
 
 /* Force the stderr fallback (tests) or journald; default: auto-detect. */
 void log_set_target_stderr(int yes);
+
+/* Decide the target now and, for journald, connect its socket: for a
+ * process that may not create sockets or look at paths later (privsep.c). */
+void log_prepare(void);

@@ -20,6 +20,7 @@
 #include "jail.h"
 #include "log.h"
 #include "macro.h"
+#include "privsep.h"
 #include "server.h"
 
 #define MAX_FILES 16
@@ -148,13 +149,14 @@ static int run_exec(const struct config *cfg, const char *config_error, const ch
                 exec_client(sv[1], payload_path, files, n);
         }
         close(sv[1]);
-        int r = server_handle(cfg, config_error, sv[0]);
-        close(sv[0]);
+        /* Split as a served connection is: the request is parsed, and the
+         * output interpreted, without privileges; sv[0] is the child's. */
+        int r = privsep_serve(cfg, config_error, sv[0]);
         int st;
         while (waitpid(pid, &st, 0) < 0)
                 if (errno != EINTR)
                         return negative_errno();
-        if (r < 0)
+        if (r != 0)
                 return r;
         return WIFEXITED(st) ? WEXITSTATUS(st) : 2;
 }

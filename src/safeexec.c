@@ -73,9 +73,29 @@ static json_t *merge(json_t *in, json_t *outobj) {
         return g;
 }
 
+static int run_local(void *userdata, const struct config *cfg, const struct jail_request *req,
+                     struct jail_result *res, struct jail_error *err) {
+        (void)userdata;
+        return jail_run(cfg, req, res, err);
+}
+
+static void done_local(void *userdata, struct jail_result *res) {
+        (void)userdata;
+        jail_result_done(res);
+}
+
+static const struct safeexec_runner local_runner = { .run = run_local, .done = done_local };
+
 int safeexec_run(const struct config *cfg, const struct payload *p, const struct jail_file *files, size_t n_files,
                  struct safeexec_outcome *out, struct jail_error *jerr) {
+        return safeexec_run_with(NULL, cfg, p, files, n_files, out, jerr);
+}
+
+int safeexec_run_with(const struct safeexec_runner *runner, const struct config *cfg, const struct payload *p,
+                      const struct jail_file *files, size_t n_files, struct safeexec_outcome *out,
+                      struct jail_error *jerr) {
         memset(out, 0, sizeof *out);
+        out->runner = runner ? runner : &local_runner;
         config_resolve_limits(cfg, p->limits_context, &out->limits);
 
         size_t in_len;
@@ -89,10 +109,13 @@ int safeexec_run(const struct config *cfg, const struct payload *p, const struct
                 .stdin_data = in, .stdin_len = in_len, .n_python_path = p->n_python_path,
                 .files = files, .n_files = n_files, .limits = out->limits,
         };
-        int r = jail_run(cfg, &req, &out->jail, jerr);
+        int r = out->runner->run(out->runner->userdata, cfg, &req, &out->jail, jerr);
         if (r < 0)
                 return r;
+        return safeexec_interpret(p, out, jerr);
+}
 
+int safeexec_interpret(const struct payload *p, struct safeexec_outcome *out, struct jail_error *jerr) {
         json_t *globals = NULL;
         _cleanup_free_ char *emsg = NULL;
         if (out->jail.status == 0) {
@@ -125,5 +148,9 @@ int safeexec_run(const struct config *cfg, const struct payload *p, const struct
 void safeexec_done(struct safeexec_outcome *out) {
         json_decref(out->response);
         out->response = NULL;
-        jail_result_done(&out->jail);
+        if (out->runner)
+                out->runner->done(out->runner->userdata, &out->jail);
+        else
+                jail_result_done(&out->jail);
+        out->runner = NULL;
 }

@@ -127,7 +127,8 @@ int sdproto_journal_sendv(const struct iovec *fields, size_t n) {
         return sdproto_journal_sendv_to(JOURNAL_SOCKET, fields, n);
 }
 
-int sdproto_journal_sendv_to(const char *socket_path, const struct iovec *fields, size_t n) {
+/* Send fields on fd, to socket_path (NULL: fd is connected already). */
+static int journal_send(int fd, const char *socket_path, const struct iovec *fields, size_t n) {
         /* Per field: "KEY=value\n", or for values with a newline the binary
          * form "KEY\n" <le64 length> value "\n". */
         struct iovec iov[MAX_FIELDS * 4];
@@ -155,16 +156,40 @@ int sdproto_journal_sendv_to(const char *socket_path, const struct iovec *fields
                 iov[k++] = (struct iovec){ .iov_base = "\n", .iov_len = 1 };
         }
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        if (strlen(socket_path) >= sizeof sa.sun_path)
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, socket_path);
-        struct msghdr mh = {
-                .msg_name = &sa, .msg_namelen = sizeof sa, .msg_iov = iov, .msg_iovlen = k,
-        };
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return negative_errno();
+        struct msghdr mh = { .msg_iov = iov, .msg_iovlen = k };
+        if (socket_path) {
+                if (strlen(socket_path) >= sizeof sa.sun_path)
+                        return -ENAMETOOLONG;
+                strcpy(sa.sun_path, socket_path);
+                mh.msg_name = &sa, mh.msg_namelen = sizeof sa;
+        }
         if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
                 return negative_errno();
         return 0;
+}
+
+int sdproto_journal_sendv_to(const char *socket_path, const struct iovec *fields, size_t n) {
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return negative_errno();
+        return journal_send(fd, socket_path, fields, n);
+}
+
+int sdproto_journal_connect_to(const char *socket_path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        if (strlen(socket_path) >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, socket_path);
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+                return negative_errno();
+        return TAKE_FD(fd);
+}
+
+int sdproto_journal_connect(void) {
+        return sdproto_journal_connect_to(JOURNAL_SOCKET);
+}
+
+int sdproto_journal_sendv_fd(int fd, const struct iovec *fields, size_t n) {
+        return journal_send(fd, NULL, fields, n);
 }

@@ -37,3 +37,11 @@ bool sdproto_journal_available(void);
 int sdproto_journal_sendv(const struct iovec *fields, size_t n);
 /* The same to another socket (tests). */
 int sdproto_journal_sendv_to(const char *socket_path, const struct iovec *fields, size_t n);
+
+/* A datagram socket connected to the journal (to socket_path), for a
+ * process that will not be allowed to create sockets later (privsep.c):
+ * fd (CLOEXEC) or -errno. */
+int sdproto_journal_connect(void);
+int sdproto_journal_connect_to(const char *socket_path);
+/* sd_journal_sendv() on such a connected socket. */
+int sdproto_journal_sendv_fd(int fd, const struct iovec *fields, size_t n);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <linux/sched.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -208,19 +209,23 @@ static const char *const service_allowed[] = {
         NULL,
 };
 
-int seccomp_allow_filter_new(scmp_filter_ctx *ret) {
+/* An allow-list filter: names (NULL-terminated) allowed, EPERM else. */
+static int allow_list_new(const char *const *names, scmp_filter_ctx *ret) {
         scmp_filter_ctx ctx;
         int r = filter_init(SCMP_ACT_ERRNO(EPERM), &ctx);
         if (r < 0)
                 return r;
-        for (size_t i = 0; service_allowed[i]; i++)
-                if ((r = add(ctx, SCMP_ACT_ALLOW, service_allowed[i], 0, NULL)) < 0)
-                        goto fail;
+        for (size_t i = 0; names[i]; i++)
+                if ((r = add(ctx, SCMP_ACT_ALLOW, names[i], 0, NULL)) < 0) {
+                        seccomp_release(ctx);
+                        return r;
+                }
         *ret = ctx;
         return 0;
-fail:
-        seccomp_release(ctx);
-        return r < 0 ? r : -EINVAL;
+}
+
+int seccomp_allow_filter_new(scmp_filter_ctx *ret) {
+        return allow_list_new(service_allowed, ret);
 }
 
 /* What systemd's argument-filtering options would add (the unit leaves
@@ -301,3 +306,52 @@ fail:
         return r < 0 ? r : -EINVAL;
 }
 
+
+/* The unprivileged side of an instance (privsep.c): what it does on the
+ * fds it was handed -- the connection, the socket to the privileged side,
+ * the admission lock, the journal, stderr -- and nothing that opens,
+ * mounts, spawns, changes identity or traces. Stacked on the service's
+ * filters (inherited); everything else answers EPERM. */
+static const char *const privsep_allowed[] = {
+        "read", "write", "readv", "writev", "pread64", "close", "lseek",
+        "recvfrom", "recvmsg", "sendto", "sendmsg", "shutdown", "getpeername", "getsockname",
+        "getsockopt", "setsockopt",
+        "poll", "ppoll", "select", "pselect6", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait",
+        "clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep", "gettimeofday", "time",
+        "mmap", "munmap", "mremap", "brk", "madvise", "mprotect",
+        "fcntl", "fstat", "getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid",
+        "getresuid", "getresgid", "getrusage", "getrandom", "capget",
+        /* admission control's wait: SIGALRM, SIGIO, an interval timer */
+        "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "setitimer", "getitimer", "alarm",
+        "tgkill", "futex", "rseq", "sched_yield", "restart_syscall", "exit", "exit_group",
+        NULL,
+};
+
+int seccomp_privsep_filter_new(scmp_filter_ctx *ret) {
+        scmp_filter_ctx ctx;
+        int r = allow_list_new(privsep_allowed, &ctx);
+        if (r < 0)
+                return r;
+        /* glibc's fstat() is newfstatat(fd, "", AT_EMPTY_PATH): only that
+         * form, never a path. */
+        struct scmp_arg_cmp empty = SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH);
+        if ((r = add(ctx, SCMP_ACT_ALLOW, "newfstatat", 1, &empty)) < 0)
+                goto fail;
+        /* prctl only to read its own state (the selfcheck's probes). */
+        static const unsigned long reads[] = { PR_GET_NO_NEW_PRIVS, PR_GET_DUMPABLE, PR_CAPBSET_READ,
+                                               PR_GET_SECUREBITS, PR_GET_SECCOMP };
+        for (size_t i = 0; i < ELEMENTSOF(reads); i++) {
+                struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_EQ, reads[i]);
+                if ((r = add(ctx, SCMP_ACT_ALLOW, "prctl", 1, &c)) < 0)
+                        goto fail;
+        }
+        struct scmp_arg_cmp is_set[2] = { SCMP_A0(SCMP_CMP_EQ, PR_CAP_AMBIENT),
+                                          SCMP_A1(SCMP_CMP_EQ, PR_CAP_AMBIENT_IS_SET) };
+        if ((r = add(ctx, SCMP_ACT_ALLOW, "prctl", 2, is_set)) < 0)
+                goto fail;
+        *ret = ctx;
+        return 0;
+fail:
+        seccomp_release(ctx);
+        return r < 0 ? r : -EINVAL;
+}

@@ -20,5 +20,10 @@ int seccomp_filter_new(bool exec_notify, scmp_filter_ctx *ret);
 int seccomp_service_filter_new(scmp_filter_ctx *ret);
 int seccomp_allow_filter_new(scmp_filter_ctx *ret);
 
+/* The unprivileged side's allow-list (privsep.c): I/O on the fds it holds,
+ * memory, time, signals for itself; no open, socket, mount, clone, execve,
+ * setuid or ptrace. Everything else EPERM. */
+int seccomp_privsep_filter_new(scmp_filter_ctx *ret);
+
 /* The deny list, for tests: NULL-terminated syscall names. */
 extern const char *const seccomp_denied_syscalls[];

@@ -51,7 +51,8 @@ int main(void) {
         if (dump("seccomp_bpf_service_allow", seccomp_allow_filter_new) < 0 ||
             dump("seccomp_bpf_service_deny", seccomp_service_filter_new) < 0 ||
             dump("seccomp_bpf_jail_notify", jail_notify) < 0 ||
-            dump("seccomp_bpf_jail_plain", jail_plain) < 0)
+            dump("seccomp_bpf_jail_plain", jail_plain) < 0 ||
+            dump("seccomp_bpf_privsep", seccomp_privsep_filter_new) < 0)
                 return 1;
         return fflush(stdout) == 0 ? 0 : 1;
 }

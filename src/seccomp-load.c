@@ -30,3 +30,8 @@ int seccomp_load_jail(bool exec_notify) {
         int r = load(seccomp_bpf_jail_plain, ELEMENTSOF(seccomp_bpf_jail_plain), 0);
         return r < 0 ? r : 0;
 }
+
+int seccomp_load_privsep(void) {
+        int r = load(seccomp_bpf_privsep, ELEMENTSOF(seccomp_bpf_privsep), 0);
+        return r < 0 ? r : 0;
+}

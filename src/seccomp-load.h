@@ -13,3 +13,7 @@ int seccomp_load_service(void);
  * (always but in the sabotage build) execve/execveat go to a user
  * notification listener: returns its fd; otherwise 0; or -errno. */
 int seccomp_load_jail(bool exec_notify);
+
+/* The unprivileged side's allow-list (privsep.c), stacked on the service's
+ * filters. 0 or -errno. */
+int seccomp_load_privsep(void);

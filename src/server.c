@@ -67,6 +67,7 @@
 #include "log.h"
 #include "macro.h"
 #include "payload.h"
+#include "privsep.h"
 #include "pyjson.h"
 #include "safeexec.h"
 #include "sdproto.h"
@@ -89,6 +90,7 @@ struct exchange {
         const struct config *cfg;
         const char *config_error;
         int fd;
+        const struct safeexec_runner *runner; /* NULL: the jail in-process */
         uint64_t t0;
         struct http_limits limits;
         /* The peer, read when the connection arrives: once the client has
@@ -167,14 +169,18 @@ static void remote_addr(int fd, char *buf, size_t size, char *port, size_t psize
                 snprintf(buf, size, "family-%d", ss.ss_family);
 }
 
+/* Opened by server_prepare() for a process that may not open files when
+ * it logs (privsep.c), or -1. */
+static int status_fd = -1, admission_fd = -1, admission_err;
+
 /* VmHWM of /proc/self/status in KiB, or -1. */
 static long self_peak_rss_kb(void) {
         char buf[2048];
-        int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int own = status_fd < 0 ? open("/proc/self/status", O_RDONLY | O_CLOEXEC) : -1;
+        int fd = status_fd >= 0 ? status_fd : own;
         if (fd < 0)
                 return -1;
-        ssize_t n = read(fd, buf, sizeof buf - 1);
-        close(fd);
+        ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
         if (n <= 0)
                 return -1;
         buf[n] = '\0';
@@ -183,6 +189,9 @@ static long self_peak_rss_kb(void) {
 }
 
 static long long startup_cpu_us = -1;
+/* The CPU of the process this one was forked from, until the fork
+ * (server_mark_split): counted in, so the total stays the instance's. */
+static long long inherited_cpu_us;
 
 static long long process_cpu_us(void) {
         struct timespec ts;
@@ -193,6 +202,28 @@ static long long process_cpu_us(void) {
 
 void server_mark_process_start(void) {
         startup_cpu_us = process_cpu_us();
+}
+
+void server_mark_split(long long parent_cpu_us) {
+        if (parent_cpu_us > 0)
+                inherited_cpu_us = parent_cpu_us;
+}
+
+int server_prepare(const struct config *cfg) {
+        char lock_path[300]; /* state_dir: < 256 (conf.c) */
+        log_prepare();
+        if (status_fd < 0)
+                status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+        if (!cfg)
+                return 0;
+        health_preload(cfg);
+        if (SABOTAGED(LAYER_ADMISSION) || admission_fd >= 0)
+                return 0;
+        snprintf(lock_path, sizeof lock_path, "%s/admission.lock", cfg->state_dir);
+        admission_fd = admit_open(lock_path);
+        if (admission_fd < 0)
+                admission_err = -admission_fd;
+        return 0;
 }
 
 static void log_exchange(struct exchange *x) {
@@ -227,6 +258,8 @@ static void log_exchange(struct exchange *x) {
         if (hwm >= 0)
                 log_fieldf(&f[n++], "CODEJAIL_SERVICE_MAXRSS_KB", "%ld", hwm);
         long long cpu_us = process_cpu_us();
+        if (cpu_us >= 0)
+                cpu_us += inherited_cpu_us;
         if (cpu_us >= 0)
                 log_fieldf(&f[n++], "CODEJAIL_SERVICE_CPU_US", "%lld", cpu_us);
         if (startup_cpu_us >= 0)
@@ -376,8 +409,15 @@ static int admit(struct exchange *x, struct admit_ticket *ticket) {
         if (SABOTAGED(LAYER_ADMISSION))
                 return 0;
         snprintf(lock_path, sizeof lock_path, "%s/admission.lock", cfg->state_dir);
-        int r = admit_enter(lock_path, cfg->max_concurrent_executions, (uint64_t) cfg->queue_timeout_s * 1000, x->fd,
-                            ticket, &x->queue_ms);
+        int r;
+        if (admission_err)
+                r = -admission_err; /* server_prepare() could not open it */
+        else if (admission_fd >= 0)
+                r = admit_enter_fd(TAKE_FD(admission_fd), cfg->max_concurrent_executions,
+                                   (uint64_t)cfg->queue_timeout_s * 1000, x->fd, ticket, &x->queue_ms);
+        else
+                r = admit_enter(lock_path, cfg->max_concurrent_executions, (uint64_t)cfg->queue_timeout_s * 1000,
+                                x->fd, ticket, &x->queue_ms);
         x->queued = true;
         if (r >= 0)
                 return 0;
@@ -485,7 +525,7 @@ static void handle_code_exec(struct exchange *x) {
                 payload_done(&p);
                 return;
         }
-        r = safeexec_run(cfg, &p, files, x->n_files, &out, &jerr);
+        r = safeexec_run_with(x->runner, cfg, &p, files, x->n_files, &out, &jerr);
         if (r < 0) {
                 char step[sizeof jerr.step + 1];
                 sanitize(step, sizeof step, jerr.step[0] ? jerr.step : "unknown");
@@ -575,10 +615,16 @@ static void route(struct exchange *x) {
 }
 
 int server_handle(const struct config *cfg, const char *config_error, int fd) {
+        return server_handle_with(cfg, config_error, fd, NULL);
+}
+
+int server_handle_with(const struct config *cfg, const char *config_error, int fd,
+                       const struct safeexec_runner *runner) {
         struct exchange x = {
                 .cfg = cfg,
                 .config_error = config_error,
                 .fd = fd,
+                .runner = runner,
                 .t0 = http_now_ns(),
         };
         struct http_error herr;
@@ -652,5 +698,7 @@ int server_run(const struct config *cfg, const char *config_error) {
         int flags = fcntl(fd, F_GETFD);
         if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0)
                 return negative_errno();
-        return server_handle(cfg, config_error, fd);
+        /* Two processes from here: the request is read by one that holds
+         * no capability (privsep.h). */
+        return privsep_serve(cfg, config_error, fd);
 }

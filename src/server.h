@@ -5,6 +5,7 @@
 #pragma once
 
 #include "conf.h"
+#include "safeexec.h"
 
 /* Find the connected socket systemd (Accept=yes: fd 3, LISTEN_FDS=1) or an
  * inetd-style launcher (fd 0) handed us and serve it. cfg is NULL when the
@@ -18,6 +19,20 @@ int server_run(const struct config *cfg, const char *config_error);
  * here; the caller owns it). Same return values as server_run. Unit tests
  * drive it with a socketpair. */
 int server_handle(const struct config *cfg, const char *config_error, int fd);
+
+/* The same with executions through runner (NULL: the jail in-process). */
+int server_handle_with(const struct config *cfg, const char *config_error, int fd,
+                       const struct safeexec_runner *runner);
+
+/* Open now what serving will need and may not open later (privsep.c's
+ * unprivileged side): the journal socket, /proc/self/status, the health
+ * state (read), the admission lock file. A failure to open the lock is
+ * answered later, as error.queue. 0. */
+int server_prepare(const struct config *cfg);
+
+/* In a process forked to serve: the CPU its parent had used until the
+ * fork, added to the CODEJAIL_SERVICE_CPU_US it logs. */
+void server_mark_split(long long parent_cpu_us);
 
 /* Called first thing in main(): the CPU this process used before it (the
  * launcher's work in the forked child, execve, dynamic linking) is logged

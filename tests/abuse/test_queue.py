@@ -87,7 +87,10 @@ class Service:
         raise AssertionError("%d log entries for %s, wanted %d" % (len(self.entries(slug)), slug, n))
 
     def instances(self):
-        """codejaild processes: (pid, has a jail)."""
+        """codejaild processes: (pid, has a jail). Every instance has a
+        child of its own (the side that parses the request, src/privsep.c);
+        one with a jail also has the jail's init, in a PID namespace of its
+        own."""
         try:
             kids = open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)).read().split()
         except OSError:
@@ -96,10 +99,18 @@ class Service:
         for k in kids:
             try:
                 grand = open("/proc/%s/task/%s/children" % (k, k)).read().split()
+                own = os.readlink("/proc/%s/ns/pid" % k)
             except OSError:
                 continue
-            out.append((int(k), bool(grand)))
+            out.append((int(k), any(pid_ns(g) not in (None, own) for g in grand)))
         return out
+
+
+def pid_ns(pid):
+    try:
+        return os.readlink("/proc/%s/ns/pid" % pid)
+    except OSError:
+        return None
 
 
 def field(line, name):

@@ -62,6 +62,17 @@ declare -A expect=(
         # realtime scheduling is refused by the kernel (no CAP_SYS_NICE) and
         # by the filter: only both off let it through
         [self_caps,self_seccomp]=service_no_realtime
+        # the parsing side of an instance (privsep.c): with its drop off it
+        # keeps the parent's four capabilities and has no allow-list of its
+        # own; no_new_privs and not-dumpable it also inherits from the
+        # parent's hardening, so only both off show those gone
+        [privsep]="privsep_capabilities privsep_deny_open privsep_deny_socket privsep_deny_mount
+                privsep_deny_unshare privsep_deny_execve privsep_deny_fork privsep_deny_setuid"
+        [privsep,self_seccomp]=privsep_no_new_privs
+        [privsep,self_dumpable]=privsep_not_dumpable
+        # ptrace of the privileged side: refused by the service filter, and
+        # by the kernel (the parent is not dumpable); only all off let it
+        [privsep,self_seccomp,self_dumpable]=privsep_deny_ptrace
 )
 # Every expected check must be among the failing ones.
 all_in() { # "wanted names" "failing names"
@@ -69,7 +80,8 @@ all_in() { # "wanted names" "failing names"
         for w in $1; do [[ " $2 " == *" $w "* ]] || return 1; done
 }
 for layer in landlock seccomp exec_once uid namespaces mounts root rlimits caps nnp netns_self \
-        self_seccomp self_caps self_dumpable self_mounts self_ns self_scope self_caps,self_seccomp; do
+        self_seccomp self_caps self_dumpable self_mounts self_ns self_scope self_caps,self_seccomp \
+        privsep privsep,self_seccomp privsep,self_dumpable privsep,self_seccomp,self_dumpable; do
         echo "{\"enabled\": true, \"state_dir\": \"$T/$layer\"}" >"$T/$layer.json"
         CODEJAIL_SABOTAGE=$layer "$SAB" --config "$T/$layer.json" --selfcheck 2>"$T/$layer.err"
         rc=$?
@@ -81,6 +93,14 @@ for layer in landlock seccomp exec_once uid namespaces mounts root rlimits caps 
         fi
 done
 
+# The parsing side's probes tried for real: with its drop off, a file
+# opened and a process started.
+if grep -q '"detail": "open(/etc/passwd): opened"' "$T/privsep/health.json" &&
+        grep -q '"detail": "fork: a process started"' "$T/privsep/health.json"; then
+        ok "privsep off: the open and fork probes themselves report success"
+else
+        bad "privsep off: the open/fork probes did not notice"
+fi
 # The probes must really see the layer gone, not only the layer report:
 # with Landlock off, listing / is allowed and the probe says so.
 if grep -q '"detail": "allowed"' "$T/landlock/health.json"; then

@@ -26,6 +26,7 @@
 
 /* ---- stand-ins ---- */
 void log_set_target_stderr(int yes) { (void) yes; }
+void log_prepare(void) {}
 void log_fieldf(struct log_field *f, const char *key, const char *fmt, ...) {
         va_list ap;
         f->key = key;

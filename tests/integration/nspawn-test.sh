@@ -13,7 +13,9 @@
 #   5. checks a held-open instance: the static service user (a system UID
 #      from sysusers.d, not root), its in-process hardening seen from
 #      outside (own net/mnt/uts/ipc namespaces, no_new_privs, four
-#      capabilities, a seccomp filter), CREDENTIALS_DIRECTORY with
+#      capabilities, a seccomp filter), its child that reads the request
+#      (no capability in any set, no_new_privs, a filter of its own),
+#      CREDENTIALS_DIRECTORY with
 #      codejail.json, /etc/codejail-service/codejail.json unreadable to it,
 #      and (through the jail) unreadable to sandboxed code;
 #   6. checks that afterwards no codejail@ unit and no sandbox-UID process
@@ -228,6 +230,29 @@ else
                 say "instance: no_new_privs, seccomp filter, capabilities 0x2001c0 (SYS_ADMIN SETUID SETGID SETPCAP)"
         else
                 fail "instance hardening: $(grep -E '^(NoNewPrivs|Seccomp|CapEff|CapBnd)' <<<"$st" | tr '\n' ' ')"
+        fi
+        # The instance is two processes (src/privsep.c): the one above keeps
+        # the jail's four capabilities; its child, which reads the request,
+        # holds none in any set, cannot regain one, and has a filter of its
+        # own stacked on the parent's.
+        child=
+        for _ in $(seq 1 50); do
+                child=$(in_ct cat "/proc/$pid/task/$pid/children" 2>/dev/null | awk '{ print $1 }')
+                [ -n "$child" ] && in_ct grep -q '^CapBnd:[[:space:]]*0000000000000000' "/proc/$child/status" && break
+                sleep 0.1
+        done
+        cst=$(in_ct cat "/proc/$child/status" 2>/dev/null)
+        pf=$(awk '/^Seccomp_filters:/ { print $2 }' <<<"$st")
+        cf=$(awk '/^Seccomp_filters:/ { print $2 }' <<<"$cst")
+        if [ -n "$child" ] && grep -q '^CapEff:[[:space:]]*0000000000000000' <<<"$cst" &&
+                grep -q '^CapPrm:[[:space:]]*0000000000000000' <<<"$cst" &&
+                grep -q '^CapBnd:[[:space:]]*0000000000000000' <<<"$cst" &&
+                grep -q '^CapAmb:[[:space:]]*0000000000000000' <<<"$cst" &&
+                grep -q '^NoNewPrivs:[[:space:]]*1' <<<"$cst" && grep -q '^Seccomp:[[:space:]]*2' <<<"$cst" &&
+                [ -n "$pf" ] && [ -n "$cf" ] && [ "$cf" -gt "$pf" ]; then
+                say "instance's parsing side (pid $child): no capability in any set, no_new_privs, $cf seccomp filters (parent $pf)"
+        else
+                fail "instance's parsing side '$child': $(grep -E '^(NoNewPrivs|Seccomp|Seccomp_filters|CapEff|CapPrm|CapBnd|CapAmb)' <<<"$cst" | tr '\n' ' ') (parent filters $pf)"
         fi
         if [ -n "$env_creds" ] && in_ct test -s "$env_creds/codejail.json"; then
                 say "instance credential: $env_creds/codejail.json"

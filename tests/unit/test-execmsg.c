@@ -163,6 +163,11 @@ static void test_request_framing(void **state) {
         close(sv[0]);
         assert_int_equal(execmsg_recv_request(sv[1], 1 << 20, &got, err, sizeof err), -EBADMSG);
         close(sv[1]);
+        /* no message at all: told apart from a cut one */
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        close(sv[0]);
+        assert_int_equal(execmsg_recv_request(sv[1], 1 << 20, &got, err, sizeof err), -ENODATA);
+        close(sv[1]);
 }
 
 static void test_outcome_roundtrip(void **state) {

@@ -69,6 +69,8 @@ static void test_generated(void **state) {
         expect_same(ctx, seccomp_bpf_jail_notify, ELEMENTSOF(seccomp_bpf_jail_notify));
         assert_int_equal(seccomp_filter_new(false, &ctx), 0);
         expect_same(ctx, seccomp_bpf_jail_plain, ELEMENTSOF(seccomp_bpf_jail_plain));
+        assert_int_equal(seccomp_privsep_filter_new(&ctx), 0);
+        expect_same(ctx, seccomp_bpf_privsep, ELEMENTSOF(seccomp_bpf_privsep));
 }
 
 static int err_of(long r) { return r < 0 ? errno : 0; }
@@ -166,8 +168,49 @@ static void test_service_probes(void **state) {
                 fail_msg("service filter: check #%d (0-based) gave the wrong answer", WEXITSTATUS(st) - 1);
 }
 
+/* The parsing side's allow-list (privsep.c): what it does on its fds
+ * works; each argument rule next to its denied neighbour; nothing that
+ * opens, creates a socket, spawns or changes identity. */
+static void test_privsep_probes(void **state) {
+        pid_t pid = fork();
+        if (pid == 0) {
+                int sv[2], first = 0, n = 0;
+                struct stat st;
+                char c = 'x';
+                if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+                        _exit(100);
+                prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+                if (seccomp_load_privsep() < 0)
+                        _exit(100);
+#define EXPECT(call, err) do { n++; if (err_of(call) != (err) && !first) first = n; } while (0)
+                EXPECT(write(sv[0], &c, 1) == 1 ? 0 : -1, 0);
+                EXPECT(read(sv[1], &c, 1) == 1 ? 0 : -1, 0);
+                EXPECT(fstat(sv[0], &st), 0);
+                EXPECT(syscall(SYS_newfstatat, AT_FDCWD, "/etc/passwd", &st, 0), EPERM);
+                EXPECT(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1 ? 0 : -1, 0);
+                EXPECT(prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), EPERM);
+                EXPECT(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, 0, 0, 0) >= 0 ? 0 : -1, 0);
+                EXPECT(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), EPERM);
+                EXPECT(openat(AT_FDCWD, "/etc/passwd", O_RDONLY | O_CLOEXEC), EPERM);
+                EXPECT(socket(AF_UNIX, SOCK_DGRAM, 0), EPERM);
+                EXPECT(syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, 0), EPERM);
+                EXPECT(syscall(SYS_execve, "/bin/true", NULL, NULL), EPERM);
+                EXPECT(syscall(SYS_setresuid, 1, 1, 1), EPERM);
+                EXPECT(ptrace(PTRACE_TRACEME, 0, 0, 0), EPERM);
+                EXPECT(syscall(SYS_getpid) > 0 ? 0 : -1, 0);
+#undef EXPECT
+                _exit(first);
+        }
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st));
+        if (WEXITSTATUS(st) != 0)
+                fail_msg("privsep filter: check #%d (0-based) gave the wrong answer", WEXITSTATUS(st) - 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_privsep_probes),
                 cmocka_unit_test(test_builds),
                 cmocka_unit_test(test_generated),
                 cmocka_unit_test(test_probes),

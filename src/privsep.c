@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Privilege separation of one instance (see privsep.h).
+ *
+ * Why: the code that reads attacker bytes -- llhttp, the form parsers,
+ * jansson on the payload, the JWT, our JSON tokenizer on the jailed
+ * program's output -- used to run in the process that holds
+ * CAP_SYS_ADMIN, CAP_SETUID, CAP_SETGID and CAP_SETPCAP for the jail's
+ * set-up. A memory-safety bug in any of them was a root-equivalent
+ * compromise of the host's mount and uid tables. Now they run in a child
+ * that holds nothing (OpenSSH's privsep, bubblewrap's "drop before
+ * parsing"); the parent takes one length-prefixed, re-validated request
+ * (execmsg.c) and never parses JSON or HTTP.
+ *
+ * The split happens after the connection fd is known and the config is
+ * read, before a byte of the request is read. Everything the child needs
+ * is opened before it drops (server_prepare): the journal socket,
+ * /proc/self/status, the health state (read), the admission lock. */
+#include <errno.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "creds.h"
+#include "execmsg.h"
+#include "jail.h"
+#include "landlock.h"
+#include "log.h"
+#include "macro.h"
+#include "privsep.h"
+#include "seccomp-load.h"
+#include "server.h"
+
+#ifdef CODEJAIL_SANITIZERS
+#include <fcntl.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+/* The request: the wrapper's stdin ([code, globals] as JSON, at most six
+ * bytes per body byte: "\u007f" for a raw DEL) plus the files (within the
+ * body): 8 x the body bound, plus the fixed fields. */
+#define REQUEST_BOUND(max_body) (8 * (size_t)(max_body) + ((size_t)1 << 20))
+/* The outcome: both captured streams, each at most OUTPUT, plus fields. */
+#define OUTCOME_BOUND(output) (2 * (size_t)(output) + ((size_t)64 << 10))
+
+static bool have_cap(int cap) {
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+        struct __user_cap_data_struct d[2] = { 0 };
+        return syscall(SYS_capget, &h, d) == 0 && (d[cap / 32].effective & (1u << (cap % 32)));
+}
+
+/* The capability steps. Without CAP_SETPCAP (an unprivileged developer's
+ * --exec) the bounding set and securebits cannot change; there is then
+ * nothing in them to use either (no_new_privs, no execve), and the
+ * selfcheck's privsep_capabilities probe reports the bounding set. */
+static int drop_caps(const char **step) {
+        int r;
+        bool setpcap = have_cap(CAP_SETPCAP);
+        *step = "bounding-set";
+        if (setpcap && (r = creds_drop_bounding()) < 0)
+                return r;
+        *step = "ambient-set";
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+                return negative_errno();
+        *step = "securebits";
+        if (setpcap && (r = creds_lock_securebits()) < 0)
+                return r;
+        *step = "capabilities";
+        return creds_drop_all_caps();
+}
+
+#ifdef CODEJAIL_SANITIZERS
+/* Sanitizer builds only (configure --enable-sanitizers): a report written
+ * after the drop could not open its log file, so the runtime gets one
+ * opened now, beside ASAN_OPTIONS's log_path as privsep-report.<pid>
+ * (tests/sanitize.sh counts the non-empty ones). Never in the product. */
+static void sanitizer_report_fd(void) {
+        const char *o = getenv("ASAN_OPTIONS"), *p = o ? strstr(o, "log_path=") : NULL;
+        char path[600];
+        if (!p)
+                return;
+        p += strlen("log_path=");
+        size_t n = strcspn(p, ":");
+        const char *slash = memrchr(p, '/', n);
+        if (!slash)
+                return;
+        snprintf(path, sizeof path, "%.*s/privsep-report.%d", (int)(slash - p), p, (int)getpid());
+        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd >= 0)
+                __sanitizer_set_report_fd((void *)(intptr_t)fd);
+}
+#else
+static void sanitizer_report_fd(void) {
+}
+#endif
+
+int privsep_drop(pid_t parent, const char **step) {
+        int r;
+        if (SABOTAGED(LAYER_PRIVSEP))
+                return 0;
+        sanitizer_report_fd();
+        /* If the privileged side dies, so does this one: nothing left to
+         * answer for it. The parent may have died before the prctl. */
+        *step = "pdeathsig";
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+                return negative_errno();
+        if (getppid() != parent)
+                return -ESRCH;
+        /* No ptrace of it (or core) by the service's own uid: the parent is
+         * not dumpable either (harden.c), so neither side reaches the other. */
+        *step = "dumpable";
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                return negative_errno();
+        if ((r = drop_caps(step)) < 0)
+                return r;
+        *step = "no_new_privs";
+        if ((r = creds_no_new_privs()) < 0)
+                return r;
+        *step = "landlock";
+        if ((r = landlock_deny_all()) < 0 && r != -EOPNOTSUPP && r != -ENOSYS)
+                return r;
+        /* Last: the allow-list would refuse the steps above. */
+        *step = "seccomp";
+        return seccomp_load_privsep();
+}
+
+static long long cpu_us(void) {
+        struct timespec ts;
+        if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) < 0)
+                return 0;
+        return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+pid_t privsep_fork(int *fd) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                return negative_errno();
+        long long used = cpu_us();
+        pid_t pid = fork();
+        if (pid < 0) {
+                int r = negative_errno();
+                close(sv[0]);
+                close(sv[1]);
+                return r;
+        }
+        if (pid == 0) {
+                close(sv[0]);
+                server_mark_split(used);
+                *fd = sv[1];
+                return 0;
+        }
+        close(sv[1]);
+        *fd = sv[0];
+        return pid;
+}
+
+/* ---- the privileged side ---- */
+
+static int send_setup_error(int fd, const struct jail_error *jerr, int r) {
+        struct execmsg_outcome o = { .setup_error = jerr->error ? jerr->error : -r };
+        snprintf(o.step, sizeof o.step, "%s", jerr->step[0] ? jerr->step : "unknown");
+        return execmsg_send_outcome(fd, &o);
+}
+
+int privsep_read_request(const struct config *cfg, int fd, struct execmsg_request *req, char *err, size_t errlen) {
+        /* Without a config no execution is ever asked for: any message is
+         * over a bound of 0. */
+        size_t bound = cfg ? REQUEST_BOUND(cfg->max_request_bytes) : 0;
+        return execmsg_recv_request(fd, bound, req, err, errlen);
+}
+
+/* What the configuration allows a request to ask for, checked again here:
+ * a compromised parsing side must not run code on a disabled service, nor
+ * with limits no context of the configuration has. */
+static const char *request_not_allowed(const struct config *cfg, const struct execmsg_request *req) {
+        struct limits l;
+        if (!cfg->enabled)
+                return "an execution while the service is disabled";
+        config_resolve_limits(cfg, NULL, &l);
+        if (!memcmp(&l, &req->limits, sizeof l))
+                return NULL;
+        for (size_t i = 0; i < cfg->n_overrides; i++) {
+                config_resolve_limits(cfg, cfg->overrides[i].context, &l);
+                if (!memcmp(&l, &req->limits, sizeof l))
+                        return NULL;
+        }
+        return "limits of no configured context";
+}
+
+/* Until the child has answered its client (it shuts its end for writing;
+ * or it is gone), at most the request's own time bound: a stalled child
+ * only delays the teardown of an execution that is over. */
+static void wait_answered(const struct config *cfg, int fd) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int ms = (cfg->request_timeout_s > 0 ? cfg->request_timeout_s : 10) * 1000;
+        char c;
+        while (poll(&p, 1, ms) < 0 && errno == EINTR)
+                ;
+        if (p.revents && read(fd, &c, 1) > 0)
+                log_warning("privsep: the unprivileged side sent more than its request");
+}
+
+int privsep_supervise(const struct config *cfg, int fd) {
+        struct execmsg_request req;
+        char err[200] = "";
+        int r = privsep_read_request(cfg, fd, &req, err, sizeof err);
+        if (r == -ENODATA)
+                return 0; /* served without an execution */
+        if (r < 0) {
+                log_error("privsep: malformed execution request from the unprivileged side, ending the instance: "
+                          "%s (%s)", err[0] ? err : "-", strerror(-r));
+                return r;
+        }
+        const char *why = request_not_allowed(cfg, &req);
+        if (why) {
+                log_error("privsep: the unprivileged side asked for %s, ending the instance", why);
+                execmsg_request_done(&req);
+                return -EBADMSG;
+        }
+        struct jail_request view;
+        struct jail_result res;
+        struct jail_error jerr = { 0 };
+        execmsg_request_view(&req, &view);
+        r = jail_run(cfg, &view, &res, &jerr);
+        if (r < 0)
+                r = send_setup_error(fd, &jerr, r);
+        else {
+                struct execmsg_outcome o = { .res = res };
+                r = execmsg_send_outcome(fd, &o);
+                /* After the answer: the client need not wait for the
+                 * teardown, nor share the CPU with it while it is answered. */
+                if (r >= 0)
+                        wait_answered(cfg, fd);
+                jail_result_done(&res);
+        }
+        execmsg_request_done(&req);
+        /* A child that left early cannot read the outcome: not ours to log. */
+        return r == -EPIPE || r == -ECONNRESET ? 0 : r;
+}
+
+static int reap(pid_t pid) {
+        int st;
+        while (waitpid(pid, &st, 0) < 0)
+                if (errno != EINTR)
+                        return negative_errno();
+        if (WIFEXITED(st))
+                return WEXITSTATUS(st); /* it said why on stderr */
+        log_error("privsep: the unprivileged side died of signal %d", WTERMSIG(st));
+        return 1;
+}
+
+static int serve_child(const struct config *cfg, const char *config_error, int conn_fd, int fd) {
+        const char *step = "prepare";
+        struct safeexec_runner runner;
+        int r = server_prepare(cfg);
+        if (r >= 0)
+                r = privsep_drop(getppid(), &step);
+        if (r < 0) {
+                /* Never parse a byte of the request with privileges. */
+                log_error("privsep: dropping privileges failed at %s: %s; request not read", step, strerror(-r));
+                return r;
+        }
+        privsep_runner(&fd, &runner);
+        r = server_handle_with(cfg, config_error, conn_fd, &runner);
+        if (fd >= 0)
+                close(fd);
+        return r;
+}
+
+int privsep_serve(const struct config *cfg, const char *config_error, int conn_fd) {
+        int fd;
+        pid_t pid = privsep_fork(&fd);
+        if (pid < 0) {
+                log_error("privsep: fork: %s", strerror(-pid));
+                return pid;
+        }
+        /* The child leaves here: its caller's remaining work (reaping, in
+         * --exec mode) is the parent's, and so are the exit handlers (the
+         * caller's, and LeakSanitizer's, which would need ptrace). */
+        if (pid == 0) {
+                int r = serve_child(cfg, config_error, conn_fd, fd);
+                if (r < 0)
+                        fprintf(stderr, "codejaild: %s\n", strerror(-r));
+                fflush(NULL);
+                _exit(r < 0 ? 1 : 0);
+        }
+        close(conn_fd);
+        int r = privsep_supervise(cfg, fd);
+        close(fd);
+        if (r < 0)
+                kill(pid, SIGKILL);
+        int rc = reap(pid);
+        return r < 0 ? r : rc;
+}
+
+/* ---- the unprivileged side's runner ---- */
+
+static int run_remote(void *userdata, const struct config *cfg, const struct jail_request *req,
+                      struct jail_result *res, struct jail_error *jerr) {
+        int fd = *(int *)userdata;
+        struct execmsg_outcome o;
+        char err[200] = "";
+        (void)cfg;
+        memset(res, 0, sizeof *res);
+        int r = execmsg_send_request(fd, req);
+        if (r >= 0)
+                r = execmsg_recv_outcome(fd, OUTCOME_BOUND(req->limits.v[LIMIT_OUTPUT]), &o, err, sizeof err);
+        if (r < 0) {
+                snprintf(jerr->step, sizeof jerr->step, "privsep: %.38s", err[0] ? err : strerror(-r));
+                jerr->error = r == -EBADMSG || r == -EMSGSIZE ? EPROTO : -r;
+                return r;
+        }
+        if (o.setup_error) {
+                snprintf(jerr->step, sizeof jerr->step, "%s", o.step);
+                jerr->error = o.setup_error > 0 ? o.setup_error : EPROTO;
+                execmsg_outcome_done(&o);
+                return -jerr->error;
+        }
+        *res = o.res;
+        return 0;
+}
+
+/* Called once the client has its answer. The teardown is the parent's:
+ * shutting this end for writing tells it to start; it closes its end when
+ * the teardown is over, so the next in line for a slot never runs beside
+ * this execution's remains. */
+static void done_remote(void *userdata, struct jail_result *res) {
+        int *fd = userdata;
+        char c;
+        free(res->out);
+        free(res->err);
+        res->out = res->err = NULL;
+        if (*fd < 0)
+                return;
+        (void)shutdown(*fd, SHUT_WR);
+        while (read(*fd, &c, 1) < 0 && errno == EINTR)
+                ;
+        close(*fd);
+        *fd = -1;
+}
+
+void privsep_runner(int *fd, struct safeexec_runner *out) {
+        *out = (struct safeexec_runner){ .run = run_remote, .done = done_remote, .userdata = fd };
+}

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The split of an instance (privsep.c): the privileged side's reading of
+ * what the unprivileged side sends (nothing, garbage, a request without a
+ * config), the unprivileged side's runner against a stand-in parent
+ * (outcome, set-up failure, garbage, the teardown's end), and the drop
+ * itself, tried in a child. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "execmsg.h"
+#include "fdio.h"
+#include "log.h"
+#include "privsep.h"
+
+static struct jail_request sample(void) {
+        static const char in[] = "[\"x = x + 1\", {\"x\": 16}]";
+        struct jail_request r = { .stdin_data = in, .stdin_len = sizeof in - 1 };
+        for (int i = 0; i < _LIMIT_MAX; i++)
+                r.limits.v[i] = 3 + i;
+        return r;
+}
+
+static void pair(int sv[2]) {
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+}
+
+static void test_supervise_no_request(void **state) {
+        int sv[2];
+        pair(sv);
+        close(sv[0]); /* served without an execution */
+        assert_int_equal(privsep_supervise(NULL, sv[1]), 0);
+        close(sv[1]);
+}
+
+static void test_supervise_garbage(void **state) {
+        struct config *cfg;
+        int sv[2];
+        assert_int_equal(config_new_default(&cfg), 0);
+        pair(sv);
+        assert_int_equal(write(sv[0], "GET / HTTP/1.1\r\n\r\n", 18), 18);
+        close(sv[0]);
+        assert_int_equal(privsep_supervise(cfg, sv[1]), -EBADMSG);
+        close(sv[1]);
+        config_free(cfg);
+}
+
+static void test_supervise_truncated(void **state) {
+        struct config *cfg;
+        struct jail_request req = sample();
+        int sv[2], mid[2];
+        assert_int_equal(config_new_default(&cfg), 0);
+        /* A valid request, cut short: the reader says so, runs nothing. */
+        pair(mid);
+        assert_int_equal(execmsg_send_request(mid[0], &req), 0);
+        char buf[256];
+        ssize_t n = read(mid[1], buf, sizeof buf);
+        assert_true(n > 20);
+        pair(sv);
+        assert_int_equal(write(sv[0], buf, (size_t)n - 3), n - 3);
+        close(sv[0]);
+        assert_int_equal(privsep_supervise(cfg, sv[1]), -EBADMSG);
+        close(sv[1]);
+        close(mid[0]);
+        close(mid[1]);
+        config_free(cfg);
+}
+
+static void test_supervise_no_config_no_execution(void **state) {
+        struct jail_request req = sample();
+        int sv[2];
+        pair(sv);
+        assert_int_equal(execmsg_send_request(sv[0], &req), 0);
+        close(sv[0]);
+        assert_int_equal(privsep_supervise(NULL, sv[1]), -EMSGSIZE);
+        close(sv[1]);
+}
+
+/* Well-formed, but not what this configuration allows: refused, logged,
+ * nothing run (a jail would need root and a python; none is started). */
+static void test_supervise_disallowed(void **state) {
+        struct config *cfg;
+        struct jail_request req = sample(); /* limits 3, 4, 5, ...: no context's */
+        int sv[2];
+        assert_int_equal(config_new_default(&cfg), 0);
+        cfg->enabled = true;
+        pair(sv);
+        assert_int_equal(execmsg_send_request(sv[0], &req), 0);
+        assert_int_equal(privsep_supervise(cfg, sv[1]), -EBADMSG);
+        close(sv[0]);
+        close(sv[1]);
+        pair(sv);
+        config_resolve_limits(cfg, NULL, &req.limits); /* the default context's, */
+        cfg->enabled = false;                          /* on a disabled service */
+        assert_int_equal(execmsg_send_request(sv[0], &req), 0);
+        assert_int_equal(privsep_supervise(cfg, sv[1]), -EBADMSG);
+        close(sv[0]);
+        close(sv[1]);
+        config_free(cfg);
+}
+
+/* A stand-in privileged side: reads the request, writes `reply` (an
+ * outcome, or raw bytes when raw_len), closes. Exits 0 when the request
+ * was the sample. */
+static pid_t fake_parent(int fd, const struct execmsg_outcome *reply, const char *raw, size_t raw_len) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid > 0)
+                return pid;
+        struct execmsg_request got;
+        char err[200];
+        int ok = execmsg_recv_request(fd, 1 << 20, &got, err, sizeof err) == 0 && got.n_files == 0 &&
+                 got.limits.v[LIMIT_OUTPUT] == 3 + LIMIT_OUTPUT;
+        if (raw_len)
+                ok &= fd_write_all(fd, raw, raw_len) == 0;
+        else
+                ok &= execmsg_send_outcome(fd, reply) == 0;
+        _exit(ok ? 0 : 1);
+}
+
+static int reaped(pid_t pid) {
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* The unprivileged side's runner against a stand-in parent answering
+ * reply (or raw bytes). */
+struct remote {
+        int sv[2];
+        pid_t parent;
+        struct safeexec_runner runner;
+        struct jail_result res;
+        struct jail_error jerr;
+};
+
+static int remote_run(struct remote *rm, const struct execmsg_outcome *reply, const char *raw, size_t raw_len) {
+        struct jail_request req = sample();
+        memset(rm, 0, sizeof *rm);
+        pair(rm->sv);
+        rm->parent = fake_parent(rm->sv[1], reply, raw, raw_len);
+        close(rm->sv[1]);
+        privsep_runner(&rm->sv[0], &rm->runner);
+        return rm->runner.run(rm->runner.userdata, NULL, &req, &rm->res, &rm->jerr);
+}
+
+static void test_runner_outcome(void **state) {
+        struct execmsg_outcome o = { .res = { .status = 3, .out = "out", .out_len = 3, .err = "", .uid = 1234567,
+                                              .limit_hit = "CPU" } };
+        struct remote rm;
+        assert_int_equal(remote_run(&rm, &o, NULL, 0), 0);
+        assert_int_equal(rm.res.status, 3);
+        assert_int_equal(rm.res.out_len, 3);
+        assert_memory_equal(rm.res.out, "out", 3);
+        assert_int_equal(rm.res.uid, 1234567);
+        assert_string_equal(rm.res.limit_hit, "CPU");
+        assert_false(rm.res.teardown.pending); /* the parent's, not ours */
+        /* Returns once the parent has closed: its teardown is over. */
+        rm.runner.done(rm.runner.userdata, &rm.res);
+        assert_int_equal(rm.sv[0], -1);
+        assert_null(rm.res.out);
+        assert_int_equal(reaped(rm.parent), 0);
+}
+
+static void test_runner_setup_error(void **state) {
+        struct execmsg_outcome o = { .setup_error = ENOSPC, .step = "jail-dir" };
+        struct remote rm;
+        assert_int_equal(remote_run(&rm, &o, NULL, 0), -ENOSPC);
+        assert_string_equal(rm.jerr.step, "jail-dir");
+        assert_int_equal(rm.jerr.error, ENOSPC);
+        assert_int_equal(reaped(rm.parent), 0);
+        close(rm.sv[0]);
+}
+
+static void test_runner_garbage(void **state) {
+        static const char junk[] = "HTTP/1.1 200 OK\r\n\r\n{}";
+        struct remote rm;
+        assert_int_equal(remote_run(&rm, NULL, junk, sizeof junk - 1), -EBADMSG);
+        assert_int_equal(strncmp(rm.jerr.step, "privsep: ", 9), 0);
+        assert_int_equal(rm.jerr.error, EPROTO);
+        assert_int_equal(reaped(rm.parent), 0);
+        close(rm.sv[0]);
+}
+
+/* After the drop, in a child: exit code = the first thing that worked. */
+static int dropped_child(void) {
+        const char *step = "?";
+        if (privsep_drop(getppid(), &step) < 0)
+                return 10;
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+        struct __user_cap_data_struct d[2] = { 0 };
+        if (syscall(SYS_capget, &h, d) < 0 || d[0].effective || d[0].permitted || d[1].effective || d[1].permitted)
+                return 11;
+        if (prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) != 0)
+                return 12;
+        if (open("/etc/passwd", O_RDONLY | O_CLOEXEC) >= 0)
+                return 13;
+        if (socket(AF_UNIX, SOCK_DGRAM, 0) >= 0)
+                return 14;
+        if (syscall(SYS_getpid) < 0 || fork() >= 0)
+                return 15;
+        if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1 || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+                return 16;
+        return 0;
+}
+
+static void test_drop(void **state) {
+        if (geteuid() != 0)
+                skip(); /* the bounding set needs CAP_SETPCAP */
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+                _exit(dropped_child());
+        assert_int_equal(reaped(pid), 0);
+}
+
+/* systemd's SecureBits=noroot-locked (both units set it) locks NOROOT
+ * off: the drop must keep that and lock the rest. */
+static void test_drop_under_locked_securebits(void **state) {
+        if (geteuid() != 0)
+                skip();
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                const char *step = "?";
+                if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT_LOCKED, 0, 0, 0) < 0)
+                        _exit(20);
+                if (privsep_drop(getppid(), &step) < 0)
+                        _exit(21);
+                int bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+                _exit(bits == (SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
+                               SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+                               SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) ? 0 : 22);
+        }
+        assert_int_equal(reaped(pid), 0);
+}
+
+int main(void) {
+        log_set_target_stderr(1);
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_supervise_no_request),
+                cmocka_unit_test(test_supervise_garbage),
+                cmocka_unit_test(test_supervise_truncated),
+                cmocka_unit_test(test_supervise_no_config_no_execution),
+                cmocka_unit_test(test_supervise_disallowed),
+                cmocka_unit_test(test_runner_outcome),
+                cmocka_unit_test(test_runner_setup_error),
+                cmocka_unit_test(test_runner_garbage),
+                cmocka_unit_test(test_drop),
+                cmocka_unit_test(test_drop_under_locked_securebits),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
