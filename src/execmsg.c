@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "execmsg.h"
+#include "errbuf.h"
 #include "fdio.h"
 #include "macro.h"
 #include "wrapper.h"
@@ -121,13 +122,7 @@ int execmsg_send_outcome(int fd, const struct execmsg_outcome *o) {
 
 /* ---- reading ---- */
 
-_printf_(3, 4) static int bad(char *err, size_t errlen, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-        return -EBADMSG;
-}
+#define bad(err, errlen, ...) errbuf(-EBADMSG, err, errlen, __VA_ARGS__)
 
 /* -EPIPE: the other side left mid-message; -ENODATA: before its first byte. */
 static int read_all(int fd, char *p, size_t n) {
