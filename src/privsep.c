@@ -125,8 +125,14 @@ int privsep_drop(pid_t parent, const char **step) {
         *step = "no_new_privs";
         if ((r = creds_no_new_privs()) < 0)
                 return r;
+        /* Landlock where this process may use it. A kernel without it, or
+         * a container manager whose seccomp filter refuses its system calls
+         * (EPERM at the version probe: systemd-nspawn 252 without
+         * --system-call-filter, where the Debian 13 package is built), leaves
+         * the allow-list below, which refuses open and socket by itself;
+         * once the probe answers, any failure is fatal. */
         *step = "landlock";
-        if ((r = landlock_deny_all()) < 0 && r != -EOPNOTSUPP && r != -ENOSYS)
+        if (landlock_abi() > 0 && (r = landlock_deny_all()) < 0)
                 return r;
         /* Last: the allow-list would refuse the steps above. */
         *step = "seccomp";
