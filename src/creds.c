@@ -13,6 +13,24 @@
 #include "creds.h"
 #include "macro.h"
 
+int creds_read_caps(struct cap_sets *c) {
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+        struct __user_cap_data_struct d[2] = { 0 };
+        c->bounding = c->ambient = 0;
+        for (int cap = 0; cap <= 63; cap++) {
+                if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1)
+                        c->bounding |= 1ULL << cap;
+                if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) == 1)
+                        c->ambient |= 1ULL << cap;
+        }
+        if (syscall(SYS_capget, &h, d) < 0)
+                return negative_errno();
+        c->effective = d[0].effective | (unsigned long long)d[1].effective << 32;
+        c->permitted = d[0].permitted | (unsigned long long)d[1].permitted << 32;
+        c->inheritable = d[0].inheritable | (unsigned long long)d[1].inheritable << 32;
+        return 0;
+}
+
 static int capset_empty(void) {
         struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
         struct __user_cap_data_struct d[2] = { 0 };

@@ -3,6 +3,15 @@
 #pragma once
 #include <sys/types.h>
 
+/* The calling thread's capability sets as 64-bit masks. The bounding and
+ * ambient sets are always read (prctl); effective, permitted and
+ * inheritable only when capget works: on failure -errno, and those three
+ * keep what the caller put there (its fail-closed or -open default). */
+struct cap_sets {
+        unsigned long long effective, permitted, inheritable, bounding, ambient;
+};
+int creds_read_caps(struct cap_sets *c);
+
 /* Empty the capability bounding set (needs CAP_SETPCAP; done while still
  * privileged) and clear the ambient set. */
 int creds_drop_bounding(void);

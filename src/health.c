@@ -27,6 +27,7 @@
 #include <limits.h>
 
 #include "apparmor.h"
+#include "creds.h"
 #include "harden.h"
 #include "health.h"
 #include "jail.h"
@@ -157,17 +158,10 @@ static void probe_service(json_t *checks, bool *all, pid_t outsider) {
         /* No capability outside the kept set, in any set but the bounding
          * one (which only CAP_SETPCAP can shrink: reported, and checked
          * when we had it). */
-        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-        struct __user_cap_data_struct d[2] = { 0 };
-        unsigned long long keep = harden_kept_caps(), eff = 0, prm = 0, inh = 0, bnd = 0;
-        if (syscall(SYS_capget, &h, d) == 0) {
-                eff = d[0].effective | (unsigned long long)d[1].effective << 32;
-                prm = d[0].permitted | (unsigned long long)d[1].permitted << 32;
-                inh = d[0].inheritable | (unsigned long long)d[1].inheritable << 32;
-        }
-        for (int cap = 0; cap <= 63; cap++)
-                if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1)
-                        bnd |= 1ULL << cap;
+        struct cap_sets c = { 0 };
+        (void)creds_read_caps(&c);
+        unsigned long long keep = harden_kept_caps(), eff = c.effective, prm = c.permitted, inh = c.inheritable,
+                           bnd = c.bounding;
         bool caps_ok = !(eff & ~keep) && !(prm & ~keep) && !inh && (!(prm & (1ULL << CAP_SETPCAP)) || !(bnd & ~keep));
         snprintf(detail, sizeof detail, "effective %#llx permitted %#llx inheritable %#llx bounding %#llx (kept %#llx)",
                  eff, prm, inh, bnd, keep);
@@ -285,20 +279,10 @@ static bool refused(int e) {
 }
 
 static void probe_privsep_caps(int fd) {
-        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-        struct __user_cap_data_struct d[2] = { 0 };
-        unsigned long long eff = ~0ULL, prm = ~0ULL, inh = ~0ULL, bnd = 0, amb = 0;
-        if (syscall(SYS_capget, &h, d) == 0) {
-                eff = d[0].effective | (unsigned long long)d[1].effective << 32;
-                prm = d[0].permitted | (unsigned long long)d[1].permitted << 32;
-                inh = d[0].inheritable | (unsigned long long)d[1].inheritable << 32;
-        }
-        for (int cap = 0; cap <= 63; cap++) {
-                if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1)
-                        bnd |= 1ULL << cap;
-                if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) == 1)
-                        amb |= 1ULL << cap;
-        }
+        struct cap_sets c = { .effective = ~0ULL, .permitted = ~0ULL, .inheritable = ~0ULL };
+        (void)creds_read_caps(&c);
+        unsigned long long eff = c.effective, prm = c.permitted, inh = c.inheritable, bnd = c.bounding,
+                           amb = c.ambient;
         int sec = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
         report(fd, "privsep_capabilities", !eff && !prm && !inh && !bnd && !amb,
                "effective %#llx permitted %#llx inheritable %#llx bounding %#llx ambient %#llx securebits %#x", eff,
