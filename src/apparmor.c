@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* AppArmor via libapparmor. Absent kernels are detected, never assumed.
+/* AppArmor through the kernel's own interface in /proc: no libapparmor
+ * (issue 16: each library an instance maps costs it start-up; this one was
+ * two writes of a string). Absent kernels are detected, never assumed.
  *
  * Detection reads the kernel's own list of active LSMs (securityfs), with
  * the module parameter as a fallback. Not libapparmor's aa_is_enabled(): it
@@ -11,7 +13,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/apparmor.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "apparmor.h"
@@ -44,10 +46,32 @@ bool apparmor_self_confined(void) {
         return apparmor_label_of(0, label, sizeof label) >= 0 && strncmp(label, "unconfined", 10) != 0;
 }
 
+/* What libapparmor's aa_change_onexec()/aa_stack_onexec() do: one write
+ * of "exec PROFILE" (or "stack PROFILE") to the calling thread's exec
+ * attribute, the LSM-specific file first (kernels >= 5.8), the shared one
+ * after -- the same two paths, so the service profile's rule for them is
+ * unchanged. The kernel checks the profile exists when the write happens
+ * (ENOENT) and applies it at the next execve. */
 int apparmor_change_onexec(const char *profile, bool stack) {
-        if ((stack ? aa_stack_onexec(profile) : aa_change_onexec(profile)) < 0)
-                return negative_errno();
-        return 0;
+        char cmd[512], path[64];
+        int n = snprintf(cmd, sizeof cmd, "%s %s", stack ? "stack" : "exec", profile);
+        if (n < 0 || (size_t)n >= sizeof cmd)
+                return -ENAMETOOLONG;
+        pid_t tid = (pid_t)syscall(SYS_gettid);
+        for (int k = 0; k < 2; k++) {
+                snprintf(path, sizeof path, "/proc/%d/attr/%sexec", (int)tid, k ? "" : "apparmor/");
+                _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+                if (fd < 0 && errno == ENOENT && k == 0)
+                        continue; /* no LSM-specific directory: the shared file */
+                if (fd < 0)
+                        return negative_errno();
+                ssize_t w;
+                do
+                        w = write(fd, cmd, (size_t)n);
+                while (w < 0 && errno == EINTR);
+                return w < 0 ? negative_errno() : w == n ? 0 : -EPROTO;
+        }
+        return -ENOENT;
 }
 
 int apparmor_label_of(pid_t pid, char *buf, size_t size) {
