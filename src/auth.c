@@ -9,7 +9,12 @@
  * shape and base64url of the three parts, the header (alg on our list,
  * no crit, a kid we hold, the key's own alg), the signature over
  * "header.payload", and only then the claims: nothing of an unverified
- * payload is looked at. */
+ * payload is looked at.
+ *
+ * Built twice: into the unit tests and fuzzers as is, and into the plugin
+ * codejaild loads only when jwt_jwks_file is set (authplugin.c,
+ * authload.c), so that an instance without authentication never maps
+ * nettle, hogweed and GMP. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -36,16 +41,6 @@ struct auth_keys {
         size_t n;
         struct auth_key k[AUTH_MAX_KEYS];
 };
-
-unsigned auth_alg_bit(const char *name) {
-        if (streq_safe(name, "RS256"))
-                return AUTH_RS256;
-        if (streq_safe(name, "RS384"))
-                return AUTH_RS384;
-        if (streq_safe(name, "RS512"))
-                return AUTH_RS512;
-        return 0;
-}
 
 /* base64url without padding (RFC 7515 2): any other byte, '=' included,
  * and a length of 4k+1 are errors, and so are set bits past the last whole
@@ -192,24 +187,6 @@ int auth_keys_parse(const char *text, size_t len, struct auth_keys **ret, char *
         }
         *ret = k;
         return 0;
-}
-
-void auth_policy_done(struct auth_policy *p) {
-        if (!p)
-                return;
-        auth_keys_free(p->keys);
-        for (size_t i = 0; i < p->n_issuers; i++)
-                free(p->issuers[i]);
-        free(p->issuers);
-        for (size_t i = 0; i < p->n_audiences; i++)
-                free(p->audiences[i]);
-        free(p->audiences);
-        for (size_t i = 0; i < p->n_claims; i++) {
-                free(p->claims[i].name);
-                free(p->claims[i].value);
-        }
-        free(p->claims);
-        *p = (struct auth_policy){ 0 };
 }
 
 /* DigestInfo prefix of SHA-384 (RFC 8017 9.2, note 1): nettle has helpers

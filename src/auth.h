@@ -79,3 +79,22 @@ struct auth_error {
  * with *err filled, or -ENOMEM. */
 int auth_check(const struct auth_policy *p, const char *authorization, int64_t now, struct auth_caller *caller,
                struct auth_error *err);
+
+/* The verifier as the plugin hands it over (authplugin.c): auth.c's own
+ * functions. codejaild is not linked with auth.c: its auth_keys_parse(),
+ * auth_keys_free(), auth_keys_count() and auth_check() (authload.c) load
+ * the plugin at the first key set parsed -- at configuration time, before
+ * the instance hardens itself -- and call through this table. The unit
+ * tests and fuzzers link auth.c itself. */
+#define AUTH_OPS_ABI 1u
+struct auth_ops {
+        unsigned abi;                /* AUTH_OPS_ABI */
+        const char *version;         /* PACKAGE_VERSION of the build */
+        int (*keys_parse)(const char *text, size_t len, struct auth_keys **ret, char *err, size_t errlen);
+        void (*keys_free)(struct auth_keys *k);
+        size_t (*keys_count)(const struct auth_keys *k);
+        int (*check)(const struct auth_policy *p, const char *authorization, int64_t now,
+                     struct auth_caller *caller, struct auth_error *err);
+};
+#define AUTH_PLUGIN_NAME "codejail-auth.so"
+#define AUTH_PLUGIN_SYMBOL "codejail_auth_ops"

@@ -513,11 +513,13 @@ static int load_jwks(struct config *c, char *err, size_t errlen) {
                 snprintf(err, errlen, "config %s: key 'jwt_jwks_file': %s: %s", c->path, path, strerror(-r));
                 return r;
         }
-        char detail[512];
+        /* detail: why the set does not parse, or why the verifier did not
+         * load (authload.c) */
+        char detail[512] = "";
         r = auth_keys_parse(text, len, &c->jwt.keys, detail, sizeof detail);
         if (r < 0)
                 snprintf(err, errlen, "config %s: key 'jwt_jwks_file': %s: %s", c->path, path,
-                         r == -EINVAL ? detail : strerror(-r));
+                         detail[0] ? detail : strerror(-r));
         return r;
 }
 

@@ -15,7 +15,7 @@ CC=${CC:-clang}
 LLHTTP_SRC=${LLHTTP_SRC:-/usr/share/llhttp}
 mkdir -p "$OUT/obj"
 
-PKGS="jansson libseccomp libapparmor nettle hogweed gmp"
+PKGS="jansson libseccomp nettle hogweed gmp"
 LLHTTP_CFLAGS= LLHTTP_LIBS= LLHTTP_SOURCES=
 if pkg-config --exists libllhttp; then
     LLHTTP_CFLAGS=$(pkg-config --cflags libllhttp); LLHTTP_LIBS=$(pkg-config --libs libllhttp)
@@ -36,8 +36,9 @@ mkdir -p "$OUT/gen"
 "$OUT/gen/seccomp-gen" >"$OUT/gen/seccomp-bpf.h"
 CFLAGS="$CFLAGS -I$OUT/gen"
 
-# the modules of libcodejail.la, as Makefile.am lists them (CORE_SOURCES)
-MODULES=$(sed -n '/^CORE_SOURCES *=/,/^[^\t]/p' "$TOP/Makefile.am" | grep -o 'src/[a-z0-9-]*\.c' | sed 's|src/||; s|\.c$||')
+# the modules of libcodejail.la and the JWT verifier the tests link, as
+# Makefile.am lists them (CORE_SOURCES, AUTH_SOURCES)
+MODULES=$(sed -n '/^\(CORE\|AUTH\)_SOURCES *=/,/^[^\t]/p' "$TOP/Makefile.am" | grep -o 'src/[a-z0-9-]*\.c' | sed 's|src/||; s|\.c$||' | sort -u)
 [ -n "$MODULES" ] || { echo "build.sh: no CORE_SOURCES in Makefile.am" >&2; exit 1; }
 objs=()
 for m in $MODULES; do
