@@ -34,7 +34,12 @@ static int drop_caps(void) {
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
                 return negative_errno();
         for (int cap = 0; cap <= 63 && have_setpcap; cap++) {
-                if (keep & (1ULL << cap) || prctl(PR_CAPBSET_READ, cap, 0, 0, 0) <= 0)
+                if (keep & (1ULL << cap))
+                        continue;
+                int has = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+                if (has < 0 && errno == EINVAL)
+                        break; /* past the kernel's last capability (creds_drop_bounding) */
+                if (has <= 0)
                         continue;
                 if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
                         return negative_errno();
