@@ -44,6 +44,36 @@ else
         bad "all layers: selfcheck failed: $(cat "$T/ok.err")"
 fi
 
+# The JWT verifier is a plugin (src/authload.c): loaded with jwt_jwks_file
+# set, from the build tree's .libs/ here; a copy of the binary with no
+# plugin, a plugin others may write, or another library in its place fails
+# the configuration, never silently turning authentication off.
+: "${top_srcdir:?}"
+printf '{"enabled": true, "state_dir": "%s", "jwt_jwks_file": "%s", "jwt_issuers": ["https://lms.example.com/oauth2"], "jwt_audiences": ["codejail"]}\n' \
+        "$T/jwt" "$top_srcdir/tests/data/auth/jwks.json" >"$T/jwt.json"
+if "$BIN" --config "$T/jwt.json" --selfcheck 2>"$T/jwt.err"; then
+        ok "jwt_jwks_file set: the verifier plugin loads, selfcheck passes"
+else
+        bad "jwt_jwks_file set: selfcheck failed: $(cat "$T/jwt.err")"
+fi
+mkdir -p "$T/bin"
+cp "$BIN" "$T/bin/codejaild"
+plugin_refused() { # $1 what  $2 expected text in the error
+        if "$T/bin/codejaild" --config "$T/jwt.json" --selfcheck 2>"$T/jwt.err"; then
+                bad "verifier plugin $1: the configuration was accepted"
+        elif grep -q "loading the JWT verifier: .*$2" "$T/jwt.err"; then
+                ok "verifier plugin $1: configuration refused ($2)"
+        else
+                bad "verifier plugin $1: wrong error: $(cat "$T/jwt.err")"
+        fi
+}
+plugin_refused "missing" "not found"
+mkdir -p "$T/bin/.libs"
+install -m 0664 "$top_builddir/src/.libs/codejail-auth.so" "$T/bin/.libs/codejail-auth.so"
+plugin_refused "group-writable" "writable only by it"
+install -m 0644 "$(ldd "$BIN" | awk '/libjansson/ { print $3 }')" "$T/bin/.libs/codejail-auth.so"
+plugin_refused "another library" "not this build's JWT verifier"
+
 # Each layer off on its own must be caught; the expected failing check
 # (self_*: the serving process's own in-process hardening, harden.c):
 declare -A expect=(
