@@ -10,20 +10,25 @@
  *      is re-validated here (lengths, names, limits). From here on
  *      everything runs in the privileged parent, which never parses JSON
  *      or HTTP and never holds the connection.
- *  parent (the service, "supervisor")
+ *  parent (the service, "supervisor"); steps 1-6 depend on no request and
+ *  run while the child is still reading and parsing it (jail_prepare())
  *   1. build the Landlock ruleset (early, before fork: nsjail's habit;
  *      failures are ours, not the code's); the seccomp filter is BPF
  *      compiled at build time (seccomp-gen.c)
  *   2. take a random sandbox UID nobody else holds (OFD byte lock)
- *   3. make the jail dir /tmp/codejail-XXXXXXXX: jailed_code, the uploaded
- *      files, an empty tmp/; 0755/0644 so the sandbox UID can read it
+ *   3. make the jail dir /tmp/codejail-XXXXXXXX with an empty tmp/; 0755
+ *      so the sandbox UID can read it. Its files -- jailed_code, the
+ *      uploaded ones, 0644 -- once the request is there
+ *      (jail_run_prepared()), before the go message (6a)
  *   4. clone() into new PID, mount, network, IPC and UTS namespaces
  *  init (PID 1 of the new PID namespace; our code, never exec'd)
  *   5. parent-death signal: if the supervisor dies, the execution dies
  *   6. a fresh root from an allow list (root.c): the interpreter's trees,
  *      a few measured /etc entries, five device nodes and the jail dir,
- *      read-only; pivot_root into it, the host's root detached; a
- *      size-capped tmpfs on tmp/, a procfs of the new PID namespace
+ *      read-only; pivot_root into it, the host's root detached; a procfs
+ *      of the new PID namespace
+ *   6a. wait for the supervisor's go message: the request's limits (EOF:
+ *      no request came, leave); then the size-capped tmpfs on tmp/
  *   7. Landlock rule for tmp/ (a rule binds the inode: after the mount)
  *   8. fork the child; then reap until it exits, report its wait status
  *      and exit -- which kills every other process of the execution
@@ -138,7 +143,13 @@ static bool self_netns_private;
 /* The same for the UTS and IPC namespaces the serving process made. */
 static bool self_uts_ipc_private;
 
-enum { CTL_ERROR = 1, CTL_NOTIFY_FD, CTL_STATUS };
+enum { CTL_ERROR = 1, CTL_NOTIFY_FD, CTL_STATUS, CTL_GO };
+
+/* The supervisor's one message to the init: run, with these limits. */
+struct ctl_go {
+        uint32_t type; /* CTL_GO */
+        struct limits limits;
+};
 
 struct ctl_msg {
         uint32_t type;
@@ -194,7 +205,8 @@ _noreturn_ static void child_fail(int ctl, const char *step, int negerr) {
 
 struct jail_ctx {
         const struct config *cfg;
-        const struct jail_request *req;
+        const struct jail_request *req; /* the supervisor's, from jail_run_prepared() on */
+        struct limits limits;           /* the init's and child's: from the go message */
         char jail_dir[64];
         uid_t uid;
         int ruleset, abi;
@@ -220,7 +232,7 @@ _noreturn_ static void run_child(struct jail_ctx *j) {
                 child_fail(ctl, "sigmask", negative_errno());
 
         /* 9. */
-        if (!SABOTAGED(LAYER_RLIMITS) && (r = rlimit_apply(&j->req->limits, &step)) < 0)
+        if (!SABOTAGED(LAYER_RLIMITS) && (r = rlimit_apply(&j->limits, &step)) < 0)
                 child_fail(ctl, "rlimit", r);
 
         /* 10. stdio from the pipes, the control socket at 3, the Landlock
@@ -287,7 +299,7 @@ _noreturn_ static void run_child(struct jail_ctx *j) {
         /* 18. RLIMIT_AS only now (step 9 sets the others): nothing between
          * here and execve allocates, and an ASan build's shadow mappings
          * would fail under a small VMEM. */
-        if (!SABOTAGED(LAYER_RLIMITS) && (r = rlimit_apply_vmem(&j->req->limits)) < 0)
+        if (!SABOTAGED(LAYER_RLIMITS) && (r = rlimit_apply_vmem(&j->limits)) < 0)
                 child_fail(ctl, "rlimit", r);
         char *const argv[] = { j->cfg->python_bin, "-E", "-B", "jailed_code", NULL };
         char *const envp[] = { "PATH=/usr/bin:/bin", "TMPDIR=tmp", "HOME=tmp", "LANG=C.UTF-8", NULL };
@@ -344,10 +356,10 @@ _noreturn_ static void run_init(struct jail_ctx *j) {
         if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
                 child_fail(ctl, "pdeathsig", negative_errno());
 
-        /* 6-7. */
+        /* 6. The root, all but tmp/, whose size is the request's. */
         uid_t owner = SABOTAGED(LAYER_UID) ? getuid() : j->uid;
         struct root_spec spec = {
-                .jail_dir = j->jail_dir, .trees = j->trees, .tmpfs_bytes = (uint64_t)j->req->limits.v[LIMIT_TMPFS],
+                .jail_dir = j->jail_dir, .trees = j->trees, .defer_tmp = true,
                 .uid = owner, .gid = (gid_t)owner,
         };
         if (!SABOTAGED(LAYER_ROOT))
@@ -356,6 +368,24 @@ _noreturn_ static void run_init(struct jail_ctx *j) {
                 r = root_build_on_host(&spec, &step);
         if (r < 0)
                 child_fail(ctl, step, r);
+
+        /* 6a. Wait for the request: until here nothing depended on it
+         * (jail_prepare()). A supervisor that goes away instead (no
+         * request came) ends this init: EOF, or its death signal. */
+        struct ctl_go go;
+        ssize_t n;
+        while ((n = recv(ctl, &go, sizeof go, 0)) < 0 && errno == EINTR)
+                ;
+        if (n == 0)
+                _exit(0);
+        if (n != (ssize_t)sizeof go || go.type != CTL_GO)
+                child_fail(ctl, "go", n < 0 ? negative_errno() : -EPROTO);
+        j->limits = go.limits;
+        spec.tmpfs_bytes = (uint64_t)j->limits.v[LIMIT_TMPFS];
+        if (!SABOTAGED(LAYER_MOUNTS) && (r = root_mount_tmp(&spec, &step)) < 0)
+                child_fail(ctl, step, r);
+
+        /* 7. */
         if (!SABOTAGED(LAYER_LANDLOCK)) {
                 char tmp[128];
                 snprintf(tmp, sizeof tmp, "%s/tmp", j->jail_dir);
@@ -831,73 +861,106 @@ done:
         return 0;
 }
 
-int jail_run(const struct config *cfg, const struct jail_request *req, struct jail_result *res,
-             struct jail_error *err) {
-        struct jail_ctx j = {
-                .cfg = cfg, .req = req, .ruleset = -1,
-                .in = { -1, -1 }, .out = { -1, -1 }, .err = { -1, -1 }, .ctl = { -1, -1 },
-        };
-        _cleanup_close_ int lock_fd = -1, dfd = -1, pidfd = -1;
-        char lock_path[PATH_MAX];
+/* What jail_prepare() made, for jail_run_prepared() or jail_prep_free(). */
+struct jail_prep {
+        struct jail_ctx j;
+        int lock_fd, dfd, pidfd;
+        pid_t init;
+        int r;                  /* a failure of the preparation, reported by the run */
+        struct jail_error err;
+};
+
+/* Undo what is left of a preparation (nothing ran in it). */
+static void prep_release(struct jail_prep *p) {
+        struct jail_ctx *j = &p->j;
+        close_pair(j->in);
+        close_pair(j->out);
+        close_pair(j->err);
+        close_pair(j->ctl); /* the init sees EOF and leaves */
+        if (j->ruleset >= 0)
+                close(j->ruleset), j->ruleset = -1;
+        if (p->init > 0) {
+                if (p->pidfd >= 0)
+                        (void)syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
+                while (waitpid(p->init, NULL, __WALL) < 0 && errno == EINTR)
+                        ;
+                p->init = 0;
+        }
+        if (p->pidfd >= 0)
+                close(p->pidfd), p->pidfd = -1;
+        if (p->dfd >= 0) {
+                if (j->req)
+                        jail_dir_remove_files(j, p->dfd);
+                jail_dir_remove(j->jail_dir, p->dfd);
+                close(p->dfd), p->dfd = -1;
+        }
+        if (p->lock_fd >= 0)
+                close(p->lock_fd), p->lock_fd = -1;
+}
+
+void jail_prep_free(struct jail_prep *p) {
+        if (!p)
+                return;
+        prep_release(p);
+        free(p);
+}
+
+/* Steps 1-4 and, in the init, 5-6: everything that does not depend on the
+ * request. */
+static int prepare(struct jail_prep *p) {
+        struct jail_ctx *j = &p->j;
+        const struct config *cfg = j->cfg;
+        struct jail_error *err = &p->err;
         int r;
 
-        memset(res, 0, sizeof *res);
-        memset(err, 0, sizeof *err);
-        uint64_t start = now_ms();
-
         /* 1. (Landlock below, with the jail dir) */
-        j.use_apparmor = cfg->apparmor != APPARMOR_OFF && !SABOTAGED(LAYER_APPARMOR) && apparmor_present();
-        j.aa_stack = j.use_apparmor && apparmor_self_confined();
-        if (cfg->apparmor == APPARMOR_REQUIRE && !j.use_apparmor) {
-                r = -EOPNOTSUPP;
-                set_err(err, "apparmor-required", r);
-                goto out;
+        j->use_apparmor = cfg->apparmor != APPARMOR_OFF && !SABOTAGED(LAYER_APPARMOR) && apparmor_present();
+        j->aa_stack = j->use_apparmor && apparmor_self_confined();
+        if (cfg->apparmor == APPARMOR_REQUIRE && !j->use_apparmor) {
+                set_err(err, "apparmor-required", -EOPNOTSUPP);
+                return -EOPNOTSUPP;
         }
 
         /* 2. */
+        char lock_path[PATH_MAX];
         if (mkdir(cfg->state_dir, 0755) < 0 && errno != EEXIST) {
                 r = negative_errno();
                 set_err(err, "state-dir", r);
-                goto out;
+                return r;
         }
         snprintf(lock_path, sizeof lock_path, "%s/sandbox-uids.lock", cfg->state_dir);
-        if ((r = uidpick_acquire(lock_path, cfg->uid_min, cfg->uid_max, &j.uid, &lock_fd)) < 0) {
+        if ((r = uidpick_acquire(lock_path, cfg->uid_min, cfg->uid_max, &j->uid, &p->lock_fd)) < 0) {
                 set_err(err, "uid-pick", r);
-                goto out;
+                return r;
         }
-        res->uid = SABOTAGED(LAYER_UID) ? getuid() : j.uid;
 
-        /* 3. */
-        if ((r = jail_dir_create(&j, &dfd)) < 0) {
+        /* 3. (its files once the request is known: jail_run_prepared()) */
+        if ((r = jail_dir_create(j, &p->dfd)) < 0) {
                 set_err(err, "jail-dir", r);
-                goto out;
+                return r;
         }
-        if ((r = jail_dir_populate(&j, dfd)) < 0) {
-                set_err(err, "jail-files", r);
-                goto out;
-        }
-        root_python_trees(cfg->python_bin, j.tree_buf, j.trees);
+        root_python_trees(cfg->python_bin, j->tree_buf, j->trees);
         if (!SABOTAGED(LAYER_LANDLOCK)) {
                 const char *files[] = { "/etc/matplotlibrc", NULL };
-                r = landlock_ruleset_new(j.trees, j.jail_dir, files, root_devices, &j.abi);
+                r = landlock_ruleset_new(j->trees, j->jail_dir, files, root_devices, &j->abi);
                 if (r < 0) {
                         set_err(err, "landlock-build", r);
-                        goto out;
+                        return r;
                 }
-                j.ruleset = r;
+                j->ruleset = r;
         }
 
-        if (pipe2(j.in, O_CLOEXEC) < 0 || pipe2(j.out, O_CLOEXEC) < 0 || pipe2(j.err, O_CLOEXEC) < 0 ||
-            socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, j.ctl) < 0) {
+        if (pipe2(j->in, O_CLOEXEC) < 0 || pipe2(j->out, O_CLOEXEC) < 0 || pipe2(j->err, O_CLOEXEC) < 0 ||
+            socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, j->ctl) < 0) {
                 r = negative_errno();
                 set_err(err, "pipes", r);
-                goto out;
+                return r;
         }
         int one = 1;
-        if (setsockopt(j.ctl[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0) {
+        if (setsockopt(j->ctl[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0) {
                 r = negative_errno();
                 set_err(err, "passcred", r);
-                goto out;
+                return r;
         }
 
         /* 4. */
@@ -906,48 +969,103 @@ int jail_run(const struct config *cfg, const struct jail_request *req, struct ja
                 flags &= ~(unsigned)CLONE_NEWNET;
         if (self_uts_ipc_private)
                 flags &= ~(unsigned)(CLONE_NEWUTS | CLONE_NEWIPC);
-        pid_t init = clone_init(flags, &pidfd);
+        pid_t init = clone_init(flags, &p->pidfd);
         if (init < 0) {
                 r = negative_errno();
                 set_err(err, "clone", r);
-                goto out;
+                return r;
         }
         if (init == 0)
-                run_init(&j);
+                run_init(j);
+        p->init = init;
+        close(j->in[0]), j->in[0] = -1;
+        close(j->out[1]), j->out[1] = -1;
+        close(j->err[1]), j->err[1] = -1;
+        close(j->ctl[1]), j->ctl[1] = -1;
+        return 0;
+}
 
-        close(j.in[0]), j.in[0] = -1;
-        close(j.out[1]), j.out[1] = -1;
-        close(j.err[1]), j.err[1] = -1;
-        close(j.ctl[1]), j.ctl[1] = -1;
+struct jail_prep *jail_prepare(const struct config *cfg) {
+        struct jail_prep *p = calloc(1, sizeof *p);
+        if (!p)
+                return NULL;
+        p->j = (struct jail_ctx){
+                .cfg = cfg, .ruleset = -1,
+                .in = { -1, -1 }, .out = { -1, -1 }, .err = { -1, -1 }, .ctl = { -1, -1 },
+        };
+        p->lock_fd = p->dfd = p->pidfd = -1;
+        p->r = prepare(p);
+        if (p->r < 0)
+                prep_release(p); /* the run reports p->err */
+        return p;
+}
+
+int jail_run_prepared(struct jail_prep *p, const struct jail_request *req, struct jail_result *res,
+                      struct jail_error *err) {
+        struct jail_ctx *j = &p->j;
+        int r = p->r;
+
+        memset(res, 0, sizeof *res);
+        memset(err, 0, sizeof *err);
+        if (r < 0) {
+                *err = p->err;
+                goto out;
+        }
+        j->req = req;
+        res->uid = SABOTAGED(LAYER_UID) ? getuid() : j->uid;
+        /* 3, the request's part: the files before the init may start the
+         * program (the jail dir is bound into its root: it sees them). */
+        if ((r = jail_dir_populate(j, p->dfd)) < 0) {
+                set_err(err, "jail-files", r);
+                goto out;
+        }
+        /* The limits, to the init, which builds tmp/ and goes on with 7. The
+         * wall clock starts here. */
+        uint64_t start = now_ms();
+        struct ctl_go go = { .type = CTL_GO, .limits = req->limits };
+        if (send(j->ctl[0], &go, sizeof go, MSG_NOSIGNAL) != (ssize_t)sizeof go) {
+                /* An init that failed its set-up has said why and left: the
+                 * supervisor reads it below. */
+                if (errno != EPIPE && errno != ECONNRESET) {
+                        r = negative_errno();
+                        set_err(err, "go", r);
+                        goto out;
+                }
+        }
         bool init_left = false;
-        r = supervise(&j, init, pidfd, start, res, err, &init_left);
+        r = supervise(j, p->init, p->pidfd, start, res, err, &init_left);
         res->duration_ms = now_ms() - start;
+        if (!init_left)
+                p->init = 0; /* supervise() reaped it */
         if (r == 0 && init_left) {
                 /* Answer first; jail_result_done() reaps the init, removes
                  * the dir and releases the UID (in that order). */
-                jail_dir_remove_files(&j, dfd);
+                jail_dir_remove_files(j, p->dfd);
                 res->teardown = (struct jail_teardown) {
-                        .pending = true, .init = init, .pidfd = TAKE_FD(pidfd),
-                        .dfd = TAKE_FD(dfd), .lock_fd = TAKE_FD(lock_fd),
+                        .pending = true, .init = p->init, .pidfd = TAKE_FD(p->pidfd),
+                        .dfd = TAKE_FD(p->dfd), .lock_fd = TAKE_FD(p->lock_fd),
                 };
-                snprintf(res->teardown.dir, sizeof res->teardown.dir, "%s", j.jail_dir);
+                snprintf(res->teardown.dir, sizeof res->teardown.dir, "%s", j->jail_dir);
+                p->init = 0;
         }
 out:
-        close_pair(j.in);
-        close_pair(j.out);
-        close_pair(j.err);
-        close_pair(j.ctl);
-        if (j.ruleset >= 0)
-                close(j.ruleset);
-        if (dfd >= 0) {
-                jail_dir_remove_files(&j, dfd);
-                jail_dir_remove(j.jail_dir, dfd);
-        }
+        jail_prep_free(p);
         if (r < 0) {
                 jail_result_done(res);
                 return r;
         }
         return 0;
+}
+
+int jail_run(const struct config *cfg, const struct jail_request *req, struct jail_result *res,
+             struct jail_error *err) {
+        struct jail_prep *p = jail_prepare(cfg);
+        if (!p) {
+                memset(res, 0, sizeof *res);
+                set_err(err, "prepare", -ENOMEM);
+                return -ENOMEM;
+        }
+        return jail_run_prepared(p, req, res, err);
 }
 
 static void jail_teardown_finish(struct jail_teardown *t) {

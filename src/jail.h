@@ -96,6 +96,20 @@ unsigned jail_sabotaged_layers(void); /* 0 in production builds */
  * answer first: jail_result_done() finishes it, and must be called. */
 int jail_run(const struct config *cfg, const struct jail_request *req, struct jail_result *res,
              struct jail_error *err);
+
+/* jail_run() in two halves, so that the part that does not depend on the
+ * request (steps 1-6: the UID, the jail dir, the Landlock ruleset, the
+ * init in its namespaces with the root built) is done while the request
+ * is still being read and parsed elsewhere (privsep.c). jail_prepare()
+ * returns NULL only without memory; a failed preparation is reported by
+ * jail_run_prepared(), which consumes the preparation whatever happens.
+ * jail_prep_free() discards one that is not run: the init is killed, the
+ * dir removed, the UID released. */
+struct jail_prep;
+struct jail_prep *jail_prepare(const struct config *cfg);
+int jail_run_prepared(struct jail_prep *p, const struct jail_request *req, struct jail_result *res,
+                      struct jail_error *err);
+void jail_prep_free(struct jail_prep *p);
 void jail_result_done(struct jail_result *res);
 
 /* The service process moves itself into a fresh network namespace (no

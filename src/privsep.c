@@ -218,16 +218,24 @@ static void wait_answered(const struct config *cfg, int fd) {
 int privsep_supervise(const struct config *cfg, int fd) {
         struct execmsg_request req;
         char err[200] = "";
+        /* While the child reads and parses the request, the jail's part that
+         * does not depend on it (jail.h): a request that is answered without
+         * an execution costs the work, one that runs does not wait for it. */
+        struct jail_prep *prep = cfg && cfg->enabled ? jail_prepare(cfg) : NULL;
         int r = privsep_read_request(cfg, fd, &req, err, sizeof err);
-        if (r == -ENODATA)
+        if (r == -ENODATA) {
+                jail_prep_free(prep);
                 return 0; /* served without an execution */
+        }
         if (r < 0) {
+                jail_prep_free(prep);
                 log_error("privsep: malformed execution request from the unprivileged side, ending the instance: "
                           "%s (%s)", err[0] ? err : "-", strerror(-r));
                 return r;
         }
         const char *why = request_not_allowed(cfg, &req);
         if (why) {
+                jail_prep_free(prep);
                 log_error("privsep: the unprivileged side asked for %s, ending the instance", why);
                 execmsg_request_done(&req);
                 return -EBADMSG;
@@ -236,7 +244,7 @@ int privsep_supervise(const struct config *cfg, int fd) {
         struct jail_result res;
         struct jail_error jerr = { 0 };
         execmsg_request_view(&req, &view);
-        r = jail_run(cfg, &view, &res, &jerr);
+        r = prep ? jail_run_prepared(prep, &view, &res, &jerr) : jail_run(cfg, &view, &res, &jerr);
         if (r < 0)
                 r = send_setup_error(fd, &jerr, r);
         else {

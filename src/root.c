@@ -268,8 +268,6 @@ static int cmp_bind(const void *a, const void *b) {
 
 /* Step 5: the mounts that belong at their final paths. */
 static int mount_proc_and_tmp(const struct root_spec *s, const char **step) {
-        char opts[160], tmp[PATH_MAX];
-
         *step = "mount-proc";
         /* The new PID namespace's own procfs, processes only. No hidepid:
          * it shows only this execution, and /proc/1/cmdline (our init)
@@ -277,6 +275,12 @@ static int mount_proc_and_tmp(const struct root_spec *s, const char **step) {
          * "What the jail allows and denies" says, not be reported missing. */
         if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "subset=pid") < 0)
                 return negative_errno();
+
+        return s->defer_tmp ? 0 : root_mount_tmp(s, step);
+}
+
+int root_mount_tmp(const struct root_spec *s, const char **step) {
+        char opts[160], tmp[PATH_MAX];
 
         *step = "mount-tmp";
         snprintf(tmp, sizeof tmp, "%s/tmp", s->jail_dir);

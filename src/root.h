@@ -9,6 +9,7 @@ struct root_spec {
         const char *jail_dir;           /* /tmp/codejail-XXXXXXXX, bound read-only */
         const char *const *trees;       /* the interpreter's trees, NULL-terminated */
         uint64_t tmpfs_bytes;           /* size of the jail's tmp/ */
+        bool defer_tmp;                 /* tmp/ later, by root_mount_tmp() */
         uid_t uid;                      /* owner of tmp/ */
         gid_t gid;
 };
@@ -23,6 +24,11 @@ int root_build(const struct root_spec *spec, const char **step);
 /* The same without the new root (sabotage build only: the host's tree
  * stays in view, only tmp/, /proc and the read-only jail dir are set up). */
 int root_build_on_host(const struct root_spec *spec, const char **step);
+
+/* The jail's tmp/ (a tmpfs of spec->tmpfs_bytes owned by spec->uid), when
+ * the root was built with defer_tmp: its size is the request's, which the
+ * init learns only once the root stands (jail.c, the preparation). */
+int root_mount_tmp(const struct root_spec *spec, const char **step);
 
 /* Device nodes present in every root (NULL-terminated): what Landlock and
  * AppArmor must allow on them is decided next to their rules. */
