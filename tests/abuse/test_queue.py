@@ -87,10 +87,11 @@ class Service:
         raise AssertionError("%d log entries for %s, wanted %d" % (len(self.entries(slug)), slug, n))
 
     def instances(self):
-        """codejaild processes: (pid, has a jail). Every instance has a
-        child of its own (the side that parses the request, src/privsep.c);
-        one with a jail also has the jail's init, in a PID namespace of its
-        own."""
+        """codejaild processes: (pid, runs an execution). Every instance has
+        a child of its own (the side that parses the request, src/privsep.c)
+        and, from its start, the jail's init in a PID namespace of its own,
+        prepared while the request is read (jail.c, jail_prepare()); one
+        that runs an execution has the program too, the init's child."""
         try:
             kids = open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)).read().split()
         except OSError:
@@ -102,8 +103,15 @@ class Service:
                 own = os.readlink("/proc/%s/ns/pid" % k)
             except OSError:
                 continue
-            out.append((int(k), any(pid_ns(g) not in (None, own) for g in grand)))
+            out.append((int(k), any(pid_ns(g) not in (None, own) and children(g) for g in grand)))
         return out
+
+
+def children(pid):
+    try:
+        return open("/proc/%s/task/%s/children" % (pid, pid)).read().split()
+    except OSError:
+        return []
 
 
 def pid_ns(pid):

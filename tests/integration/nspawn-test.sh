@@ -235,10 +235,14 @@ else
         # the jail's four capabilities; its child, which reads the request,
         # holds none in any set, cannot regain one, and has a filter of its
         # own stacked on the parent's.
+        # (Its other child is the jail's init, prepared while the request is
+        # read: root, with the parent's capabilities.)
         child=
         for _ in $(seq 1 50); do
-                child=$(in_ct cat "/proc/$pid/task/$pid/children" 2>/dev/null | awk '{ print $1 }')
-                [ -n "$child" ] && in_ct grep -q '^CapBnd:[[:space:]]*0000000000000000' "/proc/$child/status" && break
+                for c in $(in_ct cat "/proc/$pid/task/$pid/children" 2>/dev/null); do
+                        in_ct grep -q '^CapBnd:[[:space:]]*0000000000000000' "/proc/$c/status" && child=$c && break
+                done
+                [ -n "$child" ] && break
                 sleep 0.1
         done
         cst=$(in_ct cat "/proc/$child/status" 2>/dev/null)
