@@ -83,6 +83,13 @@ void jail_result_done(struct jail_result *res) {
         free(res->err);
         res->out = res->err = NULL;
 }
+/* No preparation here: privsep.c then calls jail_run(), the stand-in. */
+struct jail_prep *jail_prepare(const struct config *c) { return NULL; }
+int jail_run_prepared(struct jail_prep *p, const struct jail_request *req, struct jail_result *res,
+                      struct jail_error *err) {
+        abort();
+}
+void jail_prep_free(struct jail_prep *p) {}
 
 /* ---- harness ---- */
 static struct config *cfg;
