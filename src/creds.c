@@ -74,9 +74,15 @@ int creds_lock_securebits(void) {
 }
 
 int creds_drop_bounding(void) {
+        return creds_drop_bounding_except(0);
+}
+
+int creds_drop_bounding_except(unsigned long long keep) {
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
                 return negative_errno();
         for (int cap = 0; cap <= 63; cap++) {
+                if (keep & (1ULL << cap))
+                        continue;
                 int has = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
                 if (has < 0 && errno == EINVAL)
                         break; /* past the kernel's last capability: so are the rest */

@@ -15,6 +15,9 @@ int creds_read_caps(struct cap_sets *c);
 /* Empty the capability bounding set (needs CAP_SETPCAP; done while still
  * privileged) and clear the ambient set. */
 int creds_drop_bounding(void);
+/* The same, keeping the capabilities in keep (a mask of 1 << CAP_*): the
+ * serving process's own cut to the jail's four (harden.c). */
+int creds_drop_bounding_except(unsigned long long keep);
 
 /* setgroups(0) -> setresgid -> setresuid, each verified by reading back;
  * then every capability set emptied and verified empty. */

@@ -31,19 +31,12 @@ static int drop_caps(void) {
         if (syscall(SYS_capget, &h, d) < 0)
                 return negative_errno();
         bool have_setpcap = d[0].effective & (1u << CAP_SETPCAP);
-        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+        int r;
+        if (have_setpcap) {
+                if ((r = creds_drop_bounding_except(keep)) < 0)
+                        return r;
+        } else if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
                 return negative_errno();
-        for (int cap = 0; cap <= 63 && have_setpcap; cap++) {
-                if (keep & (1ULL << cap))
-                        continue;
-                int has = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
-                if (has < 0 && errno == EINVAL)
-                        break; /* past the kernel's last capability (creds_drop_bounding) */
-                if (has <= 0)
-                        continue;
-                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
-                        return negative_errno();
-        }
         for (int i = 0; i < 2; i++) {
                 uint32_t k = (uint32_t)(keep >> (32 * i));
                 d[i].effective &= k;
