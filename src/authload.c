@@ -49,17 +49,16 @@ static int locate(char *path, size_t size, char *err, size_t errlen) {
                 return r;
         char exe[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n <= 0)
-                return errbuf(-ENOENT, err, errlen, "%s/%s: not found", CODEJAIL_PLUGIN_DIR, AUTH_PLUGIN_NAME);
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash)
-                *slash = '\0';
-        snprintf(path, size, "%s/.libs/%s", exe, AUTH_PLUGIN_NAME);
-        r = trusted(path, err, errlen);
-        if (r == -ENOENT)
-                return errbuf(-ENOENT, err, errlen, "%s/%s: not found", CODEJAIL_PLUGIN_DIR, AUTH_PLUGIN_NAME);
-        return r;
+        if (n > 0) {
+                exe[n] = '\0';
+                char *slash = strrchr(exe, '/');
+                if (slash)
+                        *slash = '\0';
+                snprintf(path, size, "%s/.libs/%s", exe, AUTH_PLUGIN_NAME);
+                if ((r = trusted(path, err, errlen)) != -ENOENT)
+                        return r;
+        }
+        return errbuf(-ENOENT, err, errlen, "%s/%s: not found", CODEJAIL_PLUGIN_DIR, AUTH_PLUGIN_NAME);
 }
 
 static int load(char *err, size_t errlen) {
