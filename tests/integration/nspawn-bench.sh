@@ -17,13 +17,20 @@
 #
 #   tests/integration/nspawn-bench.sh [--suite bookworm|trixie] [--deb FILE] [--keep]
 #                                     [-n N] [--n-options N] [--seconds S] [--clients C] [--quick]
+#                                     [--guard] [--profile N [--profile-only]]
 #     --suite     the Debian release of the container (default bookworm,
 #                 systemd 252; trixie: systemd 257), with the .deb built
 #                 for it (lib.sh cj_build_deb_for)
 #     -n          sequential requests of (a), (b), (c)        (default 200)
 #     --n-options sequential requests per option variant      (default 60)
 #     --seconds   throughput time per variant (a), (b), (c)   (default 15)
-#     --quick     -n 200 --n-options 20 --seconds 6 (the CI tier)
+#     --quick     -n 200 --n-options 20 --seconds 6, and only the installed
+#                 and the plain unit (the CI tier)
+#     --guard     exit 3 when the installed units miss their targets by more
+#                 than the margins of nspawn_bench.py (--guard-*)
+#     --profile N perf record -a around N requests per variant, each alone
+#                 (nspawn_profile.py): CPU per connection by process, system
+#                 call and function; --profile-only skips the timed bench
 #     CODEJAIL_TEST_CACHE, CODEJAIL_TEST_MIRROR as for nspawn-test.sh.
 #     CODEJAIL_BENCH_VARIANTS  the option variants to measure (default: all below)
 #
@@ -40,8 +47,16 @@ BENCH_QUICK="-n 200 --n-options 20 --seconds 6"
 # opt-NAME: the installed unit plus that one option (value in opt_value);
 # no-NAME: the installed unit without it; no-seccomp: without any of
 # systemd's seccomp-based options.
+# The last group takes the installed unit apart option by option (what is
+# left of the installed-over-plain gap once each is gone); identity-only:
+# everything gone but the service user, its capabilities, no_new_privs,
+# the state directory and the credential.
 BENCH_VARIANTS=${CODEJAIL_BENCH_VARIANTS:-"plain previous with-systemcallfilter no-seccomp no-PrivateNetwork \
-no-LoadCredential with-mountns opt-PrivateDevices opt-ProtectKernelTunables opt-ProtectHostname"}
+opt-PrivateMounts no-LoadCredential with-mountns opt-PrivateDevices opt-ProtectKernelTunables opt-ProtectHostname \
+no-User no-RuntimeDirectory no-IPAddressDeny no-DevicePolicy no-resources no-SecureBits no-KeyringMode \
+no-RemoveIPC no-AppArmorProfile no-journal identity-only"}
+# --quick (CI): the guard needs only the installed and the plain unit.
+BENCH_QUICK_VARIANTS=${CODEJAIL_BENCH_VARIANTS:-plain}
 
 # Runs inside the container: generates the variant units. Arguments: name=port ...
 bench_gen_script() {
@@ -79,6 +94,8 @@ opt_value() {
         RestrictAddressFamilies) echo AF_UNIX ;;
         RestrictNamespaces) echo "mnt pid net ipc uts" ;;
         SystemCallFilter) echo "@system-service @mount seccomp landlock_create_ruleset landlock_add_rule landlock_restrict_self" ;;
+        # systemd >= 254: PrivateNetwork= implies PrivateMounts=yes unless set
+        PrivateMounts) echo no ;;
         *) echo yes ;;
         esac
 }
@@ -119,6 +136,15 @@ for arg in "$@"; do
                 with-systemcallfilter) filter_opts "$f" ;;
                 opt-*) add "$f" "${v#opt-}=$(opt_value "${v#opt-}")" ;;
                 no-seccomp) del "$f" $SECCOMP ;;
+                # root (no ambient capabilities needed): its own state dir,
+                # so systemd never chowns the installed unit's to root.
+                no-User) del "$f" User Group RuntimeDirectory RuntimeDirectoryMode RuntimeDirectoryPreserve
+                        sed -i 's|^LoadCredential=.*|LoadCredential=codejail.json:/etc/codejail-service/bench-plain.json|' "$f" ;;
+                no-RuntimeDirectory) del "$f" RuntimeDirectory RuntimeDirectoryMode RuntimeDirectoryPreserve ;;
+                no-resources) del "$f" MemoryMax TasksMax RuntimeMaxSec LimitCORE ;;
+                no-journal) add "$f" "StandardOutput=null"; add "$f" "StandardError=null" ;;
+                identity-only) del "$f" $SECCOMP PrivateNetwork IPAddressDeny DevicePolicy MemoryMax TasksMax RuntimeMaxSec \
+                        LimitCORE SecureBits KeyringMode RemoveIPC AppArmorProfile UMask ;;
                 no-LoadCredential) del "$f" LoadCredential
                         sed -i 's|^ExecStart=.*|ExecStart=/usr/bin/codejaild --config /etc/codejail-service/bench-open.json|' "$f" ;;
                 no-*) del "$f" "${v#no-}" ;;
@@ -142,6 +168,12 @@ bench_labels() {
         with-mountns) echo "installed + PrivateTmp, ProtectSystem=strict, ProtectHome (one minimal systemd mount namespace)" ;;
         with-systemcallfilter) echo "installed + systemd's SystemCallFilter= allow-list (as before issue 7)" ;;
         opt-*) echo "installed + ${1#opt-}= alone" ;;
+        opt-PrivateMounts) echo "installed + PrivateMounts=no (systemd >= 254: PrivateNetwork= alone implies a mount namespace)" ;;
+        no-User) echo "installed minus User=, Group=, RuntimeDirectory= (root, the same ambient capabilities; its own state dir)" ;;
+        no-RuntimeDirectory) echo "installed minus RuntimeDirectory= (the directory exists)" ;;
+        no-resources) echo "installed minus MemoryMax=, TasksMax=, RuntimeMaxSec=, LimitCORE=" ;;
+        no-journal) echo "installed + StandardOutput=null, StandardError=null (no journal stream)" ;;
+        identity-only) echo "installed minus every option but User=, capabilities, NoNewPrivileges=, RuntimeDirectory=, LoadCredential=" ;;
         no-*) echo "installed minus ${1#no-}=" ;;
         esac
 }
@@ -184,13 +216,27 @@ bench_in_container() {
                 curl -s -o /dev/null --max-time 10 "http://127.0.0.1:${a#*=}/health/" ||
                         { fail "bench: variant ${a%%=*} does not answer"; in_ct journalctl -b -n 30 --no-pager >&2; return 1; }
         done
-        say "bench: measuring (hardened, plain, floor, ${#args[@]} - 1 option variants)"
-        local t=$(date +%s)
-        if /usr/bin/python3 "$BENCH_DIR/nspawn_bench.py" "$spec" --json "$WORK/bench.json" "$@" | tee "$WORK/bench.log"; then
-                say "bench: done in $(( $(date +%s) - t )) s"
-        else
-                fail "bench: failed requests (see above); the service's last log lines:"
-                in_ct journalctl -b --no-pager -n 15 -t codejail -o cat >&2 || true
+        local t=$(date +%s) rc=0
+        if [ "${BENCH_PROFILE_ONLY:-0}" != 1 ]; then
+                say "bench: measuring (hardened, plain, floor, ${#args[@]} - 1 option variants)"
+                /usr/bin/python3 "$BENCH_DIR/nspawn_bench.py" "$spec" --json "$WORK/bench.json" "$@" | tee "$WORK/bench.log" ||
+                        rc=${PIPESTATUS[0]}
+                case $rc in
+                0) say "bench: done in $(( $(date +%s) - t )) s" ;;
+                3) fail "bench: the installed units missed the guard (above)" ;;
+                *) fail "bench: failed requests (see above); the service's last log lines:"
+                        in_ct journalctl -b --no-pager -n 15 -t codejail -o cat >&2 || true ;;
+                esac
+        fi
+        # Where a connection's CPU goes, per variant (perf on the host sees
+        # the container's processes; its root gives their symbols).
+        if [ "${BENCH_PROFILE:-0}" -gt 0 ]; then
+                local pv=hardened a
+                for a in "${args[@]}"; do pv+=",${a%%=*}"; done
+                say "profile: perf record -a around $BENCH_PROFILE requests per variant ($pv)"
+                /usr/bin/python3 "$BENCH_DIR/nspawn_profile.py" "$spec" --variants "$pv" -n "$BENCH_PROFILE" \
+                        --symfs "$MERGED" --json "$WORK/profile.json" | tee "$WORK/profile.log" ||
+                        fail "profile: failed requests"
         fi
         # The in-process alternative to PrivateTmp=/ProtectSystem=/ProtectHome=:
         # what a minimal mount namespace costs a process that sets it up itself.
@@ -217,20 +263,24 @@ KEEP=0
 DEB=
 SUITE=bookworm
 PYARGS=()
+TOOLS=()
 while [ $# -gt 0 ]; do
         case $1 in
         --suite) SUITE=$2; shift 2 ;;
         --deb) DEB=$(realpath "$2"); shift 2 ;;
         --keep) KEEP=1; shift ;;
         -n|--n-options|--seconds|--clients|--round) PYARGS+=("$1" "$2"); shift 2 ;;
-        --quick) read -ra q <<<"$BENCH_QUICK"; PYARGS+=("${q[@]}"); shift ;;
-        *) sed -n '3,35p' "$0" >&2; exit 2 ;;
+        --quick) read -ra q <<<"$BENCH_QUICK"; PYARGS+=("${q[@]}"); BENCH_VARIANTS=$BENCH_QUICK_VARIANTS; shift ;;
+        --guard) PYARGS+=(--guard); shift ;;
+        --profile) BENCH_PROFILE=$2; TOOLS+=(perf:linux-perf); shift 2 ;;
+        --profile-only) BENCH_PROFILE_ONLY=1; shift ;;
+        *) sed -n '3,41p' "$0" >&2; exit 2 ;;
         esac
 done
 # shellcheck source=lib.sh
 . "$BENCH_DIR/lib.sh"
 [ "$(id -u)" = 0 ] || die "must run as root"
-cj_need_tools
+cj_need_tools "${TOOLS[@]}"
 cj_workdir
 CJ_LINTIAN=0 cj_build_deb_for "$SUITE"
 cj_rootfs "$SUITE"
