@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -219,6 +220,15 @@ static void probe_service(json_t *checks, bool *all, pid_t outsider) {
         gethostname(host, sizeof host - 1);
         e = sethostname(host, strlen(host)) < 0 ? errno : 0;
         add_errno_check(checks, all, "service_seccomp_hostname", "sethostname", e, EPERM, "allowed");
+
+        /* LockPersonality=: no other execution domain (PER_LINUX32 shrinks
+         * the address space; READ_IMPLIES_EXEC would undo W^X). Put back
+         * at once if it ever worked. */
+        int persona = personality(0xffffffff);
+        e = personality(PER_LINUX32) == -1 ? errno : 0;
+        if (!e)
+                personality(persona >= 0 ? (unsigned long)persona : PER_LINUX);
+        add_errno_check(checks, all, "service_seccomp_personality", "personality(PER_LINUX32)", e, EPERM, "changed");
 
         /* SystemCallArchitectures=native: a 32-bit syscall kills the caller. */
         pid_t pid = fork();

@@ -33,6 +33,8 @@
 #                 call and function; --profile-only skips the timed bench
 #     CODEJAIL_TEST_CACHE, CODEJAIL_TEST_MIRROR as for nspawn-test.sh.
 #     CODEJAIL_BENCH_VARIANTS  the option variants to measure (default: all below)
+#     BENCH_PROFILE_VARIANTS   comma-separated, the variants --profile records
+#                              (default: hardened and every measured variant)
 #
 # nspawn-test.sh sources this file and calls bench_in_container in its own
 # boot when CODEJAIL_BENCH=1 (after its journal checks).
@@ -45,14 +47,14 @@ BENCH_QUICK="-n 200 --n-options 20 --seconds 6"
 # The option groups measured, relative to the installed codejail@.service
 # (which asks systemd only for what is cheap per connection).
 # opt-NAME: the installed unit plus that one option (value in opt_value);
-# no-NAME: the installed unit without it; no-seccomp: without any of
-# systemd's seccomp-based options.
+# no-NAME: the installed unit without it; with-*, pn-seccomp, identity-only:
+# bench_labels below.
 # The last group takes the installed unit apart option by option (what is
 # left of the installed-over-plain gap once each is gone); identity-only:
 # everything gone but the service user, its capabilities, no_new_privs,
 # the state directory and the credential.
-BENCH_VARIANTS=${CODEJAIL_BENCH_VARIANTS:-"plain previous with-systemcallfilter no-seccomp no-PrivateNetwork \
-opt-PrivateMounts no-LoadCredential with-mountns opt-PrivateDevices opt-ProtectKernelTunables opt-ProtectHostname \
+BENCH_VARIANTS=${CODEJAIL_BENCH_VARIANTS:-"plain previous pn-seccomp with-seccomp opt-PrivateNetwork with-pn-nomounts \
+with-systemcallfilter no-LoadCredential with-mountns opt-PrivateDevices opt-ProtectKernelTunables opt-ProtectHostname \
 no-User no-RuntimeDirectory no-IPAddressDeny no-DevicePolicy no-resources no-SecureBits no-KeyringMode \
 no-RemoveIPC no-AppArmorProfile no-journal identity-only"}
 # --quick (CI): the guard needs only the installed and the plain unit.
@@ -68,13 +70,26 @@ D=/run/systemd/system
 mkdir -p "$D"
 add() { sed -i "/^\[Service\]/a $2" "$1"; }
 del() { local f=$1 o; shift; for o in $*; do sed -i "/^$o=/d" "$f"; done; }
-SECCOMP="SystemCallFilter SystemCallErrorNumber SystemCallArchitectures RestrictAddressFamilies RestrictNamespaces
-LockPersonality MemoryDenyWriteExecute RestrictRealtime RestrictSUIDSGID"
 # systemd's system-call allow-list, as the unit before issue 7 had it.
 filter_opts() {
+        # (without SystemCallArchitectures=native systemd builds the list for three ABIs)
+        add "$1" "SystemCallArchitectures=native"
         add "$1" "SystemCallFilter=$(opt_value SystemCallFilter)"
         add "$1" "SystemCallFilter=~@clock @cpu-emulation @debug @module @obsolete @raw-io @reboot @swap"
         add "$1" "SystemCallErrorNumber=EPERM"
+}
+# systemd's seven cheapest seccomp-based options, which codejaild's own
+# filter duplicates (the installed unit had them, with PrivateNetwork=,
+# until systemd 257 was measured).
+seccomp7_opts() {
+        local f=$1
+        add "$f" "SystemCallArchitectures=native"
+        add "$f" "RestrictAddressFamilies=AF_UNIX"
+        add "$f" "RestrictNamespaces=mnt pid net ipc uts"
+        add "$f" "LockPersonality=yes"
+        add "$f" "MemoryDenyWriteExecute=yes"
+        add "$f" "RestrictRealtime=yes"
+        add "$f" "RestrictSUIDSGID=yes"
 }
 # All of systemd's seccomp-based options, as the unit before issue 7 had them.
 seccomp_opts() {
@@ -94,8 +109,6 @@ opt_value() {
         RestrictAddressFamilies) echo AF_UNIX ;;
         RestrictNamespaces) echo "mnt pid net ipc uts" ;;
         SystemCallFilter) echo "@system-service @mount seccomp landlock_create_ruleset landlock_add_rule landlock_restrict_self" ;;
-        # systemd >= 254: PrivateNetwork= implies PrivateMounts=yes unless set
-        PrivateMounts) echo no ;;
         *) echo yes ;;
         esac
 }
@@ -131,11 +144,13 @@ for arg in "$@"; do
         *)
                 cp "$SRC" "$f"
                 case $v in
-                previous) add "$f" "DynamicUser=yes"; mountns_opts "$f"; seccomp_opts "$f" ;;
+                previous) add "$f" "DynamicUser=yes"; mountns_opts "$f"; seccomp_opts "$f"; add "$f" "PrivateNetwork=yes" ;;
+                pn-seccomp) seccomp7_opts "$f"; add "$f" "PrivateNetwork=yes" ;;
+                with-seccomp) seccomp7_opts "$f" ;;
+                with-pn-nomounts) add "$f" "PrivateNetwork=yes"; add "$f" "PrivateMounts=no" ;;
                 with-mountns) add "$f" "PrivateTmp=yes"; add "$f" "ProtectSystem=strict"; add "$f" "ProtectHome=yes" ;;
                 with-systemcallfilter) filter_opts "$f" ;;
                 opt-*) add "$f" "${v#opt-}=$(opt_value "${v#opt-}")" ;;
-                no-seccomp) del "$f" $SECCOMP ;;
                 # root (no ambient capabilities needed): its own state dir,
                 # so systemd never chowns the installed unit's to root.
                 no-User) del "$f" User Group RuntimeDirectory RuntimeDirectoryMode RuntimeDirectoryPreserve
@@ -143,7 +158,7 @@ for arg in "$@"; do
                 no-RuntimeDirectory) del "$f" RuntimeDirectory RuntimeDirectoryMode RuntimeDirectoryPreserve ;;
                 no-resources) del "$f" MemoryMax TasksMax RuntimeMaxSec LimitCORE ;;
                 no-journal) add "$f" "StandardOutput=null"; add "$f" "StandardError=null" ;;
-                identity-only) del "$f" $SECCOMP PrivateNetwork IPAddressDeny DevicePolicy MemoryMax TasksMax RuntimeMaxSec \
+                identity-only) del "$f" IPAddressDeny DevicePolicy MemoryMax TasksMax RuntimeMaxSec \
                         LimitCORE SecureBits KeyringMode RemoveIPC AppArmorProfile UMask ;;
                 no-LoadCredential) del "$f" LoadCredential
                         sed -i 's|^ExecStart=.*|ExecStart=/usr/bin/codejaild --config /etc/codejail-service/bench-open.json|' "$f" ;;
@@ -162,13 +177,14 @@ EOF
 bench_labels() {
         case $1 in
         hardened) echo "the installed unit (cheap options only; codejaild hardens itself)" ;;
-        no-seccomp) echo "installed minus systemd's seccomp-based options (codejaild's own filters only)" ;;
         plain) echo "no hardening options at all, root" ;;
         previous) echo "the unit before issue 7: DynamicUser + every mount-namespace option + every seccomp option" ;;
         with-mountns) echo "installed + PrivateTmp, ProtectSystem=strict, ProtectHome (one minimal systemd mount namespace)" ;;
         with-systemcallfilter) echo "installed + systemd's SystemCallFilter= allow-list (as before issue 7)" ;;
         opt-*) echo "installed + ${1#opt-}= alone" ;;
-        opt-PrivateMounts) echo "installed + PrivateMounts=no (systemd >= 254: PrivateNetwork= alone implies a mount namespace)" ;;
+        pn-seccomp) echo "installed + PrivateNetwork= + systemd's seven seccomp options (the previous installed unit)" ;;
+        with-seccomp) echo "installed + SystemCallArchitectures=, RestrictAddressFamilies=, RestrictNamespaces=, LockPersonality=, MemoryDenyWriteExecute=, RestrictRealtime=, RestrictSUIDSGID=" ;;
+        with-pn-nomounts) echo "installed + PrivateNetwork= + PrivateMounts=no (systemd >= 254: PrivateNetwork= alone implies a mount namespace)" ;;
         no-User) echo "installed minus User=, Group=, RuntimeDirectory= (root, the same ambient capabilities; its own state dir)" ;;
         no-RuntimeDirectory) echo "installed minus RuntimeDirectory= (the directory exists)" ;;
         no-resources) echo "installed minus MemoryMax=, TasksMax=, RuntimeMaxSec=, LimitCORE=" ;;
@@ -231,8 +247,11 @@ bench_in_container() {
         # Where a connection's CPU goes, per variant (perf on the host sees
         # the container's processes; its root gives their symbols).
         if [ "${BENCH_PROFILE:-0}" -gt 0 ]; then
-                local pv=hardened a
-                for a in "${args[@]}"; do pv+=",${a%%=*}"; done
+                local pv=${BENCH_PROFILE_VARIANTS:-} a
+                if [ -z "$pv" ]; then
+                        pv=hardened
+                        for a in "${args[@]}"; do pv+=",${a%%=*}"; done
+                fi
                 say "profile: perf record -a around $BENCH_PROFILE requests per variant ($pv)"
                 /usr/bin/python3 "$BENCH_DIR/nspawn_profile.py" "$spec" --variants "$pv" -n "$BENCH_PROFILE" \
                         --symfs "$MERGED" --json "$WORK/profile.json" | tee "$WORK/profile.log" ||

@@ -271,7 +271,8 @@ def main():
 
     # Throughput: A B F F B A, each half of the time.
     # ... and the unit before issue 7 when measured: A B D F F D B A.
-    tp = [hard["name"], plain["name"]] + (["previous"] if "previous" in by else []) + ["floor"]
+    # ... and the previous installed unit when measured.
+    tp = [hard["name"], plain["name"]] + [k for k in ("pn-seccomp", "previous") if k in by] + ["floor"]
     thr = {k: {"n": 0, "err": 0, "wall": 0.0, "lat": []} for k in tp}
     if args.seconds > 0:
         half = args.seconds / 2
@@ -313,6 +314,8 @@ def main():
             ("(c) floor: python3 -E -B jailed_code (in the container)", "floor", "x"),
             ("(d) the unit before issue 7 (DynamicUser, systemd's mount namespace and seccomp options): x = x + 1",
              "previous", "x"),
+            ("(e) the previous installed unit (+ PrivateNetwork=, systemd's seven seccomp options): x = x + 1",
+             "pn-seccomp", "x"),
             ("(a) hardened: GET /health/", hard["name"], "h"),
             ("(b) plain: GET /health/", plain["name"], "h")]
     for label, name, key in rows:

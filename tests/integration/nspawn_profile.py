@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nspawn_bench as nb  # noqa: E402
@@ -117,10 +118,48 @@ def profile(port, n, leader, symfs, tmp, name):
         rec.wait(timeout=60)
     args = ["perf", "script", "-i", data, "-F", "comm,pid,period,ip,sym,dso"]
     if symfs:
-        args.append(f"--symfs={symfs}")
+        # --symfs would hide the running kernel's symbols: named apart.
+        args += [f"--symfs={symfs}", "--kallsyms=/proc/kallsyms"]
     out = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, errors="replace").stdout
     os.unlink(data)
     return parse(out, leader), errors
+
+
+TRACE = re.compile(r"^\s*[\d.]+\s+\(\s*([\d.]+) ms\):\s+(.*?)/(\d+)\s+(\w+)\(")
+
+
+def trace(port, n, leader, tmp, name, min_ms):
+    """Off-CPU: the system calls that took longer than min_ms of wall clock
+    (perf trace -a --duration), by process group and call."""
+    out = os.path.join(tmp, f"trace-{name}.txt")
+    for _ in range(3):
+        nb.timed(port, nb.X_RAW, nb.ok_x)
+    tr = subprocess.Popen(["perf", "trace", "-a", "--duration", str(min_ms), "-o", out],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    errors = 0
+    try:
+        time.sleep(1)  # perf trace attaches its tracepoints
+        for _ in range(n):
+            ok, _, _ = nb.timed(port, nb.X_RAW, nb.ok_x)
+            errors += not ok
+    finally:
+        tr.send_signal(signal.SIGINT)
+        tr.wait(timeout=60)
+    waits = collections.Counter()
+    counts = collections.Counter()
+    with open(out, errors="replace") as f:
+        for line in f:
+            m = TRACE.match(line)
+            if not m:
+                continue
+            dur, comm, tid, call = float(m.group(1)), m.group(2), int(m.group(3)), m.group(4)
+            g = group_of(comm, tid, leader)
+            if g == "other":
+                continue
+            waits[(g, call)] += dur
+            counts[(g, call)] += 1
+    os.unlink(out)
+    return waits, counts, errors
 
 
 def main():
@@ -131,6 +170,8 @@ def main():
     ap.add_argument("--symfs", help="the container's root as the host sees it (its binaries' symbols)")
     ap.add_argument("--top", type=int, default=12)
     ap.add_argument("--json")
+    ap.add_argument("--trace-ms", type=float, default=0.5,
+                    help="also list system calls longer than this (wall clock, perf trace); 0: not")
     args = ap.parse_args()
     spec = json.load(open(args.spec))
     by = {v["name"]: v for v in spec["variants"]}
@@ -140,6 +181,10 @@ def main():
         for name in names:
             agg, errors = profile(by[name]["port"], args.n, spec["leader"], args.symfs, tmp, name)
             res[name] = {"agg": agg, "errors": errors}
+            if args.trace_ms > 0:
+                w, c, e2 = trace(by[name]["port"], args.n, spec["leader"], tmp, name, args.trace_ms)
+                res[name].update(waits=w, counts=c)
+                errors += e2
             if errors:
                 print(f"{name}: {errors} failed requests", file=sys.stderr)
 
@@ -152,7 +197,9 @@ def main():
     print("|---|" + "---|" * len(names))
     for g in GROUPS:
         print(f"| {g} | " + " | ".join(f"{ms(res[n]['agg'][g]['ns']):.2f}" for n in names) + " |")
-    print("| **all** | " + " | ".join(f"{ms(sum(a['ns'] for a in res[n]['agg'].values())):.2f}" for n in names) + " |")
+    print("| **all but other** | " + " | ".join(
+        f"{ms(sum(a['ns'] for g, a in res[n]['agg'].items() if g != 'other')):.2f}" for n in names) + " |")
+    print("\n(other: every other process on this shared machine in the same seconds, not the connection's)")
 
     for g in ("PID 1", "spawn (fork + systemd-executor)", "kernel threads"):
         for kind, title in (("sys", "system calls, inclusive"), ("self", "functions, self")):
@@ -167,6 +214,17 @@ def main():
             print("|---|" + "---|" * len(names))
             for k in top:
                 print(f"| `{k}` | " + " | ".join(f"{ms(res[n]['agg'][g][kind][k]):.2f}" for n in names) + " |")
+    if args.trace_ms > 0:
+        tot = collections.Counter()
+        for n in names:
+            tot.update(res[n]["waits"])
+        print(f"\n### Wall clock in system calls longer than {args.trace_ms:g} ms (perf trace -a --duration; "
+              f"off-CPU included), ms per connection (calls per connection)\n")
+        print("| process: call | " + " | ".join(names) + " |")
+        print("|---|" + "---|" * len(names))
+        for k, _ in tot.most_common(args.top * 2):
+            print(f"| {k[0]}: `{k[1]}` | " + " | ".join(
+                f"{res[n]['waits'][k] / args.n:.2f} ({res[n]['counts'][k] / args.n:.1f})" for n in names) + " |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({n: {g: {"ms": ms(a["ns"]), "sys": {k: ms(v) for k, v in a["sys"].most_common(40)},
