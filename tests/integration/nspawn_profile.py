@@ -42,7 +42,7 @@ def group_of(comm, pid, leader):
         return "PID 1"
     # systemd >= 255 execs the executor from a descriptor: its comm is
     # that number ("9") until it renames itself "(codejaild)".
-    if (comm.startswith(("systemd-execut", "(sd-", "(codejail", "(odejaild", "memfd:")) or comm.isdigit()):
+    if (comm.startswith(("systemd-execut", "(sd-", "(codejail", "(odejaild")) or comm.isdigit()):
         return "spawn (fork + systemd-executor)"
     if comm == "codejaild":
         return "codejaild"
