@@ -133,11 +133,27 @@ static void probe_service(json_t *checks, bool *all, pid_t outsider) {
         bool priv = ns_network_is_private(detail, sizeof detail);
         add_check(checks, "service_no_egress", priv, detail, all);
 
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int e = fd < 0 ? errno : 0;
-        if (fd >= 0)
-                close(fd);
-        add_errno_check(checks, all, "service_seccomp_no_inet_socket", "socket(AF_INET)", e, EACCES, "created");
+        /* RestrictAddressFamilies=AF_UNIX: every other family systemd's
+         * exposure report names, each refused by the filter itself
+         * (EACCES; the kernel's own refusals differ). */
+        static const struct {
+                int family, type;
+                const char *name;
+        } families[] = { { AF_INET, SOCK_STREAM, "AF_INET" },
+                         { AF_INET6, SOCK_DGRAM, "AF_INET6" },
+                         { AF_NETLINK, SOCK_RAW, "AF_NETLINK" },
+                         { AF_PACKET, SOCK_RAW, "AF_PACKET" } };
+        int e = EACCES;
+        const char *family = families[0].name;
+        for (size_t i = 0; i < ELEMENTSOF(families) && e == EACCES; i++) {
+                int fd = socket(families[i].family, families[i].type | SOCK_CLOEXEC, 0);
+                e = fd < 0 ? errno : 0;
+                family = families[i].name;
+                if (fd >= 0)
+                        close(fd);
+        }
+        snprintf(detail, sizeof detail, "socket(%s)", e == EACCES ? "AF_INET, AF_INET6, AF_NETLINK, AF_PACKET" : family);
+        add_errno_check(checks, all, "service_seccomp_no_inet_socket", detail, e, EACCES, "created");
 
         /* The mounts' own read-only flag (statvfs): access(W_OK) would say
          * EACCES before EROFS for a non-root service. Nothing is written. */
