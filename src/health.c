@@ -228,8 +228,23 @@ static void probe_service(json_t *checks, bool *all, pid_t outsider) {
                 munmap(pg, 4096);
         add_errno_check(checks, all, "service_seccomp_allowlist", "mincore", e, EPERM, "allowed");
 
+        /* RestrictNamespaces=: no cgroup namespace, and no user namespace,
+         * tried in a child (one that worked would cost this process its
+         * capabilities); the child's exit status is the errno. */
         e = unshare(CLONE_NEWCGROUP) < 0 ? errno : 0;
-        add_errno_check(checks, all, "service_seccomp_namespaces", "unshare(CLONE_NEWCGROUP)", e, EPERM, "created");
+        const char *ns_what = "unshare(CLONE_NEWCGROUP)";
+        if (e == EPERM) {
+                ns_what = "unshare(CLONE_NEWUSER)";
+                pid_t c = fork();
+                if (c == 0)
+                        _exit(unshare(CLONE_NEWUSER) < 0 ? errno & 0xff : 0);
+                int cs = 0;
+                if (c > 0)
+                        while (waitpid(c, &cs, 0) < 0 && errno == EINTR)
+                                ;
+                e = c < 0 ? errno : WIFEXITED(cs) ? WEXITSTATUS(cs) : EINTR;
+        }
+        add_errno_check(checks, all, "service_seccomp_namespaces", ns_what, e, EPERM, "created");
 
         /* Its current name, so even a success changes nothing. */
         char host[256] = "";
