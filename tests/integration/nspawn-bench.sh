@@ -132,9 +132,17 @@ os.chmod("/etc/codejail-service/bench-plain.json", 0o600)
 with open("/etc/codejail-service/bench-open.json", "w") as f:   # no-LoadCredential: read directly
     json.dump(c, f)
 os.chmod("/etc/codejail-service/bench-open.json", 0o644)
+# no-RuntimeDirectory: a state dir of its own. The shared one is moved under
+# /run/private (0700) while a DynamicUser= variant (previous) runs and moved
+# back only by units that name it in RuntimeDirectory=.
+with open("/etc/codejail-service/bench-nrd.json", "w") as f:
+    json.dump(dict(c, state_dir="/run/cjbench-nrd", health_max_age_s=86400), f)
+os.chmod("/etc/codejail-service/bench-nrd.json", 0o600)
 PY
-mkdir -p /run/cjbench-plain
+mkdir -p /run/cjbench-plain /run/cjbench-nrd
 cp /run/codejail-service/health.json /run/cjbench-plain/
+cp /run/codejail-service/health.json /run/cjbench-nrd/
+chown -R codejail:codejail /run/cjbench-nrd
 for arg in "$@"; do
         v=${arg%%=*} port=${arg#*=}
         f=$D/cjb$v@.service
@@ -155,7 +163,8 @@ for arg in "$@"; do
                 # so systemd never chowns the installed unit's to root.
                 no-User) del "$f" User Group RuntimeDirectory RuntimeDirectoryMode RuntimeDirectoryPreserve
                         sed -i 's|^LoadCredential=.*|LoadCredential=codejail.json:/etc/codejail-service/bench-plain.json|' "$f" ;;
-                no-RuntimeDirectory) del "$f" RuntimeDirectory RuntimeDirectoryMode RuntimeDirectoryPreserve ;;
+                no-RuntimeDirectory) del "$f" RuntimeDirectory RuntimeDirectoryMode RuntimeDirectoryPreserve
+                        sed -i 's|^LoadCredential=.*|LoadCredential=codejail.json:/etc/codejail-service/bench-nrd.json|' "$f" ;;
                 no-resources) del "$f" MemoryMax TasksMax RuntimeMaxSec LimitCORE ;;
                 no-journal) add "$f" "StandardOutput=null"; add "$f" "StandardError=null" ;;
                 identity-only) del "$f" IPAddressDeny DevicePolicy MemoryMax TasksMax RuntimeMaxSec \
@@ -186,7 +195,7 @@ bench_labels() {
         with-seccomp) echo "installed + SystemCallArchitectures=, RestrictAddressFamilies=, RestrictNamespaces=, LockPersonality=, MemoryDenyWriteExecute=, RestrictRealtime=, RestrictSUIDSGID=" ;;
         with-pn-nomounts) echo "installed + PrivateNetwork= + PrivateMounts=no (systemd >= 254: PrivateNetwork= alone implies a mount namespace)" ;;
         no-User) echo "installed minus User=, Group=, RuntimeDirectory= (root, the same ambient capabilities; its own state dir)" ;;
-        no-RuntimeDirectory) echo "installed minus RuntimeDirectory= (the directory exists)" ;;
+        no-RuntimeDirectory) echo "installed minus RuntimeDirectory= (a state dir of its own, made beforehand)" ;;
         no-resources) echo "installed minus MemoryMax=, TasksMax=, RuntimeMaxSec=, LimitCORE=" ;;
         no-journal) echo "installed + StandardOutput=null, StandardError=null (no journal stream)" ;;
         identity-only) echo "installed minus every option but User=, capabilities, NoNewPrivileges=, RuntimeDirectory=, LoadCredential=" ;;
