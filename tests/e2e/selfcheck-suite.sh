@@ -83,7 +83,7 @@ declare -A expect=(
         [nnp]=layer_landlock [netns_self]=service_no_egress
         [root]="deny_host_root_visible deny_host_root_reached"
         [self_seccomp]="service_seccomp_no_inet_socket service_seccomp_wx_memory service_seccomp_suid
-                service_seccomp_namespaces service_seccomp_hostname service_seccomp_foreign_arch
+                service_seccomp_namespaces service_seccomp_hostname service_seccomp_personality service_seccomp_foreign_arch
                 service_seccomp_allowlist"
         [self_caps]=service_capabilities [self_dumpable]=service_not_dumpable
         [self_mounts]="service_filesystem_readonly service_proc_restricted"
