@@ -672,7 +672,9 @@ static void set_err(struct jail_error *err, const char *step, int negerr) {
 static int supervise(struct jail_ctx *j, pid_t init, int pidfd, uint64_t start, struct jail_result *res,
                      struct jail_error *err, bool *init_left) {
         const struct limits *l = &j->req->limits;
-        uint64_t deadline = start + (uint64_t)l->v[LIMIT_REALTIME] * 1000;
+        /* REALTIME 0: no wall clock of ours, as in codejail; the unit's
+         * RuntimeMaxSec= still ends the instance and the execution with it. */
+        uint64_t deadline = l->v[LIMIT_REALTIME] ? start + (uint64_t)l->v[LIMIT_REALTIME] * 1000 : UINT64_MAX;
         size_t out_limit = (size_t)l->v[LIMIT_OUTPUT];
         struct capture out = { .fd = j->out[0] }, errc = { .fd = j->err[0] };
         const char *in = j->req->stdin_data;
@@ -720,7 +722,7 @@ static int supervise(struct jail_ctx *j, pid_t init, int pidfd, uint64_t start, 
                 int timeout = -1;
                 if (init_alive) {
                         uint64_t t = now_ms();
-                        timeout = t >= deadline ? 0 : (int)(deadline - t);
+                        timeout = deadline == UINT64_MAX ? -1 : t >= deadline ? 0 : (int)(deadline - t);
                 } else
                         timeout = 1000; /* draining: everything is dead, EOF is near */
                 int k = poll(p, (nfds_t)n, timeout);
@@ -854,7 +856,7 @@ done:
         else if (WIFSIGNALED(wstatus)) {
                 res->status = -WTERMSIG(wstatus);
                 if (WTERMSIG(wstatus) == SIGXCPU ||
-                    (WTERMSIG(wstatus) == SIGKILL && res->cpu_ms >= (uint64_t)l->v[LIMIT_CPU] * 1000))
+                    (WTERMSIG(wstatus) == SIGKILL && l->v[LIMIT_CPU] && res->cpu_ms >= (uint64_t)l->v[LIMIT_CPU] * 1000))
                         res->limit_hit = "CPU";
         } else
                 res->status = -SIGKILL;
