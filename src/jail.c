@@ -24,9 +24,10 @@
  *  init (PID 1 of the new PID namespace; our code, never exec'd)
  *   5. parent-death signal: if the supervisor dies, the execution dies
  *   6. a fresh root from an allow list (root.c): the interpreter's trees,
- *      a few measured /etc entries, five device nodes and the jail dir,
- *      read-only; pivot_root into it, the host's root detached; a procfs
- *      of the new PID namespace
+ *      a few measured /etc entries, five device nodes, read-only, and the
+ *      jail dir (not a read-only mount: writes there get upstream's EACCES
+ *      from its owner and Landlock); pivot_root into it, the host's root
+ *      detached; a procfs of the new PID namespace
  *   6a. wait for the supervisor's go message: the request's limits (EOF:
  *      no request came, leave); then the size-capped tmpfs on tmp/
  *   7. Landlock rule for tmp/ (a rule binds the inode: after the mount)
