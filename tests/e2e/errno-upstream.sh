@@ -9,4 +9,4 @@ if [ "$(id -u)" != 0 ]; then
         echo "errno-upstream: SKIP: needs root (a service and a sandbox UID); tests/run-all.sh runs it as root"
         exit 77
 fi
-exec /usr/bin/python3 "$top_srcdir/tests/upstream/errno_upstream.py"
+exec /usr/bin/python3 -B "$top_srcdir/tests/upstream/errno_upstream.py"

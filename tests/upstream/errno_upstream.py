@@ -30,7 +30,6 @@ upstream's own layout on this host (run as root):
 Exit 1 when a measured value differs from the table's upstream column.
 """
 
-import ctypes
 import json
 import os
 import random
@@ -40,39 +39,11 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "api_tests"))
+sys.path.insert(0, HERE)
 import write_errno  # noqa: E402
+import apparmor_standin  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
-SYS_landlock_create_ruleset, SYS_landlock_add_rule, SYS_landlock_restrict_self = 444, 445, 446
-PR_SET_NO_NEW_PRIVS = 38
-# Landlock's write rights (linux/landlock.h); REFER from ABI 2, TRUNCATE from 3.
-WRITE_RIGHTS = sum(1 << b for b in (1, 4, 5, 6, 7, 8, 9, 10, 11, 12))
-REFER, TRUNCATE = 1 << 13, 1 << 14
-
-
-class PathBeneath(ctypes.Structure):
-    _pack_ = 1
-    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
-
-
-def landlock_writes_beneath(libc, directory):
-    """Restrict this process: write rights only beneath `directory`."""
-    abi = libc.syscall(SYS_landlock_create_ruleset, None, 0, 1)  # LANDLOCK_CREATE_RULESET_VERSION
-    if abi < 1:
-        raise OSError(ctypes.get_errno(), "landlock unavailable")
-    handled = WRITE_RIGHTS | (REFER if abi >= 2 else 0) | (TRUNCATE if abi >= 3 else 0)
-    attr = ctypes.c_uint64(handled)  # struct landlock_ruleset_attr, handled_access_fs only
-    rs = libc.syscall(SYS_landlock_create_ruleset, ctypes.byref(attr), ctypes.sizeof(attr), 0)
-    if rs < 0:
-        raise OSError(ctypes.get_errno(), "landlock_create_ruleset")
-    fd = os.open(directory, os.O_PATH | os.O_DIRECTORY)
-    rule = PathBeneath(handled, fd)
-    if libc.syscall(SYS_landlock_add_rule, rs, 1, ctypes.byref(rule), 0) < 0:
-        raise OSError(ctypes.get_errno(), "landlock_add_rule")
-    os.close(fd)
-    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 or libc.syscall(SYS_landlock_restrict_self, rs, 0) < 0:
-        raise OSError(ctypes.get_errno(), "landlock_restrict_self")
-    os.close(rs)
 
 
 def apparmor_may_write(path, jail):
@@ -107,11 +78,10 @@ def main():
             try:
                 os.close(rd)
                 os.dup2(wr, 1)
-                libc = ctypes.CDLL(None, use_errno=True)
                 os.setgroups([])
                 os.setresgid(sandbox, sandbox, sandbox)
                 os.setresuid(sandbox, sandbox, sandbox)
-                landlock_writes_beneath(libc, jail)
+                apparmor_standin.restrict(jail)
                 os.chdir(jail)
                 os.execve(PYTHON, [PYTHON, "-E", "-B", "jailed_code"], {"TMPDIR": "tmp"})
             except BaseException as e:  # noqa: BLE001 -- report, never return into the parent's code
