@@ -61,6 +61,8 @@ EXPECTED = {
         "environment: exactly four variables here; upstream, TMPDIR=tmp and what sudo sets (HOME, USER, ...)",
     "test_write_errno.py::test_deny_write":
         "errno: the rows of README \"Writes outside tmp/: upstream's errno and ours\" where ours differs",
+    "test_execution.py::test_support_jail_modes":
+        "modes: the jail dir 0755 and tmp/ 0700, the execution's own, here; upstream 0775 and 0777",
     "test_limits.py::test_deny_tmp_quota": "TMPFS: tmp/ holds 16 MiB here; upstream, the host's disk",
     "test_limits.py::test_support_output_limit": "OUTPUT: 4 MiB per stream here, then the kill; upstream keeps all",
 }
