@@ -5,7 +5,8 @@
 # local execution and this service, the operator's YAML converted for the
 # service, the platform's emsg normalisation; fails on any difference that
 # is not listed with its reason. In a network namespace of its own (the
-# upstream-equivalent arm has no AppArmor). ~30 s.
+# upstream-equivalent arm has no AppArmor). 29-37 s measured on this 2-core host
+# while others ran their tests (load ~3.7).
 set -eu
 : "${top_srcdir:?}" "${top_builddir:?}"
 if [ "$(id -u)" != 0 ]; then
