@@ -20,6 +20,15 @@ static const char *const limit_names[_LIMIT_MAX] = {
         [LIMIT_OUTPUT] = "OUTPUT",
 };
 
+/* codejail's own limits take 0 as codejail means it: CPU, REALTIME, VMEM
+ * and NPROC not limited by that mechanism (the unit's backstops still
+ * bound them), FSIZE no file may be written. TMPFS and OUTPUT are ours and
+ * need a size (a tmpfs of size 0 would be unbounded). */
+static const int64_t limit_min[_LIMIT_MAX] = {
+        [LIMIT_CPU] = 0, [LIMIT_REALTIME] = 0, [LIMIT_VMEM] = 0,  [LIMIT_FSIZE] = 0,
+        [LIMIT_NPROC] = 0, [LIMIT_TMPFS] = 1,  [LIMIT_OUTPUT] = 1,
+};
+
 /* Upper bounds keep arithmetic (hard = soft + 1, ms conversions) safe. */
 static const int64_t limit_max[_LIMIT_MAX] = {
         [LIMIT_CPU] = 3600,          [LIMIT_REALTIME] = 3600,     [LIMIT_VMEM] = INT64_C(1) << 40,
@@ -32,7 +41,7 @@ const char *limit_name(enum limit_id id) {
 }
 
 bool limit_valid(enum limit_id id, int64_t v) {
-        return (unsigned)id < _LIMIT_MAX && v >= 1 && v <= limit_max[id];
+        return (unsigned)id < _LIMIT_MAX && v >= limit_min[id] && v <= limit_max[id];
 }
 
 unsigned config_default_executions(void) {
@@ -156,7 +165,7 @@ static int parse_limits(json_t *obj, const char *key_prefix, struct limits *valu
                 if (id < 0)
                         return fail(err, errlen, "key '%s': unknown limit (known: CPU, REALTIME, VMEM, "
                                                  "FSIZE, NPROC, TMPFS, OUTPUT)", full);
-                int r = get_int(v, full, 1, limit_max[id], &values->v[id], err, errlen);
+                int r = get_int(v, full, limit_min[id], limit_max[id], &values->v[id], err, errlen);
                 if (r < 0)
                         return r;
                 if (mask)

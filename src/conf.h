@@ -66,7 +66,8 @@ struct config {
 #define CONFIG_DEFAULT_JWT_SKEW_S 60
 
 const char *limit_name(enum limit_id id);
-/* Whether v is in the range the config accepts for that limit. */
+/* Whether v is in the range the config accepts for that limit (0 for
+ * codejail's five, as codejail means it: README "Limits"). */
 bool limit_valid(enum limit_id id, int64_t v);
 
 /* max_concurrent_executions when the config does not set it:

@@ -24,9 +24,10 @@
  *  init (PID 1 of the new PID namespace; our code, never exec'd)
  *   5. parent-death signal: if the supervisor dies, the execution dies
  *   6. a fresh root from an allow list (root.c): the interpreter's trees,
- *      a few measured /etc entries, five device nodes and the jail dir,
- *      read-only; pivot_root into it, the host's root detached; a procfs
- *      of the new PID namespace
+ *      a few measured /etc entries, five device nodes, read-only, and the
+ *      jail dir (not a read-only mount: writes there get upstream's EACCES
+ *      from its owner and Landlock); pivot_root into it, the host's root
+ *      detached; a procfs of the new PID namespace
  *   6a. wait for the supervisor's go message: the request's limits (EOF:
  *      no request came, leave); then the size-capped tmpfs on tmp/
  *   7. Landlock rule for tmp/ (a rule binds the inode: after the mount)
@@ -672,7 +673,9 @@ static void set_err(struct jail_error *err, const char *step, int negerr) {
 static int supervise(struct jail_ctx *j, pid_t init, int pidfd, uint64_t start, struct jail_result *res,
                      struct jail_error *err, bool *init_left) {
         const struct limits *l = &j->req->limits;
-        uint64_t deadline = start + (uint64_t)l->v[LIMIT_REALTIME] * 1000;
+        /* REALTIME 0: no wall clock of ours, as in codejail; the unit's
+         * RuntimeMaxSec= still ends the instance and the execution with it. */
+        uint64_t deadline = l->v[LIMIT_REALTIME] ? start + (uint64_t)l->v[LIMIT_REALTIME] * 1000 : UINT64_MAX;
         size_t out_limit = (size_t)l->v[LIMIT_OUTPUT];
         struct capture out = { .fd = j->out[0] }, errc = { .fd = j->err[0] };
         const char *in = j->req->stdin_data;
@@ -720,7 +723,7 @@ static int supervise(struct jail_ctx *j, pid_t init, int pidfd, uint64_t start, 
                 int timeout = -1;
                 if (init_alive) {
                         uint64_t t = now_ms();
-                        timeout = t >= deadline ? 0 : (int)(deadline - t);
+                        timeout = deadline == UINT64_MAX ? -1 : t >= deadline ? 0 : (int)(deadline - t);
                 } else
                         timeout = 1000; /* draining: everything is dead, EOF is near */
                 int k = poll(p, (nfds_t)n, timeout);
@@ -854,7 +857,7 @@ done:
         else if (WIFSIGNALED(wstatus)) {
                 res->status = -WTERMSIG(wstatus);
                 if (WTERMSIG(wstatus) == SIGXCPU ||
-                    (WTERMSIG(wstatus) == SIGKILL && res->cpu_ms >= (uint64_t)l->v[LIMIT_CPU] * 1000))
+                    (WTERMSIG(wstatus) == SIGKILL && l->v[LIMIT_CPU] && res->cpu_ms >= (uint64_t)l->v[LIMIT_CPU] * 1000))
                         res->limit_hit = "CPU";
         } else
                 res->status = -SIGKILL;

@@ -12,7 +12,8 @@
  *   2. detached copies (open_tree) of what the root will hold, taken while
  *      the host's paths are still in view: /usr and the interpreter's
  *      trees, the measured /etc entries, five device nodes, the jail dir;
- *      each made read-only, nosuid, nodev (devices keep dev, lose exec)
+ *      each made read-only, nosuid, nodev (devices keep dev, lose exec;
+ *      the jail dir stays writable, below)
  *   3. an empty tmpfs at /tmp becomes the new root: the top-level links of
  *      a merged /usr, a /tmp only its owner (the service) may write to,
  *      the copies attached at their own paths, /usr/local covered (trees
@@ -133,6 +134,12 @@ static int bind_add(struct binds *bs, const char *path, bool optional, uint64_t 
 }
 
 #define RO_ATTRS (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
+/* The working directory is not a read-only mount: a write there must fail
+ * with EACCES as under upstream (its owner's 0755/0644 and the sandbox
+ * user's DAC), not EROFS, which the kernel checks first. What denies it:
+ * the service owns it and the code's UID is another (DAC), Landlock grants
+ * read only, the sandbox profile read only. */
+#define JAIL_DIR_ATTRS (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
 
 static int collect(const struct root_spec *s, struct binds *bs) {
         int r = 0;
@@ -161,7 +168,7 @@ static int collect(const struct root_spec *s, struct binds *bs) {
         for (size_t i = 0; root_devices[i]; i++)
                 if ((r = bind_add(bs, root_devices[i], false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NODEV)) < 0)
                         return r;
-        return bind_add(bs, s->jail_dir, false, RO_ATTRS | MOUNT_ATTR_NOEXEC, 0);
+        return bind_add(bs, s->jail_dir, false, JAIL_DIR_ATTRS, 0);
 }
 
 /* mkdir -p of rel (no leading '/') beneath dfd; the last component a
@@ -362,8 +369,7 @@ int root_build_on_host(const struct root_spec *s, const char **step) {
                 return negative_errno();
         *step = "mount-jaildir";
         if (mount(s->jail_dir, s->jail_dir, NULL, MS_BIND, NULL) < 0 ||
-            mount(NULL, s->jail_dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                  NULL) < 0)
+            mount(NULL, s->jail_dir, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
                 return negative_errno();
         return mount_proc_and_tmp(s, step);
 }

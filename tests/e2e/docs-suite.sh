@@ -35,6 +35,13 @@ else bad "README vs src/conf.c: $(diff <(echo "$code") <(echo "$readme") | grep 
 if [ "$code" = "$manpage" ]; then ok "codejail.json(5) keys = keys of src/conf.c"
 else bad "codejail.json(5) vs src/conf.c: $(diff <(echo "$code") <(echo "$manpage") | grep '^[<>]' | tr '\n' ' ')"; fi
 
+# The README's errno table is api_tests/write_errno.py's, which the api_tests
+# assert (ours) and tests/upstream/errno_upstream.py measures (upstream).
+want=$(/usr/bin/python3 "$top_srcdir/api_tests/write_errno.py" --markdown)
+have=$(sed -n "/^### Writes outside tmp\/: upstream's errno and ours/,/^### /p" "$top_srcdir/README.md" | grep '^|')
+if [ -n "$want" ] && [ "$want" = "$have" ]; then ok "README's errno table = api_tests/write_errno.py ($(grep -c '' <<<"$want") lines)"
+else bad "README's errno table differs from api_tests/write_errno.py --markdown: $(diff <(echo "$want") <(echo "$have") | grep '^[<>]' | head -4 | tr '\n' ' ')"; fi
+
 # Every source file says its license (issue 15; debian/copyright, COPYING).
 # src/seccomp-bpf.h is generated (in the build tree unless built in place).
 unlabelled=$(cd "$top_srcdir" && find src tests api_tests units apparmor -type f \

@@ -109,6 +109,27 @@ static void test_all_keys(void **state) {
         config_free(c);
 }
 
+/* codejail's five limits take 0 as codejail means it (README "Limits"):
+ * an operator's upstream limits parse unchanged, overrides included. */
+static void test_limits_zero(void **state) {
+        struct config *c;
+        char err[256];
+        assert_int_equal(parse("{\"limits\": {\"CPU\": 0, \"REALTIME\": 0, \"VMEM\": 0, \"FSIZE\": 0, \"NPROC\": 0}, "
+                               "\"limit_overrides\": {\"c\": {\"VMEM\": 0, \"CPU\": 2}}}", &c, err), 0);
+        struct limits l;
+        config_resolve_limits(c, NULL, &l);
+        for (int id = LIMIT_CPU; id <= LIMIT_NPROC; id++)
+                assert_int_equal(l.v[id], 0);
+        assert_int_equal(l.v[LIMIT_TMPFS], 16 << 20);
+        config_resolve_limits(c, "c", &l);
+        assert_int_equal(l.v[LIMIT_CPU], 2);
+        assert_int_equal(l.v[LIMIT_VMEM], 0);
+        config_free(c);
+        for (int id = 0; id < _LIMIT_MAX; id++)
+                assert_int_equal(limit_valid((enum limit_id)id, 0), id != LIMIT_TMPFS && id != LIMIT_OUTPUT);
+        assert_false(limit_valid(LIMIT_CPU, -1));
+}
+
 /* Each bad config must fail and the message must name the key. */
 static void test_errors_name_the_key(void **state) {
         static const struct {
@@ -119,7 +140,10 @@ static void test_errors_name_the_key(void **state) {
                 { "{\"python_bin\": \"python3\"}", "'python_bin'" },
                 { "{\"python_bin\": 3}", "'python_bin'" },
                 { "{\"limits\": {\"CPU\": \"3\"}}", "'limits.CPU'" },
-                { "{\"limits\": {\"CPU\": 0}}", "'limits.CPU'" },
+                { "{\"limits\": {\"CPU\": -1}}", "'limits.CPU': -1 is out of range [0, 3600]" },
+                { "{\"limits\": {\"TMPFS\": 0}}", "'limits.TMPFS': 0 is out of range [1, " },
+                { "{\"limits\": {\"OUTPUT\": 0}}", "'limits.OUTPUT': 0 is out of range [1, " },
+                { "{\"limits\": {\"REALTIME\": 3601}}", "'limits.REALTIME'" },
                 { "{\"limits\": {\"MEMORY\": 1}}", "'limits.MEMORY': unknown limit" },
                 { "{\"limits\": []}", "'limits'" },
                 { "{\"limit_overrides\": {\"ctx\": {\"NPROC\": -1}}}", "'limit_overrides.ctx.NPROC'" },
@@ -285,6 +309,7 @@ int main(void) {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_default_executions_follow_affinity),
                 cmocka_unit_test(test_all_keys),
+                cmocka_unit_test(test_limits_zero),
                 cmocka_unit_test(test_errors_name_the_key),
                 cmocka_unit_test(test_load_lookup_order),
                 cmocka_unit_test(test_jwt),
