@@ -12,7 +12,7 @@ if ! /usr/bin/python3 -c 'import yaml' 2>/dev/null; then
         echo "convert-suite: SKIP: python3-yaml missing; tests/run-all.sh installs it"
         exit 77
 fi
-TOOL="$top_srcdir/tools/codejail-convert-config"
+TOOL="$top_srcdir/src/codejail-convert-config"
 DATA="$top_srcdir/tests/data/convert"
 if [ "$(id -u)" != 0 ]; then
         /usr/bin/python3 "$top_srcdir/tests/convert/check.py" --tool "$TOOL" --data "$DATA" || exit 1

@@ -24,4 +24,4 @@ if [ ! -s "$CORPUS" ]; then
 fi
 exec unshare --net -- /usr/bin/python3 -B "$top_srcdir/tests/darklaunch/compare.py" --corpus "$CORPUS" \
         --codejaild "$top_builddir/src/codejaild" --upstream-config "$top_srcdir/tests/darklaunch/api-tests.yml" \
-        --converter "$top_srcdir/tools/codejail-convert-config"
+        --converter "$top_srcdir/src/codejail-convert-config"
