@@ -304,6 +304,21 @@ static int check_claims(const struct auth_policy *p, const json_t *claims, int64
                 aud_ok = claim_holds(aud, p->audiences[i]);
         if (!aud_ok)
                 return INVALID("audience not accepted");
+        /* Who the token was minted for. The LMS signs a learner's login
+         * cookie with the same key, issuer and audience as its service
+         * clients' tokens: only grant_type and the user tell them apart. */
+        const json_t *grant = json_object_get(claims, "grant_type");
+        unsigned grant_bit = auth_grant_bit(json_string_value(grant));
+        if (!json_is_string(grant))
+                return INVALID("no grant_type claim");
+        if (!(grant_bit & p->grant_types)) {
+                char clean[24];
+                copy_printable(clean, sizeof clean, json_string_value(grant));
+                return (grant_bit & AUTH_GRANTS_PERSON) ? INVALID("a person's token (grant_type %s) not accepted", clean)
+                                                        : INVALID("grant_type %s not accepted", clean);
+        }
+        if (!in_list(json_string_value(json_object_get(claims, "preferred_username")), p->usernames, p->n_usernames))
+                return INVALID("preferred_username not accepted");
         for (size_t i = 0; i < p->n_claims; i++) {
                 const json_t *c = json_object_get(claims, p->claims[i].name);
                 if (!c || json_is_null(c))

@@ -49,7 +49,7 @@ fi
 # plugin, a plugin others may write, or another library in its place fails
 # the configuration, never silently turning authentication off.
 : "${top_srcdir:?}"
-printf '{"enabled": true, "state_dir": "%s", "jwt_jwks_file": "%s", "jwt_issuers": ["https://lms.example.com/oauth2"], "jwt_audiences": ["codejail"]}\n' \
+printf '{"enabled": true, "state_dir": "%s", "jwt_jwks_file": "%s", "jwt_issuers": ["https://lms.example.com/oauth2"], "jwt_audiences": ["codejail"], "jwt_usernames": ["codejail_worker"]}\n' \
         "$T/jwt" "$top_srcdir/tests/data/auth/jwks.json" >"$T/jwt.json"
 if "$BIN" --config "$T/jwt.json" --selfcheck 2>"$T/jwt.err"; then
         ok "jwt_jwks_file set: the verifier plugin loads, selfcheck passes"

@@ -637,6 +637,9 @@ static void test_auth(void **state) {
         c->jwt.audiences = calloc(1, sizeof(char *));
         c->jwt.audiences[0] = strdup("codejail-test");
         c->jwt.n_audiences = 1;
+        c->jwt.usernames = calloc(1, sizeof(char *));
+        c->jwt.usernames[0] = strdup("codejail_worker");
+        c->jwt.n_usernames = 1;
         struct result res;
         char req[16384];
         static const char body[] = "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 9\r\n\r\npayload=1";
