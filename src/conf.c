@@ -606,12 +606,18 @@ int config_load(const char *explicit_path, struct config **ret, char *err, size_
 }
 
 void config_resolve_limits(const struct config *c, const char *context, struct limits *out) {
+        config_resolve_limits_n(c, context, context ? strlen(context) : 0, out);
+}
+
+void config_resolve_limits_n(const struct config *c, const char *context, size_t len, struct limits *out) {
         *out = c->limits;
         if (!context)
                 return;
+        /* The bytes of the request's name, a NUL among them ("long\u0000x"
+         * is not "long"): an unknown context gets the defaults, as upstream. */
         for (size_t i = 0; i < c->n_overrides; i++) {
                 const struct limit_override *o = &c->overrides[i];
-                if (!streq_safe(o->context, context))
+                if (strlen(o->context) != len || memcmp(o->context, context, len) != 0)
                         continue;
                 for (int id = 0; id < _LIMIT_MAX; id++)
                         if (o->set_mask & (1u << id))

@@ -106,6 +106,14 @@ static void test_all_keys(void **state) {
         assert_int_equal(l.v[LIMIT_NPROC], 15);        /* default */
         config_resolve_limits(c, "unknown-context", &l);
         assert_int_equal(l.v[LIMIT_REALTIME], 5);
+        /* A name is its bytes: "heavy" followed by a NUL and more is
+         * another, unknown, context (C strings would see "heavy"). */
+        config_resolve_limits_n(c, "heavy\0x", 7, &l);
+        assert_int_equal(l.v[LIMIT_REALTIME], 5);
+        config_resolve_limits_n(c, "heavy\0x", 5, &l);
+        assert_int_equal(l.v[LIMIT_REALTIME], 20);
+        config_resolve_limits_n(c, "heav", 4, &l);
+        assert_int_equal(l.v[LIMIT_REALTIME], 5);
         config_free(c);
 }
 
