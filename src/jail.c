@@ -29,9 +29,9 @@
  *   5b. a fixed host and domain name (ns.h), in the init's own UTS
  *      namespace (else the serving process's, named when it was made)
  *   6. a fresh root from an allow list (root.c): the interpreter's trees,
- *      a few measured /etc entries, five device nodes and the jail dir,
+ *      a few measured /etc files, five device nodes and the jail dir,
  *      read-only; pivot_root into it, the host's root detached; a procfs
- *      of the new PID namespace
+ *      of the new PID namespace, the init's /proc/1 covered by a stand-in
  *   6a. wait for the supervisor's go message: the request's limits (EOF:
  *      no request came, leave); then the size-capped tmpfs on tmp/
  *   7. Landlock rule for tmp/ (a rule binds the inode: after the mount)
