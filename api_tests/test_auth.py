@@ -174,6 +174,15 @@ def test_support_auth_valid_token_as_edx_rest_api_client_sends_it(http_base):
     assert "CODEJAIL_SANDBOX_UID=" in line, line
 
 
+def test_support_auth_token_without_kid(http_base):
+    # The LMS names its key (kid) only with JWT_AUTH_ADD_KID_HEADER on
+    # (openedx-platform oauth_dispatch/jwt.py, off by default): the service
+    # client's token must pass without one.
+    slug = f"auth-nokid-{uuid.uuid4().hex[:8]}"
+    r = post(http_base, "JWT " + lms_jwt.mint(kid=None), slug)
+    assert r.status_code == 200 and r.json() == {"globals_dict": {"x": 2}}, r.text
+
+
 def test_support_auth_health_stays_open(http_base):
     r = requests.get(http_base + "/health/", timeout=HTTP_TIMEOUT)
     assert r.status_code == 200, r.text

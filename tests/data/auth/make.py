@@ -134,7 +134,17 @@ def main():
 
         "wrong-key": ("JWT " + sign(claims(), k=other), "invalid bad signature"),
         "unknown-kid": ("JWT " + sign(claims(), kid="lms-1999"), "invalid unknown kid"),
-        "no-kid": ("JWT " + sign(claims(), kid=None), "invalid no kid"),
+        # The LMS names its key only with JWT_AUTH_ADD_KID_HEADER on (off by
+        # default): each key that may sign with the alg is tried.
+        "ok-no-kid": ("JWT " + sign(claims(), kid=None), ok),
+        "ok-no-kid-second-key": ("JWT " + sign(claims(), k=k2, kid=None), ok),
+        "no-kid-wrong-key": ("JWT " + sign(claims(), k=other, kid=None), "invalid bad signature"),
+        # the second key is RS512 only: an RS256 token of it matches no key
+        "no-kid-key-alg-mismatch": ("JWT " + sign(claims(), k=k2, kid=None, alg="RS256"), "invalid bad signature"),
+        "no-kid-tampered": ("JWT " + sign(claims(), kid=None).split(".")[0] + "." + tampered.split(".")[1] + "."
+                            + sign(claims(), kid=None).split(".")[2], "invalid bad signature"),
+        "kid-not-string": ("JWT " + sign_raw({"alg": "RS512", "kid": 7}, json.dumps(claims()).encode()),
+                           "invalid kid is not a string"),
         "ec-kid": ("JWT " + sign(claims(), kid="ignored-ec"), "invalid unknown kid"),
         "key-alg-mismatch": ("JWT " + sign(claims(), k=k2, kid="lms-2025", alg="RS256"), "invalid alg does not match"),
         "alg-none": ("JWT " + raw({"alg": "none", "kid": "lms-2024"}, claims()), "invalid alg none not accepted"),
