@@ -99,5 +99,7 @@ static inline bool config_auth_enabled(const struct config *c) {
         return c && c->jwt_jwks_file;
 }
 
-/* Limits for a limit_overrides_context (NULL or unknown -> defaults). */
+/* Limits for a limit_overrides_context (NULL or unknown -> defaults); _n:
+ * a name of len bytes that may hold a NUL, compared as those bytes. */
 void config_resolve_limits(const struct config *c, const char *context, struct limits *out);
+void config_resolve_limits_n(const struct config *c, const char *context, size_t len, struct limits *out);
