@@ -5,9 +5,9 @@ One table (ROWS) for three users:
   * api_tests/test_write_errno.py asserts our column through the service;
   * tests/upstream/errno_upstream.py measures the upstream column in a
     layout of upstream's own (see there) and asserts it;
-  * README "Writes outside tmp/: upstream's errno and ours" is this table
-    grouped (`python3 api_tests/write_errno.py --markdown` prints it;
-    tests/e2e/docs-suite.sh compares).
+  * codejail-service(7) "Writes outside tmp/: upstream's errno and ours" is
+    this table grouped (`python3 api_tests/write_errno.py --man` prints it;
+    tests/e2e/docs-suite.sh compares; --markdown prints it as Markdown).
 
 Upstream is the codejail library under codejail-service as deployed: the
 jail dir owned by the service user (0775, files 0644), the code run as the
@@ -237,28 +237,49 @@ def _where(args):
     return "`/` (the root's own tmpfs)"
 
 
-def markdown():
-    """README's table: rows grouped by place, errnos and reason."""
+def _groups():
+    """Rows grouped by place, errnos and reason: (where, ops, up, ours, with_aa, why)."""
     groups = {}
     for rid, op, args, up, ours, with_aa, _layers, why in ROWS:
         target = {"jailed_code": "`jailed_code`", "tmp": "`tmp`", WD: "`.`"}.get(args[0], "")
         key = (_where(args), up, _ours_text(ours), "" if with_aa is None else str(with_aa), why)
         groups.setdefault(key, []).append(OP_TEXT[op] + (f" on {target}" if target else ""))
-    lines = ["| where | operations | upstream | ours | ours, sandbox profile in force | why ours differs |",
-             "|---|---|---|---|---|---|"]
     for (where, up, ours, with_aa, why), ops in groups.items():
         seen = []
         for o in ops:
             if o not in seen:
                 seen.append(o)
-        lines.append(f"| {where} | {', '.join(seen)} | {up} | {ours} | {with_aa or ours} | {why or '--'} |")
+        yield where, ", ".join(seen), up, ours, with_aa or ours, why
+
+
+def markdown():
+    """The table as Markdown."""
+    lines = ["| where | operations | upstream | ours | ours, sandbox profile in force | why ours differs |",
+             "|---|---|---|---|---|---|"]
+    for where, ops, up, ours, with_aa, why in _groups():
+        lines.append(f"| {where} | {ops} | {up} | {ours} | {with_aa} | {why or '--'} |")
+    return "\n".join(lines)
+
+
+def _roff(text):
+    return text.replace("`", "").replace("\\", "\\e").replace("-", "\\-")
+
+
+def man():
+    """codejail-service(7)'s "Writes outside tmp/" list, as roff."""
+    lines = []
+    for where, ops, up, ours, with_aa, why in _groups():
+        lines += [".TP", ".B " + _roff(where), _roff(ops) + ":",
+                  _roff(f"upstream {up}, ours {ours}, with the sandbox profile {with_aa}" + (f"; {why}." if why else "."))]
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--markdown"]:
         print(markdown())
+    elif sys.argv[1:] == ["--man"]:
+        print(man())
     elif sys.argv[1:] == ["--probe"]:
         print(probe_code())
     else:
-        sys.exit("usage: write_errno.py --markdown | --probe")
+        sys.exit("usage: write_errno.py --markdown | --man | --probe")
