@@ -281,7 +281,7 @@ def no_egress():
             pass
         if not local and os.environ.get("API_TEST_SERVICE_HAS_NO_EGRESS") != "1":
             pytest.fail("remote service: set API_TEST_SERVICE_HAS_NO_EGRESS=1 only if it runs with "
-                        "PrivateNetwork=yes (see README)", pytrace=False)
+                        "PrivateNetwork=yes (see codejail-service(7), THREAT MODEL)", pytrace=False)
         if not local:
             return
     ok, why = _netns_is_loopback_only()

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""README "API": the request checks of POST /api/v0/code-exec, in order, with exact
+"""codejail-service(7) "API": the request checks of POST /api/v0/code-exec, in order, with exact
 statuses and messages."""
 
 import io

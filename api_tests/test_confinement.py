@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""README "What the jail allows and denies": what must hold for every execution.
+"""codejail-service(7) "What the jail allows and denies": what must hold for every execution.
 
 test_deny_*  - the sandbox forbids something.  Each carries
                @pytest.mark.layers(...): the confinement layers whose removal
@@ -60,7 +60,7 @@ FS_READ_DENY = ["landlock", "apparmor"]
 # Reading outside the interpreter's files, the jail dir and tmp/
 
 
-# The read list of README "What the jail allows and denies": each exists in
+# The read list of codejail-service(7) "What the jail allows and denies": each exists in
 # the jail's root (/etc/hosts and /sys as
 # empty stand-ins, /proc the execution's own procfs) and each read is refused
 # with exactly errno 13, as upstream's AppArmor answers.
@@ -654,7 +654,7 @@ def test_deny_setuid_root(client):
 
 @pytest.mark.layers("uid")
 def test_deny_uid_in_sandbox_range(client):
-    # README "Layers": default range 2^30 .. 2^31-2; fresh per execution
+    # codejail-service(7) "Layers": default range 2^30 .. 2^31-2; fresh per execution
     g1 = probe(client, "import os\nu = os.getuid()\ngid = os.getgid()\neu = os.geteuid()\ndel os")
     g2 = probe(client, "import os\nu = os.getuid()\ndel os")
     assert 2**30 <= g1["u"] <= 2**31 - 2, g1

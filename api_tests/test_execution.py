@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""README "Execution semantics": as the codejail library has them (support
+"""codejail-service(7) "Execution semantics": as the codejail library has them (support
 tests: they must pass with or without confinement)."""
 
 import io
@@ -69,7 +69,7 @@ def test_support_globals_merge(client):
 
 
 def test_support_output_bytes_decoded(client):
-    # README "Execution semantics": json_safe decodes bytes as UTF-8 at any
+    # codejail-service(7) "Execution semantics": json_safe decodes bytes as UTF-8 at any
     # depth (an item or entry that fails to decode is dropped).
     # NB: upstream's jailed_code jsonable() drops bytes.
     code = "raw = b'abc'\nnested = {'k': [b'x', {'b': b'z'}]}\nbad_bytes = b'\\xff\\xfe'"
@@ -237,7 +237,7 @@ def test_support_jail_layout(client):
 
 
 def test_support_jail_modes(client):
-    # README "Differences from upstream": the jail dir 0755 (the service's),
+    # codejail-service(7) "Differences from upstream": the jail dir 0755 (the service's),
     # tmp/ a tmpfs of the execution's own, 0700 -- upstream 0775 and 0777
     g = run_ok(client, "\n".join([
         "import os, stat",
@@ -250,7 +250,7 @@ def test_support_jail_modes(client):
 
 
 def test_support_environment_exact(client):
-    # README "Execution semantics": exactly these four; the service runs with CJS_TEST_ENV_LEAKAGE=yes (runner)
+    # codejail-service(7) "Execution semantics": exactly these four; the service runs with CJS_TEST_ENV_LEAKAGE=yes (runner)
     g = run_ok(client, "import os\nenv = dict(os.environ)\ndel os")
     assert g["env"] == {"PATH": "/usr/bin:/bin", "TMPDIR": "tmp", "HOME": "tmp", "LANG": "C.UTF-8"}, g["env"]
 

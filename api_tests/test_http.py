@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""README "HTTP" and "Health and the enable switch": the HTTP layer and
+"""codejail-service(7) "HTTP" and "Health and the enable switch": the HTTP layer and
 /health/ (HTTP transport only)."""
 
 import json

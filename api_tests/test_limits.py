@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""README "Limits": the limits with their defaults (CPU 3 s, REALTIME 5 s, VMEM 512 MiB,
+"""codejail-service(7) "Limits": the limits with their defaults (CPU 3 s, REALTIME 5 s, VMEM 512 MiB,
 FSIZE 1 MiB, NPROC 15, TMPFS 16 MiB).  Run against a service with default
 limits (api_tests/run.sh writes such a config).
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""README "Writes outside tmp/: upstream's errno and ours": every write-like
+"""codejail-service(7) "Writes outside tmp/: upstream's errno and ours": every write-like
 operation in the working directory and the rest of the root answers the
 errno of api_tests/write_errno.py's table, exactly -- upstream's where the
 table says so (13 in the working directory: the everyday

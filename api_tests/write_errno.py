@@ -98,7 +98,7 @@ ROWS = [
     ("tmp-symlink", "symlink", [TMP + "/cj-new-l"], 13, 13, None, ("uid", "landlock", "mounts", "apparmor"), ""),
 ]
 
-# What each op is, for people (README).
+# What each op is, for people (codejail-service(7)).
 OP_TEXT = {
     "create": "`open(new, 'x')`", "mkdir": "`os.mkdir`", "mkfifo": "`os.mkfifo`", "symlink": "`os.symlink`",
     "link": "`os.link`", "append": "`open(existing, 'a')`", "truncate": "`os.truncate`",

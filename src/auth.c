@@ -3,7 +3,7 @@
  * token, see auth.h. The JOSE JSON is jansson's; RSA PKCS#1 v1.5 and the
  * SHA-2 digests are nettle's (libhogweed): of the Debian-packaged
  * candidates it costs a per-connection instance least to load and run,
- * and makes no system call (README "Authentication", tests/bench/jws-cost.sh).
+ * and makes no system call (codejail-service(7) "Authentication", tests/bench/jws-cost.sh).
  *
  * Order of the checks, cheapest and least trusting first: scheme, length,
  * shape and base64url of the three parts, the header (alg on our list,

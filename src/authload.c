@@ -2,7 +2,7 @@
 /* codejaild's side of the JWT verifier plugin (auth.h, struct auth_ops).
  *
  * Linking nettle, hogweed and GMP cost every instance ~0.4 ms of start-up
- * (README "Performance"), authentication on or off. The verifier lives in
+ * (tests/bench/README.md "jws-cost.sh: the JWT library"), authentication on or off. The verifier lives in
  * codejail-auth.so, loaded here when a key set is parsed, i.e. only with
  * jwt_jwks_file set, while the configuration is read: before the instance
  * hardens itself, so the capability-less child only calls into code that

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Configuration (README "Configuration", codejail.json(5)): one JSON file,
+/* Configuration (codejail.json(5) "Keys"): one JSON file,
  * parsed once, read-only afterwards. Unknown keys and wrong types are
  * errors that name the key. */
 #include <errno.h>

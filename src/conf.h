@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Service configuration (README "Configuration", codejail.json(5)): parsed
+/* Service configuration (codejail.json(5) "Keys"): parsed
  * once, read-only afterwards.
  * Every limit the service enforces lives here. */
 #pragma once
@@ -37,7 +37,7 @@ struct config {
         char *apparmor_profile;
         bool require_private_network;
         uint64_t max_request_bytes;
-        uint64_t max_header_bytes; /* not a config key: README "HTTP" fixes 16 KiB */
+        uint64_t max_header_bytes; /* not a config key: codejail-service(7) "HTTP" fixes 16 KiB */
         int request_timeout_s;
         char *state_dir;
         int health_max_age_s;
@@ -67,12 +67,12 @@ struct config {
 
 const char *limit_name(enum limit_id id);
 /* Whether v is in the range the config accepts for that limit (0 for
- * codejail's five, as codejail means it: README "Limits"). */
+ * codejail's five, as codejail means it: codejail-service(7) "Limits"). */
 bool limit_valid(enum limit_id id, int64_t v);
 
 /* max_concurrent_executions when the config does not set it:
  * CONFIG_EXECUTIONS_PER_CPU per CPU this process may run on. Measured
- * (README "Performance", issue 12; 2 cores, a mix with 1 s CPU-bound and
+ * (tests/bench/README.md "burst-bench.sh: bursts"; 2 cores, a mix with 1 s CPU-bound and
  * sleeping executions): 4 and more per CPU let CPU-bound executions share a
  * core so thinly that REALTIME kills them before they finish; 2 per CPU
  * leaves cores idle while sleeping executions hold slots. */
@@ -80,7 +80,8 @@ bool limit_valid(enum limit_id id, int64_t v);
 #define CONFIG_MAX_EXECUTIONS 1024
 unsigned config_default_executions(void);
 
-/* Defaults of README "Configuration" and "Limits" (enabled=false). */
+/* Defaults of codejail.json(5) "Keys" and codejail-service(7) "Limits"
+ * (enabled=false). */
 int config_new_default(struct config **ret);
 
 /* Parse JSON text. On error returns -EINVAL (or -ENOMEM) and writes a

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Selfcheck (README "Health and the enable switch"): real probes through
+/* Selfcheck (codejail-service(7) "Health and the enable switch"): real probes through
  * the real jail, the state file <state_dir>/health.json (written
  * atomically) and sd_notify. */
 #include <dirent.h>

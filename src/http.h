@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* HTTP/1.x for one request per connection: llhttp glue with every buffer
  * capped by the config, one deadline for the whole request, and the
- * response writer (README "HTTP"). No logging: failures come back as a
+ * response writer (codejail-service(7) "HTTP"). No logging: failures come back as a
  * status, a client-facing message and a log label for server.c to log
  * once. */
 #pragma once

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* One confined execution (README "Execution semantics", "What the jail
- * allows and denies"): the ordered privileged steps live in jail.c; each
+/* One confined execution (codejail-service(7) "Execution semantics",
+ * "What the jail allows and denies"): the ordered privileged steps live in jail.c; each
  * kernel facility has its own file. */
 #pragma once
 

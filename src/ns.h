@@ -15,8 +15,8 @@
  * whose init must find the orphans it adopted). */
 int ns_private_filesystem(const char *writable_dir, uint64_t tmp_bytes, bool hide_pids, const char **step);
 
-/* What an execution sees of the host's identity (README "What the jail
- * allows and denies"): a fixed host name, and the NIS domain name the
+/* What an execution sees of the host's identity (codejail-service(7)
+ * "What the jail allows and denies"): a fixed host name, and the NIS domain name the
  * kernel reports when none is set. Upstream's jailed code sees the host's;
  * here no execution learns which host it runs on. */
 #define NS_HOSTNAME "codejail"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The code-exec payload, checked in the order of README "API" (4..8) with
+/* The code-exec payload, checked in the order of codejail-service(7) "API" (4..8) with
  * upstream codejail-service's messages.
  *
  * Check 5 reproduces what `jsonschema.validate(payload, payload_schema)`

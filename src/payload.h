@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The code-exec payload: validation in the order of README "API" (checks
+/* The code-exec payload: validation in the order of codejail-service(7) "API" (checks
  * 4-8), with upstream's exact messages. Pure: no I/O, no logging. */
 #pragma once
 
@@ -32,7 +32,7 @@ struct payload_error {
         char message[512];      /* the exact {"error": ...} text */
 };
 
-/* Checks 4..8 of README "API" (3 is the caller's: payload field present).
+/* Checks 4..8 of codejail-service(7) "API" (3 is the caller's: payload field present).
  * file_names: names of uploaded files (form field names), n_files of them.
  * Returns 0 and fills *p, or -EINVAL and fills *err (-ENOMEM on OOM). */
 int payload_parse(const char *text, size_t len, const char *const *file_names, size_t n_files,

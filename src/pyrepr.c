@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Python repr() of bytes (for emsg, README "Execution semantics") and of
- * the values json.loads builds (for jsonschema-style reasons, README "API"),
+/* Python repr() of bytes (for emsg, codejail-service(7) "Execution semantics") and of
+ * the values json.loads builds (for jsonschema-style reasons, codejail-service(7) "API"),
  * following CPython 3.11's bytes_repr and unicode_repr.
  *
  * str.isprintable() needs the Unicode database: we carry the table of

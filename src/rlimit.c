@@ -2,7 +2,7 @@
 /* codejail's resource limits, set in the child before it drops privileges.
  * 0 means what it means in codejail (create_rlimits()): CPU, NPROC and VMEM
  * are then not set at all -- the execution keeps the instance's own limit,
- * which the unit's backstops bound (README "Limits") -- while FSIZE 0 is
+ * which the unit's backstops bound (codejail-service(7) "Limits") -- while FSIZE 0 is
  * set: no file may be written. */
 #include <errno.h>
 #include <sys/resource.h>

@@ -74,7 +74,7 @@ static const char *const etc_allowed[] = {
         "/etc/matplotlibrc",
 };
 
-/* Empty stand-ins: README "What the jail allows and denies" names reading
+/* Empty stand-ins: codejail-service(7) "What the jail allows and denies" names reading
  * /etc/hosts and listing /sys among what must fail with PermissionError, as
  * under upstream's AppArmor; with nothing there it would be
  * FileNotFoundError. They hold nothing of the host; Landlock and AppArmor
@@ -82,8 +82,8 @@ static const char *const etc_allowed[] = {
 static const char *const stand_in_files[] = { "etc/hosts" };
 static const char *const stand_in_dirs[] = { "sys" };
 /* The init's /proc/1 as the program sees it (proc_cover_init()): an empty
- * stand-in but for cmdline, whose read README "What the jail allows and
- * denies" names among the refusals (EACCES, not missing). */
+ * stand-in but for cmdline, whose read codejail-service(7)
+ * "What the jail allows and denies" names among the refusals (EACCES, not missing). */
 #define INIT_STAND_IN "proc/1/cmdline"
 
 const char *const root_devices[] = { "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", NULL };
@@ -303,7 +303,7 @@ static int assemble(int rootfd, const struct binds *bs, const char **step) {
         /* /tmp, the jail dir's parent: a tmpfs of its own that stays
          * writable for its owner (the service) only, so that creating
          * anything there fails with EACCES (DAC, Landlock, AppArmor), as
-         * README "What the jail allows and denies" says for
+         * codejail-service(7) "What the jail allows and denies" says for
          * bind("/tmp/x"), not with EROFS. */
         *step = "root-tmp";
         if ((r = make_path_at(rootfd, "tmp", false)) < 0)

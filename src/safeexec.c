@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* codejail's safe_exec on top of the jail (README "API", "Execution
- * semantics"): stdin = json.dumps([code, json_safe(globals_dict)]); on exit
+/* codejail's safe_exec on top of the jail (codejail-service(7) "API",
+ * "Execution semantics"): stdin = json.dumps([code, json_safe(globals_dict)]); on exit
  * status 0 and a JSON object on stdout, globals_dict.update(that); otherwise
  * the emsg. */
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* codejail's safe_exec semantics on top of the jail: build the wrapper's
- * stdin, run, and turn the outcome into the response (README "API",
+ * stdin, run, and turn the outcome into the response (codejail-service(7) "API",
  * "Execution semantics"). */
 #pragma once
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* One connection: read the request (http.c), route it, run the checks of
- * README "API" in order, answer, and log exactly one journald entry.
+ * codejail-service(7) "API" in order, answer, and log exactly one journald entry.
  *
- * Decisions upstream does not dictate (README "HTTP" and "API" state them):
+ * Decisions upstream does not dictate (codejail-service(7) "HTTP" and "API" state them):
  *  - cfg == NULL (the config failed to load): code-exec answers 500 "Codejail
  *    service is not correctly configured" (CODEJAIL_STATUS
  *    disabled.config_invalid) before check 1, since whether the service is
@@ -41,7 +41,7 @@
  *                              (the reason is logged, never the token)
  *   health.ok / health.unavailable   GET/HEAD /health/ -> 200 / 503
  *
- * Authentication (check 0 of README "API") runs from http.c's on_head hook:
+ * Authentication (check 0 of codejail-service(7) "API") runs from http.c's on_head hook:
  * once the head is in, before "100 Continue" and before a byte of the body
  * is read, so an unauthenticated client costs one head and no jail. */
 #include <arpa/inet.h>
@@ -565,7 +565,7 @@ static void handle_code_exec(struct exchange *x) {
         payload_done(&p);
 }
 
-/* http.c's on_head hook: check 0 of README "API", before the body. */
+/* http.c's on_head hook: check 0 of codejail-service(7) "API", before the body. */
 static int check_head(void *userdata, const struct http_request *req) {
         struct exchange *x = userdata;
         if (!config_auth_enabled(x->cfg) || strcmp(req->path, PATH_CODE_EXEC) != 0 || strcmp(req->method, "POST") != 0)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* One connection, one request, one answer, one log entry (README "HTTP",
+/* One connection, one request, one answer, one log entry (codejail-service(7) "HTTP",
  * "API", "Health and the enable switch", "Logs").
  * The only module that decides HTTP statuses and logs per request. */
 #pragma once

@@ -6,7 +6,7 @@
  * ('File "jailed_code", line 19, in <module>' / 'exec(code, g_dict)'):
  * a 17-line prologue, one sys.path.append line per python_path entry, then a
  * blank line and the exec at module level. After it, codejail's json_safe()
- * (README "Execution semantics": only None/int/float/bytes/str/list/tuple/
+ * (codejail-service(7) "Execution semantics": only None/int/float/bytes/str/list/tuple/
  * dict survive, bytes are decoded as UTF-8 at any depth, __builtins__ and
  * anything that does not survive a JSON round trip are dropped) filters
  * what goes to stdout.

@@ -109,7 +109,8 @@ tier fuzz-smoke env BUILD_FUZZ="$BUILD-fuzz" "$TOP/tests/fuzz/smoke.sh" 30
 # same quick bench only. Each fails on failed requests and when the
 # installed units miss their targets (<= 5 ms over the plain unit, >= 90%
 # of its 16-client throughput) by more than the margins of
-# nspawn_bench.py: this machine is noisy (README "Performance").
+# nspawn_bench.py: this machine is noisy
+# (tests/bench/README.md "nspawn-bench.sh: under a booted systemd").
 nspawn_tier() {
         local rc=0
         env CODEJAIL_BENCH="${CODEJAIL_BENCH:-1}" "$TOP/tests/integration/nspawn-test.sh" || rc=1

@@ -19,7 +19,7 @@ local exception that is not SafeExecException) is an "unexpected error" and
 the two are not compared; otherwise globals_match is `globals_local ==
 globals_remote` and emsg_match compares the two emsgs after the
 normalisation. Each mismatch is classified: EXPECTED names the tests whose
-payloads differ and why (README "Differences from upstream"); anything
+payloads differ and why (codejail-service(7) "Differences from upstream"); anything
 else is unexpected and fails the run, and so does an expected difference
 that no longer occurs.
 

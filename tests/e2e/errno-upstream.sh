@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# make check: the upstream column of README "Writes outside tmp/: upstream's
-# errno and ours", measured in upstream's own layout (two UIDs, a codejail
+# make check: the upstream column of codejail-service(7)
+# "Writes outside tmp/: upstream's errno and ours", measured in upstream's own layout (two UIDs, a codejail
 # jail dir, Landlock for AppArmor's file rules: tests/upstream/errno_upstream.py).
 set -eu
 : "${top_srcdir:?}"

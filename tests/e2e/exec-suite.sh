@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # make check tier: the api_tests suite through `codejaild --exec` (no HTTP),
-# i.e. every property of README "Execution semantics" and "What the jail
-# allows and denies" through the real jail, inside a loopback-only network
+# i.e. every property of codejail-service(7) "Execution semantics" and
+# "What the jail allows and denies" through the real jail, inside a loopback-only network
 # namespace. Needs root (namespaces, setresuid).
 set -eu
 : "${top_srcdir:?}" "${top_builddir:?}"

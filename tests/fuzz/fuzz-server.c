@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer: one whole connection through server_handle() -- HTTP reader,
- * routing, form selection, the README "API" checks, safe_exec's stdin
+ * routing, form selection, the codejail-service(7) "API" checks, safe_exec's stdin
  * building and output merge, response writing -- with the jail replaced by a stand-in
  * whose "stdout" is the submitted code itself (so the fuzzer also controls
  * the jailed program's output) and logging replaced by formatting without

@@ -23,7 +23,7 @@
 #                                    [--executions N,N,..] [--booted-only | --activate-only] [--keep]
 #     --executions  booted: also the installed unit with max_concurrent_executions
 #                   set to each N (how the default was chosen)
-# e.g. (README "Performance", issue 12):
+# e.g. (tests/bench/README.md "burst-bench.sh: bursts"):
 #   flock /tmp/cj-heavy.lock tests/integration/burst-bench.sh --baseline da51f8b
 #
 # Memory: the container's systemd 252 on this hybrid-cgroup host has no

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""The journal checks (README "Logs") of a booted install (nspawn-test.sh,
+"""The journal checks (codejail-service(7) "Logs") of a booted install (nspawn-test.sh,
 realhost.sh): one request entry per accepted connection, every executed
 entry with every field, a known CODEJAIL_STATUS vocabulary, logged by the
 service user, never the submitted code.

@@ -8,7 +8,7 @@
 #   1. waits for GET /health/ = 200 (the timer's first selfcheck passed);
 #   2. runs the whole api_tests suite over HTTP against it;
 #   3. checks `journalctl -t codejail`: one entry per accepted connection,
-#      and every executed code-exec entry carries the fields of README "Logs";
+#      and every executed code-exec entry carries the fields of codejail-service(7) "Logs";
 #   4. checks `systemctl show codejail-selfcheck -p StatusText`;
 #   5. checks a held-open instance: the static service user (a system UID
 #      from sysusers.d, not root), its in-process hardening seen from
@@ -130,7 +130,8 @@ fi
 # Per-connection options that need a systemd mount namespace, and
 # PrivateNetwork= and the seccomp options systemd rebuilds per connection,
 # are left to codejaild's in-process hardening, each with its selfcheck
-# probe (README "Performance": option, ms, exposure); systemd-analyze
+# probe (tests/bench/README.md "nspawn-bench.sh: under a booted systemd":
+# option, ms, exposure); systemd-analyze
 # cannot see that, so the bound is the measured trade-off (6.8 on 252).
 exposure=$(in_ct systemd-analyze security codejail@.service 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
 if [ -n "$exposure" ] && awk -v e="$exposure" 'BEGIN { exit !(e <= 7.0) }'; then

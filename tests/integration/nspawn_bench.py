@@ -205,7 +205,8 @@ def main():
     ap.add_argument("--json", help="write the raw numbers here")
     # The targets: installed over plain <= 5 ms, 16-client throughput >= 90%
     # of the plain unit's. The guard fails only past them by a margin (this
-    # machine is shared and noisy; see README "Performance").
+    # machine is shared and noisy; see
+    # tests/bench/README.md "nspawn-bench.sh: under a booted systemd").
     ap.add_argument("--guard", action="store_true", help="exit 3 when a target is missed by more than its margin")
     ap.add_argument("--target-overhead-ms", type=float, default=5.0)
     ap.add_argument("--margin-overhead-ms", type=float, default=5.0)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Config loading (README "Configuration"): defaults, every key, errors that
+/* Config loading (codejail.json(5) "Keys"): defaults, every key, errors that
  * name the key, limit_overrides resolution. */
 #include <errno.h>
 #include <sched.h>
@@ -117,7 +117,7 @@ static void test_all_keys(void **state) {
         config_free(c);
 }
 
-/* codejail's five limits take 0 as codejail means it (README "Limits"):
+/* codejail's five limits take 0 as codejail means it (codejail-service(7) "Limits"):
  * an operator's upstream limits parse unchanged, overrides included. */
 static void test_limits_zero(void **state) {
         struct config *c;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* payload: README "API" checks 4-8. Data cases in tests/data/payload (see
+/* payload: codejail-service(7) "API" checks 4-8. Data cases in tests/data/payload (see
  * generate.py: JSON errors and repr() from CPython 3.11, the schema step
  * modelled on jsonschema's best_match), plus field extraction. */
 #include <dirent.h>

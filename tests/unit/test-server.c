@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* server.c driven over a socketpair: routing, the rejections, checks 1..3
- * of README "API" (the jail is never reached), health, and one log entry per
+ * of codejail-service(7) "API" (the jail is never reached), health, and one log entry per
  * request (captured from the stderr fallback). */
 #include <errno.h>
 #include <fcntl.h>
