@@ -169,7 +169,7 @@ claims=
 while IFS= read -r doc; do
         case $doc in
         *.md) text=$(awk '/^\|/ { print ""; print; print ""; next } { print }' "$top_srcdir/$doc") ;;
-        units/man/*.[1-8]) text=$(MANWIDTH=1000 man -E UTF-8 -l "$top_srcdir/$doc" 2>/dev/null | col -b) ;;
+        units/man/*.[1-8]) text=$(MANWIDTH=1000 man -E UTF-8 -l "$top_srcdir/$doc" 2>/dev/null | sed 's/.\x08//g') ;;
         *) continue ;;
         esac
         bad_paras=$(awk -v RS= -v others="$others" -v booted=" $booted " '
@@ -194,7 +194,7 @@ if [ "$grace_ms" = 1000 ]; then grace_re='first second|within 1 s'; else grace_r
 for doc in units/man/codejail-service.7 units/README.md; do
         case $doc in
         *.md) text=$(cat "$top_srcdir/$doc") ;;
-        *) text=$(MANWIDTH=1000 man -E UTF-8 -l "$top_srcdir/$doc" 2>/dev/null | col -b) ;;
+        *) text=$(MANWIDTH=1000 man -E UTF-8 -l "$top_srcdir/$doc" 2>/dev/null | sed 's/.\x08//g') ;;
         esac
         paras=$(awk -v RS= '/client hangs up/ && /queue/' <<<"$text" | tr '\n' ' ')
         if [ -z "$paras" ]; then
