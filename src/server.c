@@ -54,6 +54,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,6 +65,7 @@
 #include "health.h"
 #include "http.h"
 #include "jail.h"
+#include "jsondoc.h"
 #include "log.h"
 #include "macro.h"
 #include "payload.h"
@@ -441,6 +443,63 @@ static int admit(struct exchange *x, struct admit_ticket *ticket) {
         return r;
 }
 
+/* The answer, written as it is produced (safeexec_write): first counted
+ * for its Content-Length, then sent in pieces. It is never held whole: an
+ * emsg quoting 8 MiB of output is ~40 MiB of JSON. */
+struct answer {
+        struct exchange *x;
+        char head[1024];
+        size_t head_len;
+        bool head_sent;
+        uint64_t deadline;
+};
+
+static int answer_flush(void *userdata, const char *p, size_t n) {
+        struct answer *a = userdata;
+        struct iovec iov[2];
+        size_t k = 0;
+        if (!a->head_sent)
+                iov[k++] = (struct iovec) { .iov_base = a->head, .iov_len = a->head_len };
+        a->head_sent = true;
+        iov[k++] = (struct iovec) { .iov_base = (void *) p, .iov_len = n };
+        return http_write_parts(a->x->fd, iov, k, a->deadline);
+}
+
+static void reply_outcome(struct exchange *x, const struct safeexec_outcome *out) {
+        struct jsondoc_out count = { 0 };
+        safeexec_write(out, &count);
+        if (count.error) {
+                snprintf(x->detail, sizeof x->detail, "serializing the response failed: %s", strerror(-count.error));
+                reply_error(x, 500, "http.internal_error", "Internal error", NULL);
+                return;
+        }
+        struct answer a = {
+                .x = x,
+                .deadline = write_deadline(x, request_timeout_s(x)),
+        };
+        int k = http_format_head(a.head, sizeof a.head, 200, NULL, count.total);
+        if (k < 0) {
+                reply_error(x, 500, "http.internal_error", "Internal error", NULL);
+                return;
+        }
+        a.head_len = (size_t) k;
+        x->status = 200;
+        x->log_status = out->log_status ? out->log_status : "executed";
+        _cleanup_free_ struct jsondoc_out *o = malloc(sizeof *o);
+        if (!o) {
+                snprintf(x->detail, sizeof x->detail, "writing the response: %s", strerror(ENOMEM));
+                return;
+        }
+        *o = (struct jsondoc_out) { .flush = answer_flush, .ud = &a };
+        safeexec_write(out, o);
+        int r = jsondoc_out_flush(o);
+        if (r < 0)
+                snprintf(x->detail, sizeof x->detail, "writing the response: %s", strerror(-r));
+        else if (o->total != count.total)
+                snprintf(x->detail, sizeof x->detail, "the response's length changed while written (%llu, %llu)",
+                         (unsigned long long) count.total, (unsigned long long) o->total);
+}
+
 static void handle_code_exec(struct exchange *x) {
         const struct config *cfg = x->cfg;
         _cleanup_(form_done) struct form form = { 0 };
@@ -518,7 +577,7 @@ static void handle_code_exec(struct exchange *x) {
         sanitize(x->slug, sizeof x->slug, p.slug);
         sanitize(x->context, sizeof x->context, p.limits_context);
         x->n_python_path = p.n_python_path;
-        sha256_hex(p.code ? p.code : "", p.code ? p.code_len : 0, x->code_sha256);
+        payload_code_sha256(&p, x->code_sha256);
 
         /* Only a request that passed checks 1-8 waits for a slot. */
         if (admit(x, &ticket) < 0) {
@@ -545,7 +604,7 @@ static void handle_code_exec(struct exchange *x) {
         };
         sanitize(x->jail.apparmor_label, sizeof x->jail.apparmor_label, out.jail.apparmor_label);
         sanitize(x->limit_hit, sizeof x->limit_hit, out.jail.limit_hit);
-        reply_json(x, 200, out.log_status ? out.log_status : "executed", out.response);
+        reply_outcome(x, &out);
         /* The answer is complete: let the client have its EOF now, while
          * the jail's teardown (init, namespaces, jail dir) and the log entry
          * still run. */
