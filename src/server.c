@@ -28,6 +28,9 @@
  *   http.unsupported_media_type 415
  *   http.internal_error        500: out of memory and the like
  *   invalid.form               400: malformed multipart/urlencoded body
+ *   invalid.form_too_large     400 "Bad Request (400)": the fields other than
+ *                              files over max_form_data_bytes (upstream:
+ *                              Django's RequestDataTooBig)
  *   disabled.config_invalid    500: no usable configuration
  *   error.jail_setup           500: the jail could not be set up
  *   error.queue                500: admission control failed (the lock file)
@@ -369,7 +372,8 @@ static int parse_body(struct exchange *x, struct form *form) {
 
         switch (form_content_type(ct, boundary, sizeof boundary)) {
         case FORM_URLENCODED:
-                r = form_parse_urlencoded(x->req.body, x->req.body_len, form, err, sizeof err);
+                /* In place too: the form is the body, not a second copy. */
+                r = form_parse_urlencoded_inplace(x->req.body, x->req.body_len, form, err, sizeof err);
                 break;
         case FORM_MULTIPART:
                 /* In place: an uploaded file stays one copy (the body). */
@@ -528,12 +532,17 @@ static void handle_code_exec(struct exchange *x) {
         }
         if (parse_body(x, &form) < 0)
                 return;
-        /* A multipart form points into the body (parsed in place); an
-         * urlencoded one holds decoded copies, and the raw body can go
-         * before the execution so the peak stays near one body. */
-        if (form_content_type(x->req.content_type, NULL, 0) != FORM_MULTIPART) {
-                free(x->req.body);
-                x->req.body = NULL;
+        /* Upstream's Django refuses form fields other than files past
+         * DATA_UPLOAD_MAX_MEMORY_SIZE (RequestDataTooBig, a 400 with its
+         * "Bad Request (400)" page): here before the payload is parsed, so
+         * what a waiting request holds is bounded by this, not only by the
+         * body cap. */
+        if (form.field_bytes > cfg->max_form_data_bytes) {
+                snprintf(x->detail, sizeof x->detail,
+                         "form fields other than files: %llu bytes, over max_form_data_bytes (%llu)",
+                         (unsigned long long) form.field_bytes, (unsigned long long) cfg->max_form_data_bytes);
+                reply_error(x, 400, "invalid.form_too_large", "Bad Request (400)", NULL);
+                return;
         }
         /* 3 */
         const struct form_item *field = form_get_field(&form, "payload");
