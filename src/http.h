@@ -81,10 +81,18 @@ int http_write_response(int fd, int status, const char *extra_headers, const cha
  * content_length, into buf. Returns the length or -EINVAL (too long). */
 int http_format_head(char *buf, size_t size, int status, const char *extra_headers, uint64_t content_length);
 
+/* Called once, the first time a write would block, before waiting: what
+ * must not wait for the client (server.c: the end of the execution). */
+struct http_on_block {
+        void (*fn)(void *userdata);
+        void *userdata;
+};
+
 /* Write parts[0..n) (n <= 8) completely, as http_write_response() writes
- * (EINTR, short writes, EPIPE, deadline_ns). 0 or -errno. */
+ * (EINTR, short writes, EPIPE, deadline_ns). hook may be NULL. 0 or -errno. */
 struct iovec;
-int http_write_parts(int fd, const struct iovec *parts, size_t n, uint64_t deadline_ns);
+int http_write_parts(int fd, const struct iovec *parts, size_t n, uint64_t deadline_ns,
+                     const struct http_on_block *hook);
 
 /* {"error": "<message>"} serialized like Python's json.dumps (ensure_ascii;
  * "generalized UTF-8" lone surrogates become \udXXX). Returns a malloc'd

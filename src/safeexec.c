@@ -265,12 +265,17 @@ static int run_local(void *userdata, const struct config *cfg, const struct jail
         return jail_run(cfg, req, res, err);
 }
 
+static void release_local(void *userdata, struct jail_result *res) {
+        (void)userdata;
+        jail_result_release(res);
+}
+
 static void done_local(void *userdata, struct jail_result *res) {
         (void)userdata;
         jail_result_done(res);
 }
 
-static const struct safeexec_runner local_runner = { .run = run_local, .done = done_local };
+static const struct safeexec_runner local_runner = { .run = run_local, .release = release_local, .done = done_local };
 
 int safeexec_run(const struct config *cfg, const struct payload *p, const struct jail_file *files, size_t n_files,
                  struct safeexec_outcome *out, struct jail_error *jerr) {
@@ -361,6 +366,13 @@ char *safeexec_render(const struct safeexec_outcome *out, size_t *len) {
         return s;
 }
 
+void safeexec_release(struct safeexec_outcome *out) {
+        if (out->released || !out->runner)
+                return;
+        out->released = true;
+        out->runner->release(out->runner->userdata, &out->jail);
+}
+
 void safeexec_done(struct safeexec_outcome *out) {
         merge_free(out->merge);
         out->merge = NULL;
@@ -370,4 +382,5 @@ void safeexec_done(struct safeexec_outcome *out) {
         else
                 jail_result_done(&out->jail);
         out->runner = NULL;
+        out->released = true;
 }

@@ -12,11 +12,14 @@
 /* Who runs the jail. In a serving instance the unprivileged side builds
  * the request and interprets the outcome, and `run` hands the request to
  * the privileged side (privsep.c); the selfcheck and the unit tests run
- * the jail in-process (NULL: jail_run / jail_result_done). `done` finishes
- * what run left pending (the teardown) and must free res. */
+ * the jail in-process (NULL: jail_run / jail_result_done). `release` ends
+ * what run left pending -- the jail's teardown -- and leaves res readable
+ * (the answer is written from it); `done` releases if not yet and frees
+ * res. */
 struct safeexec_runner {
         int (*run)(void *userdata, const struct config *cfg, const struct jail_request *req,
                    struct jail_result *res, struct jail_error *err);
+        void (*release)(void *userdata, struct jail_result *res);
         void (*done)(void *userdata, struct jail_result *res);
         void *userdata;
 };
@@ -36,6 +39,7 @@ struct safeexec_outcome {
         struct jsondoc output;    /* that object (its text is jail.out) */
         struct safeexec_merge *merge;
         const char *emsg;         /* !success: a fixed emsg, or NULL for "Couldn't execute ..." */
+        bool released;
 };
 
 /* Returns 0 (outcome filled) or -errno for a service/jail set-up failure
@@ -61,4 +65,7 @@ void safeexec_write(const struct safeexec_outcome *out, struct jsondoc_out *o);
 /* The same into a malloc'd string (tests, the selfcheck). */
 char *safeexec_render(const struct safeexec_outcome *out, size_t *len);
 
+/* The execution is over: its jail torn down (runner->release); the answer
+ * can still be written. Idempotent. */
+void safeexec_release(struct safeexec_outcome *out);
 void safeexec_done(struct safeexec_outcome *out);

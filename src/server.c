@@ -126,6 +126,10 @@ struct exchange {
         bool have_jail;
         struct jail_result jail; /* numbers only: out/err stay with safeexec */
         char limit_hit[32];
+
+        /* The execution in progress and its slot, until end_execution(). */
+        struct safeexec_outcome *outcome;
+        struct admit_ticket *ticket;
 };
 
 /* Log values from the client: printable ASCII only, bounded. */
@@ -447,6 +451,27 @@ static int admit(struct exchange *x, struct admit_ticket *ticket) {
         return r;
 }
 
+/* The execution is over (its program was reaped, its output is
+ * complete): end what it holds on the host -- its jail, torn down, then
+ * its slot, which the next in line takes. After the answer when that went
+ * out at once (the client need not share the CPU with the teardown), else
+ * as soon as writing it would wait: a client that does not read holds its
+ * own instance until the write deadline, never a slot. Kept apart so that
+ * other ways an execution can end (a client gone while it runs) can call
+ * it too. */
+static void end_execution(struct exchange *x) {
+        if (x->outcome)
+                safeexec_release(x->outcome);
+        x->outcome = NULL;
+        if (x->ticket)
+                admit_leave(x->ticket);
+        x->ticket = NULL;
+}
+
+static void end_execution_hook(void *userdata) {
+        end_execution(userdata);
+}
+
 /* The answer, written as it is produced (safeexec_write): first counted
  * for its Content-Length, then sent in pieces. It is never held whole: an
  * emsg quoting 8 MiB of output is ~40 MiB of JSON. */
@@ -456,6 +481,7 @@ struct answer {
         size_t head_len;
         bool head_sent;
         uint64_t deadline;
+        struct http_on_block on_block;
 };
 
 static int answer_flush(void *userdata, const char *p, size_t n) {
@@ -466,7 +492,7 @@ static int answer_flush(void *userdata, const char *p, size_t n) {
                 iov[k++] = (struct iovec) { .iov_base = a->head, .iov_len = a->head_len };
         a->head_sent = true;
         iov[k++] = (struct iovec) { .iov_base = (void *) p, .iov_len = n };
-        return http_write_parts(a->x->fd, iov, k, a->deadline);
+        return http_write_parts(a->x->fd, iov, k, a->deadline, &a->on_block);
 }
 
 static void reply_outcome(struct exchange *x, const struct safeexec_outcome *out) {
@@ -480,6 +506,7 @@ static void reply_outcome(struct exchange *x, const struct safeexec_outcome *out
         struct answer a = {
                 .x = x,
                 .deadline = write_deadline(x, request_timeout_s(x)),
+                .on_block = { .fn = end_execution_hook, .userdata = x },
         };
         int k = http_format_head(a.head, sizeof a.head, 200, NULL, count.total);
         if (k < 0) {
@@ -613,14 +640,15 @@ static void handle_code_exec(struct exchange *x) {
         };
         sanitize(x->jail.apparmor_label, sizeof x->jail.apparmor_label, out.jail.apparmor_label);
         sanitize(x->limit_hit, sizeof x->limit_hit, out.jail.limit_hit);
+        x->outcome = &out;
+        x->ticket = &ticket;
         reply_outcome(x, &out);
         /* The answer is complete: let the client have its EOF now, while
          * the jail's teardown (init, namespaces, jail dir) and the log entry
          * still run. */
         (void)shutdown(x->fd, SHUT_WR);
+        end_execution(x);
         safeexec_done(&out);
-        /* The jail is gone (teardown done): the next in line may start. */
-        admit_leave(&ticket);
         payload_done(&p);
 }
 
