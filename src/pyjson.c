@@ -1195,6 +1195,18 @@ done:
         }
         if (sc.n_dups > 1)
                 qsort(sc.dups, sc.n_dups, sizeof *sc.dups, dup_cmp);
+        /* Kept as long as the document: no room to spare (they grew by
+         * doubling). A failed shrink leaves them as they are. */
+        if (sc.n_dups < sc.cap_dups) {
+                struct jsondoc_dup *nd = reallocarray(sc.dups, sc.n_dups ? sc.n_dups : 1, sizeof *nd);
+                if (nd)
+                        sc.dups = nd;
+        }
+        if (sc.n_pairs < sc.cap_pairs) {
+                uint32_t *np = reallocarray(sc.pairs, sc.n_pairs ? sc.n_pairs : 1, sizeof *np);
+                if (np)
+                        sc.pairs = np;
+        }
         doc->dups = sc.dups;
         doc->n_dups = sc.n_dups;
         doc->pairs = sc.pairs;
