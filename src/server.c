@@ -78,7 +78,6 @@
 #include "safeexec.h"
 #include "sdproto.h"
 #include "server.h"
-#include "sha256.h"
 
 #define DEFAULT_TIMEOUT_S 10
 #define DEFAULT_MAX_HEADER_BYTES (16u * 1024u)
