@@ -192,11 +192,13 @@ def sampler(leader, stop, peak, slices):
             peak[:] = [total, len(pids)]
         for p in pids[:3]:
             try:
-                for ln in open("/proc/%d/cgroup" % p):
-                    if "name=systemd:" in ln or ln.startswith("0::"):
-                        slices.add(ln.strip().split(":", 2)[2].split("/codejail@")[0])
+                lines = open("/proc/%d/cgroup" % p).read().splitlines()
             except OSError:
-                pass
+                continue
+            # systemd's own hierarchy: name=systemd (v1, hybrid) or the unified one
+            own = [ln for ln in lines if ":name=systemd:" in ln] or [ln for ln in lines if ln.startswith("0::")]
+            for ln in own:
+                slices.add(ln.split(":", 2)[2].split("/codejail@")[0])
         stop.wait(0.1)
 
 
