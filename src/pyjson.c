@@ -969,7 +969,9 @@ static bool scan_key(struct scan *sc, struct sframe *f, size_t key_at, size_t va
         struct parser *p = sc->p;
         uint32_t h = (uint32_t) siphash_bytes(p->sb.p ? p->sb.p : "", p->sb.len);
 
-        if ((f->n_keys + 1) * 2 > f->index_cap && !index_grow(f))
+        /* A load of 3/4 at most: short probes, and 2.7-5.3 bytes of index
+         * per key (the attacker chooses how many). */
+        if ((uint64_t) (f->n_keys + 1) * 4 > (uint64_t) f->index_cap * 3 && !index_grow(f))
                 return p->oom = true, false;
         uint32_t i = h & (f->index_cap - 1);
         for (; f->index[i]; i = (i + 1) & (f->index_cap - 1)) {
@@ -983,7 +985,8 @@ static bool scan_key(struct scan *sc, struct sframe *f, size_t key_at, size_t va
                         return false;
         }
         if (f->n_keys == f->cap_keys) {
-                uint32_t ncap = f->cap_keys ? f->cap_keys * 2 : 8;
+                /* by half: at most a third of it unused */
+                uint32_t ncap = f->cap_keys ? f->cap_keys + f->cap_keys / 2 : 8;
                 struct skey *nk = reallocarray(f->keys, ncap, sizeof *nk);
                 if (!nk)
                         return p->oom = true, false;
