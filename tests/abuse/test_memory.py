@@ -17,6 +17,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
 import memshapes  # noqa: E402
+from conftest import assert_no_leftovers, normal_request_ok  # noqa: E402
 
 MIB = 1 << 20
 AT_CAP = memshapes.FORM_CAP - 256  # globals text whose payload field stays under the cap
@@ -42,6 +43,16 @@ def held(one_slot):
     assert all(base.values()), "the minimal request did not wait for the slot"
     yield one_slot, base
     memshapes.release_slot(h)
+    # conftest's after-test checks, once the held execution is gone
+    normal_request_ok()
+    assert_no_leftovers()
+
+
+@pytest.fixture(autouse=True)
+def service_survives():
+    """While the slot is held its sleeping execution is a live sandbox
+    process: conftest's checks run when it is released (`held`)."""
+    yield
 
 
 @pytest.mark.parametrize("enc,shape", QUEUED)
@@ -61,6 +72,8 @@ def free_slot():
     hwm, _, _ = memshapes.output_cost(svc, "small-numbers", 3, "out-base")
     yield svc, hwm
     svc.stop()
+    normal_request_ok()
+    assert_no_leftovers()
 
 
 @pytest.mark.parametrize("shape", OUTPUTS)

@@ -12,10 +12,11 @@ init prepared meanwhile. The figure reported is the sum over those processes
 above the same sum for a minimal request, against the body's size.
 
 Output shapes: the program leaves a global of that shape and size; the
-client does not read, so the parsing child is found blocked writing the
-answer, and its VmHWM (from outside) is the cost of interpreting the output
-(the log's CODEJAIL_SERVICE_MAXRSS_KB is the same counter, read by the
-child at its end: the larger of the two is reported).
+client does not read, so once the answer's first bytes arrive the parsing
+child has interpreted the output and waits to write the rest, and its
+VmHWM (from outside) is the cost of interpreting the output (the log's
+CODEJAIL_SERVICE_MAXRSS_KB is the same counter, read by the child at its
+end: the larger of the two is reported).
 
   mem-shapes.sh [--sizes 65536,1048576,...] [--shapes a,b] [--json FILE]
                 [--enc multipart,urlencoded] [--output-sizes ...] [--check]
@@ -150,6 +151,13 @@ def reset(s):
     s.close()
 
 
+def answer_begun(s):
+    try:
+        return s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+    except BlockingIOError:
+        return False
+
+
 def wchan(pid):
     try:
         return open("/proc/%d/wchan" % pid).read()
@@ -265,15 +273,14 @@ def output_cost(svc, shape, size, slug):
                 break
             time.sleep(0.01)
         hwm_out = 0
-        # blocked writing the answer: the child sleeps in a socket write
-        while inst and time.monotonic() < deadline:
-            kids = [k for k in children(inst) if "sk_stream_wait_memory" in wchan(k) or "wait_memory" in wchan(k)]
-            if kids:
-                hwm_out = max((status(k) or {}).get("VmHWM", 0) for k in kids)
-                break
-            if not os.path.exists("/proc/%d" % inst):
-                break
+        # The answer has begun (its first bytes are here, the rest waits
+        # for a reader): the parsing child has interpreted the output and
+        # waits to write; read its peak once it has settled.
+        while inst and time.monotonic() < deadline and not answer_begun(s):
             time.sleep(0.02)
+        if inst:
+            st = settle(lambda: [k for k in children(inst) if os.path.exists("/proc/%d" % k)], timeout=30)
+            hwm_out = max((v or {}).get("VmHWM", 0) for v in st.values()) if st else 0
         s.settimeout(120)
         got = s.recv(64)
     finally:
