@@ -349,7 +349,7 @@ def test_client_that_does_not_read_holds_no_slot(one_slot):
     hog = socket.socket()
     hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     hog.connect((HOST, one_slot.port))
-    hog.sendall(request_bytes(STDERR_FLOOD, "noread-hog"))
+    hog.sendall(request_bytes(STDERR_FLOOD, slug="noread-hog"))
     deadline = time.monotonic() + 20
     while not answer_begun(hog):
         assert time.monotonic() < deadline, "the answer never began"
