@@ -70,6 +70,7 @@ int config_new_default(struct config **ret) {
         c->apparmor_profile = strdup("codejail-sandbox");
         c->require_private_network = true;
         c->max_request_bytes = UINT64_C(32) << 20;
+        c->max_form_data_bytes = CONFIG_DEFAULT_FORM_DATA_BYTES;
         c->max_header_bytes = 16 << 10;
         c->request_timeout_s = 10;
         c->state_dir = strdup("/run/codejail-service");
@@ -441,6 +442,10 @@ int config_parse(const char *text, size_t len, struct config **ret, char *err, s
                         r = get_int(v, k, 1024, INT64_C(1) << 31, &x, err, errlen);
                         if (r >= 0)
                                 c->max_request_bytes = (uint64_t)x;
+                } else if (streq_safe(k, "max_form_data_bytes")) {
+                        r = get_int(v, k, 1024, INT64_C(1) << 31, &x, err, errlen);
+                        if (r >= 0)
+                                c->max_form_data_bytes = (uint64_t)x;
                 } else if (streq_safe(k, "request_timeout_s")) {
                         r = get_int(v, k, 1, 3600, &x, err, errlen);
                         if (r >= 0)

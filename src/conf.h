@@ -37,6 +37,10 @@ struct config {
         char *apparmor_profile;
         bool require_private_network;
         uint64_t max_request_bytes;
+        /* The form fields other than files, each counted as its value + its
+         * name + 2 (Django's DATA_UPLOAD_MAX_MEMORY_SIZE, which upstream
+         * keeps at its default). */
+        uint64_t max_form_data_bytes;
         uint64_t max_header_bytes; /* not a config key: README "HTTP" fixes 16 KiB */
         int request_timeout_s;
         char *state_dir;
@@ -55,6 +59,9 @@ struct config {
         struct auth_policy jwt;
         char *path; /* where it was loaded from */
 };
+
+/* Django's DATA_UPLOAD_MAX_MEMORY_SIZE default: 2.5 MiB. */
+#define CONFIG_DEFAULT_FORM_DATA_BYTES UINT64_C(2621440)
 
 /* sandbox_required_modules: at most this many dotted module names. */
 #define CONFIG_MAX_REQUIRED_MODULES 64

@@ -437,23 +437,37 @@ static char probe_label[sizeof ((struct jail_result *)0)->apparmor_label];
 static void run_probe_r(const struct config *cfg, const struct probe *pr, json_t *checks, bool *all, char *got_out,
                         size_t got_size) {
         char detail[512];
-        json_t *globals = json_pack("{s:i}", "x", 16);
-        struct payload p = { .code = pr->code, .code_len = strlen(pr->code), .globals = globals };
+        struct payload p;
+        struct payload_error perr;
         struct safeexec_outcome o;
         struct jail_error jerr;
         bool pass = false;
 
-        int r = safeexec_run(cfg, &p, NULL, 0, &o, &jerr);
+        /* The request as the LMS would send it, through the same checks. */
+        json_auto_t *req = json_pack("{s:s, s:{s:i}}", "code", pr->code, "globals_dict", "x", 16);
+        _cleanup_free_ char *text = req ? pyjson_dumps(req, NULL) : NULL;
+        int r = text ? payload_parse(text, strlen(text), NULL, 0, &p, &perr) : -ENOMEM;
+        if (r < 0) {
+                snprintf(detail, sizeof detail, "probe payload: %.400s", r == -EINVAL ? perr.message : strerror(-r));
+                add_check(checks, pr->name, false, detail, all);
+                return;
+        }
+        r = safeexec_run(cfg, &p, NULL, 0, &o, &jerr);
         if (r < 0) {
                 snprintf(detail, sizeof detail, "jail set-up failed at %s: %s", jerr.step, strerror(jerr.error));
                 add_check(checks, pr->name, false, detail, all);
-                json_decref(globals);
+                payload_done(&p);
                 return;
         }
-        json_t *g = json_object_get(o.response, "globals_dict");
-        json_t *emsg = json_object_get(o.response, "emsg");
+        _cleanup_free_ char *answer = safeexec_render(&o, NULL);
+        struct pyjson_error jsonerr;
+        json_auto_t *resp = answer ? pyjson_loads(answer, strlen(answer), 1000, &jsonerr) : NULL;
+        json_t *g = json_object_get(resp, "globals_dict");
+        json_t *emsg = json_object_get(resp, "emsg");
         if (emsg)
                 snprintf(detail, sizeof detail, "%.500s", json_string_value(emsg));
+        else if (!resp)
+                snprintf(detail, sizeof detail, "the answer could not be built or read back");
         else if (!pr->expect) {
                 json_int_t x = json_integer_value(json_object_get(g, "x"));
                 pass = x == 17;
@@ -479,7 +493,7 @@ static void run_probe_r(const struct config *cfg, const struct probe *pr, json_t
         bool left = uid_has_processes(uid);
         snprintf(detail, sizeof detail, "uid %u: %s", (unsigned)uid, left ? "processes remain" : "none left");
         add_check(checks, name, !left, detail, all);
-        json_decref(globals);
+        payload_done(&p);
 }
 
 static void run_probe(const struct config *cfg, const struct probe *pr, json_t *checks, bool *all) {

@@ -335,7 +335,9 @@ static int feed(struct reader *r, const char *data, size_t n) {
         }
 }
 
-static int send_all(int fd, struct iovec *iov, size_t n_iov, uint64_t deadline_ns) {
+static int send_all_hooked(int fd, struct iovec *iov, size_t n_iov, uint64_t deadline_ns,
+                           const struct http_on_block *hook) {
+        bool blocked = false;
         while (n_iov > 0) {
                 if (iov->iov_len == 0) {
                         iov++;
@@ -349,6 +351,9 @@ static int send_all(int fd, struct iovec *iov, size_t n_iov, uint64_t deadline_n
                                 continue;
                         if (errno != EAGAIN && errno != EWOULDBLOCK)
                                 return -errno;
+                        if (!blocked && hook && hook->fn)
+                                hook->fn(hook->userdata);
+                        blocked = true;
                         int ms = deadline_ns ? remaining_ms(deadline_ns) : -1;
                         if (ms == 0)
                                 return -ETIMEDOUT;
@@ -369,6 +374,10 @@ static int send_all(int fd, struct iovec *iov, size_t n_iov, uint64_t deadline_n
                 }
         }
         return 0;
+}
+
+static int send_all(int fd, struct iovec *iov, size_t n_iov, uint64_t deadline_ns) {
+        return send_all_hooked(fd, iov, n_iov, deadline_ns, NULL);
 }
 
 /* Make room for at least one more read past the body: the buffer grows by
@@ -647,22 +656,37 @@ const char *http_reason(int status) {
         }
 }
 
-int http_write_response(int fd, int status, const char *extra_headers, const char *body, size_t len,
-                        bool head_only, uint64_t deadline_ns) {
-        char head[512];
-        int k = snprintf(head, sizeof head,
+int http_format_head(char *buf, size_t size, int status, const char *extra_headers, uint64_t content_length) {
+        int k = snprintf(buf, size,
                          "HTTP/1.1 %03d %s\r\n"
                          "Content-Type: application/json\r\n"
-                         "Content-Length: %zu\r\n"
-                         "Connection: close\r\n",
-                         status, http_reason(status), len);
-        if (k < 0 || (size_t) k >= sizeof head)
+                         "Content-Length: %llu\r\n"
+                         "Connection: close\r\n"
+                         "%s\r\n",
+                         status, http_reason(status), (unsigned long long) content_length,
+                         extra_headers ? extra_headers : "");
+        if (k < 0 || (size_t) k >= size)
                 return -EINVAL;
-        struct iovec iov[4] = {
+        return k;
+}
+
+int http_write_parts(int fd, const struct iovec *parts, size_t n, uint64_t deadline_ns,
+                     const struct http_on_block *hook) {
+        struct iovec iov[8];
+        if (n > ELEMENTSOF(iov))
+                return -EINVAL;
+        memcpy(iov, parts, n * sizeof *iov);
+        return send_all_hooked(fd, iov, n, deadline_ns, hook);
+}
+
+int http_write_response(int fd, int status, const char *extra_headers, const char *body, size_t len,
+                        bool head_only, uint64_t deadline_ns) {
+        char head[1024];
+        int k = http_format_head(head, sizeof head, status, extra_headers, len);
+        if (k < 0)
+                return k;
+        struct iovec iov[2] = {
                 { .iov_base = head, .iov_len = (size_t) k },
-                { .iov_base = (void *) (extra_headers ? extra_headers : ""),
-                  .iov_len = extra_headers ? strlen(extra_headers) : 0 },
-                { .iov_base = (void *) "\r\n", .iov_len = 2 },
                 { .iov_base = (void *) body, .iov_len = head_only || !body ? 0 : len },
         };
         return send_all(fd, iov, ELEMENTSOF(iov), deadline_ns);

@@ -1144,6 +1144,10 @@ static void jail_teardown_finish(struct jail_teardown *t) {
         close(t->lock_fd); /* the UID is free again only now */
 }
 
+void jail_result_release(struct jail_result *res) {
+        jail_teardown_finish(&res->teardown);
+}
+
 void jail_result_done(struct jail_result *res) {
         jail_teardown_finish(&res->teardown);
         free(res->out);

@@ -110,6 +110,8 @@ struct jail_prep *jail_prepare(const struct config *cfg);
 int jail_run_prepared(struct jail_prep *p, const struct jail_request *req, struct jail_result *res,
                       struct jail_error *err);
 void jail_prep_free(struct jail_prep *p);
+/* The pending teardown only: the jail is gone, res stays readable. */
+void jail_result_release(struct jail_result *res);
 void jail_result_done(struct jail_result *res);
 
 /* The service process moves itself into a fresh network namespace (no

@@ -202,9 +202,11 @@ static const char *request_not_allowed(const struct config *cfg, const struct ex
         return "limits of no configured context";
 }
 
-/* Until the child has answered its client (it shuts its end for writing;
- * or it is gone), at most the request's own time bound: a stalled child
- * only delays the teardown of an execution that is over. */
+/* Until the child says the teardown may start (it shuts its end for
+ * writing once its answer is out, or as soon as the answer cannot be
+ * written at once: a client that does not read holds no jail; or it is
+ * gone), at most the request's own time bound: a stalled child only delays
+ * the teardown of an execution that is over. */
 static void wait_answered(const struct config *cfg, int fd) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
         int ms = (cfg->request_timeout_s > 0 ? cfg->request_timeout_s : 10) * 1000;
@@ -343,16 +345,15 @@ static int run_remote(void *userdata, const struct config *cfg, const struct jai
         return 0;
 }
 
-/* Called once the client has its answer. The teardown is the parent's:
- * shutting this end for writing tells it to start; it closes its end when
- * the teardown is over, so the next in line for a slot never runs beside
- * this execution's remains. */
-static void done_remote(void *userdata, struct jail_result *res) {
+/* The execution is over and its answer is written, or cannot be written
+ * at once (server.c): the teardown is the parent's. Shutting this end for
+ * writing tells it to start; it closes its end when the teardown is over,
+ * so the next in line for a slot never runs beside this execution's
+ * remains. The captured output stays: the answer is written from it. */
+static void release_remote(void *userdata, struct jail_result *res) {
         int *fd = userdata;
         char c;
-        free(res->out);
-        free(res->err);
-        res->out = res->err = NULL;
+        (void)res;
         if (*fd < 0)
                 return;
         (void)shutdown(*fd, SHUT_WR);
@@ -362,6 +363,14 @@ static void done_remote(void *userdata, struct jail_result *res) {
         *fd = -1;
 }
 
+static void done_remote(void *userdata, struct jail_result *res) {
+        release_remote(userdata, res);
+        free(res->out);
+        free(res->err);
+        res->out = res->err = NULL;
+}
+
 void privsep_runner(int *fd, struct safeexec_runner *out) {
-        *out = (struct safeexec_runner){ .run = run_remote, .done = done_remote, .userdata = fd };
+        *out = (struct safeexec_runner){ .run = run_remote, .release = release_remote, .done = done_remote,
+                                         .userdata = fd };
 }

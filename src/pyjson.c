@@ -30,8 +30,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jsondoc.h"
 #include "macro.h"
 #include "pyjson.h"
+#include "siphash.h"
 
 #define INT_MAX_STR_DIGITS 4300
 #define DUMPS_MAX_DEPTH 4096
@@ -144,6 +146,12 @@ size_t pyjson_utf8_next(const char *s, size_t len, uint32_t *cp) {
         return ok ? n : 0;
 }
 
+size_t pyjson_utf8_decode(const char *s, size_t len, uint32_t *cp) {
+        bool ok;
+
+        return u8_next((const unsigned char *) s, len, false, cp, &ok);
+}
+
 static void u8_put(struct buf *b, uint32_t cp) {
         char t[4];
 
@@ -251,6 +259,10 @@ static size_t match_number(const char *s, size_t len, bool *is_float) {
                         i = e_start;
         }
         return i;
+}
+
+size_t pyjson_number_len(const char *s, size_t len, bool *is_float) {
+        return match_number(s, len, is_float);
 }
 
 static bool raw_text_valid(const char *text, size_t len) {
@@ -442,6 +454,7 @@ struct parser {
         bool no_position; /* message stands alone (ValueError-style) */
         char detail[160];
         bool oom;
+        bool discard;  /* validate strings without keeping them (pyjson_scan) */
         struct buf sb; /* scratch for strings */
 };
 
@@ -509,7 +522,8 @@ static bool parse_string(struct parser *p) {
 
                                 if (!m)
                                         return fail(p, "Invalid \\escape", bs);
-                                buf_putc(&p->sb, to[m - from]);
+                                if (!p->discard)
+                                        buf_putc(&p->sb, to[m - from]);
                                 p->pos = bs + 2;
                                 continue;
                         }
@@ -528,7 +542,8 @@ static bool parse_string(struct parser *p) {
                                         p->pos += 6;
                                 }
                         }
-                        u8_put(&p->sb, cp);
+                        if (!p->discard)
+                                u8_put(&p->sb, cp);
                         continue;
                 }
                 if (c < 0x20)
@@ -539,14 +554,17 @@ static bool parse_string(struct parser *p) {
                         /* copy a run of plain ASCII at once */
                         while (run < p->len && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\')
                                 run++;
-                        buf_put(&p->sb, s + p->pos, run - p->pos);
+                        if (!p->discard)
+                                buf_put(&p->sb, s + p->pos, run - p->pos);
                         p->pos = run;
                 } else {
                         bool ok;
                         uint32_t cp;
                         size_t n = u8_next(s + p->pos, p->len - p->pos, false, &cp, &ok);
 
-                        if (ok)
+                        if (p->discard)
+                                ;
+                        else if (ok)
                                 buf_put(&p->sb, s + p->pos, n);
                         else
                                 u8_put(&p->sb, 0xFFFD);
@@ -560,21 +578,28 @@ static bool parse_string(struct parser *p) {
         return true;
 }
 
+/* int() refuses more than INT_MAX_STR_DIGITS digits (CPython's ValueError). */
+static bool int_digits_ok(struct parser *p, size_t start, size_t n) {
+        size_t digits = n - (p->s[start] == '-');
+
+        if (digits <= INT_MAX_STR_DIGITS)
+                return true;
+        snprintf(p->detail, sizeof(p->detail),
+                 "Exceeds the limit (%d digits) for integer string conversion: "
+                 "value has %zu digits; use sys.set_int_max_str_digits() to increase the limit",
+                 INT_MAX_STR_DIGITS, digits);
+        p->no_position = true;
+        return fail(p, p->detail, start);
+}
+
 static json_t *make_number(struct parser *p, size_t start, size_t n, bool is_float) {
         const char *t = p->s + start;
 
         if (!is_float) {
                 size_t digits = n - (t[0] == '-');
 
-                if (digits > INT_MAX_STR_DIGITS) {
-                        snprintf(p->detail, sizeof(p->detail),
-                                 "Exceeds the limit (%d digits) for integer string conversion: "
-                                 "value has %zu digits; use sys.set_int_max_str_digits() to increase the limit",
-                                 INT_MAX_STR_DIGITS, digits);
-                        p->no_position = true;
-                        fail(p, p->detail, start);
+                if (!int_digits_ok(p, start, n))
                         return NULL;
-                }
                 if (digits <= 18) {
                         int64_t v = 0;
                         for (size_t i = n - digits; i < n; i++)
@@ -872,6 +897,342 @@ error:
         free(p.sb.p);
         errno = p.oom ? ENOMEM : EINVAL;
         return NULL;
+}
+
+/* ---- scanner: validation without a tree (jsondoc.h) ---- */
+
+/* One distinct key of an object being scanned. */
+struct skey {
+        uint32_t key_at, value_at, hash;
+};
+
+struct sframe {
+        bool obj, dup;
+        uint32_t at;
+        struct skey *keys; /* first-seen order */
+        uint32_t n_keys, cap_keys;
+        uint32_t *index; /* open addressing over keys: index + 1, 0 empty */
+        uint32_t index_cap; /* 0 or a power of two */
+};
+
+struct scan {
+        struct parser *p;
+        struct sframe *st;
+        size_t depth, cap;
+        struct buf cmp; /* a stored key decoded again, to compare */
+        struct jsondoc_dup *dups;
+        size_t n_dups, cap_dups;
+        uint32_t *pairs;
+        size_t n_pairs, cap_pairs;
+};
+
+static void sframe_free(struct sframe *f) {
+        free(f->keys);
+        free(f->index);
+        *f = (struct sframe) { 0 };
+}
+
+/* The key string at key_at decoded again (valid: it was scanned) equals
+ * the one just decoded into p->sb. */
+static bool key_equals(struct scan *sc, uint32_t key_at) {
+        struct parser q = { .s = sc->p->s, .len = sc->p->len, .pos = key_at, .sb = sc->cmp };
+        bool ok = parse_string(&q);
+        sc->cmp = q.sb;
+        if (!ok) {
+                if (q.oom)
+                        sc->p->oom = true;
+                return false;
+        }
+        return q.sb.len == sc->p->sb.len && memcmp(q.sb.p, sc->p->sb.p, q.sb.len) == 0;
+}
+
+static bool index_grow(struct sframe *f) {
+        uint32_t ncap = f->index_cap ? f->index_cap * 2 : 16;
+        uint32_t *ni = calloc(ncap, sizeof *ni);
+        if (!ni || ncap < f->index_cap)
+                return free(ni), false;
+        for (uint32_t k = 0; k < f->n_keys; k++) {
+                uint32_t i = f->keys[k].hash & (ncap - 1);
+                while (ni[i])
+                        i = (i + 1) & (ncap - 1);
+                ni[i] = k + 1;
+        }
+        free(f->index);
+        f->index = ni;
+        f->index_cap = ncap;
+        return true;
+}
+
+/* The key just decoded into p->sb, at key_at, with its value at value_at:
+ * a new key, or a repeated one whose value is now this one. */
+static bool scan_key(struct scan *sc, struct sframe *f, size_t key_at, size_t value_at) {
+        struct parser *p = sc->p;
+        uint32_t h = (uint32_t) siphash_bytes(p->sb.p ? p->sb.p : "", p->sb.len);
+
+        /* A load of 3/4 at most: short probes, and 2.7-5.3 bytes of index
+         * per key (the attacker chooses how many). */
+        if ((uint64_t) (f->n_keys + 1) * 4 > (uint64_t) f->index_cap * 3 && !index_grow(f))
+                return p->oom = true, false;
+        uint32_t i = h & (f->index_cap - 1);
+        for (; f->index[i]; i = (i + 1) & (f->index_cap - 1)) {
+                struct skey *k = &f->keys[f->index[i] - 1];
+                if (k->hash == h && key_equals(sc, k->key_at)) {
+                        k->value_at = (uint32_t) value_at;
+                        f->dup = true;
+                        return true;
+                }
+                if (p->oom)
+                        return false;
+        }
+        if (f->n_keys == f->cap_keys) {
+                /* by half: at most a third of it unused */
+                uint32_t ncap = f->cap_keys ? f->cap_keys + f->cap_keys / 2 : 8;
+                struct skey *nk = reallocarray(f->keys, ncap, sizeof *nk);
+                if (!nk)
+                        return p->oom = true, false;
+                f->keys = nk;
+                f->cap_keys = ncap;
+        }
+        f->keys[f->n_keys++] = (struct skey) { (uint32_t) key_at, (uint32_t) value_at, h };
+        f->index[i] = f->n_keys;
+        return true;
+}
+
+/* An object closes: when it repeated a key, keep its distinct keys. */
+static bool scan_close(struct scan *sc, struct sframe *f) {
+        if (!f->obj || !f->dup)
+                return true;
+        if (sc->n_dups == sc->cap_dups) {
+                size_t ncap = sc->cap_dups ? sc->cap_dups * 2 : 8;
+                struct jsondoc_dup *nd = reallocarray(sc->dups, ncap, sizeof *nd);
+                if (!nd)
+                        return false;
+                sc->dups = nd;
+                sc->cap_dups = ncap;
+        }
+        if (sc->n_pairs + 2 * (size_t) f->n_keys > sc->cap_pairs) {
+                size_t ncap = sc->cap_pairs ? sc->cap_pairs : 64;
+                while (ncap < sc->n_pairs + 2 * (size_t) f->n_keys)
+                        ncap *= 2;
+                uint32_t *np = reallocarray(sc->pairs, ncap, sizeof *np);
+                if (!np)
+                        return false;
+                sc->pairs = np;
+                sc->cap_pairs = ncap;
+        }
+        sc->dups[sc->n_dups++] = (struct jsondoc_dup) { f->at, (uint32_t) sc->p->pos, (uint32_t) (sc->n_pairs / 2),
+                                                         f->n_keys };
+        for (uint32_t k = 0; k < f->n_keys; k++) {
+                sc->pairs[sc->n_pairs++] = f->keys[k].key_at;
+                sc->pairs[sc->n_pairs++] = f->keys[k].value_at;
+        }
+        return true;
+}
+
+/* A scalar at p->pos, validated as parse_scalar() would parse it. */
+static bool scan_scalar(struct parser *p) {
+        const char *s = p->s + p->pos;
+        size_t rem = p->len - p->pos, n;
+        bool is_float;
+
+        if (rem == 0)
+                return fail(p, "Expecting value", p->pos);
+        switch (s[0]) {
+        case '"':
+                return parse_string(p);
+        case 'n':
+                if (rem >= 4 && memcmp(s, "null", 4) == 0)
+                        return p->pos += 4, true;
+                break;
+        case 't':
+                if (rem >= 4 && memcmp(s, "true", 4) == 0)
+                        return p->pos += 4, true;
+                break;
+        case 'f':
+                if (rem >= 5 && memcmp(s, "false", 5) == 0)
+                        return p->pos += 5, true;
+                break;
+        case 'N':
+                if (rem >= 3 && memcmp(s, "NaN", 3) == 0)
+                        return p->pos += 3, true;
+                break;
+        case 'I':
+                if (rem >= 8 && memcmp(s, "Infinity", 8) == 0)
+                        return p->pos += 8, true;
+                break;
+        case '-':
+                if (rem >= 9 && memcmp(s, "-Infinity", 9) == 0)
+                        return p->pos += 9, true;
+                break;
+        }
+        n = match_number(s, rem, &is_float);
+        if (n == 0)
+                return fail(p, "Expecting value", p->pos);
+        if (!is_float && !int_digits_ok(p, p->pos, n))
+                return false;
+        p->pos += n;
+        return true;
+}
+
+static int dup_cmp(const void *a, const void *b) {
+        uint32_t x = ((const struct jsondoc_dup *) a)->at, y = ((const struct jsondoc_dup *) b)->at;
+        return x < y ? -1 : x > y;
+}
+
+int pyjson_scan(const char *buf, size_t len, size_t max_depth, struct pyjson_error *err, struct jsondoc *doc) {
+        struct parser p = { .s = buf, .len = len, .discard = true };
+        struct scan sc = { .p = &p };
+        int r = 0;
+
+        if (err)
+                err->text[0] = '\0';
+        if ((!buf && len > 0) || len > UINT32_MAX) {
+                errno = len > UINT32_MAX ? EFBIG : EINVAL;
+                return -errno;
+        }
+        if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
+                fail(&p, "Unexpected UTF-8 BOM (decode using utf-8-sig)", 0);
+                goto error;
+        }
+        skip_ws(&p);
+        doc->root = p.pos;
+
+        for (;;) {
+                /* expecting a value at p.pos */
+                if (p.pos < len && (buf[p.pos] == '{' || buf[p.pos] == '[')) {
+                        bool obj = buf[p.pos] == '{';
+                        size_t at = p.pos;
+
+                        if (sc.depth >= max_depth) {
+                                snprintf(p.detail, sizeof(p.detail),
+                                         "maximum recursion depth exceeded while decoding a JSON %s from a unicode string",
+                                         obj ? "object" : "array");
+                                p.no_position = true;
+                                fail(&p, p.detail, p.pos);
+                                goto error;
+                        }
+                        p.pos++;
+                        skip_ws(&p);
+                        if (p.pos < len && buf[p.pos] == (obj ? '}' : ']')) {
+                                p.pos++;
+                        } else {
+                                if (sc.depth == sc.cap) {
+                                        size_t ncap = sc.cap ? sc.cap * 2 : 16;
+                                        struct sframe *nst = reallocarray(sc.st, ncap, sizeof(*nst));
+                                        if (!nst) {
+                                                p.oom = true;
+                                                goto error;
+                                        }
+                                        sc.st = nst;
+                                        sc.cap = ncap;
+                                }
+                                sc.st[sc.depth++] = (struct sframe) { .obj = obj, .at = (uint32_t) at };
+                                if (obj)
+                                        goto key;
+                                continue;
+                        }
+                } else if (!scan_scalar(&p))
+                        goto error;
+
+                /* the value is complete: close containers as long as their
+                 * closing bracket follows */
+                for (;;) {
+                        struct sframe *f;
+
+                        if (sc.depth == 0)
+                                goto done;
+                        f = &sc.st[sc.depth - 1];
+                        skip_ws(&p);
+                        if (p.pos < len && buf[p.pos] == (f->obj ? '}' : ']')) {
+                                p.pos++;
+                                if (!scan_close(&sc, f)) {
+                                        p.oom = true;
+                                        goto error;
+                                }
+                                sframe_free(f);
+                                sc.depth--;
+                                continue;
+                        }
+                        if (p.pos >= len || buf[p.pos] != ',') {
+                                fail(&p, "Expecting ',' delimiter", p.pos);
+                                goto error;
+                        }
+                        p.pos++;
+                        skip_ws(&p);
+                        if (f->obj)
+                                goto key;
+                        break;
+                }
+                continue;
+
+        key:
+                /* object member: key, ':', then the value at the loop top */
+                if (p.pos >= len || buf[p.pos] != '"') {
+                        fail(&p, "Expecting property name enclosed in double quotes", p.pos);
+                        goto error;
+                }
+                {
+                        size_t key_at = p.pos;
+                        p.discard = false;
+                        bool ok = parse_string(&p);
+                        p.discard = true;
+                        if (!ok)
+                                goto error;
+                        skip_ws(&p);
+                        if (p.pos >= len || buf[p.pos] != ':') {
+                                fail(&p, "Expecting ':' delimiter", p.pos);
+                                goto error;
+                        }
+                        p.pos++;
+                        skip_ws(&p);
+                        if (!scan_key(&sc, &sc.st[sc.depth - 1], key_at, p.pos))
+                                goto error;
+                }
+        }
+
+done:
+        skip_ws(&p);
+        if (p.pos != len) {
+                fail(&p, "Extra data", p.pos);
+                goto error;
+        }
+        if (sc.n_dups > 1)
+                qsort(sc.dups, sc.n_dups, sizeof *sc.dups, dup_cmp);
+        /* Kept as long as the document: no room to spare (they grew by
+         * doubling). A failed shrink leaves them as they are. */
+        if (sc.n_dups < sc.cap_dups) {
+                struct jsondoc_dup *nd = reallocarray(sc.dups, sc.n_dups ? sc.n_dups : 1, sizeof *nd);
+                if (nd)
+                        sc.dups = nd;
+        }
+        if (sc.n_pairs < sc.cap_pairs) {
+                uint32_t *np = reallocarray(sc.pairs, sc.n_pairs ? sc.n_pairs : 1, sizeof *np);
+                if (np)
+                        sc.pairs = np;
+        }
+        doc->dups = sc.dups;
+        doc->n_dups = sc.n_dups;
+        doc->pairs = sc.pairs;
+        doc->n_pairs = sc.n_pairs / 2;
+        free(sc.st);
+        free(sc.cmp.p);
+        free(p.sb.p);
+        return 0;
+
+error:
+        if (!p.msg && !p.oom)
+                p.oom = true;
+        format_error(&p, err);
+        for (size_t i = 0; i < sc.depth; i++)
+                sframe_free(&sc.st[i]);
+        free(sc.st);
+        free(sc.cmp.p);
+        free(sc.dups);
+        free(sc.pairs);
+        free(p.sb.p);
+        r = p.oom ? -ENOMEM : -EINVAL;
+        errno = -r;
+        return r;
 }
 
 /* ---- writer ---- */

@@ -28,6 +28,9 @@
  *   http.unsupported_media_type 415
  *   http.internal_error        500: out of memory and the like
  *   invalid.form               400: malformed multipart/urlencoded body
+ *   invalid.form_too_large     400 "Bad Request (400)": the fields other than
+ *                              files over max_form_data_bytes (upstream:
+ *                              Django's RequestDataTooBig)
  *   disabled.config_invalid    500: no usable configuration
  *   error.jail_setup           500: the jail could not be set up
  *   error.queue                500: admission control failed (the lock file)
@@ -48,12 +51,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,6 +69,7 @@
 #include "health.h"
 #include "http.h"
 #include "jail.h"
+#include "jsondoc.h"
 #include "log.h"
 #include "macro.h"
 #include "payload.h"
@@ -72,7 +78,6 @@
 #include "safeexec.h"
 #include "sdproto.h"
 #include "server.h"
-#include "sha256.h"
 
 #define DEFAULT_TIMEOUT_S 10
 #define DEFAULT_MAX_HEADER_BYTES (16u * 1024u)
@@ -121,6 +126,10 @@ struct exchange {
         bool have_jail;
         struct jail_result jail; /* numbers only: out/err stay with safeexec */
         char limit_hit[32];
+
+        /* The execution in progress and its slot, until end_execution(). */
+        struct safeexec_outcome *outcome;
+        struct admit_ticket *ticket;
 };
 
 /* Log values from the client: printable ASCII only, bounded. */
@@ -376,7 +385,8 @@ static int parse_body(struct exchange *x, struct form *form) {
 
         switch (form_content_type(ct, boundary, sizeof boundary)) {
         case FORM_URLENCODED:
-                r = form_parse_urlencoded(x->req.body, x->req.body_len, form, err, sizeof err);
+                /* In place too: the form is the body, not a second copy. */
+                r = form_parse_urlencoded_inplace(x->req.body, x->req.body_len, form, err, sizeof err);
                 break;
         case FORM_MULTIPART:
                 /* In place: an uploaded file stays one copy (the body). */
@@ -450,6 +460,86 @@ static int admit(struct exchange *x, struct admit_ticket *ticket) {
         return r;
 }
 
+/* The execution is over (its program was reaped, its output is
+ * complete): end what it holds on the host -- its jail, torn down, then
+ * its slot, which the next in line takes. After the answer when that went
+ * out at once (the client need not share the CPU with the teardown), else
+ * as soon as writing it would wait: a client that does not read holds its
+ * own instance until the write deadline, never a slot. Kept apart so that
+ * other ways an execution can end (a client gone while it runs) can call
+ * it too. */
+static void end_execution(struct exchange *x) {
+        if (x->outcome)
+                safeexec_release(x->outcome);
+        x->outcome = NULL;
+        if (x->ticket)
+                admit_leave(x->ticket);
+        x->ticket = NULL;
+}
+
+static void end_execution_hook(void *userdata) {
+        end_execution(userdata);
+}
+
+/* The answer, written as it is produced (safeexec_write): first counted
+ * for its Content-Length, then sent in pieces. It is never held whole: an
+ * emsg quoting 8 MiB of output is ~40 MiB of JSON. */
+struct answer {
+        struct exchange *x;
+        char head[1024];
+        size_t head_len;
+        bool head_sent;
+        uint64_t deadline;
+        struct http_on_block on_block;
+};
+
+static int answer_flush(void *userdata, const char *p, size_t n) {
+        struct answer *a = userdata;
+        struct iovec iov[2];
+        size_t k = 0;
+        if (!a->head_sent)
+                iov[k++] = (struct iovec) { .iov_base = a->head, .iov_len = a->head_len };
+        a->head_sent = true;
+        iov[k++] = (struct iovec) { .iov_base = (void *) p, .iov_len = n };
+        return http_write_parts(a->x->fd, iov, k, a->deadline, &a->on_block);
+}
+
+static void reply_outcome(struct exchange *x, const struct safeexec_outcome *out) {
+        struct jsondoc_out count = { 0 };
+        safeexec_write(out, &count);
+        if (count.error) {
+                snprintf(x->detail, sizeof x->detail, "serializing the response failed: %s", strerror(-count.error));
+                reply_error(x, 500, "http.internal_error", "Internal error", NULL);
+                return;
+        }
+        struct answer a = {
+                .x = x,
+                .deadline = write_deadline(x, request_timeout_s(x)),
+                .on_block = { .fn = end_execution_hook, .userdata = x },
+        };
+        int k = http_format_head(a.head, sizeof a.head, 200, NULL, count.total);
+        if (k < 0) {
+                reply_error(x, 500, "http.internal_error", "Internal error", NULL);
+                return;
+        }
+        a.head_len = (size_t) k;
+        x->status = 200;
+        x->log_status = out->log_status ? out->log_status : "executed";
+        _cleanup_free_ struct jsondoc_out *o = malloc(sizeof *o);
+        if (!o) {
+                snprintf(x->detail, sizeof x->detail, "writing the response: %s", strerror(ENOMEM));
+                return;
+        }
+        *o = (struct jsondoc_out) { .flush = answer_flush, .ud = &a };
+        safeexec_write(out, o);
+        int r = jsondoc_out_flush(o);
+        if (r < 0)
+                snprintf(x->detail, sizeof x->detail, "writing the response: %s", strerror(-r));
+        else if (o->total != count.total)
+                snprintf(x->detail, sizeof x->detail, "the response's length changed while written (%llu, %llu)",
+                         (unsigned long long) count.total, (unsigned long long) o->total);
+}
+
 static void handle_code_exec(struct exchange *x) {
         const struct config *cfg = x->cfg;
         _cleanup_(form_done) struct form form = { 0 };
@@ -478,12 +568,17 @@ static void handle_code_exec(struct exchange *x) {
         }
         if (parse_body(x, &form) < 0)
                 return;
-        /* A multipart form points into the body (parsed in place); an
-         * urlencoded one holds decoded copies, and the raw body can go
-         * before the execution so the peak stays near one body. */
-        if (form_content_type(x->req.content_type, NULL, 0) != FORM_MULTIPART) {
-                free(x->req.body);
-                x->req.body = NULL;
+        /* Upstream's Django refuses form fields other than files past
+         * DATA_UPLOAD_MAX_MEMORY_SIZE (RequestDataTooBig, a 400 with its
+         * "Bad Request (400)" page): here before the payload is parsed, so
+         * what a waiting request holds is bounded by this, not only by the
+         * body cap. */
+        if (form.field_bytes > cfg->max_form_data_bytes) {
+                snprintf(x->detail, sizeof x->detail,
+                         "form fields other than files: %llu bytes, over max_form_data_bytes (%llu)",
+                         (unsigned long long) form.field_bytes, (unsigned long long) cfg->max_form_data_bytes);
+                reply_error(x, 400, "invalid.form_too_large", "Bad Request (400)", NULL);
+                return;
         }
         /* 3 */
         const struct form_item *field = form_get_field(&form, "payload");
@@ -527,9 +622,12 @@ static void handle_code_exec(struct exchange *x) {
         sanitize_n(x->slug, sizeof x->slug, p.slug, p.slug_len);
         sanitize_n(x->context, sizeof x->context, p.limits_context, p.limits_context_len);
         x->n_python_path = p.n_python_path;
-        sha256_hex(p.code ? p.code : "", p.code ? p.code_len : 0, x->code_sha256);
+        payload_code_sha256(&p, x->code_sha256);
 
-        /* Only a request that passed checks 1-8 waits for a slot. */
+        /* Only a request that passed checks 1-8 waits for a slot -- holding
+         * what it needs (its body, the payload's index), not the heap that
+         * checking it left free: malloc keeps freed memory resident. */
+        malloc_trim(0);
         if (admit(x, &ticket) < 0) {
                 payload_done(&p);
                 return;
@@ -554,14 +652,15 @@ static void handle_code_exec(struct exchange *x) {
         };
         sanitize(x->jail.apparmor_label, sizeof x->jail.apparmor_label, out.jail.apparmor_label);
         sanitize(x->limit_hit, sizeof x->limit_hit, out.jail.limit_hit);
-        reply_json(x, 200, out.log_status ? out.log_status : "executed", out.response);
+        x->outcome = &out;
+        x->ticket = &ticket;
+        reply_outcome(x, &out);
         /* The answer is complete: let the client have its EOF now, while
          * the jail's teardown (init, namespaces, jail dir) and the log entry
          * still run. */
         (void)shutdown(x->fd, SHUT_WR);
+        end_execution(x);
         safeexec_done(&out);
-        /* The jail is gone (teardown done): the next in line may start. */
-        admit_leave(&ticket);
         payload_done(&p);
 }
 

@@ -25,7 +25,12 @@
 #      connections within a second while a slow client holds 100 open:
 #      codejail.socket stays active and the next request is answered;
 #  10. after its own purge, the package's autopkgtest (debian/tests) by
-#      autopkgtest's null runner in the container (lib.sh cj_autopkgtest).
+#      autopkgtest's null runner in the container (lib.sh cj_autopkgtest);
+#  11. every request's cost bounded (issue 24): worst-shape bodies at the
+#      form-data cap from 64 connections and 16 clients that never read,
+#      while 8 LMS-like clients are all answered correctly within 3.5 s;
+#      the instances' peak memory within the slice's budget for a 2 GiB
+#      host, in codejail.slice, no OOM kill, the listener active after.
 # Needs root, debootstrap, systemd-container, debhelper (installed when
 # missing). The Debian tree is cached in $CODEJAIL_TEST_CACHE (default
 # /var/cache/codejail-test, never the repository); each run boots a
@@ -122,7 +127,7 @@ cj_boot
 
 # ---- 0. the installed units, as systemd on the target sees them ----------------
 if out=$(in_ct systemd-analyze verify codejail.socket codejail@.service codejail-selfcheck.service \
-        codejail-selfcheck.timer 2>&1) && [ -z "$out" ]; then
+        codejail-selfcheck.timer codejail.slice 2>&1) && [ -z "$out" ]; then
         say "systemd-analyze verify: clean"
 else
         fail "systemd-analyze verify: $out"
@@ -365,6 +370,31 @@ if ! /usr/bin/python3 "$HERE/burst_bench.py" burst "$WORK/burst-spec.json" --con
 fi
 in_ct journalctl -b -u codejail.socket --no-pager -o cat | grep -E 'Trigger limit|Too many' | sort | uniq -c |
         sort -rn | head -3 || true
+
+# ---- 11. every request's cost bounded, under attack ---------------------------------
+# Worst-shape bodies at the form-data cap from 64 connections and 16 clients
+# that never read their ~20 MB answers, while 8 LMS-like clients send
+# normal requests: every normal request answered correctly within the LMS's
+# 3.5 s, the instances and jails within the slice's budget on a 2 GiB host
+# (75%), in codejail.slice, no OOM kill anywhere, the listener active after.
+say "cost: 64 worst-shape bodies at the cap, 16 clients that never read, 8 LMS-like clients"
+oom_before=$(dmesg 2>/dev/null | grep -ciE 'out of memory|oom-kill' || true)
+if ! /usr/bin/python3 "$HERE/cost_load.py" "$PORT" "$LEADER" --seconds 30 --max-mib 1536 | tee "$WORK/cost.log"; then
+        fail "cost: a normal request was late or wrong under attack, or the instances outgrew the budget"
+fi
+grep -q "slices seen: .*/codejail.slice" "$WORK/cost.log" || fail "cost: the instances did not run in codejail.slice"
+oom_after=$(dmesg 2>/dev/null | grep -ciE 'out of memory|oom-kill' || true)
+ooms=$(in_ct journalctl -b --no-pager -o cat | grep -c 'killed by the OOM killer' || true)
+[ "$oom_after" = "$oom_before" ] && [ "$ooms" = 0 ] && say "cost: no OOM kill (kernel log, container journal)" ||
+        fail "cost: OOM kills: kernel log $oom_before -> $oom_after, container journal $ooms"
+in_ct systemctl is-active -q codejail.socket && say "cost: codejail.socket active after" ||
+        fail "cost: codejail.socket not active after the attack"
+resp=$(curl -s --max-time 10 --data-urlencode 'payload={"code":"x = x + 1","globals_dict":{"x":16}}' \
+        "http://127.0.0.1:$PORT/api/v0/code-exec" || true)
+[ "$resp" = '{"globals_dict": {"x": 17}}' ] && say "cost: the next request answered" ||
+        fail "cost: the next request answered '$resp'"
+[ "$(in_ct systemctl show codejail.slice -p MemoryMax --value)" != infinity ] ||
+        fail "cost: codejail.slice has no MemoryMax"
 
 # ---- 8. the benchmark (issue 7), in this boot, when asked ---------------------------
 if [ "${CODEJAIL_BENCH:-0}" = 1 ]; then

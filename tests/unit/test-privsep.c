@@ -176,6 +176,24 @@ static void test_runner_outcome(void **state) {
         assert_int_equal(reaped(rm.parent), 0);
 }
 
+/* The execution ends apart from the answer (server.c end_execution()):
+ * release hands the teardown to the parent and returns once it is over,
+ * the captured output still readable; done then only frees. */
+static void test_runner_release(void **state) {
+        struct execmsg_outcome o = { .res = { .status = 0, .out = "{}", .out_len = 2, .err = "e", .err_len = 1 } };
+        struct remote rm;
+        assert_int_equal(remote_run(&rm, &o, NULL, 0), 0);
+        rm.runner.release(rm.runner.userdata, &rm.res);
+        assert_int_equal(rm.sv[0], -1);
+        assert_int_equal(reaped(rm.parent), 0);
+        assert_memory_equal(rm.res.out, "{}", 2);
+        assert_memory_equal(rm.res.err, "e", 1);
+        rm.runner.release(rm.runner.userdata, &rm.res); /* once is enough */
+        rm.runner.done(rm.runner.userdata, &rm.res);
+        assert_null(rm.res.out);
+        assert_null(rm.res.err);
+}
+
 static void test_runner_setup_error(void **state) {
         struct execmsg_outcome o = { .setup_error = ENOSPC, .step = "jail-dir" };
         struct remote rm;
@@ -258,6 +276,7 @@ int main(void) {
                 cmocka_unit_test(test_supervise_no_config_no_execution),
                 cmocka_unit_test(test_supervise_disallowed),
                 cmocka_unit_test(test_runner_outcome),
+                cmocka_unit_test(test_runner_release),
                 cmocka_unit_test(test_runner_setup_error),
                 cmocka_unit_test(test_runner_garbage),
                 cmocka_unit_test(test_drop),

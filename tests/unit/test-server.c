@@ -385,6 +385,65 @@ static void test_media_type_and_form(void **state) {
         config_free(c);
 }
 
+/* Upstream's cap on the form fields other than files (Django's
+ * DATA_UPLOAD_MAX_MEMORY_SIZE: value + name + 2 each, repeated fields
+ * too), answered as Django answers RequestDataTooBig: 400, "Bad Request
+ * (400)" -- in JSON here. Files do not count. */
+static void test_form_data_cap(void **state) {
+        struct config *c = new_config(true, true);
+        struct result res;
+        char req[4096], val[512];
+        c->max_form_data_bytes = 100;
+
+        /* "payload" + 2 + 91 = 100: at the cap, on to check 4 */
+        memset(val, 'x', sizeof val);
+        for (int n = 91; n <= 92; n++) {
+                int k = snprintf(req, sizeof req,
+                                 "POST /api/v0/code-exec HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                                 "Content-Length: %d\r\n\r\npayload=%.*s", 8 + n, n, val);
+                serve(c, NULL, SEND_AND_SHUT, req, (size_t) k, 0, &res);
+                if (n == 91)
+                        check_answer(&res, 400, NULL, "invalid.payload.bad_json");
+                else {
+                        check_answer(&res, 400, "{\"error\": \"Bad Request (400)\"}", "invalid.form_too_large");
+                        assert_non_null(strstr(res.log, "form fields other than files: 101 bytes"));
+                }
+                result_done(&res);
+        }
+
+        /* multipart: a file of any size does not count, the field does */
+        memset(val, 'z', sizeof val);
+        static const char part[] = "--b\r\nContent-Disposition: form-data; name=\"%s\"%s\r\n\r\n%.*s\r\n";
+        char body[3000];
+        int bl = snprintf(body, sizeof body, part, "python_lib.zip", "; filename=\"python_lib.zip\"", 500, val);
+        bl += snprintf(body + bl, sizeof body - (size_t) bl, part, "payload", "", 91, val);
+        bl += snprintf(body + bl, sizeof body - (size_t) bl, "--b--\r\n");
+        int k = snprintf(req, sizeof req,
+                         "POST /api/v0/code-exec HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                         "Content-Length: %d\r\n\r\n%s", bl, body);
+        serve(c, NULL, SEND_AND_SHUT, req, (size_t) k, 0, &res);
+        check_answer(&res, 400, NULL, "invalid.payload.bad_json");
+        result_done(&res);
+
+        /* a repeated field counts each time, though the last one wins */
+        bl = snprintf(body, sizeof body, part, "payload", "", 50, val);
+        bl += snprintf(body + bl, sizeof body - (size_t) bl, part, "payload", "", 50, val);
+        bl += snprintf(body + bl, sizeof body - (size_t) bl, "--b--\r\n");
+        k = snprintf(req, sizeof req,
+                     "POST /api/v0/code-exec HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                     "Content-Length: %d\r\n\r\n%s", bl, body);
+        serve(c, NULL, SEND_AND_SHUT, req, (size_t) k, 0, &res);
+        check_answer(&res, 400, "{\"error\": \"Bad Request (400)\"}", "invalid.form_too_large");
+        result_done(&res);
+
+        /* the shipped default is Django's: 2.5 MiB */
+        struct config *d;
+        assert_int_equal(config_new_default(&d), 0);
+        assert_int_equal(d->max_form_data_bytes, 2621440);
+        config_free(d);
+        config_free(c);
+}
+
 static void test_body_cap(void **state) {
         struct config *c = new_config(false, false);
         c->max_request_bytes = 100;
@@ -743,7 +802,7 @@ int main(void) {
                 cmocka_unit_test(test_unhealthy),
                 cmocka_unit_test(test_health),
                 cmocka_unit_test(test_media_type_and_form),
-                cmocka_unit_test(test_body_cap),
+                cmocka_unit_test(test_form_data_cap), cmocka_unit_test(test_body_cap),
                 cmocka_unit_test(test_header_cap),
                 cmocka_unit_test(test_timeout),
                 cmocka_unit_test(test_chunked_and_expect),
