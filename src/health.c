@@ -37,10 +37,10 @@
 #include "ns.h"
 #include "fdio.h"
 #include "payload.h"
-#include "privsep.h"
 #include "root.h"
 #include "safeexec.h"
 #include "sdproto.h"
+#include "unpriv.h"
 
 /* Each probe prints r: 'denied' when the layer held. */
 #define PROBE(body)                                                   \
@@ -335,7 +335,7 @@ static void probe_privsep_denials(int fd) {
 
 _noreturn_ static void probe_privsep_child(int fd) {
         const char *step = "?";
-        int r = privsep_drop(getppid(), &step);
+        int r = unpriv_drop(getppid(), &step);
         report(fd, "privsep_drop", r >= 0, r < 0 ? "failed at %s: %s" : "%s%s", r < 0 ? step : "dropped",
                r < 0 ? strerror(-r) : "");
         probe_privsep_caps(fd);
@@ -366,7 +366,7 @@ static void probe_privsep(json_t *checks, bool *all) {
         char buf[8192];
         size_t n = 0;
         int fd;
-        pid_t pid = privsep_fork(&fd);
+        pid_t pid = unpriv_fork(&fd, NULL);
         if (pid == 0)
                 probe_privsep_child(fd);
         if (pid < 0) {

@@ -73,7 +73,6 @@
 #include "log.h"
 #include "macro.h"
 #include "payload.h"
-#include "privsep.h"
 #include "pyjson.h"
 #include "safeexec.h"
 #include "sdproto.h"
@@ -770,7 +769,7 @@ int server_handle_with(const struct config *cfg, const char *config_error, int f
         return 0;
 }
 
-int server_run(const struct config *cfg, const char *config_error) {
+int server_connection_fd(void) {
         int fd, n = sdproto_listen_fds();
 
         if (n < 0) {
@@ -797,7 +796,5 @@ int server_run(const struct config *cfg, const char *config_error) {
         int flags = fcntl(fd, F_GETFD);
         if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0)
                 return negative_errno();
-        /* Two processes from here: the request is read by one that holds
-         * no capability (privsep.h). */
-        return privsep_serve(cfg, config_error, fd);
+        return fd;
 }
