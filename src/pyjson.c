@@ -30,7 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jsondoc.h"
 #include "macro.h"
 #include "pyjson.h"
 #include "siphash.h"
@@ -899,7 +898,7 @@ error:
         return NULL;
 }
 
-/* ---- scanner: validation without a tree (jsondoc.h) ---- */
+/* ---- scanner: validation without a tree (for jsondoc.h) ---- */
 
 /* One distinct key of an object being scanned. */
 struct skey {
@@ -920,7 +919,7 @@ struct scan {
         struct sframe *st;
         size_t depth, cap;
         struct buf cmp; /* a stored key decoded again, to compare */
-        struct jsondoc_dup *dups;
+        struct pyjson_dup *dups;
         size_t n_dups, cap_dups;
         uint32_t *pairs;
         size_t n_pairs, cap_pairs;
@@ -1004,7 +1003,7 @@ static bool scan_close(struct scan *sc, struct sframe *f) {
                 return true;
         if (sc->n_dups == sc->cap_dups) {
                 size_t ncap = sc->cap_dups ? sc->cap_dups * 2 : 8;
-                struct jsondoc_dup *nd = reallocarray(sc->dups, ncap, sizeof *nd);
+                struct pyjson_dup *nd = reallocarray(sc->dups, ncap, sizeof *nd);
                 if (!nd)
                         return false;
                 sc->dups = nd;
@@ -1020,7 +1019,7 @@ static bool scan_close(struct scan *sc, struct sframe *f) {
                 sc->pairs = np;
                 sc->cap_pairs = ncap;
         }
-        sc->dups[sc->n_dups++] = (struct jsondoc_dup) { f->at, (uint32_t) sc->p->pos, (uint32_t) (sc->n_pairs / 2),
+        sc->dups[sc->n_dups++] = (struct pyjson_dup) { f->at, (uint32_t) sc->p->pos, (uint32_t) (sc->n_pairs / 2),
                                                          f->n_keys };
         for (uint32_t k = 0; k < f->n_keys; k++) {
                 sc->pairs[sc->n_pairs++] = f->keys[k].key_at;
@@ -1075,11 +1074,11 @@ static bool scan_scalar(struct parser *p) {
 }
 
 static int dup_cmp(const void *a, const void *b) {
-        uint32_t x = ((const struct jsondoc_dup *) a)->at, y = ((const struct jsondoc_dup *) b)->at;
+        uint32_t x = ((const struct pyjson_dup *) a)->at, y = ((const struct pyjson_dup *) b)->at;
         return x < y ? -1 : x > y;
 }
 
-int pyjson_scan(const char *buf, size_t len, size_t max_depth, struct pyjson_error *err, struct jsondoc *doc) {
+int pyjson_scan(const char *buf, size_t len, size_t max_depth, struct pyjson_error *err, struct pyjson_index *idx) {
         struct parser p = { .s = buf, .len = len, .discard = true };
         struct scan sc = { .p = &p };
         int r = 0;
@@ -1095,7 +1094,7 @@ int pyjson_scan(const char *buf, size_t len, size_t max_depth, struct pyjson_err
                 goto error;
         }
         skip_ws(&p);
-        doc->root = p.pos;
+        idx->root = p.pos;
 
         for (;;) {
                 /* expecting a value at p.pos */
@@ -1201,7 +1200,7 @@ done:
         /* Kept as long as the document: no room to spare (they grew by
          * doubling). A failed shrink leaves them as they are. */
         if (sc.n_dups < sc.cap_dups) {
-                struct jsondoc_dup *nd = reallocarray(sc.dups, sc.n_dups ? sc.n_dups : 1, sizeof *nd);
+                struct pyjson_dup *nd = reallocarray(sc.dups, sc.n_dups ? sc.n_dups : 1, sizeof *nd);
                 if (nd)
                         sc.dups = nd;
         }
@@ -1210,10 +1209,10 @@ done:
                 if (np)
                         sc.pairs = np;
         }
-        doc->dups = sc.dups;
-        doc->n_dups = sc.n_dups;
-        doc->pairs = sc.pairs;
-        doc->n_pairs = sc.n_pairs / 2;
+        idx->dups = sc.dups;
+        idx->n_dups = sc.n_dups;
+        idx->pairs = sc.pairs;
+        idx->n_pairs = sc.n_pairs / 2;
         free(sc.st);
         free(sc.cmp.p);
         free(p.sb.p);
