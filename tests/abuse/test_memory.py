@@ -6,10 +6,9 @@ A request waiting for a slot holds at most 4 x its body + 2 MiB above a
 minimal request, for the worst shapes of globals_dict at the payload cap
 (empty containers, one-character strings, small numbers, deep nesting, many
 keys, repeated keys, bytes that are not UTF-8, floats that print longer);
-interpreting the program's output (4 MB; 1 MB deeply nested, which is all
-the wrapper produces within the CPU limit) costs at most 4 x it + 2 MiB.
-The service under test has one slot, held by a sleeping execution, so each
-request measured waits in the queue."""
+test_memory_output.py holds interpreting the program's output to the same
+bound. The service under test has one slot, held by a sleeping execution,
+so each request measured waits in the queue."""
 import os
 import sys
 
@@ -24,7 +23,6 @@ AT_CAP = memshapes.FORM_CAP - 256  # globals text whose payload field stays unde
 
 QUEUED = [("multipart", s) for s in memshapes.SHAPES] + [("urlencoded", "empty-objects"),
                                                          ("urlencoded", "small-numbers")]
-OUTPUTS = ["empty-objects", "small-numbers", "deep-nesting", "many-keys"]
 
 
 @pytest.fixture(scope="module")
@@ -63,25 +61,3 @@ def test_waiting_request_holds_a_small_multiple_of_its_body(held, enc, shape):
     above = (cost["rss"] - base[enc]["rss"]) * 1024
     assert above <= 4 * blen + 2 * MIB, "%s %s: %d KiB above a minimal request for a %d-byte body (%.1fx)" % (
         enc, shape, above // 1024, blen, above / blen)
-
-
-@pytest.fixture(scope="module")
-def free_slot():
-    svc = memshapes.Service(int(os.environ.get("CJ_PORT", "8080")) + 14,
-                            {"max_concurrent_executions": 1, "queue_timeout_s": 120, "request_timeout_s": 30})
-    hwm, _, _ = memshapes.output_cost(svc, "small-numbers", 3, "out-base")
-    yield svc, hwm
-    svc.stop()
-    normal_request_ok()
-    assert_no_leftovers()
-
-
-@pytest.mark.parametrize("shape", OUTPUTS)
-def test_interpreting_output_holds_a_small_multiple_of_it(free_slot, shape):
-    svc, base_hwm = free_slot
-    size = memshapes.OUTPUT_MAX.get(shape, 4000000)
-    hwm, out_bytes, got = memshapes.output_cost(svc, shape, size, "out-" + shape)
-    assert got.startswith(b"HTTP/1.1 200 "), got
-    above = (hwm - base_hwm) * 1024
-    assert above <= 4 * out_bytes + 2 * MIB, "%s: %d KiB above a minimal answer for %d bytes of output (%.1fx)" % (
-        shape, above // 1024, out_bytes, above / out_bytes)
