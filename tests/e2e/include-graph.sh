@@ -56,8 +56,10 @@ else bad "includes: a cycle among: $loop"; fi
 
 objs=()
 [ -n "${top_builddir:-}" ] && objs=("$top_builddir"/src/codejaild_sabotage-*.o)
-if [ ${#objs[@]} -eq 0 ] || [ ! -f "${objs[0]}" ]; then
-        echo "SKIP calls: no objects in \$top_builddir/src (run from make check to see them)"
+if [ -z "${top_builddir:-}" ]; then
+        echo "SKIP calls: \$top_builddir unset (make check sets it)"
+elif [ ! -f "${objs[0]}" ]; then
+        bad "calls: no codejaild_sabotage-*.o in $top_builddir/src (the object names changed?)"
 else
         call_edges() {
                 local o b
