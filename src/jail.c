@@ -4,7 +4,7 @@
  * The privileged sequence (who runs each step, and why in this order):
  *
  *  instance split (privsep.c), before a byte of the request is read
- *   0. fork: the child, with no capability, no_new_privs, Landlock and
+ *   0. fork (unpriv.c): the child, with no capability, no_new_privs, Landlock and
  *      seccomp allowing only I/O on its fds, parses the request and the
  *      outcome; it hands this process a jail_request as an execmsg that
  *      is re-validated here (lengths, names, limits). From here on

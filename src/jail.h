@@ -77,7 +77,7 @@ enum jail_layer {
         LAYER_SELF_SCOPE = 1u << 16,   /* the service's own Landlock signal scope */
         LAYER_ROOT = 1u << 17,         /* the allow-list root: off = the host's tree in view */
         LAYER_ADMISSION = 1u << 18,    /* admission control (server.c, admit.c): no bound, no queue */
-        LAYER_PRIVSEP = 1u << 19,      /* the parsing side's drop (privsep.c): it keeps the parent's privileges */
+        LAYER_PRIVSEP = 1u << 19,      /* the parsing side's drop (unpriv.c): it keeps the parent's privileges */
 };
 unsigned jail_sabotaged_layers(void); /* 0 in production builds */
 

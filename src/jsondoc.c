@@ -21,10 +21,14 @@
 #define WALK_MAX_DEPTH 4096
 
 int jsondoc_parse(struct jsondoc *d, const char *text, size_t len, size_t max_depth, struct pyjson_error *err) {
-        *d = (struct jsondoc) { .text = text, .len = len };
-        int r = pyjson_scan(text ? text : "", len, max_depth, err, d);
-        if (r < 0)
+        struct pyjson_index idx;
+        int r = pyjson_scan(text ? text : "", len, max_depth, err, &idx);
+        if (r < 0) {
                 *d = (struct jsondoc) { 0 };
+                return r;
+        }
+        *d = (struct jsondoc) { .text = text, .len = len, .root = idx.root, .dups = idx.dups, .n_dups = idx.n_dups,
+                                .pairs = idx.pairs, .n_pairs = idx.n_pairs };
         return r;
 }
 
@@ -74,7 +78,7 @@ static size_t skip_string(const struct jsondoc *d, size_t i) {
         }
 }
 
-static const struct jsondoc_dup *find_dup(const struct jsondoc *d, size_t at) {
+static const struct pyjson_dup *find_dup(const struct jsondoc *d, size_t at) {
         size_t lo = 0, hi = d->n_dups;
 
         while (lo < hi) {
@@ -98,7 +102,7 @@ size_t jsondoc_skip(const struct jsondoc *d, size_t at) {
                 return skip_string(d, at);
         case '{':
         case '[': {
-                const struct jsondoc_dup *dup = t[at] == '{' ? find_dup(d, at) : NULL;
+                const struct pyjson_dup *dup = t[at] == '{' ? find_dup(d, at) : NULL;
                 if (dup)
                         return dup->end;
                 size_t depth = 0, i = at;

@@ -22,19 +22,12 @@
 
 #include "pyjson.h"
 
-/* An object that repeats a key: pairs[2*first ..] holds its distinct keys
- * in first-seen order, each as (offset of the key's string, offset of the
- * last value given for it). */
-struct jsondoc_dup {
-        uint32_t at, end; /* offsets of its '{' and past its '}' */
-        uint32_t first, n;
-};
-
 struct jsondoc {
         const char *text; /* borrowed: must outlive the document */
         size_t len;
+        /* pyjson_scan()'s index (pyjson.h) */
         size_t root;                /* offset of the root value */
-        struct jsondoc_dup *dups;   /* sorted by at */
+        struct pyjson_dup *dups;    /* sorted by at */
         size_t n_dups;
         uint32_t *pairs;
         size_t n_pairs;
@@ -73,7 +66,7 @@ size_t jsondoc_skip(const struct jsondoc *d, size_t at);
 struct jsondoc_iter {
         size_t pos;
         size_t value_end;
-        const struct jsondoc_dup *dup; /* the object repeats a key: read its pairs */
+        const struct pyjson_dup *dup; /* the object repeats a key: read its pairs */
         size_t i;
         bool object, done;
 };

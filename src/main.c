@@ -224,7 +224,10 @@ static int run(int argc, char **argv) {
                         config_free(cfg);
                         cfg = NULL;
                 }
-                r = server_run(cfg, cfg ? NULL : err);
+                /* Two processes from here: the request is read by one
+                 * that holds no capability (privsep.h). */
+                int fd = server_connection_fd();
+                r = fd < 0 ? fd : privsep_serve(cfg, cfg ? NULL : err, fd);
         }
         config_free(cfg);
         return r;

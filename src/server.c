@@ -73,7 +73,6 @@
 #include "log.h"
 #include "macro.h"
 #include "payload.h"
-#include "privsep.h"
 #include "pyjson.h"
 #include "safeexec.h"
 #include "sdproto.h"
@@ -540,6 +539,61 @@ static void reply_outcome(struct exchange *x, const struct safeexec_outcome *out
                          (unsigned long long) count.total, (unsigned long long) o->total);
 }
 
+/* The uploaded files, in form order: their field names (for the payload's
+ * python_path check) and what the jail writes under each name. 0 or
+ * -ENOMEM; x->n_files counted. */
+static int collect_files(struct exchange *x, const struct form *form, const char ***names_out,
+                         struct jail_file **files_out) {
+        for (size_t i = 0; i < form->n; i++)
+                x->n_files += form->items[i].is_file;
+        const char **names = calloc(x->n_files + 1, sizeof *names);
+        struct jail_file *files = calloc(x->n_files + 1, sizeof *files);
+        if (!names || !files) {
+                free(names);
+                free(files);
+                return -ENOMEM;
+        }
+        for (size_t i = 0, k = 0; i < form->n; i++)
+                if (form->items[i].is_file) {
+                        names[k] = form->items[i].name;
+                        /* codejail writes each file under its field name */
+                        files[k++] = (struct jail_file) {
+                                .name = form->items[i].name,
+                                .data = form->items[i].data,
+                                .len = form->items[i].len,
+                        };
+                }
+        *names_out = names;
+        *files_out = files;
+        return 0;
+}
+
+/* payload_parse() refused: its own answer, or ours when it could not work. */
+static void reply_payload_error(struct exchange *x, int r, const struct payload_error *perr) {
+        if (r == -EINVAL)
+                reply_error(x, perr->http_status ? perr->http_status : 400,
+                            perr->log_status ? perr->log_status : "invalid.payload", perr->message, NULL);
+        else {
+                snprintf(x->detail, sizeof x->detail, "validating the payload: %s", strerror(-r));
+                reply_error(x, 500, "http.internal_error", "Internal error", NULL);
+        }
+}
+
+/* What the log entry says of an execution that ran (sanitized copies: the
+ * label and the limit come from the privileged side's message). */
+static void record_execution(struct exchange *x, const struct safeexec_outcome *out) {
+        x->have_jail = true;
+        x->jail = (struct jail_result) {
+                .status = out->jail.status,
+                .uid = out->jail.uid,
+                .duration_ms = out->jail.duration_ms,
+                .cpu_ms = out->jail.cpu_ms,
+                .maxrss_kb = out->jail.maxrss_kb,
+        };
+        sanitize(x->jail.apparmor_label, sizeof x->jail.apparmor_label, out->jail.apparmor_label);
+        sanitize(x->limit_hit, sizeof x->limit_hit, out->jail.limit_hit);
+}
+
 static void handle_code_exec(struct exchange *x) {
         const struct config *cfg = x->cfg;
         _cleanup_(form_done) struct form form = { 0 };
@@ -587,35 +641,15 @@ static void handle_code_exec(struct exchange *x) {
                 return;
         }
 
-        for (size_t i = 0; i < form.n; i++)
-                x->n_files += form.items[i].is_file;
-        names = calloc(x->n_files + 1, sizeof *names);
-        files = calloc(x->n_files + 1, sizeof *files);
-        if (!names || !files) {
+        if (collect_files(x, &form, &names, &files) < 0) {
                 reply_error(x, 500, "http.internal_error", "Internal error", NULL);
                 return;
         }
-        for (size_t i = 0, k = 0; i < form.n; i++)
-                if (form.items[i].is_file) {
-                        names[k] = form.items[i].name;
-                        /* codejail writes each file under its field name */
-                        files[k++] = (struct jail_file) {
-                                .name = form.items[i].name,
-                                .data = form.items[i].data,
-                                .len = form.items[i].len,
-                        };
-                }
 
         /* 4..8 */
         r = payload_parse(field->data, field->len, (const char *const *) names, x->n_files, &p, &perr);
         if (r < 0) {
-                if (r == -EINVAL)
-                        reply_error(x, perr.http_status ? perr.http_status : 400,
-                                    perr.log_status ? perr.log_status : "invalid.payload", perr.message, NULL);
-                else {
-                        snprintf(x->detail, sizeof x->detail, "validating the payload: %s", strerror(-r));
-                        reply_error(x, 500, "http.internal_error", "Internal error", NULL);
-                }
+                reply_payload_error(x, r, &perr);
                 return;
         }
         x->have_payload = true;
@@ -642,16 +676,7 @@ static void handle_code_exec(struct exchange *x) {
                 payload_done(&p);
                 return;
         }
-        x->have_jail = true;
-        x->jail = (struct jail_result) {
-                .status = out.jail.status,
-                .uid = out.jail.uid,
-                .duration_ms = out.jail.duration_ms,
-                .cpu_ms = out.jail.cpu_ms,
-                .maxrss_kb = out.jail.maxrss_kb,
-        };
-        sanitize(x->jail.apparmor_label, sizeof x->jail.apparmor_label, out.jail.apparmor_label);
-        sanitize(x->limit_hit, sizeof x->limit_hit, out.jail.limit_hit);
+        record_execution(x, &out);
         x->outcome = &out;
         x->ticket = &ticket;
         reply_outcome(x, &out);
@@ -779,7 +804,7 @@ int server_handle_with(const struct config *cfg, const char *config_error, int f
         return 0;
 }
 
-int server_run(const struct config *cfg, const char *config_error) {
+int server_connection_fd(void) {
         int fd, n = sdproto_listen_fds();
 
         if (n < 0) {
@@ -806,7 +831,5 @@ int server_run(const struct config *cfg, const char *config_error) {
         int flags = fcntl(fd, F_GETFD);
         if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0)
                 return negative_errno();
-        /* Two processes from here: the request is read by one that holds
-         * no capability (privsep.h). */
-        return privsep_serve(cfg, config_error, fd);
+        return fd;
 }

@@ -148,7 +148,7 @@ else
 fi
 rm -rf "$V"
 
-# The parsing side of each instance (src/privsep.c) cannot open a log file
+# The parsing side of each instance (src/unpriv.c) cannot open a log file
 # after its drop: it was handed privsep-report.<pid> beforehand, empty
 # unless something was reported.
 find "$LOGS" -maxdepth 1 -name 'privsep-report.*' -empty -delete

@@ -24,6 +24,7 @@
 #include "conf.h"
 #include "http.h"
 #include "log.h"
+#include "privsep.h"
 #include "server.h"
 #include "slurp.h"
 
@@ -539,7 +540,9 @@ static void test_no_request(void **state) {
         config_free(c);
 }
 
-static void test_server_run_fds(void **state) {
+/* What main() does with the socket it was handed: found, made
+ * close-on-exec, served in two processes. */
+static void test_server_connection_fd(void **state) {
         /* no LISTEN_FDS and stdin not a socket: refused */
         int saved = dup(STDIN_FILENO);
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -550,7 +553,7 @@ static void test_server_run_fds(void **state) {
         FILE *tmp = tmpfile();
         int saved_err = dup(STDERR_FILENO);
         dup2(fileno(tmp), STDERR_FILENO);
-        assert_int_equal(server_run(NULL, NULL), -ENOTSOCK);
+        assert_int_equal(server_connection_fd(), -ENOTSOCK);
 
         /* inetd style: the connection on fd 0 */
         int sv[2];
@@ -560,7 +563,9 @@ static void test_server_run_fds(void **state) {
         shutdown(sv[0], SHUT_WR);
         dup2(sv[1], STDIN_FILENO);
         close(sv[1]);
-        assert_int_equal(server_run(NULL, "x"), 0);
+        assert_int_equal(server_connection_fd(), STDIN_FILENO);
+        assert_true(fcntl(STDIN_FILENO, F_GETFD) & FD_CLOEXEC);
+        assert_int_equal(privsep_serve(NULL, "x", STDIN_FILENO), 0);
         dup2(saved, STDIN_FILENO);
         close(saved);
         dup2(saved_err, STDERR_FILENO);
@@ -808,7 +813,7 @@ int main(void) {
                 cmocka_unit_test(test_chunked_and_expect),
                 cmocka_unit_test(test_bad_requests),
                 cmocka_unit_test(test_no_request),
-                cmocka_unit_test(test_server_run_fds),
+                cmocka_unit_test(test_server_connection_fd),
                 cmocka_unit_test(test_queue),
                 cmocka_unit_test(test_auth),
         };
