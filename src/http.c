@@ -649,13 +649,18 @@ const char *http_reason(int status) {
 
 int http_write_response(int fd, int status, const char *extra_headers, const char *body, size_t len,
                         bool head_only, uint64_t deadline_ns) {
+        return http_write_typed(fd, status, "application/json", extra_headers, body, len, head_only, deadline_ns);
+}
+
+int http_write_typed(int fd, int status, const char *content_type, const char *extra_headers, const char *body,
+                     size_t len, bool head_only, uint64_t deadline_ns) {
         char head[512];
         int k = snprintf(head, sizeof head,
                          "HTTP/1.1 %03d %s\r\n"
-                         "Content-Type: application/json\r\n"
+                         "Content-Type: %s\r\n"
                          "Content-Length: %zu\r\n"
                          "Connection: close\r\n",
-                         status, http_reason(status), len);
+                         status, http_reason(status), content_type, len);
         if (k < 0 || (size_t) k >= sizeof head)
                 return -EINVAL;
         struct iovec iov[4] = {

@@ -76,6 +76,10 @@ const char *http_reason(int status);
 int http_write_response(int fd, int status, const char *extra_headers, const char *body, size_t len,
                         bool head_only, uint64_t deadline_ns);
 
+/* The same with another Content-Type (GET /metrics). */
+int http_write_typed(int fd, int status, const char *content_type, const char *extra_headers, const char *body,
+                     size_t len, bool head_only, uint64_t deadline_ns);
+
 /* {"error": "<message>"} serialized like Python's json.dumps (ensure_ascii;
  * "generalized UTF-8" lone surrogates become \udXXX). Returns a malloc'd
  * string (length in *len_out) or NULL on ENOMEM. */
