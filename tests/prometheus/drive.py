@@ -45,6 +45,9 @@ failures = 0
 passes = 0
 
 
+T0 = time.time()
+
+
 def ok(what):
     global passes
     passes += 1
@@ -54,7 +57,11 @@ def ok(what):
 def bad(what):
     global failures
     failures += 1
-    print(f"FAIL {what}", flush=True)
+    print(f"FAIL {what} [{time.time() - T0:.2f} s into the run]", flush=True)
+
+
+def note(what):
+    print(f"     {what} [{time.time() - T0:.2f} s]", flush=True)
 
 
 def check(cond, what):
@@ -257,12 +264,15 @@ def main():
     res = {}
     a = threading.Thread(target=lambda: res.update(a=send(request_bytes("import time\ntime.sleep(6)", context="long"))))
     a.start()
+    note("the long execution sent")
     wait_for(lambda: scalar("codejail_executions_running") == 1, "codejail_executions_running 1 while it runs")
     b = threading.Thread(target=lambda: res.update(b=send(request_bytes("x = x + 1"))))
     b.start()
     c = connect_and_send(request_bytes("x = x + 1"))
+    note(f"two more requests sent (the second from port {c.getsockname()[1]})")
     time.sleep(2)  # both wait at least two scrapes long
     reset(c)
+    note("the second reset")
     b.join()
     a.join()
     check(res["b"][0] == 503 and "busy" in res["b"][1], f"queue timeout: 503 ({res['b'][0]})")

@@ -111,8 +111,12 @@ CJ_PROM=http://127.0.0.1:$PROM CJ_BASE=http://127.0.0.1:$PORT CJ_SA_PID=$SA CJ_S
 rc=$?
 set -e
 if [ $rc != 0 ]; then
+        # Kept beside the binary (the private /tmp goes with this namespace).
+        keep=$(dirname "$CODEJAILD")/prometheus-tier-logs
+        rm -rf "$keep" && mkdir -p "$keep" && cp "$T"/*.log "$T"/*.json "$T"/*.yml "$keep"/ 2>/dev/null || true
         echo "-- prometheus log"; tail -n 20 "$T/prometheus.log"
-        echo "-- service log"; tail -n 30 "$T/service.log"
+        echo "-- the service's log entries but the scrapes' (all in $keep)"
+        grep '^codejail: ' "$T/service.log" | grep -v ' /metrics -> ' | cut -c1-400
 fi
 echo "prometheus tier: $(($(date +%s) - t0)) s"
 exit $rc
