@@ -235,14 +235,14 @@ static void probe_service(json_t *checks, bool *all, pid_t outsider) {
         const char *ns_what = "unshare(CLONE_NEWCGROUP)";
         if (e == EPERM) {
                 ns_what = "unshare(CLONE_NEWUSER)";
-                pid_t c = fork();
-                if (c == 0)
+                pid_t child = fork();
+                if (child == 0)
                         _exit(unshare(CLONE_NEWUSER) < 0 ? errno & 0xff : 0);
                 int cs = 0;
-                if (c > 0)
-                        while (waitpid(c, &cs, 0) < 0 && errno == EINTR)
+                if (child > 0)
+                        while (waitpid(child, &cs, 0) < 0 && errno == EINTR)
                                 ;
-                e = c < 0 ? errno : WIFEXITED(cs) ? WEXITSTATUS(cs) : EINTR;
+                e = child < 0 ? errno : WIFEXITED(cs) ? WEXITSTATUS(cs) : EINTR;
         }
         add_errno_check(checks, all, "service_seccomp_namespaces", ns_what, e, EPERM, "created");
 

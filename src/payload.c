@@ -191,7 +191,9 @@ int payload_parse(const char *text, size_t len, const char *const *file_names, s
                                          ? json_array_size(json_object_get(root, "python_path"))
                                          : 0,
                 .limits_context = json_string_value(json_object_get(root, "limit_overrides_context")),
+                .limits_context_len = json_string_length(json_object_get(root, "limit_overrides_context")),
                 .slug = json_string_value(json_object_get(root, "slug")),
+                .slug_len = json_string_length(json_object_get(root, "slug")),
                 .unsafely = false,
         };
         return 0;

@@ -18,8 +18,10 @@ struct payload {
         size_t code_len;
         json_t *globals;       /* borrowed: the globals_dict object */
         size_t n_python_path;  /* entries of python_path (all 'python_lib.zip') */
-        const char *limits_context; /* borrowed or NULL */
-        const char *slug;           /* borrowed or NULL */
+        const char *limits_context; /* borrowed or NULL; its bytes may hold a NUL */
+        size_t limits_context_len;
+        const char *slug;           /* borrowed or NULL; its bytes may hold a NUL */
+        size_t slug_len;
         bool unsafely;
 };
 
