@@ -68,6 +68,7 @@ JSON
         { cat "$T/selfcheck.out"; fail "selfcheck"; }
 systemd-socket-activate -l "127.0.0.1:$PORT" -a "$CODEJAILD" --config "$T/config.json" 2>>"$T/service.log" &
 SA=$!
+disown $SA  # drive.py kills it last: no job report
 for _ in $(seq 100); do ss -Hltn "sport = :$PORT" | grep -q . && break; sleep 0.05; done
 
 # A real exposition, checked by promtool (format and lint) before any
@@ -100,7 +101,7 @@ promtool check config "$T/prometheus.yml" >"$T/check-config.out" 2>&1 ||
 prometheus --config.file="$T/prometheus.yml" --storage.tsdb.path="$T/tsdb" \
         --web.listen-address="127.0.0.1:$PROM" --log.level=warn >"$T/prometheus.log" 2>&1 &
 PROM_PID=$!
-trap 'kill $PROM_PID 2>/dev/null; kill -KILL $SA 2>/dev/null; true' EXIT
+trap 'kill $PROM_PID 2>/dev/null || true; kill -KILL $SA 2>/dev/null || true' EXIT
 for _ in $(seq 200); do curl -sf "http://127.0.0.1:$PROM/-/ready" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$PROM/-/ready" >/dev/null || { cat "$T/prometheus.log"; fail "prometheus did not start"; }
 echo "ok   prometheus $(prometheus --version 2>&1 | awk 'NR == 1 { print $3 }') scraping 127.0.0.1:$PORT/metrics every 1 s"
