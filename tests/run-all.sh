@@ -102,7 +102,7 @@ tier abuse "$TOP/tests/abuse/run.sh" -q
 tier soak "$TOP/tests/soak/run.sh"
 # The metrics scraped by Debian's prometheus (the shipped scrape config and
 # alerting rules): a known mix of requests, kill -9 mid-request, each
-# alert's condition produced; checked through its HTTP API (~1.5 min).
+# alert's condition produced; checked through its HTTP API (~30 s).
 tier prometheus "$TOP/tests/prometheus/run.sh"
 tier sanitize env SAN_BUILD="$BUILD-san" PLAIN_BUILD="$BUILD" "$TOP/tests/sanitize.sh"
 tier fuzz-smoke env BUILD_FUZZ="$BUILD-fuzz" "$TOP/tests/fuzz/smoke.sh" 30

@@ -168,6 +168,37 @@ def instance_of(client):
     return []
 
 
+def kill_instances(tops):
+    """kill -9 of whole instances, as a crash would: stopped first, every
+    descendant included (one forked meanwhile too), then killed. Killed one
+    by one instead, a survivor -- the parsing child in the moment between
+    its parent's fds closing and PR_SET_PDEATHSIG, a parent whose jail just
+    died -- could still answer, and be counted."""
+    stopped = set()
+    while True:
+        kids = children_of()
+        tree, todo = [], list(tops)
+        while todo:
+            pid = todo.pop()
+            tree.append(pid)
+            todo += kids.get(pid, [])
+        new = [pid for pid in tree if pid not in stopped]
+        if not new:
+            break
+        for pid in new:
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+            stopped.add(pid)
+    for pid in stopped:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return sorted(stopped)
+
+
 # ---- Prometheus ----
 
 def prom(path, **params):
@@ -188,6 +219,11 @@ def query(expr, at=None):
 def scalar(expr, at=None):
     r = query(expr, at)
     return float(r[0]["value"][1]) if r else None
+
+
+def scraped_since(expr, t):
+    """expr holds in a scrape that began after t (not an older sample)."""
+    return bool(query(f'({expr}) and on() (timestamp(up{{job="codejail"}}) > {t:.3f})'))
 
 
 def wait_for(fn, what, timeout=20):
@@ -262,10 +298,12 @@ def main():
     # The queue: one execution holds the only slot; one waiter times out,
     # one resets its connection while it waits.
     res = {}
+    sent = time.time()
     a = threading.Thread(target=lambda: res.update(a=send(request_bytes("import time\ntime.sleep(6)", context="long"))))
     a.start()
     note("the long execution sent")
-    wait_for(lambda: scalar("codejail_executions_running") == 1, "codejail_executions_running 1 while it runs")
+    wait_for(lambda: scraped_since("codejail_executions_running == 1", sent),
+             "codejail_executions_running 1 while it runs")
     b = threading.Thread(target=lambda: res.update(b=send(request_bytes("x = x + 1"))))
     b.start()
     c = connect_and_send(request_bytes("x = x + 1"))
@@ -286,19 +324,20 @@ def main():
     time.sleep(0.3)
     reset(s)
     time.sleep(1.5)
+    idle = "(codejail_executions_running == 0) and on() (codejail_executions_waiting == 0)"
+    t = time.time()
+    wait_for(lambda: scraped_since(idle, t), "no execution running or waiting")
 
     # kill -9 of two instances mid-request: one running, one waiting.
+    sent = time.time()
     k1 = connect_and_send(request_bytes("import time\ntime.sleep(6)", context="long"))
-    wait_for(lambda: scalar("codejail_executions_running") == 1, "the execution to be killed is running")
+    wait_for(lambda: scraped_since("codejail_executions_running == 1", sent), "the execution to be killed is running")
+    sent = time.time()
     k2 = connect_and_send(request_bytes("x = x + 1"))
-    wait_for(lambda: scalar("codejail_executions_waiting") == 1, "the request to be killed is waiting")
-    victims = instance_of(k1) + instance_of(k2)
+    wait_for(lambda: scraped_since("codejail_executions_waiting == 1", sent), "the request to be killed is waiting")
+    victims = kill_instances(instance_of(k1)[:1] + instance_of(k2)[:1])
+    killed = time.time()
     check(len(victims) >= 4, f"the two instances' processes found ({len(victims)})")
-    for pid in victims:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     for k in (k1, k2):
         k.settimeout(10)
         try:
@@ -307,7 +346,7 @@ def main():
             gone = True
         check(gone, "the killed instance's client sees its connection end without an answer")
         k.close()
-    wait_for(lambda: scalar("codejail_executions_running") == 0 and scalar("codejail_executions_waiting") == 0,
+    wait_for(lambda: scraped_since(idle, killed),
              "running and waiting back to 0 after kill -9 (the kernel released their locks)")
 
     # The selfcheck fails: health.json says FAILED; code-exec answers 500.

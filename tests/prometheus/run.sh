@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# The metrics against the real thing (tier "prometheus", ~1.5 min): Debian's
+# The metrics against the real thing (tier "prometheus", ~30 s): Debian's
 # prometheus scrapes codejaild's GET /metrics, configured from the shipped
 # units/prometheus/prometheus-codejail.yml and evaluating the shipped
 # units/prometheus/codejail-alerts.yml, all inside fresh network (loopback
