@@ -82,6 +82,7 @@ int config_new_default(struct config **ret) {
          * ~40 s), short of RuntimeMaxSec=120 with request_timeout_s and
          * REALTIME on top. */
         c->queue_timeout_s = 60;
+        c->metrics_route = true;
         c->jwt.algorithms = AUTH_ALGS_ALL;
         /* Only the operator's registered service client: a token the LMS
          * minted for a person (its login cookie's) is refused. */
@@ -459,6 +460,8 @@ int config_parse(const char *text, size_t len, struct config **ret, char *err, s
                 int64_t x;
                 if (streq_safe(k, "enabled"))
                         r = get_bool(v, k, &c->enabled, err, errlen);
+                else if (streq_safe(k, "metrics_route"))
+                        r = get_bool(v, k, &c->metrics_route, err, errlen);
                 else if (streq_safe(k, "require_private_network"))
                         r = get_bool(v, k, &c->require_private_network, err, errlen);
                 else if (streq_safe(k, "python_bin"))

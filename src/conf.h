@@ -52,6 +52,9 @@ struct config {
          * wait for one before it is answered 503. */
         unsigned max_concurrent_executions;
         int queue_timeout_s;
+        /* GET /metrics on the service's port (src/metrics.h); the counters
+         * are kept either way. */
+        bool metrics_route;
         /* Authentication of the caller (issue 18, src/auth.h): on when
          * jwt_jwks_file is set; config_load reads the key set into
          * jwt.keys before the instance hardens itself. */

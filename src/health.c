@@ -766,14 +766,22 @@ int health_selfcheck(const struct config *cfg) {
                 run_probe(cfg, &probes[i], checks, &all);
         run_root_probe(cfg, checks, &all);
         json_t *modules = run_module_probes(cfg, checks, &all);
+        /* The interpreter's version, as executions see it (build info of
+         * GET /metrics): python_bin may be a virtualenv's. */
+        static const struct probe python = { "sandbox_python_version",
+                                             "import sys\nr = 'version %d.%d.%d' % sys.version_info[:3]\ndel sys",
+                                             "version *" };
+        char python_version[64] = "";
+        run_probe_r(cfg, &python, checks, &all, python_version, sizeof python_version);
         json_t *layers = layers_report(cfg, checks, &all);
 
         time_t now = time(NULL);
         char iso[64];
         strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-        json_t *state = json_pack("{s:s, s:I, s:s, s:o, s:o, s:o, s:s}", "status", all ? "OK" : "FAILED", "timestamp",
-                                  (json_int_t)now, "time", iso, "layers", layers, "sandbox_modules", modules,
-                                  "checks", checks, "version", PACKAGE_VERSION);
+        json_t *state = json_pack("{s:s, s:I, s:s, s:o, s:o, s:o, s:s, s:s?}", "status", all ? "OK" : "FAILED",
+                                  "timestamp", (json_int_t)now, "time", iso, "layers", layers, "sandbox_modules",
+                                  modules, "checks", checks, "version", PACKAGE_VERSION, "python",
+                                  strncmp(python_version, "version ", 8) == 0 ? python_version + 8 : NULL);
         _cleanup_free_ char *text = json_dumps(state, JSON_INDENT(2));
         if (mkdir(cfg->state_dir, 0755) < 0 && errno != EEXIST)
                 r = negative_errno();

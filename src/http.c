@@ -661,18 +661,23 @@ const char *http_reason(int status) {
         }
 }
 
-int http_format_head(char *buf, size_t size, int status, const char *extra_headers, uint64_t content_length) {
+static int format_head(char *buf, size_t size, int status, const char *content_type, const char *extra_headers,
+                       uint64_t content_length) {
         int k = snprintf(buf, size,
                          "HTTP/1.1 %03d %s\r\n"
-                         "Content-Type: application/json\r\n"
+                         "Content-Type: %s\r\n"
                          "Content-Length: %llu\r\n"
                          "Connection: close\r\n"
                          "%s\r\n",
-                         status, http_reason(status), (unsigned long long) content_length,
+                         status, http_reason(status), content_type, (unsigned long long) content_length,
                          extra_headers ? extra_headers : "");
         if (k < 0 || (size_t) k >= size)
                 return -EINVAL;
         return k;
+}
+
+int http_format_head(char *buf, size_t size, int status, const char *extra_headers, uint64_t content_length) {
+        return format_head(buf, size, status, "application/json", extra_headers, content_length);
 }
 
 int http_write_parts(int fd, const struct iovec *parts, size_t n, uint64_t deadline_ns,
@@ -684,10 +689,10 @@ int http_write_parts(int fd, const struct iovec *parts, size_t n, uint64_t deadl
         return send_all_hooked(fd, iov, n, deadline_ns, hook);
 }
 
-int http_write_response(int fd, int status, const char *extra_headers, const char *body, size_t len,
-                        bool head_only, uint64_t deadline_ns) {
+int http_write_typed(int fd, int status, const char *content_type, const char *extra_headers, const char *body,
+                     size_t len, bool head_only, uint64_t deadline_ns) {
         char head[1024];
-        int k = http_format_head(head, sizeof head, status, extra_headers, len);
+        int k = format_head(head, sizeof head, status, content_type, extra_headers, len);
         if (k < 0)
                 return k;
         struct iovec iov[2] = {
@@ -695,6 +700,11 @@ int http_write_response(int fd, int status, const char *extra_headers, const cha
                 { .iov_base = (void *) body, .iov_len = head_only || !body ? 0 : len },
         };
         return send_all(fd, iov, ELEMENTSOF(iov), deadline_ns);
+}
+
+int http_write_response(int fd, int status, const char *extra_headers, const char *body, size_t len,
+                        bool head_only, uint64_t deadline_ns) {
+        return http_write_typed(fd, status, "application/json", extra_headers, body, len, head_only, deadline_ns);
 }
 
 /* Decode one UTF-8 sequence, accepting encoded surrogates ("generalized

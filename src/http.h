@@ -93,6 +93,9 @@ struct http_on_block {
 struct iovec;
 int http_write_parts(int fd, const struct iovec *parts, size_t n, uint64_t deadline_ns,
                      const struct http_on_block *hook);
+/* The same with another Content-Type (GET /metrics). */
+int http_write_typed(int fd, int status, const char *content_type, const char *extra_headers, const char *body,
+                     size_t len, bool head_only, uint64_t deadline_ns);
 
 /* {"error": "<message>"} serialized like Python's json.dumps (ensure_ascii;
  * "generalized UTF-8" lone surrogates become \udXXX). Returns a malloc'd

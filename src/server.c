@@ -43,6 +43,8 @@
  *   auth.invalid               401: a token that does not pass auth_check()
  *                              (the reason is logged, never the token)
  *   health.ok / health.unavailable   GET/HEAD /health/ -> 200 / 503
+ *   metrics.ok / metrics.unavailable GET/HEAD /metrics -> 200 / 503 (no
+ *                              configuration, or no counters: metrics.c)
  *
  * Authentication (check 0 of README "API") runs from http.c's on_head hook:
  * once the head is in, before "100 Continue" and before a byte of the body
@@ -72,6 +74,7 @@
 #include "jsondoc.h"
 #include "log.h"
 #include "macro.h"
+#include "metrics.h"
 #include "payload.h"
 #include "pyjson.h"
 #include "safeexec.h"
@@ -106,6 +109,7 @@ struct exchange {
         bool head_only;
 
         int status; /* 0: nothing answered */
+        bool answer_lost; /* an answer was due and could not be written */
         const char *log_status;
         char detail[256];
 
@@ -234,6 +238,8 @@ int server_prepare(const struct config *cfg) {
         if (!cfg)
                 return 0;
         health_preload(cfg);
+        /* Its failure is answered by GET /metrics (metrics.unavailable). */
+        (void)metrics_open(cfg->state_dir, METRICS_INSTANCE);
         if (SABOTAGED(LAYER_ADMISSION) || admission_fd >= 0)
                 return 0;
         snprintf(lock_path, sizeof lock_path, "%s/admission.lock", cfg->state_dir);
@@ -253,7 +259,7 @@ static void log_exchange(struct exchange *x) {
                 sanitize(method, sizeof method, x->req.method);
                 sanitize(path, sizeof path, x->req.path);
         }
-        uint64_t ms = (http_now_ns() - x->t0) / 1000000;
+        uint64_t us = (http_now_ns() - x->t0) / 1000, ms = us / 1000;
 
         log_fieldf(&f[n++], "CODEJAIL_STATUS", "%s", x->log_status ? x->log_status : "unknown");
         log_fieldf(&f[n++], "REMOTE_ADDR", "%s", addr);
@@ -319,6 +325,19 @@ static void log_exchange(struct exchange *x) {
                                                         : LOG_LEVEL_INFO;
         log_struct(prio, f, n, "%s %s -> %d %s%s%s", method, path, x->status,
                    x->log_status ? x->log_status : "unknown", x->detail[0] ? ": " : "", x->detail);
+        /* The same outcome, into the host's counters (metrics.h). */
+        metrics_count(&(struct metrics_outcome){
+                .status = x->log_status,
+                .http_status = x->status,
+                .path = x->have_req ? x->req.path : NULL,
+                .request_us = us,
+                .queued = x->queued,
+                .queue_ms = x->queue_ms,
+                .executed = x->have_jail,
+                .execution_ms = x->jail.duration_ms,
+                .limit_hit = x->have_jail ? x->limit_hit : NULL,
+                .answer_lost = x->answer_lost,
+        });
 }
 
 /* The write deadline: a fresh budget, not what is left of the request's. */
@@ -336,6 +355,7 @@ static void reply_error(struct exchange *x, int status, const char *log_status, 
         x->log_status = log_status;
         int r = http_write_error(x->fd, status, message, extra_headers, x->head_only,
                                  write_deadline(x, request_timeout_s(x)));
+        x->answer_lost = r < 0;
         if (r < 0 && !x->detail[0])
                 snprintf(x->detail, sizeof x->detail, "writing the response: %s", strerror(-r));
 }
@@ -352,6 +372,27 @@ static void reply_json(struct exchange *x, int status, const char *log_status, c
         x->log_status = log_status;
         int r = http_write_response(x->fd, status, NULL, body, len, x->head_only,
                                     write_deadline(x, request_timeout_s(x)));
+        x->answer_lost = r < 0;
+        if (r < 0)
+                snprintf(x->detail, sizeof x->detail, "writing the response: %s", strerror(-r));
+}
+
+/* GET/HEAD /metrics: the host's counters and the state now (metrics.h). */
+static void handle_metrics(struct exchange *x) {
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        int r = x->cfg ? metrics_render(x->cfg, admission_fd, &text, &len) : -ENOENT;
+        if (r < 0) {
+                snprintf(x->detail, sizeof x->detail, "%s: %s",
+                         x->cfg ? "the counters in state_dir" : "no configuration", strerror(-r));
+                reply_error(x, 503, "metrics.unavailable", "Metrics unavailable", NULL);
+                return;
+        }
+        x->status = 200;
+        x->log_status = "metrics.ok";
+        r = http_write_typed(x->fd, 200, METRICS_CONTENT_TYPE, NULL, text, len, x->head_only,
+                             write_deadline(x, request_timeout_s(x)));
+        x->answer_lost = r < 0;
         if (r < 0)
                 snprintf(x->detail, sizeof x->detail, "writing the response: %s", strerror(-r));
 }
@@ -743,6 +784,12 @@ static void route(struct exchange *x) {
                 else
                         reply_error(x, 405, "http.method_not_allowed", "Method not allowed",
                                     "Allow: GET, HEAD\r\n");
+        } else if (strcmp(path, "/metrics") == 0 && (!x->cfg || x->cfg->metrics_route)) {
+                if (is_get || is_head)
+                        handle_metrics(x);
+                else
+                        reply_error(x, 405, "http.method_not_allowed", "Method not allowed",
+                                    "Allow: GET, HEAD\r\n");
         } else
                 reply_error(x, 404, "http.not_found", "Not found", NULL);
 }
@@ -789,6 +836,7 @@ int server_handle_with(const struct config *cfg, const char *config_error, int f
                 }
                 x.status = herr.status;
                 int w = http_write_error(fd, herr.status, herr.message, NULL, false, write_deadline(&x, REJECT_WRITE_S));
+                x.answer_lost = w < 0;
                 /* A slowloris gets no more of our time; others may still be
                  * sending a body we refused to read. */
                 if (w >= 0 && herr.status != 408)

@@ -35,6 +35,17 @@ else bad "README vs src/conf.c: $(diff <(echo "$code") <(echo "$readme") | grep 
 if [ "$code" = "$manpage" ]; then ok "codejail.json(5) keys = keys of src/conf.c"
 else bad "codejail.json(5) vs src/conf.c: $(diff <(echo "$code") <(echo "$manpage") | grep '^[<>]' | tr '\n' ' ')"; fi
 
+# The metrics count by CODEJAIL_STATUS (src/metrics.c's table, every other
+# value is "other"): the table and the statuses the README names are the
+# same set, so a status added to one is added to the other.
+prefixes='(http|invalid|disabled|error|queue|auth|health|executed|metrics)'
+table=$(sed -n '/status_rows\[\] = {/,/^};/p' "$top_srcdir/src/metrics.c" |
+        grep -oE '\{ "[a-z_.]+", [0-9]+ \}' | grep -oE '"[a-z_.]+"' | tr -d '"' | grep -v '^other$' | sort -u)
+named=$(grep -oE "\`$prefixes\.[a-z_.]*[a-z_]\`" "$top_srcdir/README.md" | tr -d '`' | grep -vx 'health\.json' | sort -u)
+[ -n "$table" ] || bad "no statuses found in src/metrics.c"
+if [ "$table" = "$named" ]; then ok "statuses counted by src/metrics.c = statuses the README names ($(echo $table | wc -w))"
+else bad "src/metrics.c vs README statuses: $(diff <(echo "$table") <(echo "$named") | grep '^[<>]' | tr '\n' ' ')"; fi
+
 # The README's errno table is api_tests/write_errno.py's, which the api_tests
 # assert (ours) and tests/upstream/errno_upstream.py measures (upstream).
 want=$(/usr/bin/python3 "$top_srcdir/api_tests/write_errno.py" --markdown)

@@ -26,11 +26,14 @@
 #      codejail.socket stays active and the next request is answered;
 #  10. after its own purge, the package's autopkgtest (debian/tests) by
 #      autopkgtest's null runner in the container (lib.sh cj_autopkgtest);
-#  11. every request's cost bounded (issue 24): worst-shape bodies at the
+#  11. every request's cost bounded: worst-shape bodies at the
 #      form-data cap from 64 connections and 16 clients that never read,
 #      while 8 LMS-like clients are all answered correctly within 3.5 s;
 #      the instances' peak memory within the slice's budget for a 2 GiB
 #      host, in codejail.slice, no OOM kill, the listener active after.
+#  12. GET /metrics of the installed units: promtool check metrics, the
+#      executions counted as the journal has them, the counters' file 0600
+#      of the service user.
 # Needs root, debootstrap, systemd-container, debhelper (installed when
 # missing). The Debian tree is cached in $CODEJAIL_TEST_CACHE (default
 # /var/cache/codejail-test, never the repository); each run boots a
@@ -350,6 +353,41 @@ in_ct journalctl -t codejail -o json --no-pager >"$WORK/journal.json"
 in_ct journalctl -b -o short-precise --no-pager >"$WORK/journal-full.log"
 /usr/bin/python3 "$HERE/journal_check.py" "$WORK/journal.json" "$accepted" "$(in_ct id -u codejail)" ||
         fail "journal checks"
+
+# ---- 12. metrics: GET /metrics of the installed units --------------------------
+# The counters under the real units (the service user, /run/codejail-service,
+# the unit's sandboxing): a Prometheus exposition promtool accepts, and the
+# executions counted exactly as the journal read above has them (the
+# unhealthy socket, with its own state_dir, executes nothing).
+code=$(curl -s -D "$WORK/metrics.head" -o "$WORK/metrics.txt" -w '%{http_code}' --max-time 10 "$BASE_URL/metrics" || true)
+if [ "$code" != 200 ] || ! grep -qi '^content-type: text/plain; version=0.0.4; charset=utf-8' "$WORK/metrics.head"; then
+        fail "GET /metrics: $code $(grep -i '^content-type' "$WORK/metrics.head" 2>/dev/null)"
+elif ! promtool check metrics <"$WORK/metrics.txt" >"$WORK/metrics-check.out" 2>&1; then
+        fail "promtool check metrics on the installed service's /metrics: $(head -3 "$WORK/metrics-check.out")"
+elif ! /usr/bin/python3 - "$WORK/journal.json" "$WORK/metrics.txt" <<'PY'
+import collections, json, re, sys
+journal = collections.Counter()
+for line in open(sys.argv[1]):
+    journal[json.loads(line).get("CODEJAIL_STATUS")] += 1
+counted = collections.Counter()
+for m in re.finditer(r'^codejail_requests_total\{code="[^"]+",status="([^"]+)"\} (\d+)$', open(sys.argv[2]).read(), re.M):
+    counted[m.group(1)] += int(m.group(2))
+text = open(sys.argv[2]).read()
+bad = [f"{s}: journal {journal[s]}, counted {counted[s]}" for s in ("executed.success", "executed.error")
+       if journal[s] != counted[s]]
+if not journal["executed.success"] or not re.search(r"^codejail_healthy 1$", text, re.M):
+    bad.append(f"no execution in the journal, or not healthy ({journal['executed.success']})")
+print("; ".join(bad) or f"executed.success {counted['executed.success']}, executed.error {counted['executed.error']}: as the journal")
+sys.exit(1 if bad else 0)
+PY
+then
+        fail "/metrics against the journal"
+else
+        say "/metrics 200, promtool check metrics clean, $(grep -c '^codejail_' "$WORK/metrics.txt") series"
+fi
+metrics_file=$(in_ct sh -c 'stat -c "%U %a" /run/codejail-service/metrics.*' 2>&1 || true)
+[ "$metrics_file" = "codejail 600" ] && say "/run/codejail-service/metrics.*: $metrics_file" ||
+        fail "the counters' file in /run/codejail-service: '$metrics_file' (want: codejail 600)"
 
 # ---- 9. bursts (issue 12) --------------------------------------------------------------
 # After the journal checks: connections systemd drops past MaxConnections are

@@ -24,6 +24,7 @@
 #include "conf.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "privsep.h"
 #include "server.h"
 #include "slurp.h"
@@ -330,6 +331,53 @@ static void test_health(void **state) {
         assert_int_equal(res.status, 200);
         assert_string_equal(res.body, "");
         assert_true(strtoul(strstr(res.resp, "Content-Length: ") + 16, NULL, 10) > 20);
+        result_done(&res);
+        config_free(c);
+}
+
+/* GET/HEAD /metrics: 503 without counters or configuration, 404 when
+ * metrics_route is off, else the exposition, which counts itself. */
+static void test_metrics_route(void **state) {
+        struct config *c = new_config(true, true);
+        struct result res;
+        serve(c, NULL, SEND_AND_SHUT, S("GET /metrics HTTP/1.1\r\n\r\n"), 0, &res);
+        check_answer(&res, 503, "{\"error\": \"Metrics unavailable\"}", "metrics.unavailable");
+        result_done(&res);
+        serve(NULL, "broken", SEND_AND_SHUT, S("GET /metrics HTTP/1.1\r\n\r\n"), 0, &res);
+        check_answer(&res, 503, NULL, "metrics.unavailable");
+        result_done(&res);
+
+        assert_int_equal(metrics_open(state_dir, METRICS_INSTANCE), 0);
+        c->metrics_route = false;
+        serve(c, NULL, SEND_AND_SHUT, S("GET /metrics HTTP/1.1\r\n\r\n"), 0, &res);
+        check_answer(&res, 404, NULL, "http.not_found");
+        result_done(&res);
+        c->metrics_route = true;
+        serve(c, NULL, SEND_AND_SHUT, S("POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), 0, &res);
+        check_answer(&res, 405, NULL, "http.method_not_allowed");
+        assert_non_null(strstr(res.resp, "\r\nAllow: GET, HEAD\r\n"));
+        result_done(&res);
+
+        long long before = -1, after = -1;
+        for (int i = 0; i < 2; i++) {
+                serve(c, NULL, SEND_AND_SHUT, S("GET /metrics HTTP/1.1\r\n\r\n"), 0, &res);
+                assert_int_equal(res.status, 200);
+                assert_non_null(strstr(res.resp, "\r\nContent-Type: " METRICS_CONTENT_TYPE "\r\n"));
+                assert_non_null(strstr(res.resp, "\r\nConnection: close\r\n"));
+                size_t cl = (size_t)strtoul(strstr(res.resp, "\r\nContent-Length: ") + 18, NULL, 10);
+                assert_int_equal(cl, strlen(res.body));
+                assert_int_equal(res.log_entries, 1);
+                assert_non_null(strstr(res.log, "CODEJAIL_STATUS=metrics.ok "));
+                const char *p = strstr(res.body, "codejail_requests_total{code=\"200\",status=\"metrics.ok\"} ");
+                assert_non_null(p);
+                *(i ? &after : &before) = strtoll(p + strlen("codejail_requests_total{code=\"200\",status=\"metrics.ok\"} "), NULL, 10);
+                result_done(&res);
+        }
+        assert_int_equal(after, before + 1);
+        serve(c, NULL, SEND_AND_SHUT, S("HEAD /metrics HTTP/1.1\r\n\r\n"), 0, &res);
+        assert_int_equal(res.status, 200);
+        assert_string_equal(res.body, "");
+        assert_true(strtoul(strstr(res.resp, "Content-Length: ") + 16, NULL, 10) > 1000);
         result_done(&res);
         config_free(c);
 }
@@ -806,6 +854,7 @@ int main(void) {
                 cmocka_unit_test(test_no_config),
                 cmocka_unit_test(test_unhealthy),
                 cmocka_unit_test(test_health),
+                cmocka_unit_test(test_metrics_route),
                 cmocka_unit_test(test_media_type_and_form),
                 cmocka_unit_test(test_form_data_cap), cmocka_unit_test(test_body_cap),
                 cmocka_unit_test(test_header_cap),
