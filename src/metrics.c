@@ -57,6 +57,7 @@ static const struct status_row {
         { "invalid.files", 400 },
         { "invalid.unsafely", 400 },
         { "invalid.form", 400 },
+        { "invalid.form_too_large", 400 },
         { "auth.missing", 401 },
         { "auth.invalid", 401 },
         { "queue.timeout", 503 },
