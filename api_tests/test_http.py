@@ -116,6 +116,31 @@ def test_support_415(http_base, ctype):
     assert "error" in r.json()
 
 
+# Django's DATA_UPLOAD_MAX_MEMORY_SIZE, which upstream keeps at its default:
+# the form fields other than files, each counted as value + name + 2 bytes.
+FORM_DATA_CAP = 2621440
+
+
+@pytest.mark.parametrize("over", [0, 1])
+def test_support_form_data_cap(http_base, over):
+    """Upstream answers RequestDataTooBig with Django's 400 page; here the
+    same status and the page's text, as JSON. python_lib.zip does not count.
+    At the cap exactly, the request runs."""
+    pad = FORM_DATA_CAP - len("payload") - 2 - len(json.dumps({"code": "x = 1", "globals_dict": {"s": ""}}))
+    payload = json.dumps({"code": "x = 1", "globals_dict": {"s": "a" * (pad + over)}})
+    assert len(payload) + len("payload") + 2 == FORM_DATA_CAP + over
+    r = requests.post(http_base + CODE_EXEC_PATH, data={"payload": payload},
+                      files={"python_lib.zip": ("python_lib.zip", b"z" * 100000)},
+                      headers=auth_headers(), timeout=HTTP_TIMEOUT)
+    check_http_headers(r)
+    if over:
+        assert r.status_code == 400, r.text[:200]
+        assert r.json() == {"error": "Bad Request (400)"}
+    else:
+        assert r.status_code == 200, r.text[:200]
+        assert r.json()["globals_dict"]["x"] == 1
+
+
 def test_support_413_declared_length(http_base):
     req = (f"POST {CODE_EXEC_PATH} HTTP/1.1\r\nHost: {host_of(http_base)}\r\n{auth_line()}"
            "Content-Type: application/x-www-form-urlencoded\r\n"

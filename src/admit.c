@@ -92,6 +92,7 @@ static void unlock_byte(int fd, off_t offset) {
 struct waiter {
         bool armed, async;
         int client_fd, client_flags;
+        off_t wait_byte; /* held while waiting (admit_count), or -1 */
         uint64_t since; /* when the wait began */
         struct sigaction old_alrm, old_io;
         struct itimerval old_timer;
@@ -177,6 +178,32 @@ static int arm(struct waiter *w, uint64_t deadline) {
         return 0;
 }
 
+/* From here on the request waits: it holds a byte of its own among the
+ * waiters' (the first free one from a varying start, so a long queue does
+ * not make every newcomer try the same taken ones), for admit_count() to
+ * count. None free: it waits uncounted. */
+static void mark_waiting(int fd, struct waiter *w) {
+        if (w->wait_byte >= 0)
+                return;
+        unsigned start = (unsigned)(now_ns() / 1000) % ADMIT_MAX_WAITERS;
+        for (unsigned i = 0; i < ADMIT_MAX_WAITERS; i++) {
+                off_t b = ADMIT_WAIT_BASE + (off_t)((start + i) % ADMIT_MAX_WAITERS);
+                int r = lock_byte(fd, b, false);
+                if (r == 0) {
+                        w->wait_byte = b;
+                        return;
+                }
+                if (r != -EAGAIN)
+                        return;
+        }
+}
+
+static void unmark_waiting(int fd, struct waiter *w) {
+        if (w->wait_byte >= 0)
+                unlock_byte(fd, w->wait_byte);
+        w->wait_byte = -1;
+}
+
 /* Sleep in the kernel's queue for the turnstile. */
 static int queue_for_turnstile(int fd, uint64_t deadline, struct waiter *w) {
         for (;;) {
@@ -208,6 +235,7 @@ static int take_slot(int fd, unsigned slots, uint64_t deadline, struct waiter *w
                 uint64_t now = now_ns();
                 if (now >= deadline)
                         return -ETIMEDOUT;
+                mark_waiting(fd, w);
                 uint64_t left = (deadline - now + MS - 1) / MS; /* rounded up: never early */
                 int ms = left < ADMIT_POLL_MS ? (int)left : ADMIT_POLL_MS;
                 struct pollfd p = { .fd = w->client_fd, .events = POLLRDHUP };
@@ -234,7 +262,7 @@ int admit_enter_fd(int lock_fd, unsigned slots, uint64_t timeout_ms, int client_
                    uint64_t *waited_ms) {
         _cleanup_close_ int fd = lock_fd;
         uint64_t t0 = now_ns(), deadline = t0 + timeout_ms * MS;
-        struct waiter w = { .client_fd = -1, .since = t0 };
+        struct waiter w = { .client_fd = -1, .wait_byte = -1, .since = t0 };
         int slot = -1, r;
 
         *waited_ms = 0;
@@ -252,20 +280,65 @@ int admit_enter_fd(int lock_fd, unsigned slots, uint64_t timeout_ms, int client_
         if (r == -EAGAIN) {
                 if (timeout_ms == 0)
                         r = -ETIMEDOUT;
-                else if ((r = arm(&w, deadline)) >= 0)
+                else if ((r = arm(&w, deadline)) >= 0) {
+                        mark_waiting(fd, &w);
                         r = queue_for_turnstile(fd, deadline, &w);
+                }
         }
         if (r >= 0) {
                 r = take_slot(fd, slots, deadline, &w, &slot);
                 /* Wakes the next in line (only it). */
                 unlock_byte(fd, ADMIT_TURNSTILE_OFFSET);
         }
+        unmark_waiting(fd, &w);
         disarm(&w);
         *waited_ms = (now_ns() - t0) / MS;
         if (r < 0)
                 return r;
         ticket->fd = TAKE_FD(fd);
         ticket->slot = slot;
+        return 0;
+}
+
+/* Bytes of [start, end) write-locked by other open file descriptions:
+ * F_OFD_GETLK names one lock in the range (not necessarily the first), so
+ * count it and look on both sides of it, the smaller side by recursion
+ * (depth O(log n)). One query per lock plus one per empty side. */
+static int count_locked(int fd, off_t start, off_t end, unsigned *n) {
+        while (start < end) {
+                struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = start, .l_len = end - start };
+                if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+                        return negative_errno();
+                if (fl.l_type == F_UNLCK)
+                        return 0;
+                off_t lo = fl.l_start > start ? fl.l_start : start;
+                off_t hi = fl.l_len == 0 || fl.l_start + fl.l_len > end ? end : fl.l_start + fl.l_len;
+                if (hi <= lo)
+                        return -EIO; /* the kernel named a lock outside the range */
+                *n += (unsigned)(hi - lo);
+                int r;
+                if (lo - start <= end - hi) {
+                        if ((r = count_locked(fd, start, lo, n)) < 0)
+                                return r;
+                        start = hi;
+                } else {
+                        if ((r = count_locked(fd, hi, end, n)) < 0)
+                                return r;
+                        end = lo;
+                }
+        }
+        return 0;
+}
+
+int admit_count(int lock_fd, unsigned *running, unsigned *waiting) {
+        unsigned run = 0, wait = 0;
+        int r = count_locked(lock_fd, ADMIT_SLOT_BASE, ADMIT_SLOT_BASE + ADMIT_MAX_SLOTS, &run);
+        if (r >= 0)
+                r = count_locked(lock_fd, ADMIT_WAIT_BASE, ADMIT_WAIT_BASE + ADMIT_MAX_WAITERS, &wait);
+        if (r < 0)
+                return r;
+        *running = run;
+        *waiting = wait;
         return 0;
 }
 

@@ -21,6 +21,12 @@
 #define ADMIT_TURNSTILE_OFFSET 0
 #define ADMIT_SLOT_BASE 4096
 #define ADMIT_MAX_SLOTS 1024
+/* A request that cannot go straight to a slot holds one byte of
+ * ADMIT_WAIT_BASE + [0, ADMIT_MAX_WAITERS) while it waits, so the queue's
+ * length is the kernel's to tell (admit_count); past that many it waits
+ * uncounted. */
+#define ADMIT_WAIT_BASE 8192
+#define ADMIT_MAX_WAITERS 4096
 
 struct admit_ticket {
         int fd;   /* the lock file's open file description; -1: no slot */
@@ -50,6 +56,12 @@ int admit_enter(const char *lock_path, unsigned slots, uint64_t timeout_ms, int 
 int admit_open(const char *lock_path);
 int admit_enter_fd(int lock_fd, unsigned slots, uint64_t timeout_ms, int client_fd, struct admit_ticket *ticket,
                    uint64_t *waited_ms);
+
+/* Slots held and requests waiting now, read from the kernel's locks on
+ * the lock file (lock_fd: its own open file description, holding no lock):
+ * a process killed at any point is in neither once it is gone. 0 or
+ * -errno. */
+int admit_count(int lock_fd, unsigned *running, unsigned *waiting);
 
 /* Free the slot (closing the lock file drops the lock; so does any death of
  * the process, kill -9 included). Fine on ADMIT_TICKET_NULL. */

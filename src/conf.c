@@ -70,6 +70,7 @@ int config_new_default(struct config **ret) {
         c->apparmor_profile = strdup("codejail-sandbox");
         c->require_private_network = true;
         c->max_request_bytes = UINT64_C(32) << 20;
+        c->max_form_data_bytes = CONFIG_DEFAULT_FORM_DATA_BYTES;
         c->max_header_bytes = 16 << 10;
         c->request_timeout_s = 10;
         c->state_dir = strdup("/run/codejail-service");
@@ -81,6 +82,7 @@ int config_new_default(struct config **ret) {
          * ~40 s), short of RuntimeMaxSec=120 with request_timeout_s and
          * REALTIME on top. */
         c->queue_timeout_s = 60;
+        c->metrics_route = true;
         c->jwt.algorithms = AUTH_ALGS_ALL;
         /* Only the operator's registered service client: a token the LMS
          * minted for a person (its login cookie's) is refused. */
@@ -373,6 +375,69 @@ static bool is_jwks_location(const char *s) {
         return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == strlen(s);
 }
 
+static int parse_uid_range(json_t *v, const char *k, struct config *c, char *err, size_t errlen) {
+        int64_t lo, hi;
+        int r;
+        if (!json_is_array(v) || json_array_size(v) != 2)
+                return fail(err, errlen, "key '%s': expected [first, last]", k);
+        if ((r = get_int(json_array_get(v, 0), "sandbox_uid_range[0]", 65536, (INT64_C(1) << 31) - 2, &lo, err,
+                         errlen)) < 0 ||
+            (r = get_int(json_array_get(v, 1), "sandbox_uid_range[1]", 65536, (INT64_C(1) << 31) - 2, &hi, err,
+                         errlen)) < 0)
+                return r;
+        if (hi - lo < 1023)
+                return fail(err, errlen, "key '%s': the range must hold at least 1024 ids", k);
+        c->uid_min = (uid_t)lo, c->uid_max = (uid_t)hi;
+        return 0;
+}
+
+static int parse_apparmor(json_t *v, const char *k, struct config *c, char *err, size_t errlen) {
+        const char *s = json_string_value(v);
+        if (streq_safe(s, "auto"))
+                c->apparmor = APPARMOR_AUTO;
+        else if (streq_safe(s, "require"))
+                c->apparmor = APPARMOR_REQUIRE;
+        else if (streq_safe(s, "off"))
+                c->apparmor = APPARMOR_OFF;
+        else
+                return fail(err, errlen, "key '%s': expected \"auto\", \"require\" or \"off\"", k);
+        return 0;
+}
+
+static int parse_apparmor_profile(json_t *v, const char *k, struct config *c, char *err, size_t errlen) {
+        const char *s = json_string_value(v);
+        if (!s || !*s || strlen(s) > 128 || strpbrk(s, " \t\n/"))
+                return fail(err, errlen, "key '%s': expected a profile name", k);
+        free(c->apparmor_profile);
+        c->apparmor_profile = strdup(s);
+        return c->apparmor_profile ? 0 : -ENOMEM;
+}
+
+static int parse_jwks_file(json_t *v, const char *k, struct config *c, char *err, size_t errlen) {
+        const char *s = json_string_value(v);
+        if (!is_jwks_location(s) || strlen(s) != json_string_length(v))
+                return fail(err, errlen, "key '%s': expected an absolute path or a credential name", k);
+        free(c->jwt_jwks_file);
+        return (c->jwt_jwks_file = strdup(s)) ? 0 : -ENOMEM;
+}
+
+/* Authentication is all or nothing: a key set without the issuer,
+ * audience and service user to hold tokens to would accept tokens the LMS
+ * signs for others (other services, and learners: its login cookie has the
+ * same key, issuer and audience); jwt_* keys without a key set would look
+ * like authentication while there is none. */
+static int check_jwt_all_or_nothing(json_t *root, const struct config *c, char *err, size_t errlen) {
+        if (c->jwt_jwks_file && (!c->jwt.n_issuers || !c->jwt.n_audiences || !c->jwt.n_usernames))
+                return fail(err, errlen, "key 'jwt_jwks_file': needs jwt_issuers, jwt_audiences and jwt_usernames (the "
+                                         "user of the LMS's OAuth client for this service)");
+        if (!c->jwt_jwks_file && (json_object_get(root, "jwt_issuers") || json_object_get(root, "jwt_audiences") ||
+                                  json_object_get(root, "jwt_usernames") || json_object_get(root, "jwt_grant_types") ||
+                                  json_object_get(root, "jwt_algorithms") || json_object_get(root, "jwt_clock_skew_s") ||
+                                  json_object_get(root, "jwt_required_claims")))
+                return fail(err, errlen, "jwt_* keys without 'jwt_jwks_file': authentication would be off");
+        return 0;
+}
+
 int config_parse(const char *text, size_t len, struct config **ret, char *err, size_t errlen) {
         struct config *c = NULL;
         json_error_t jerr;
@@ -395,52 +460,32 @@ int config_parse(const char *text, size_t len, struct config **ret, char *err, s
                 int64_t x;
                 if (streq_safe(k, "enabled"))
                         r = get_bool(v, k, &c->enabled, err, errlen);
+                else if (streq_safe(k, "metrics_route"))
+                        r = get_bool(v, k, &c->metrics_route, err, errlen);
                 else if (streq_safe(k, "require_private_network"))
                         r = get_bool(v, k, &c->require_private_network, err, errlen);
                 else if (streq_safe(k, "python_bin"))
                         r = get_abs_path(v, k, &c->python_bin, err, errlen);
                 else if (streq_safe(k, "state_dir"))
                         r = get_abs_path(v, k, &c->state_dir, err, errlen);
-                else if (streq_safe(k, "sandbox_uid_range")) {
-                        int64_t lo, hi;
-                        if (!json_is_array(v) || json_array_size(v) != 2) {
-                                r = fail(err, errlen, "key '%s': expected [first, last]", k);
-                        } else if ((r = get_int(json_array_get(v, 0), "sandbox_uid_range[0]", 65536,
-                                                (INT64_C(1) << 31) - 2, &lo, err, errlen)) >= 0 &&
-                                   (r = get_int(json_array_get(v, 1), "sandbox_uid_range[1]", 65536,
-                                                (INT64_C(1) << 31) - 2, &hi, err, errlen)) >= 0) {
-                                if (hi - lo < 1023)
-                                        r = fail(err, errlen, "key '%s': the range must hold at least 1024 ids", k);
-                                else
-                                        c->uid_min = (uid_t)lo, c->uid_max = (uid_t)hi;
-                        }
-                } else if (streq_safe(k, "limits"))
+                else if (streq_safe(k, "sandbox_uid_range"))
+                        r = parse_uid_range(v, k, c, err, errlen);
+                else if (streq_safe(k, "limits"))
                         r = parse_limits(v, "limits", &c->limits, NULL, err, errlen);
                 else if (streq_safe(k, "limit_overrides"))
                         r = parse_overrides(v, c, err, errlen);
-                else if (streq_safe(k, "apparmor")) {
-                        const char *s = json_string_value(v);
-                        if (streq_safe(s, "auto"))
-                                c->apparmor = APPARMOR_AUTO;
-                        else if (streq_safe(s, "require"))
-                                c->apparmor = APPARMOR_REQUIRE;
-                        else if (streq_safe(s, "off"))
-                                c->apparmor = APPARMOR_OFF;
-                        else
-                                r = fail(err, errlen, "key '%s': expected \"auto\", \"require\" or \"off\"", k);
-                } else if (streq_safe(k, "apparmor_profile")) {
-                        const char *s = json_string_value(v);
-                        if (!s || !*s || strlen(s) > 128 || strpbrk(s, " \t\n/"))
-                                r = fail(err, errlen, "key '%s': expected a profile name", k);
-                        else {
-                                free(c->apparmor_profile);
-                                c->apparmor_profile = strdup(s);
-                                r = c->apparmor_profile ? 0 : -ENOMEM;
-                        }
-                } else if (streq_safe(k, "max_request_bytes")) {
+                else if (streq_safe(k, "apparmor"))
+                        r = parse_apparmor(v, k, c, err, errlen);
+                else if (streq_safe(k, "apparmor_profile"))
+                        r = parse_apparmor_profile(v, k, c, err, errlen);
+                else if (streq_safe(k, "max_request_bytes")) {
                         r = get_int(v, k, 1024, INT64_C(1) << 31, &x, err, errlen);
                         if (r >= 0)
                                 c->max_request_bytes = (uint64_t)x;
+                } else if (streq_safe(k, "max_form_data_bytes")) {
+                        r = get_int(v, k, 1024, INT64_C(1) << 31, &x, err, errlen);
+                        if (r >= 0)
+                                c->max_form_data_bytes = (uint64_t)x;
                 } else if (streq_safe(k, "request_timeout_s")) {
                         r = get_int(v, k, 1, 3600, &x, err, errlen);
                         if (r >= 0)
@@ -460,15 +505,9 @@ int config_parse(const char *text, size_t len, struct config **ret, char *err, s
                         r = get_int(v, k, 0, 3600, &x, err, errlen);
                         if (r >= 0)
                                 c->queue_timeout_s = (int)x;
-                } else if (streq_safe(k, "jwt_jwks_file")) {
-                        const char *s = json_string_value(v);
-                        if (!is_jwks_location(s) || strlen(s) != json_string_length(v))
-                                r = fail(err, errlen, "key '%s': expected an absolute path or a credential name", k);
-                        else {
-                                free(c->jwt_jwks_file);
-                                r = (c->jwt_jwks_file = strdup(s)) ? 0 : -ENOMEM;
-                        }
-                } else if (streq_safe(k, "jwt_issuers"))
+                } else if (streq_safe(k, "jwt_jwks_file"))
+                        r = parse_jwks_file(v, k, c, err, errlen);
+                else if (streq_safe(k, "jwt_issuers"))
                         r = parse_strings(v, k, &c->jwt.issuers, &c->jwt.n_issuers, err, errlen);
                 else if (streq_safe(k, "jwt_audiences"))
                         r = parse_strings(v, k, &c->jwt.audiences, &c->jwt.n_audiences, err, errlen);
@@ -489,25 +528,11 @@ int config_parse(const char *text, size_t len, struct config **ret, char *err, s
                 if (r < 0)
                         goto out;
         }
-        /* Authentication is all or nothing: a key set without the issuer,
-         * audience and service user to hold tokens to would accept tokens
-         * the LMS signs for others (other services, and learners: its login
-         * cookie has the same key, issuer and audience); jwt_* keys without
-         * a key set would look like authentication while there is none. */
-        if (c->jwt_jwks_file && (!c->jwt.n_issuers || !c->jwt.n_audiences || !c->jwt.n_usernames)) {
-                r = fail(err, errlen, "key 'jwt_jwks_file': needs jwt_issuers, jwt_audiences and jwt_usernames (the "
-                                      "user of the LMS's OAuth client for this service)");
-                goto out;
+        r = check_jwt_all_or_nothing(root, c, err, errlen);
+        if (r >= 0) {
+                *ret = TAKE_PTR(c);
+                r = 0;
         }
-        if (!c->jwt_jwks_file && (json_object_get(root, "jwt_issuers") || json_object_get(root, "jwt_audiences") ||
-                                  json_object_get(root, "jwt_usernames") || json_object_get(root, "jwt_grant_types") ||
-                                  json_object_get(root, "jwt_algorithms") || json_object_get(root, "jwt_clock_skew_s") ||
-                                  json_object_get(root, "jwt_required_claims"))) {
-                r = fail(err, errlen, "jwt_* keys without 'jwt_jwks_file': authentication would be off");
-                goto out;
-        }
-        *ret = TAKE_PTR(c);
-        r = 0;
 out:
         json_decref(root);
         config_free(c);

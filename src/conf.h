@@ -37,6 +37,10 @@ struct config {
         char *apparmor_profile;
         bool require_private_network;
         uint64_t max_request_bytes;
+        /* The form fields other than files, each counted as its value + its
+         * name + 2 (Django's DATA_UPLOAD_MAX_MEMORY_SIZE, which upstream
+         * keeps at its default). */
+        uint64_t max_form_data_bytes;
         uint64_t max_header_bytes; /* not a config key: codejail-service(7) "HTTP" fixes 16 KiB */
         int request_timeout_s;
         char *state_dir;
@@ -48,6 +52,9 @@ struct config {
          * wait for one before it is answered 503. */
         unsigned max_concurrent_executions;
         int queue_timeout_s;
+        /* GET /metrics on the service's port (src/metrics.h); the counters
+         * are kept either way. */
+        bool metrics_route;
         /* Authentication of the caller (issue 18, src/auth.h): on when
          * jwt_jwks_file is set; config_load reads the key set into
          * jwt.keys before the instance hardens itself. */
@@ -55,6 +62,9 @@ struct config {
         struct auth_policy jwt;
         char *path; /* where it was loaded from */
 };
+
+/* Django's DATA_UPLOAD_MAX_MEMORY_SIZE default: 2.5 MiB. */
+#define CONFIG_DEFAULT_FORM_DATA_BYTES UINT64_C(2621440)
 
 /* sandbox_required_modules: at most this many dotted module names. */
 #define CONFIG_MAX_REQUIRED_MODULES 64

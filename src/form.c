@@ -40,6 +40,7 @@ void form_done(struct form *f) {
         free(f->items);
         f->items = NULL;
         f->n = 0;
+        f->field_bytes = 0;
 }
 
 /* Takes ownership of name and (unless borrowed) data, freed on failure too.
@@ -61,6 +62,8 @@ static int form_add(struct form *f, char *name, char *data, size_t len, bool is_
                 return -ENOMEM;
         }
         f->items = items;
+        if (!is_file)
+                f->field_bytes += len + strlen(name) + 2;
         f->items[f->n++] = (struct form_item) {
                 .name = name, .data = data, .len = len, .is_file = is_file, .borrowed = borrowed,
         };
@@ -261,6 +264,69 @@ int form_parse_urlencoded(const char *body, size_t len, struct form *f, char *er
                                 return -EINVAL;
                         }
                         int r = form_add(&res, name, value, vl, false, false);
+                        if (r < 0) {
+                                form_done(&res);
+                                return r;
+                        }
+                }
+                p = amp ? amp + 1 : end;
+        }
+        *f = res;
+        return 0;
+}
+
+/* url_decode() over s itself: the decoded bytes are never longer. */
+static size_t url_decode_inplace(char *s, size_t n) {
+        size_t o = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] == '+')
+                        s[o++] = ' ';
+                else if (s[i] == '%' && i + 2 < n && unhexchar(s[i + 1]) >= 0 && unhexchar(s[i + 2]) >= 0) {
+                        s[o++] = (char) (unhexchar(s[i + 1]) * 16 + unhexchar(s[i + 2]));
+                        i += 2;
+                } else
+                        s[o++] = s[i];
+        }
+        return o;
+}
+
+int form_parse_urlencoded_inplace(char *body, size_t len, struct form *f, char *err, size_t errlen) {
+        struct form res = { 0 };
+        size_t count = 0;
+
+        if (len == 0) {
+                *f = res;
+                return 0;
+        }
+        char *p = body, *end = body + len;
+        while (p < end) {
+                char *amp = memchr(p, '&', (size_t) (end - p));
+                char *pe = amp ? amp : end;
+                if (pe > p) {
+                        if (++count > FORM_MAX_ITEMS) {
+                                set_err(err, errlen, "too many form fields (limit %u)", FORM_MAX_ITEMS);
+                                form_done(&res);
+                                return -EINVAL;
+                        }
+                        char *eq = memchr(p, '=', (size_t) (pe - p));
+                        char *ne = eq ? eq : pe;
+                        size_t nl = url_decode_inplace(p, (size_t) (ne - p));
+                        if (memchr(p, '\0', nl)) {
+                                set_err(err, errlen, "form field name contains a NUL byte");
+                                form_done(&res);
+                                return -EINVAL;
+                        }
+                        char *name = strndup(p, nl);
+                        if (!name) {
+                                form_done(&res);
+                                return -ENOMEM;
+                        }
+                        /* A value ends at most where its field does: its NUL
+                         * lands on the '&' (or on body[len]) at the latest. */
+                        char *value = eq ? eq + 1 : p;
+                        size_t vl = eq ? url_decode_inplace(eq + 1, (size_t) (pe - eq - 1)) : 0;
+                        value[vl] = '\0';
+                        int r = form_add(&res, name, value, vl, false, true);
                         if (r < 0) {
                                 form_done(&res);
                                 return r;

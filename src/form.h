@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct form_item {
         char *name;   /* field name (decoded) */
@@ -17,6 +18,10 @@ struct form_item {
 struct form {
         struct form_item *items;
         size_t n;
+        /* The fields other than files as Django counts them against
+         * DATA_UPLOAD_MAX_MEMORY_SIZE: value + name + 2 bytes each, repeated
+         * names included. */
+        uint64_t field_bytes;
 };
 
 enum form_kind { FORM_NONE, FORM_URLENCODED, FORM_MULTIPART };
@@ -36,6 +41,11 @@ enum form_kind form_content_type(const char *content_type, char *boundary, size_
 /* Parse a whole body. Returns 0 or -EINVAL (malformed; detail in err) /
  * -ENOMEM. Duplicate names: the last one wins (earlier ones are dropped). */
 int form_parse_urlencoded(const char *body, size_t len, struct form *f, char *err, size_t errlen);
+/* The same, decoding in place: values point into body (borrowed), which
+ * must outlive the form and have a writable byte at body[len] (http.c's
+ * bodies are NUL-terminated). Names are copied. One copy of the form in
+ * memory instead of two. */
+int form_parse_urlencoded_inplace(char *body, size_t len, struct form *f, char *err, size_t errlen);
 int form_parse_multipart(const char *body, size_t len, const char *boundary, struct form *f,
                          char *err, size_t errlen);
 

@@ -38,10 +38,10 @@
 #include "ns.h"
 #include "fdio.h"
 #include "payload.h"
-#include "privsep.h"
 #include "root.h"
 #include "safeexec.h"
 #include "sdproto.h"
+#include "unpriv.h"
 
 /* Each probe prints r: 'denied' when the layer held. */
 #define PROBE(body)                                                   \
@@ -105,13 +105,117 @@ static void add_check(json_t *checks, const char *name, bool pass, const char *d
 static void add_errno_check(json_t *checks, bool *all, const char *name, const char *what, int e, int want,
                             const char *success) {
         char detail[256];
-        snprintf(detail, sizeof detail, "%s: %s", what, e ? strerror(e) : success);
+        snprintf(detail, sizeof detail, "%.120s: %s", what, e ? strerror(e) : success);
         add_check(checks, name, e == want, detail, all);
 }
 
 /* The UTS and IPC namespaces this process was in before harden_self(). */
 static const char *const own_ns[][2] = { { "uts", "service_uts_private" }, { "ipc", "service_ipc_private" } };
 static unsigned long long ns_before[ELEMENTSOF(own_ns)];
+
+/* The service filter's argument checks and allow-list, each attempted. */
+static void probe_service_syscalls(json_t *checks, bool *all) {
+        char detail[256];
+        int e;
+
+        /* The argument filters (systemd's MemoryDenyWriteExecute=,
+         * RestrictSUIDSGID=, RestrictNamespaces=, ProtectHostname=), each
+         * attempted: every one of these succeeds without the filter. */
+        void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        e = m == MAP_FAILED ? errno : 0;
+        if (m != MAP_FAILED)
+                munmap(m, 4096);
+        add_errno_check(checks, all, "service_seccomp_wx_memory", "mmap(PROT_WRITE|PROT_EXEC)", e, EPERM, "mapped");
+
+        char suid[] = "/tmp/codejail-suid-probe-XXXXXX";
+        int sfd = mkstemp(suid);
+        e = sfd < 0 ? errno : (fchmod(sfd, 04755) < 0 ? errno : 0);
+        if (sfd >= 0) {
+                close(sfd);
+                unlink(suid);
+        }
+        snprintf(detail, sizeof detail, "fchmod(04755): %s", e ? strerror(e) : "set-user-ID bit set");
+        add_check(checks, "service_seccomp_suid", sfd >= 0 && e == EPERM, detail, all);
+
+        /* The allow-list (SystemCallFilter=@system-service...): mincore()
+         * is harmless, unprivileged and in no deny list, only outside it. */
+        unsigned char vec[1];
+        void *pg = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        e = pg == MAP_FAILED ? errno : mincore(pg, 4096, vec) < 0 ? errno : 0;
+        if (pg != MAP_FAILED)
+                munmap(pg, 4096);
+        add_errno_check(checks, all, "service_seccomp_allowlist", "mincore", e, EPERM, "allowed");
+
+        /* RestrictNamespaces=: no cgroup namespace, and no user namespace,
+         * tried in a child (one that worked would cost this process its
+         * capabilities); the child's exit status is the errno. */
+        e = unshare(CLONE_NEWCGROUP) < 0 ? errno : 0;
+        const char *ns_what = "unshare(CLONE_NEWCGROUP)";
+        if (e == EPERM) {
+                ns_what = "unshare(CLONE_NEWUSER)";
+                pid_t child = fork();
+                if (child == 0)
+                        _exit(unshare(CLONE_NEWUSER) < 0 ? errno & 0xff : 0);
+                int cs = 0;
+                if (child > 0)
+                        while (waitpid(child, &cs, 0) < 0 && errno == EINTR)
+                                ;
+                e = child < 0 ? errno : WIFEXITED(cs) ? WEXITSTATUS(cs) : EINTR;
+        }
+        add_errno_check(checks, all, "service_seccomp_namespaces", ns_what, e, EPERM, "created");
+
+        /* Its current name, so even a success changes nothing. */
+        char host[256] = "";
+        gethostname(host, sizeof host - 1);
+        e = sethostname(host, strlen(host)) < 0 ? errno : 0;
+        add_errno_check(checks, all, "service_seccomp_hostname", "sethostname", e, EPERM, "allowed");
+
+        /* LockPersonality=: no other execution domain (PER_LINUX32 shrinks
+         * the address space; READ_IMPLIES_EXEC would undo W^X). Put back
+         * at once if it ever worked. */
+        int persona = personality(0xffffffff);
+        e = personality(PER_LINUX32) == -1 ? errno : 0;
+        if (!e)
+                personality(persona >= 0 ? (unsigned long)persona : PER_LINUX);
+        add_errno_check(checks, all, "service_seccomp_personality", "personality(PER_LINUX32)", e, EPERM, "changed");
+}
+
+static void probe_service_foreign_arch(json_t *checks, bool *all) {
+        char detail[256];
+
+        /* SystemCallArchitectures=native: a 32-bit syscall kills the caller. */
+        pid_t pid = fork();
+        if (pid == 0) {
+#ifdef __x86_64__
+                long ret;
+                __asm__ volatile("int $0x80" : "=a"(ret) : "a"(20L /* i386 getpid */) : "memory");
+#endif
+                _exit(0);
+        }
+        int ws = 0;
+        if (pid > 0)
+                while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+                        ;
+        bool killed = pid > 0 && WIFSIGNALED(ws) && WTERMSIG(ws) == SIGSYS;
+        snprintf(detail, sizeof detail, "i386 getpid via int 0x80: %s",
+                 killed ? "killed by SIGSYS" : pid < 0 ? strerror(errno) : "returned");
+        add_check(checks, "service_seccomp_foreign_arch", killed, detail, all);
+}
+
+static void probe_service_no_realtime(json_t *checks, bool *all) {
+        char detail[256];
+
+        /* No realtime scheduling (no CAP_SYS_NICE, RLIMIT_RTPRIO, and the
+         * filter): reset at once if it ever worked. */
+        struct sched_param sp = { .sched_priority = 1 };
+        int e = sched_setscheduler(0, SCHED_FIFO, &sp) < 0 ? errno : 0;
+        if (!e) {
+                sp.sched_priority = 0;
+                sched_setscheduler(0, SCHED_OTHER, &sp);
+        }
+        snprintf(detail, sizeof detail, "sched_setscheduler(SCHED_FIFO): %s", e ? strerror(e) : "allowed");
+        add_check(checks, "service_no_realtime", e != 0, detail, all);
+}
 
 /* The serving process's own hardening, each measure attempted for real
  * from inside this (hardened) process. outsider: a process started before
@@ -200,95 +304,9 @@ static void probe_service(json_t *checks, bool *all, pid_t outsider) {
                  no_init ? "absent" : "VISIBLE");
         add_check(checks, "service_proc_restricted", no_sys && no_init, detail, all);
 
-        /* The argument filters (systemd's MemoryDenyWriteExecute=,
-         * RestrictSUIDSGID=, RestrictNamespaces=, ProtectHostname=), each
-         * attempted: every one of these succeeds without the filter. */
-        void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        e = m == MAP_FAILED ? errno : 0;
-        if (m != MAP_FAILED)
-                munmap(m, 4096);
-        add_errno_check(checks, all, "service_seccomp_wx_memory", "mmap(PROT_WRITE|PROT_EXEC)", e, EPERM, "mapped");
-
-        char suid[] = "/tmp/codejail-suid-probe-XXXXXX";
-        int sfd = mkstemp(suid);
-        e = sfd < 0 ? errno : (fchmod(sfd, 04755) < 0 ? errno : 0);
-        if (sfd >= 0) {
-                close(sfd);
-                unlink(suid);
-        }
-        snprintf(detail, sizeof detail, "fchmod(04755): %s", e ? strerror(e) : "set-user-ID bit set");
-        add_check(checks, "service_seccomp_suid", sfd >= 0 && e == EPERM, detail, all);
-
-        /* The allow-list (SystemCallFilter=@system-service...): mincore()
-         * is harmless, unprivileged and in no deny list, only outside it. */
-        unsigned char vec[1];
-        void *pg = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        e = pg == MAP_FAILED ? errno : mincore(pg, 4096, vec) < 0 ? errno : 0;
-        if (pg != MAP_FAILED)
-                munmap(pg, 4096);
-        add_errno_check(checks, all, "service_seccomp_allowlist", "mincore", e, EPERM, "allowed");
-
-        /* RestrictNamespaces=: no cgroup namespace, and no user namespace,
-         * tried in a child (one that worked would cost this process its
-         * capabilities); the child's exit status is the errno. */
-        e = unshare(CLONE_NEWCGROUP) < 0 ? errno : 0;
-        const char *ns_what = "unshare(CLONE_NEWCGROUP)";
-        if (e == EPERM) {
-                ns_what = "unshare(CLONE_NEWUSER)";
-                pid_t child = fork();
-                if (child == 0)
-                        _exit(unshare(CLONE_NEWUSER) < 0 ? errno & 0xff : 0);
-                int cs = 0;
-                if (child > 0)
-                        while (waitpid(child, &cs, 0) < 0 && errno == EINTR)
-                                ;
-                e = child < 0 ? errno : WIFEXITED(cs) ? WEXITSTATUS(cs) : EINTR;
-        }
-        add_errno_check(checks, all, "service_seccomp_namespaces", ns_what, e, EPERM, "created");
-
-        /* Its current name, so even a success changes nothing. */
-        char host[256] = "";
-        gethostname(host, sizeof host - 1);
-        e = sethostname(host, strlen(host)) < 0 ? errno : 0;
-        add_errno_check(checks, all, "service_seccomp_hostname", "sethostname", e, EPERM, "allowed");
-
-        /* LockPersonality=: no other execution domain (PER_LINUX32 shrinks
-         * the address space; READ_IMPLIES_EXEC would undo W^X). Put back
-         * at once if it ever worked. */
-        int persona = personality(0xffffffff);
-        e = personality(PER_LINUX32) == -1 ? errno : 0;
-        if (!e)
-                personality(persona >= 0 ? (unsigned long)persona : PER_LINUX);
-        add_errno_check(checks, all, "service_seccomp_personality", "personality(PER_LINUX32)", e, EPERM, "changed");
-
-        /* SystemCallArchitectures=native: a 32-bit syscall kills the caller. */
-        pid_t pid = fork();
-        if (pid == 0) {
-#ifdef __x86_64__
-                long ret;
-                __asm__ volatile("int $0x80" : "=a"(ret) : "a"(20L /* i386 getpid */) : "memory");
-#endif
-                _exit(0);
-        }
-        int ws = 0;
-        if (pid > 0)
-                while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
-                        ;
-        bool killed = pid > 0 && WIFSIGNALED(ws) && WTERMSIG(ws) == SIGSYS;
-        snprintf(detail, sizeof detail, "i386 getpid via int 0x80: %s",
-                 killed ? "killed by SIGSYS" : pid < 0 ? strerror(errno) : "returned");
-        add_check(checks, "service_seccomp_foreign_arch", killed, detail, all);
-
-        /* No realtime scheduling (no CAP_SYS_NICE, RLIMIT_RTPRIO, and the
-         * filter): reset at once if it ever worked. */
-        struct sched_param sp = { .sched_priority = 1 };
-        e = sched_setscheduler(0, SCHED_FIFO, &sp) < 0 ? errno : 0;
-        if (!e) {
-                sp.sched_priority = 0;
-                sched_setscheduler(0, SCHED_OTHER, &sp);
-        }
-        snprintf(detail, sizeof detail, "sched_setscheduler(SCHED_FIFO): %s", e ? strerror(e) : "allowed");
-        add_check(checks, "service_no_realtime", e != 0, detail, all);
+        probe_service_syscalls(checks, all);
+        probe_service_foreign_arch(checks, all);
+        probe_service_no_realtime(checks, all);
 }
 
 /* ---- the unprivileged side of an instance (privsep.c, issue 14) ----
@@ -376,7 +394,7 @@ static void probe_privsep_denials(int fd) {
 
 _noreturn_ static void probe_privsep_child(int fd) {
         const char *step = "?";
-        int r = privsep_drop(getppid(), &step);
+        int r = unpriv_drop(getppid(), &step);
         report(fd, "privsep_drop", r >= 0, r < 0 ? "failed at %s: %s" : "%s%s", r < 0 ? step : "dropped",
                r < 0 ? strerror(-r) : "");
         probe_privsep_caps(fd);
@@ -407,7 +425,7 @@ static void probe_privsep(json_t *checks, bool *all) {
         char buf[8192];
         size_t n = 0;
         int fd;
-        pid_t pid = privsep_fork(&fd);
+        pid_t pid = unpriv_fork(&fd, NULL);
         if (pid == 0)
                 probe_privsep_child(fd);
         if (pid < 0) {
@@ -437,23 +455,37 @@ static char probe_label[sizeof ((struct jail_result *)0)->apparmor_label];
 static void run_probe_r(const struct config *cfg, const struct probe *pr, json_t *checks, bool *all, char *got_out,
                         size_t got_size) {
         char detail[512];
-        json_t *globals = json_pack("{s:i}", "x", 16);
-        struct payload p = { .code = pr->code, .code_len = strlen(pr->code), .globals = globals };
+        struct payload p;
+        struct payload_error perr;
         struct safeexec_outcome o;
         struct jail_error jerr;
         bool pass = false;
 
-        int r = safeexec_run(cfg, &p, NULL, 0, &o, &jerr);
+        /* The request as the LMS would send it, through the same checks. */
+        json_auto_t *req = json_pack("{s:s, s:{s:i}}", "code", pr->code, "globals_dict", "x", 16);
+        _cleanup_free_ char *text = req ? pyjson_dumps(req, NULL) : NULL;
+        int r = text ? payload_parse(text, strlen(text), NULL, 0, &p, &perr) : -ENOMEM;
+        if (r < 0) {
+                snprintf(detail, sizeof detail, "probe payload: %.400s", r == -EINVAL ? perr.message : strerror(-r));
+                add_check(checks, pr->name, false, detail, all);
+                return;
+        }
+        r = safeexec_run(cfg, &p, NULL, 0, &o, &jerr);
         if (r < 0) {
                 snprintf(detail, sizeof detail, "jail set-up failed at %s: %s", jerr.step, strerror(jerr.error));
                 add_check(checks, pr->name, false, detail, all);
-                json_decref(globals);
+                payload_done(&p);
                 return;
         }
-        json_t *g = json_object_get(o.response, "globals_dict");
-        json_t *emsg = json_object_get(o.response, "emsg");
+        _cleanup_free_ char *answer = safeexec_render(&o, NULL);
+        struct pyjson_error jsonerr;
+        json_auto_t *resp = answer ? pyjson_loads(answer, strlen(answer), 1000, &jsonerr) : NULL;
+        json_t *g = json_object_get(resp, "globals_dict");
+        json_t *emsg = json_object_get(resp, "emsg");
         if (emsg)
                 snprintf(detail, sizeof detail, "%.500s", json_string_value(emsg));
+        else if (!resp)
+                snprintf(detail, sizeof detail, "the answer could not be built or read back");
         else if (!pr->expect) {
                 json_int_t x = json_integer_value(json_object_get(g, "x"));
                 pass = x == 17;
@@ -479,7 +511,7 @@ static void run_probe_r(const struct config *cfg, const struct probe *pr, json_t
         bool left = uid_has_processes(uid);
         snprintf(detail, sizeof detail, "uid %u: %s", (unsigned)uid, left ? "processes remain" : "none left");
         add_check(checks, name, !left, detail, all);
-        json_decref(globals);
+        payload_done(&p);
 }
 
 static void run_probe(const struct config *cfg, const struct probe *pr, json_t *checks, bool *all) {
@@ -734,14 +766,22 @@ int health_selfcheck(const struct config *cfg) {
                 run_probe(cfg, &probes[i], checks, &all);
         run_root_probe(cfg, checks, &all);
         json_t *modules = run_module_probes(cfg, checks, &all);
+        /* The interpreter's version, as executions see it (build info of
+         * GET /metrics): python_bin may be a virtualenv's. */
+        static const struct probe python = { "sandbox_python_version",
+                                             "import sys\nr = 'version %d.%d.%d' % sys.version_info[:3]\ndel sys",
+                                             "version *" };
+        char python_version[64] = "";
+        run_probe_r(cfg, &python, checks, &all, python_version, sizeof python_version);
         json_t *layers = layers_report(cfg, checks, &all);
 
         time_t now = time(NULL);
         char iso[64];
         strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-        json_t *state = json_pack("{s:s, s:I, s:s, s:o, s:o, s:o, s:s}", "status", all ? "OK" : "FAILED", "timestamp",
-                                  (json_int_t)now, "time", iso, "layers", layers, "sandbox_modules", modules,
-                                  "checks", checks, "version", PACKAGE_VERSION);
+        json_t *state = json_pack("{s:s, s:I, s:s, s:o, s:o, s:o, s:s, s:s?}", "status", all ? "OK" : "FAILED",
+                                  "timestamp", (json_int_t)now, "time", iso, "layers", layers, "sandbox_modules",
+                                  modules, "checks", checks, "version", PACKAGE_VERSION, "python",
+                                  strncmp(python_version, "version ", 8) == 0 ? python_version + 8 : NULL);
         _cleanup_free_ char *text = json_dumps(state, JSON_INDENT(2));
         if (mkdir(cfg->state_dir, 0755) < 0 && errno != EEXIST)
                 r = negative_errno();

@@ -335,7 +335,9 @@ static int feed(struct reader *r, const char *data, size_t n) {
         }
 }
 
-static int send_all(int fd, struct iovec *iov, size_t n_iov, uint64_t deadline_ns) {
+static int send_all_hooked(int fd, struct iovec *iov, size_t n_iov, uint64_t deadline_ns,
+                           const struct http_on_block *hook) {
+        bool blocked = false;
         while (n_iov > 0) {
                 if (iov->iov_len == 0) {
                         iov++;
@@ -349,6 +351,9 @@ static int send_all(int fd, struct iovec *iov, size_t n_iov, uint64_t deadline_n
                                 continue;
                         if (errno != EAGAIN && errno != EWOULDBLOCK)
                                 return -errno;
+                        if (!blocked && hook && hook->fn)
+                                hook->fn(hook->userdata);
+                        blocked = true;
                         int ms = deadline_ns ? remaining_ms(deadline_ns) : -1;
                         if (ms == 0)
                                 return -ETIMEDOUT;
@@ -369,6 +374,10 @@ static int send_all(int fd, struct iovec *iov, size_t n_iov, uint64_t deadline_n
                 }
         }
         return 0;
+}
+
+static int send_all(int fd, struct iovec *iov, size_t n_iov, uint64_t deadline_ns) {
+        return send_all_hooked(fd, iov, n_iov, deadline_ns, NULL);
 }
 
 /* Make room for at least one more read past the body: the buffer grows by
@@ -474,136 +483,141 @@ static int after_head(struct reader *r, int fd, struct http_request *req) {
         return 0;
 }
 
+static void reader_init(struct reader *r) {
+        llhttp_settings_init(&r->settings);
+        r->settings.on_url = on_url;
+        r->settings.on_header_field = on_header_field;
+        r->settings.on_header_value = on_header_value;
+        r->settings.on_header_value_complete = on_header_value_complete;
+        r->settings.on_headers_complete = on_headers_complete;
+        r->settings.on_chunk_header = on_chunk_header;
+        r->settings.on_body = on_body;
+        r->settings.on_message_complete = on_message_complete;
+        llhttp_init(&r->parser, HTTP_REQUEST, &r->settings);
+        r->parser.data = r;
+        /* Lenient flags stay at llhttp_init's default: all off. */
+}
+
+/* What the reader holds that was not handed to the request. */
+static void reader_free(struct reader *r) {
+        free(r->url.p);
+        free(r->field.p);
+        free(r->value.p);
+        free(r->content_type.p);
+        free(r->authorization.p);
+        free(r->buf);
+}
+
+static int no_memory(struct reader *r) {
+        set_error(r->err, 500, "http.internal_error", "Internal error reading the request");
+        return -ENOMEM;
+}
+
+/* Until fd is readable or the deadline passes: 1 readable, 0 to wait
+ * again (a signal, or time to re-check the deadline), or -errno with
+ * err set. */
+static int wait_readable(struct reader *r, int fd) {
+        int ms = remaining_ms(r->lim->deadline_ns);
+        if (ms == 0) {
+                set_error(r->err, 408, "http.timeout", "Request timeout");
+                return -ETIMEDOUT;
+        }
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        int k = poll(&pfd, 1, ms);
+        if (k < 0 && errno == EINTR)
+                return 0;
+        if (k < 0) {
+                int ret = -errno;
+                set_error(r->err, 0, "http.io_error", "I/O error: %m");
+                return ret;
+        }
+        return k > 0;
+}
+
+/* One read into the buffer, at *off: the head's bytes at its start, the
+ * body's after what it holds. The count (0: nothing to read yet), or
+ * -errno with err set, the peer's close among them (before any byte of a
+ * request: nothing to answer; after some: an incomplete request). */
+static ssize_t read_some(struct reader *r, int fd, size_t received, size_t *off) {
+        if (r->head_done && !r->buf_fixed && ensure_room(r, r->body_len + BODY_HEADROOM / 2) < 0)
+                return no_memory(r);
+        *off = r->head_done ? r->body_len : 0;
+        ssize_t n = recv(fd, r->buf + *off, r->buf_size - *off - 1, MSG_DONTWAIT);
+        if (n < 0) {
+                if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+                        return 0;
+                int ret = -errno;
+                set_error(r->err, 0, "http.io_error", "I/O error: %m");
+                return ret;
+        }
+        if (n == 0 && received == 0) {
+                set_error(r->err, 0, "http.no_request", "Connection closed before a request");
+                return -ECONNRESET;
+        }
+        if (n == 0) {
+                set_error(r->err, 400, "http.bad_request", "Bad request: incomplete request");
+                return -EBADMSG;
+        }
+        return n;
+}
+
+/* The n bytes of a read at the buffer's start while the head is not
+ * complete: the head's part goes to llhttp; once the head is complete and
+ * checked (after_head), the rest of the read is the start of the body,
+ * moved to the front where the body lives. > 0 when the request is
+ * complete, 0 to read on, or -errno with err set. */
+static int take_head(struct reader *r, int fd, struct http_request *req, size_t n) {
+        ssize_t h = scan_head(r, r->buf, n);
+        if (h < 0)
+                return (int) h;
+        int ret = feed(r, r->buf, (size_t) h);
+        if (ret < 0 || !r->head_done)
+                return ret < 0 ? ret : 0;
+        ret = after_head(r, fd, req);
+        if (ret < 0)
+                return ret;
+        if (r->message_complete)
+                return 1;
+        size_t rest = n - (size_t) h;
+        memmove(r->buf, r->buf + h, rest);
+        r->body_len = 0;
+        return feed(r, r->buf, rest);
+}
+
 int http_read_request(int fd, const struct http_limits *lim, struct http_request *req,
                       struct http_error *err) {
         struct reader r = { .lim = lim, .err = err };
-        int ret;
+        size_t received = 0;
+        int ret = 0;
 
         *err = (struct http_error) { 0 };
         *req = (struct http_request) { 0 };
-
-        llhttp_settings_init(&r.settings);
-        r.settings.on_url = on_url;
-        r.settings.on_header_field = on_header_field;
-        r.settings.on_header_value = on_header_value;
-        r.settings.on_header_value_complete = on_header_value_complete;
-        r.settings.on_headers_complete = on_headers_complete;
-        r.settings.on_chunk_header = on_chunk_header;
-        r.settings.on_body = on_body;
-        r.settings.on_message_complete = on_message_complete;
-        llhttp_init(&r.parser, HTTP_REQUEST, &r.settings);
-        r.parser.data = &r;
-        /* Lenient flags stay at llhttp_init's default: all off. */
-
-        ret = ensure_room(&r, HEAD_READ_SIZE);
-        if (ret < 0)
-                goto oom;
-
-        size_t received = 0;
-        for (;;) {
-                int ms = remaining_ms(lim->deadline_ns);
-                if (ms == 0) {
-                        set_error(err, 408, "http.timeout", "Request timeout");
-                        ret = -ETIMEDOUT;
-                        goto fail;
-                }
-                struct pollfd pfd = { .fd = fd, .events = POLLIN };
-                int k = poll(&pfd, 1, ms);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        ret = -errno;
-                        set_error(err, 0, "http.io_error", "I/O error: %m");
-                        goto fail;
-                }
-                if (k == 0)
-                        continue; /* re-check the deadline */
-
-                if (r.head_done && !r.buf_fixed) {
-                        ret = ensure_room(&r, r.body_len + BODY_HEADROOM / 2);
-                        if (ret < 0)
-                                goto oom;
-                }
-                size_t off = r.head_done ? r.body_len : 0;
-                size_t room = r.buf_size - off - 1;
-                ssize_t n = recv(fd, r.buf + off, room, MSG_DONTWAIT);
-                if (n < 0) {
-                        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-                                continue;
-                        ret = -errno;
-                        set_error(err, 0, "http.io_error", "I/O error: %m");
-                        goto fail;
-                }
-                if (n == 0) {
-                        if (received == 0) {
-                                set_error(err, 0, "http.no_request", "Connection closed before a request");
-                                ret = -ECONNRESET;
-                        } else {
-                                set_error(err, 400, "http.bad_request", "Bad request: incomplete request");
-                                ret = -EBADMSG;
-                        }
-                        goto fail;
+        reader_init(&r);
+        if (ensure_room(&r, HEAD_READ_SIZE) < 0)
+                ret = no_memory(&r);
+        while (ret == 0) {
+                size_t off = 0;
+                ssize_t n;
+                if ((ret = wait_readable(&r, fd)) <= 0)
+                        continue;
+                if ((n = read_some(&r, fd, received, &off)) <= 0) {
+                        ret = (int) n;
+                        continue;
                 }
                 received += (size_t) n;
-
-                if (r.head_done) {
-                        ret = feed(&r, r.buf + off, (size_t) n);
-                        if (ret < 0)
-                                goto fail;
-                        if (ret > 0)
-                                break;
-                        continue;
-                }
-
-                ssize_t h = scan_head(&r, r.buf, (size_t) n);
-                if (h < 0) {
-                        ret = (int) h;
-                        goto fail;
-                }
-                ret = feed(&r, r.buf, (size_t) h);
-                if (ret < 0)
-                        goto fail;
-                if (!r.head_done)
-                        continue;
-
-                ret = after_head(&r, fd, req);
-                if (ret < 0)
-                        goto fail;
-                if (r.message_complete)
-                        break;
-                /* The rest of this read is the start of the body: move it to
-                 * the front, where the body lives. */
-                size_t rest = (size_t) n - (size_t) h;
-                memmove(r.buf, r.buf + h, rest);
-                r.body_len = 0;
-                ret = feed(&r, r.buf, rest);
-                if (ret < 0)
-                        goto fail;
-                if (ret > 0)
-                        break;
+                ret = r.head_done ? feed(&r, r.buf + off, (size_t) n) : take_head(&r, fd, req, (size_t) n);
         }
-
+        if (ret < 0) {
+                reader_free(&r);
+                if (ret != -ECANCELED) /* the caller answers from the head */
+                        http_request_done(req);
+                return ret;
+        }
         r.buf[r.body_len] = 0;
         req->body = TAKE_PTR(r.buf);
         req->body_len = r.body_len;
-        free(r.field.p);
-        free(r.value.p);
+        reader_free(&r);
         return 0;
-
-oom:
-        set_error(err, 500, "http.internal_error", "Internal error reading the request");
-        ret = -ENOMEM;
-fail:
-        free(r.url.p);
-        free(r.field.p);
-        free(r.value.p);
-        free(r.content_type.p);
-        free(r.authorization.p);
-        free(r.buf);
-        if (ret == -ECANCELED) /* the caller answers from the head */
-                return ret;
-        http_request_done(req);
-        return ret;
 }
 
 void http_request_done(struct http_request *req) {
@@ -647,25 +661,50 @@ const char *http_reason(int status) {
         }
 }
 
-int http_write_response(int fd, int status, const char *extra_headers, const char *body, size_t len,
-                        bool head_only, uint64_t deadline_ns) {
-        char head[512];
-        int k = snprintf(head, sizeof head,
+static int format_head(char *buf, size_t size, int status, const char *content_type, const char *extra_headers,
+                       uint64_t content_length) {
+        int k = snprintf(buf, size,
                          "HTTP/1.1 %03d %s\r\n"
-                         "Content-Type: application/json\r\n"
-                         "Content-Length: %zu\r\n"
-                         "Connection: close\r\n",
-                         status, http_reason(status), len);
-        if (k < 0 || (size_t) k >= sizeof head)
+                         "Content-Type: %s\r\n"
+                         "Content-Length: %llu\r\n"
+                         "Connection: close\r\n"
+                         "%s\r\n",
+                         status, http_reason(status), content_type, (unsigned long long) content_length,
+                         extra_headers ? extra_headers : "");
+        if (k < 0 || (size_t) k >= size)
                 return -EINVAL;
-        struct iovec iov[4] = {
+        return k;
+}
+
+int http_format_head(char *buf, size_t size, int status, const char *extra_headers, uint64_t content_length) {
+        return format_head(buf, size, status, "application/json", extra_headers, content_length);
+}
+
+int http_write_parts(int fd, const struct iovec *parts, size_t n, uint64_t deadline_ns,
+                     const struct http_on_block *hook) {
+        struct iovec iov[8];
+        if (n > ELEMENTSOF(iov))
+                return -EINVAL;
+        memcpy(iov, parts, n * sizeof *iov);
+        return send_all_hooked(fd, iov, n, deadline_ns, hook);
+}
+
+int http_write_typed(int fd, int status, const char *content_type, const char *extra_headers, const char *body,
+                     size_t len, bool head_only, uint64_t deadline_ns) {
+        char head[1024];
+        int k = format_head(head, sizeof head, status, content_type, extra_headers, len);
+        if (k < 0)
+                return k;
+        struct iovec iov[2] = {
                 { .iov_base = head, .iov_len = (size_t) k },
-                { .iov_base = (void *) (extra_headers ? extra_headers : ""),
-                  .iov_len = extra_headers ? strlen(extra_headers) : 0 },
-                { .iov_base = (void *) "\r\n", .iov_len = 2 },
                 { .iov_base = (void *) body, .iov_len = head_only || !body ? 0 : len },
         };
         return send_all(fd, iov, ELEMENTSOF(iov), deadline_ns);
+}
+
+int http_write_response(int fd, int status, const char *extra_headers, const char *body, size_t len,
+                        bool head_only, uint64_t deadline_ns) {
+        return http_write_typed(fd, status, "application/json", extra_headers, body, len, head_only, deadline_ns);
 }
 
 /* Decode one UTF-8 sequence, accepting encoded surrogates ("generalized

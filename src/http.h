@@ -76,6 +76,27 @@ const char *http_reason(int status);
 int http_write_response(int fd, int status, const char *extra_headers, const char *body, size_t len,
                         bool head_only, uint64_t deadline_ns);
 
+/* A response written in parts (a body produced while it is sent): the
+ * status line and headers of http_write_response() with Content-Length
+ * content_length, into buf. Returns the length or -EINVAL (too long). */
+int http_format_head(char *buf, size_t size, int status, const char *extra_headers, uint64_t content_length);
+
+/* Called once, the first time a write would block, before waiting: what
+ * must not wait for the client (server.c: the end of the execution). */
+struct http_on_block {
+        void (*fn)(void *userdata);
+        void *userdata;
+};
+
+/* Write parts[0..n) (n <= 8) completely, as http_write_response() writes
+ * (EINTR, short writes, EPIPE, deadline_ns). hook may be NULL. 0 or -errno. */
+struct iovec;
+int http_write_parts(int fd, const struct iovec *parts, size_t n, uint64_t deadline_ns,
+                     const struct http_on_block *hook);
+/* The same with another Content-Type (GET /metrics). */
+int http_write_typed(int fd, int status, const char *content_type, const char *extra_headers, const char *body,
+                     size_t len, bool head_only, uint64_t deadline_ns);
+
 /* {"error": "<message>"} serialized like Python's json.dumps (ensure_ascii;
  * "generalized UTF-8" lone surrogates become \udXXX). Returns a malloc'd
  * string (length in *len_out) or NULL on ENOMEM. */

@@ -4,7 +4,7 @@
  * The privileged sequence (who runs each step, and why in this order):
  *
  *  instance split (privsep.c), before a byte of the request is read
- *   0. fork: the child, with no capability, no_new_privs, Landlock and
+ *   0. fork (unpriv.c): the child, with no capability, no_new_privs, Landlock and
  *      seccomp allowing only I/O on its fds, parses the request and the
  *      outcome; it hands this process a jail_request as an execmsg that
  *      is re-validated here (lengths, names, limits). From here on
@@ -1142,6 +1142,10 @@ static void jail_teardown_finish(struct jail_teardown *t) {
         jail_dir_remove(t->dir, t->dfd);
         close(t->dfd);
         close(t->lock_fd); /* the UID is free again only now */
+}
+
+void jail_result_release(struct jail_result *res) {
+        jail_teardown_finish(&res->teardown);
 }
 
 void jail_result_done(struct jail_result *res) {

@@ -77,7 +77,7 @@ enum jail_layer {
         LAYER_SELF_SCOPE = 1u << 16,   /* the service's own Landlock signal scope */
         LAYER_ROOT = 1u << 17,         /* the allow-list root: off = the host's tree in view */
         LAYER_ADMISSION = 1u << 18,    /* admission control (server.c, admit.c): no bound, no queue */
-        LAYER_PRIVSEP = 1u << 19,      /* the parsing side's drop (privsep.c): it keeps the parent's privileges */
+        LAYER_PRIVSEP = 1u << 19,      /* the parsing side's drop (unpriv.c): it keeps the parent's privileges */
 };
 unsigned jail_sabotaged_layers(void); /* 0 in production builds */
 
@@ -110,6 +110,8 @@ struct jail_prep *jail_prepare(const struct config *cfg);
 int jail_run_prepared(struct jail_prep *p, const struct jail_request *req, struct jail_result *res,
                       struct jail_error *err);
 void jail_prep_free(struct jail_prep *p);
+/* The pending teardown only: the jail is gone, res stays readable. */
+void jail_result_release(struct jail_result *res);
 void jail_result_done(struct jail_result *res);
 
 /* The service process moves itself into a fresh network namespace (no

@@ -20,6 +20,7 @@
 #include "jail.h"
 #include "log.h"
 #include "macro.h"
+#include "metrics.h"
 #include "privsep.h"
 #include "server.h"
 
@@ -32,6 +33,7 @@ struct upload {
 static void usage(FILE *f) {
         fputs("usage: codejaild [--config FILE]                      serve one connection (fd 3 or fd 0)\n"
               "       codejaild [--config FILE] --selfcheck          probe the jail, write health.json\n"
+              "       codejaild [--config FILE] --metrics            print the host's metrics (Prometheus text)\n"
               "       codejaild [--config FILE] --exec PAYLOAD.json [--file NAME=PATH]...\n"
               "                 run one code-exec request without HTTP; prints the JSON body,\n"
               "                 exit status 0 (200), 4 (400) or 5 (500)\n",
@@ -161,22 +163,44 @@ static int run_exec(const struct config *cfg, const char *config_error, const ch
         return WIFEXITED(st) ? WEXITSTATUS(st) : 2;
 }
 
+/* --metrics: what GET /metrics answers, on stdout (a node-exporter
+ * textfile, a look without the socket). Opens only what exists, read-only:
+ * run as root it must not create a file the service could not open. */
+static int print_metrics(const struct config *cfg) {
+        char lock[300]; /* state_dir: < 256 (conf.c) */
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        int r = metrics_open(cfg->state_dir, METRICS_READ);
+        if (r < 0) {
+                fprintf(stderr, "codejaild: no counters in %s (no request served yet?): %s\n", cfg->state_dir,
+                        strerror(-r));
+                return 1;
+        }
+        snprintf(lock, sizeof lock, "%s/admission.lock", cfg->state_dir);
+        _cleanup_close_ int fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if ((r = metrics_render(cfg, fd, &text, &len)) < 0)
+                return r;
+        return fwrite(text, 1, len, stdout) == len && fflush(stdout) == 0 ? 0 : -EIO;
+}
+
 static int run(int argc, char **argv) {
         static const struct option opts[] = {
                 { "config", required_argument, NULL, 'c' }, { "selfcheck", no_argument, NULL, 's' },
                 { "exec", required_argument, NULL, 'e' },   { "file", required_argument, NULL, 'f' },
-                { "help", no_argument, NULL, 'h' },         {},
+                { "metrics", no_argument, NULL, 'm' },      { "help", no_argument, NULL, 'h' },
+                {},
         };
         const char *config_path = NULL, *exec_path = NULL;
         struct upload files[MAX_FILES];
         size_t n_files = 0;
-        bool selfcheck = false;
+        bool selfcheck = false, metrics = false;
         int c;
 
         while ((c = getopt_long(argc, argv, "c:se:f:h", opts, NULL)) >= 0)
                 switch (c) {
                 case 'c': config_path = optarg; break;
                 case 's': selfcheck = true; break;
+                case 'm': metrics = true; break;
                 case 'e': exec_path = optarg; break;
                 case 'f': {
                         char *eq = strchr(optarg, '=');
@@ -191,7 +215,7 @@ static int run(int argc, char **argv) {
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }
-        if (optind != argc || (selfcheck && exec_path)) {
+        if (optind != argc || selfcheck + metrics + !!exec_path > 1) {
                 usage(stderr);
                 return 2;
         }
@@ -211,6 +235,12 @@ static int run(int argc, char **argv) {
                         return 1;
                 }
                 r = health_selfcheck(cfg);
+        } else if (metrics) {
+                if (!cfg) {
+                        fprintf(stderr, "codejaild: %s\n", err);
+                        return 1;
+                }
+                r = print_metrics(cfg);
         } else if (exec_path)
                 r = run_exec(cfg, cfg ? NULL : err, exec_path, files, n_files);
         else {
@@ -224,7 +254,10 @@ static int run(int argc, char **argv) {
                         config_free(cfg);
                         cfg = NULL;
                 }
-                r = server_run(cfg, cfg ? NULL : err);
+                /* Two processes from here: the request is read by one
+                 * that holds no capability (privsep.h). */
+                int fd = server_connection_fd();
+                r = fd < 0 ? fd : privsep_serve(cfg, cfg ? NULL : err, fd);
         }
         config_free(cfg);
         return r;

@@ -20,11 +20,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jsondoc.h"
 #include "macro.h"
 #include "payload.h"
-#include "wrapper.h"
 #include "pyjson.h"
 #include "pyrepr.h"
+#include "sha256.h"
+#include "wrapper.h"
 
 #define ALLOWED_LIB "python_lib.zip"
 
@@ -44,20 +46,24 @@ static int set_error(struct payload_error *err, const char *log_status, const ch
         return -EINVAL;
 }
 
-static bool is_str(const json_t *v) { return json_is_string(v); }
-static bool is_obj(const json_t *v) { return json_is_object(v) && !pyjson_is_raw(v); }
-
-static bool is_allowed_lib(const char *s, size_t len) {
-        return len == strlen(ALLOWED_LIB) && memcmp(s, ALLOWED_LIB, len) == 0;
+static bool is_allowed_lib(const struct jsondoc *d, size_t at) {
+        return jsondoc_string_equals(d, at, ALLOWED_LIB, strlen(ALLOWED_LIB));
 }
 
-/* "<repr> is not of type '<type>'" at path. */
-static int type_error(struct payload_error *err, const char *path, const json_t *v, const char *type) {
+/* "<repr> is not of type '<type>'" at path, quoting the value at at. */
+static int type_error(struct payload_error *err, const struct jsondoc *d, const char *path, size_t at,
+                      const char *type) {
         _cleanup_free_ char *r = NULL;
         bool truncated = false;
 
-        /* Enough to fill the message; the rest could not be shown anyway. */
+        /* Enough of the value to fill the message; the rest could not be
+         * shown anyway (jsondoc_load: a pruned value reads the same until
+         * far past the cut). */
+        json_t *v = jsondoc_load(d, at, PAYLOAD_QUOTE_MAX_VALUES, NULL);
+        if (!v)
+                return -ENOMEM;
         r = pyrepr_value_max(v, sizeof(err->message), &truncated);
+        json_decref(v);
         if (!r)
                 return -ENOMEM;
         return set_error(err, "invalid.payload.schema_mismatch",
@@ -65,143 +71,199 @@ static int type_error(struct payload_error *err, const char *path, const json_t 
                          truncated ? "..." : "", type);
 }
 
-static int check_schema(const json_t *root, struct payload_error *err) {
-        static const char *const required[] = { "code", "globals_dict" };
-        const json_t *v;
+/* The payload's members upstream's schema knows: offsets of their (last)
+ * values, NONE when absent. */
+#define NONE SIZE_MAX
+enum { M_CODE, M_GLOBALS, M_PYTHON_PATH, M_CONTEXT, M_SLUG, M_UNSAFELY, _M_MAX };
+static const char *const member_names[_M_MAX] = {
+        [M_CODE] = "code",       [M_GLOBALS] = "globals_dict", [M_PYTHON_PATH] = "python_path",
+        [M_CONTEXT] = "limit_overrides_context", [M_SLUG] = "slug", [M_UNSAFELY] = "unsafely",
+};
+
+static void find_members(const struct jsondoc *d, size_t m[_M_MAX]) {
+        struct jsondoc_iter it;
+        size_t key_at, value_at;
+
+        for (size_t i = 0; i < _M_MAX; i++)
+                m[i] = NONE;
+        jsondoc_iter_init(d, d->root, &it);
+        while (jsondoc_iter_next(d, &it, &key_at, &value_at))
+                for (size_t i = 0; i < _M_MAX; i++)
+                        if (jsondoc_string_equals(d, key_at, member_names[i], strlen(member_names[i]))) {
+                                m[i] = value_at;
+                                break;
+                        }
+}
+
+static bool is_null(const struct jsondoc *d, size_t at) { return at == NONE || jsondoc_type(d, at) == JSONDOC_NULL; }
+
+static int check_schema(const struct jsondoc *d, const size_t m[_M_MAX], struct payload_error *err) {
+        static const int required[] = { M_CODE, M_GLOBALS };
         /* first weak (anyOf) error, reported only if no stronger one exists */
         const char *weak_path = NULL, *weak_type = NULL;
-        const json_t *weak_value = NULL;
+        size_t weak_value = NONE;
         char item_path[48];
 
-        if (!is_obj(root))
-                return type_error(err, "$", root, "object");
+        if (jsondoc_type(d, d->root) != JSONDOC_OBJECT)
+                return type_error(err, d, "$", d->root, "object");
 
         /* 'required' errors sit at depth 0 and beat every property error. */
         for (size_t i = 0; i < ELEMENTSOF(required); i++)
-                if (!json_object_get(root, required[i]))
+                if (m[required[i]] == NONE)
                         return set_error(err, "invalid.payload.schema_mismatch",
                                          "Payload JSON did not match schema at path $: '%s' is a required property",
-                                         required[i]);
+                                         member_names[required[i]]);
 
-        v = json_object_get(root, "code");
-        if (!is_str(v))
-                return type_error(err, "$.code", v, "string");
+        if (jsondoc_type(d, m[M_CODE]) != JSONDOC_STRING)
+                return type_error(err, d, "$.code", m[M_CODE], "string");
 
-        v = json_object_get(root, "globals_dict");
-        if (!is_obj(v))
-                return type_error(err, "$.globals_dict", v, "object");
+        if (jsondoc_type(d, m[M_GLOBALS]) != JSONDOC_OBJECT)
+                return type_error(err, d, "$.globals_dict", m[M_GLOBALS], "object");
 
-        v = json_object_get(root, "python_path");
-        if (v && !json_is_null(v)) {
-                if (!json_is_array(v)) {
+        size_t v = m[M_PYTHON_PATH];
+        if (!is_null(d, v)) {
+                if (jsondoc_type(d, v) != JSONDOC_ARRAY) {
                         weak_path = "$.python_path", weak_type = "array", weak_value = v;
                 } else {
-                        for (size_t i = 0; i < json_array_size(v); i++)
-                                if (!is_str(json_array_get(v, i))) {
+                        struct jsondoc_iter it;
+                        size_t k, item;
+                        jsondoc_iter_init(d, v, &it);
+                        for (size_t i = 0; jsondoc_iter_next(d, &it, &k, &item); i++)
+                                if (jsondoc_type(d, item) != JSONDOC_STRING) {
                                         /* The anyOf error is weak, but its deepest
                                          * context error (the item) is what best_match
                                          * reports if nothing stronger exists. */
                                         snprintf(item_path, sizeof(item_path), "$.python_path[%zu]", i);
-                                        weak_path = item_path, weak_type = "string";
-                                        weak_value = json_array_get(v, i);
+                                        weak_path = item_path, weak_type = "string", weak_value = item;
                                         break;
                                 }
                 }
         }
 
-        static const char *const nullable_strings[] = { "limit_overrides_context", "slug" };
+        static const int nullable_strings[] = { M_CONTEXT, M_SLUG };
         for (size_t i = 0; i < ELEMENTSOF(nullable_strings); i++) {
-                v = json_object_get(root, nullable_strings[i]);
-                if (v && !json_is_null(v) && !is_str(v) && !weak_path) {
+                v = m[nullable_strings[i]];
+                if (!is_null(d, v) && jsondoc_type(d, v) != JSONDOC_STRING && !weak_path) {
                         weak_path = i == 0 ? "$.limit_overrides_context" : "$.slug";
                         weak_type = "string", weak_value = v;
                 }
         }
 
-        v = json_object_get(root, "unsafely");
-        if (v && !json_is_boolean(v))
-                return type_error(err, "$.unsafely", v, "boolean");
+        v = m[M_UNSAFELY];
+        if (v != NONE && jsondoc_type(d, v) != JSONDOC_TRUE && jsondoc_type(d, v) != JSONDOC_FALSE)
+                return type_error(err, d, "$.unsafely", v, "boolean");
 
         if (weak_path)
-                return type_error(err, weak_path, weak_value, weak_type);
+                return type_error(err, d, weak_path, weak_value, weak_type);
         return 0;
+}
+
+static char *optional_string(const struct jsondoc *d, size_t at, size_t *len, int *r) {
+        *len = 0;
+        if (is_null(d, at))
+                return NULL;
+        char *s = jsondoc_string_dup(d, at, len);
+        if (!s)
+                *r = -ENOMEM;
+        return s;
 }
 
 int payload_parse(const char *text, size_t len, const char *const *file_names, size_t n_files,
                   struct payload *p, struct payload_error *err) {
         struct pyjson_error jerr;
-        json_t *root, *v;
+        struct jsondoc d;
+        size_t m[_M_MAX], n_path = 0;
         int r;
 
         if (!p || (!text && len > 0) || (!file_names && n_files > 0))
                 return -EINVAL;
 
         /* 4: JSON */
-        root = pyjson_loads(text ? text : "", len, PAYLOAD_MAX_DEPTH, &jerr);
-        if (!root) {
-                if (errno == ENOMEM)
-                        return -ENOMEM;
+        r = jsondoc_parse(&d, text ? text : "", len, PAYLOAD_MAX_DEPTH, &jerr);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
                 return set_error(err, "invalid.payload.bad_json", "Unable to parse payload JSON: %s", jerr.text);
-        }
 
         /* 5: schema */
-        r = check_schema(root, err);
-        if (r < 0) {
-                json_decref(root);
-                return r;
-        }
+        if (jsondoc_type(&d, d.root) == JSONDOC_OBJECT)
+                find_members(&d, m);
+        r = check_schema(&d, m, err);
+        if (r < 0)
+                goto fail;
 
         /* 6: python_path */
-        v = json_object_get(root, "python_path");
-        for (size_t i = 0; json_is_array(v) && i < json_array_size(v); i++) {
-                const json_t *e = json_array_get(v, i);
-                if (!is_allowed_lib(json_string_value(e), json_string_length(e))) {
-                        json_decref(root);
-                        return set_error(err, "invalid.python_path",
-                                         "Only allowed entry in 'python_path' is 'python_lib.zip'");
+        if (!is_null(&d, m[M_PYTHON_PATH])) {
+                struct jsondoc_iter it;
+                size_t k, item;
+                jsondoc_iter_init(&d, m[M_PYTHON_PATH], &it);
+                while (jsondoc_iter_next(&d, &it, &k, &item)) {
+                        if (!is_allowed_lib(&d, item)) {
+                                r = set_error(err, "invalid.python_path",
+                                              "Only allowed entry in 'python_path' is 'python_lib.zip'");
+                                goto fail;
+                        }
+                        n_path++;
                 }
         }
-        if (json_is_array(v) && json_array_size(v) > WRAPPER_MAX_PYTHON_PATH) {
-                json_decref(root);
-                return set_error(err, "invalid.python_path", "Too many entries in 'python_path': at most %d",
-                                 WRAPPER_MAX_PYTHON_PATH);
+        if (n_path > WRAPPER_MAX_PYTHON_PATH) {
+                r = set_error(err, "invalid.python_path", "Too many entries in 'python_path': at most %d",
+                              WRAPPER_MAX_PYTHON_PATH);
+                goto fail;
         }
 
         /* 7: uploaded files */
         for (size_t i = 0; i < n_files; i++)
                 if (!file_names[i] || strcmp(file_names[i], ALLOWED_LIB) != 0) {
-                        json_decref(root);
-                        return set_error(err, "invalid.files",
-                                         "Only allowed name for uploaded file is 'python_lib.zip'");
+                        r = set_error(err, "invalid.files", "Only allowed name for uploaded file is 'python_lib.zip'");
+                        goto fail;
                 }
 
         /* 8: unsafely */
-        if (json_is_true(json_object_get(root, "unsafely"))) {
-                json_decref(root);
-                return set_error(err, "invalid.unsafely", "Refusing codejail execution with unsafely=true");
+        if (m[M_UNSAFELY] != NONE && jsondoc_type(&d, m[M_UNSAFELY]) == JSONDOC_TRUE) {
+                r = set_error(err, "invalid.unsafely", "Refusing codejail execution with unsafely=true");
+                goto fail;
         }
 
-        v = json_object_get(root, "code");
         *p = (struct payload) {
-                .root = root,
-                .code = json_string_value(v),
-                .code_len = json_string_length(v),
-                .globals = json_object_get(root, "globals_dict"),
-                .n_python_path = json_is_array(json_object_get(root, "python_path"))
-                                         ? json_array_size(json_object_get(root, "python_path"))
-                                         : 0,
-                .limits_context = json_string_value(json_object_get(root, "limit_overrides_context")),
-                .limits_context_len = json_string_length(json_object_get(root, "limit_overrides_context")),
-                .slug = json_string_value(json_object_get(root, "slug")),
-                .slug_len = json_string_length(json_object_get(root, "slug")),
-                .unsafely = false,
+                .doc = d,
+                .code_at = m[M_CODE],
+                .globals_at = m[M_GLOBALS],
+                .n_python_path = n_path,
         };
+        r = 0;
+        p->limits_context = optional_string(&d, m[M_CONTEXT], &p->limits_context_len, &r);
+        p->slug = optional_string(&d, m[M_SLUG], &p->slug_len, &r);
+        if (r < 0) {
+                payload_done(p);
+                return r;
+        }
         return 0;
+
+fail:
+        jsondoc_done(&d);
+        return r;
 }
 
 void payload_done(struct payload *p) {
         if (!p)
                 return;
-        json_decref(p->root);
-        *p = (struct payload) {};
+        jsondoc_done(&p->doc);
+        free(p->limits_context);
+        free(p->slug);
+        *p = (struct payload) { 0 };
+}
+
+static int hash_piece(void *ud, const char *s, size_t n) {
+        sha256_update(ud, s, n);
+        return 0;
+}
+
+void payload_code_sha256(const struct payload *p, char out[65]) {
+        struct sha256_ctx c;
+
+        sha256_init(&c);
+        if (p->doc.text)
+                jsondoc_string_decode(&p->doc, p->code_at, hash_piece, &c);
+        sha256_final_hex(&c, out);
 }

@@ -16,34 +16,22 @@
  * is opened before it drops (server_prepare): the journal socket,
  * /proc/self/status, the health state (read), the admission lock. */
 #include <errno.h>
-#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "creds.h"
 #include "execmsg.h"
 #include "jail.h"
-#include "landlock.h"
 #include "log.h"
 #include "macro.h"
 #include "privsep.h"
-#include "seccomp-load.h"
 #include "server.h"
-
-#ifdef CODEJAIL_SANITIZERS
-#include <fcntl.h>
-#include <sanitizer/common_interface_defs.h>
-#endif
+#include "unpriv.h"
 
 /* The request: the wrapper's stdin ([code, globals] as JSON, at most six
  * bytes per body byte: "\u007f" for a raw DEL) plus the files (within the
@@ -51,123 +39,6 @@
 #define REQUEST_BOUND(max_body) (8 * (size_t)(max_body) + ((size_t)1 << 20))
 /* The outcome: both captured streams, each at most OUTPUT, plus fields. */
 #define OUTCOME_BOUND(output) (2 * (size_t)(output) + ((size_t)64 << 10))
-
-static bool have_cap(int cap) {
-        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-        struct __user_cap_data_struct d[2] = { 0 };
-        return syscall(SYS_capget, &h, d) == 0 && (d[cap / 32].effective & (1u << (cap % 32)));
-}
-
-/* The capability steps. Without CAP_SETPCAP (an unprivileged developer's
- * --exec) the bounding set and securebits cannot change; there is then
- * nothing in them to use either (no_new_privs, no execve), and the
- * selfcheck's privsep_capabilities probe reports the bounding set. */
-static int drop_caps(const char **step) {
-        int r;
-        bool setpcap = have_cap(CAP_SETPCAP);
-        *step = "bounding-set";
-        if (setpcap && (r = creds_drop_bounding()) < 0)
-                return r;
-        *step = "ambient-set";
-        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
-                return negative_errno();
-        *step = "securebits";
-        if (setpcap && (r = creds_lock_securebits()) < 0)
-                return r;
-        *step = "capabilities";
-        return creds_drop_all_caps();
-}
-
-#ifdef CODEJAIL_SANITIZERS
-/* Sanitizer builds only (configure --enable-sanitizers): a report written
- * after the drop could not open its log file, so the runtime gets one
- * opened now, beside ASAN_OPTIONS's log_path as privsep-report.<pid>
- * (tests/sanitize.sh counts the non-empty ones). Never in the product. */
-static void sanitizer_report_fd(void) {
-        const char *o = getenv("ASAN_OPTIONS"), *p = o ? strstr(o, "log_path=") : NULL;
-        char path[600];
-        if (!p)
-                return;
-        p += strlen("log_path=");
-        size_t n = strcspn(p, ":");
-        const char *slash = memrchr(p, '/', n);
-        if (!slash)
-                return;
-        snprintf(path, sizeof path, "%.*s/privsep-report.%d", (int)(slash - p), p, (int)getpid());
-        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd >= 0)
-                __sanitizer_set_report_fd((void *)(intptr_t)fd);
-}
-#else
-static void sanitizer_report_fd(void) {
-}
-#endif
-
-int privsep_drop(pid_t parent, const char **step) {
-        int r;
-        if (SABOTAGED(LAYER_PRIVSEP))
-                return 0;
-        sanitizer_report_fd();
-        /* If the privileged side dies, so does this one: nothing left to
-         * answer for it. The parent may have died before the prctl. */
-        *step = "pdeathsig";
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-                return negative_errno();
-        if (getppid() != parent)
-                return -ESRCH;
-        /* No ptrace of it (or core) by the service's own uid: the parent is
-         * not dumpable either (harden.c), so neither side reaches the other. */
-        *step = "dumpable";
-        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-                return negative_errno();
-        if ((r = drop_caps(step)) < 0)
-                return r;
-        *step = "no_new_privs";
-        if ((r = creds_no_new_privs()) < 0)
-                return r;
-        /* Landlock where this process may use it. A kernel without it, or
-         * a container manager whose seccomp filter refuses its system calls
-         * (EPERM at the version probe: systemd-nspawn 252 without
-         * --system-call-filter, where the Debian 13 package is built), leaves
-         * the allow-list below, which refuses open and socket by itself;
-         * once the probe answers, any failure is fatal. */
-        *step = "landlock";
-        if (landlock_abi() > 0 && (r = landlock_deny_all()) < 0)
-                return r;
-        /* Last: the allow-list would refuse the steps above. */
-        *step = "seccomp";
-        return seccomp_load_privsep();
-}
-
-static long long cpu_us(void) {
-        struct timespec ts;
-        if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) < 0)
-                return 0;
-        return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-pid_t privsep_fork(int *fd) {
-        int sv[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-                return negative_errno();
-        long long used = cpu_us();
-        pid_t pid = fork();
-        if (pid < 0) {
-                int r = negative_errno();
-                close(sv[0]);
-                close(sv[1]);
-                return r;
-        }
-        if (pid == 0) {
-                close(sv[0]);
-                server_mark_split(used);
-                *fd = sv[1];
-                return 0;
-        }
-        close(sv[1]);
-        *fd = sv[0];
-        return pid;
-}
 
 /* ---- the privileged side ---- */
 
@@ -202,9 +73,11 @@ static const char *request_not_allowed(const struct config *cfg, const struct ex
         return "limits of no configured context";
 }
 
-/* Until the child has answered its client (it shuts its end for writing;
- * or it is gone), at most the request's own time bound: a stalled child
- * only delays the teardown of an execution that is over. */
+/* Until the child says the teardown may start (it shuts its end for
+ * writing once its answer is out, or as soon as the answer cannot be
+ * written at once: a client that does not read holds no jail; or it is
+ * gone), at most the request's own time bound: a stalled child only delays
+ * the teardown of an execution that is over. */
 static void wait_answered(const struct config *cfg, int fd) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
         int ms = (cfg->request_timeout_s > 0 ? cfg->request_timeout_s : 10) * 1000;
@@ -277,7 +150,7 @@ static int serve_child(const struct config *cfg, const char *config_error, int c
         struct safeexec_runner runner;
         int r = server_prepare(cfg);
         if (r >= 0)
-                r = privsep_drop(getppid(), &step);
+                r = unpriv_drop(getppid(), &step);
         if (r < 0) {
                 /* Never parse a byte of the request with privileges. */
                 log_error("privsep: dropping privileges failed at %s: %s; request not read", step, strerror(-r));
@@ -292,15 +165,18 @@ static int serve_child(const struct config *cfg, const char *config_error, int c
 
 int privsep_serve(const struct config *cfg, const char *config_error, int conn_fd) {
         int fd;
-        pid_t pid = privsep_fork(&fd);
+        long long parent_cpu_us = 0;
+        pid_t pid = unpriv_fork(&fd, &parent_cpu_us);
         if (pid < 0) {
                 log_error("privsep: fork: %s", strerror(-pid));
                 return pid;
         }
         /* The child leaves here: its caller's remaining work (reaping, in
          * --exec mode) is the parent's, and so are the exit handlers (the
-         * caller's, and LeakSanitizer's, which would need ptrace). */
+         * caller's, and LeakSanitizer's, which would need ptrace). Its log
+         * counts the parent's CPU until the fork: the instance's total. */
         if (pid == 0) {
+                server_mark_split(parent_cpu_us);
                 int r = serve_child(cfg, config_error, conn_fd, fd);
                 if (r < 0)
                         fprintf(stderr, "codejaild: %s\n", strerror(-r));
@@ -343,16 +219,15 @@ static int run_remote(void *userdata, const struct config *cfg, const struct jai
         return 0;
 }
 
-/* Called once the client has its answer. The teardown is the parent's:
- * shutting this end for writing tells it to start; it closes its end when
- * the teardown is over, so the next in line for a slot never runs beside
- * this execution's remains. */
-static void done_remote(void *userdata, struct jail_result *res) {
+/* The execution is over and its answer is written, or cannot be written
+ * at once (server.c): the teardown is the parent's. Shutting this end for
+ * writing tells it to start; it closes its end when the teardown is over,
+ * so the next in line for a slot never runs beside this execution's
+ * remains. The captured output stays: the answer is written from it. */
+static void release_remote(void *userdata, struct jail_result *res) {
         int *fd = userdata;
         char c;
-        free(res->out);
-        free(res->err);
-        res->out = res->err = NULL;
+        (void)res;
         if (*fd < 0)
                 return;
         (void)shutdown(*fd, SHUT_WR);
@@ -362,6 +237,14 @@ static void done_remote(void *userdata, struct jail_result *res) {
         *fd = -1;
 }
 
+static void done_remote(void *userdata, struct jail_result *res) {
+        release_remote(userdata, res);
+        free(res->out);
+        free(res->err);
+        res->out = res->err = NULL;
+}
+
 void privsep_runner(int *fd, struct safeexec_runner *out) {
-        *out = (struct safeexec_runner){ .run = run_remote, .done = done_remote, .userdata = fd };
+        *out = (struct safeexec_runner){ .run = run_remote, .release = release_remote, .done = done_remote,
+                                         .userdata = fd };
 }

@@ -12,7 +12,7 @@
 #include "safeexec.h"
 
 /* Serve the connection conn_fd in two processes: fork; the child prepares
- * what it will need (server_prepare), drops (privsep_drop) and serves the
+ * what it will need (server_prepare), drops (unpriv_drop) and serves the
  * request, sending its one execution to the parent; the parent runs that
  * execution and reaps the child. conn_fd is closed in the parent, which
  * never reads it. The child exits (0 when it served, 1 when not, saying
@@ -20,19 +20,6 @@
  * status (1 when it died of a signal, logged), or -errno (a malformed or
  * disallowed message, logged). */
 int privsep_serve(const struct config *cfg, const char *config_error, int conn_fd);
-
-/* The unprivileged side's confinement, each step checked, in order:
- * parent-death signal, not dumpable, bounding set and ambient set emptied
- * (while CAP_SETPCAP is held), securebits locked, every capability set
- * emptied, no_new_privs, a Landlock domain that grants nothing (when the
- * kernel has Landlock), its own seccomp allow-list. 0 or -errno with *step.
- * Switched off only in the sabotage build (layer privsep). */
-int privsep_drop(pid_t parent, const char **step);
-
-/* socketpair + fork: in the child returns 0 with *fd its end; in the
- * parent the child's pid with *fd the parent's end; or -errno. The parent's
- * CPU until the fork is handed to the child's log (server_mark_split). */
-pid_t privsep_fork(int *fd);
 
 /* The privileged side: at most one execution request from fd (execmsg.h,
  * bounded by cfg), checked against cfg (enabled; its limits those of a

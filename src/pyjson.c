@@ -32,6 +32,7 @@
 
 #include "macro.h"
 #include "pyjson.h"
+#include "siphash.h"
 
 #define INT_MAX_STR_DIGITS 4300
 #define DUMPS_MAX_DEPTH 4096
@@ -144,6 +145,12 @@ size_t pyjson_utf8_next(const char *s, size_t len, uint32_t *cp) {
         return ok ? n : 0;
 }
 
+size_t pyjson_utf8_decode(const char *s, size_t len, uint32_t *cp) {
+        bool ok;
+
+        return u8_next((const unsigned char *) s, len, false, cp, &ok);
+}
+
 static void u8_put(struct buf *b, uint32_t cp) {
         char t[4];
 
@@ -251,6 +258,10 @@ static size_t match_number(const char *s, size_t len, bool *is_float) {
                         i = e_start;
         }
         return i;
+}
+
+size_t pyjson_number_len(const char *s, size_t len, bool *is_float) {
+        return match_number(s, len, is_float);
 }
 
 static bool raw_text_valid(const char *text, size_t len) {
@@ -442,6 +453,7 @@ struct parser {
         bool no_position; /* message stands alone (ValueError-style) */
         char detail[160];
         bool oom;
+        bool discard;  /* validate strings without keeping them (pyjson_scan) */
         struct buf sb; /* scratch for strings */
 };
 
@@ -509,7 +521,8 @@ static bool parse_string(struct parser *p) {
 
                                 if (!m)
                                         return fail(p, "Invalid \\escape", bs);
-                                buf_putc(&p->sb, to[m - from]);
+                                if (!p->discard)
+                                        buf_putc(&p->sb, to[m - from]);
                                 p->pos = bs + 2;
                                 continue;
                         }
@@ -528,7 +541,8 @@ static bool parse_string(struct parser *p) {
                                         p->pos += 6;
                                 }
                         }
-                        u8_put(&p->sb, cp);
+                        if (!p->discard)
+                                u8_put(&p->sb, cp);
                         continue;
                 }
                 if (c < 0x20)
@@ -539,14 +553,17 @@ static bool parse_string(struct parser *p) {
                         /* copy a run of plain ASCII at once */
                         while (run < p->len && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\')
                                 run++;
-                        buf_put(&p->sb, s + p->pos, run - p->pos);
+                        if (!p->discard)
+                                buf_put(&p->sb, s + p->pos, run - p->pos);
                         p->pos = run;
                 } else {
                         bool ok;
                         uint32_t cp;
                         size_t n = u8_next(s + p->pos, p->len - p->pos, false, &cp, &ok);
 
-                        if (ok)
+                        if (p->discard)
+                                ;
+                        else if (ok)
                                 buf_put(&p->sb, s + p->pos, n);
                         else
                                 u8_put(&p->sb, 0xFFFD);
@@ -560,21 +577,28 @@ static bool parse_string(struct parser *p) {
         return true;
 }
 
+/* int() refuses more than INT_MAX_STR_DIGITS digits (CPython's ValueError). */
+static bool int_digits_ok(struct parser *p, size_t start, size_t n) {
+        size_t digits = n - (p->s[start] == '-');
+
+        if (digits <= INT_MAX_STR_DIGITS)
+                return true;
+        snprintf(p->detail, sizeof(p->detail),
+                 "Exceeds the limit (%d digits) for integer string conversion: "
+                 "value has %zu digits; use sys.set_int_max_str_digits() to increase the limit",
+                 INT_MAX_STR_DIGITS, digits);
+        p->no_position = true;
+        return fail(p, p->detail, start);
+}
+
 static json_t *make_number(struct parser *p, size_t start, size_t n, bool is_float) {
         const char *t = p->s + start;
 
         if (!is_float) {
                 size_t digits = n - (t[0] == '-');
 
-                if (digits > INT_MAX_STR_DIGITS) {
-                        snprintf(p->detail, sizeof(p->detail),
-                                 "Exceeds the limit (%d digits) for integer string conversion: "
-                                 "value has %zu digits; use sys.set_int_max_str_digits() to increase the limit",
-                                 INT_MAX_STR_DIGITS, digits);
-                        p->no_position = true;
-                        fail(p, p->detail, start);
+                if (!int_digits_ok(p, start, n))
                         return NULL;
-                }
                 if (digits <= 18) {
                         int64_t v = 0;
                         for (size_t i = n - digits; i < n; i++)
@@ -711,11 +735,167 @@ static void format_error(const struct parser *p, struct pyjson_error *err) {
         snprintf(err->text, sizeof(err->text), "%.64s: line %zu column %zu (char %zu)", p->msg, line, col, chars);
 }
 
+/* ---- the grammar steps pyjson_loads() and pyjson_scan() share ---- */
+
+/* What comes next while reading a document. */
+enum step {
+        STEP_VALUE,  /* a value at p->pos */
+        STEP_KEY,    /* an object member's key at p->pos */
+        STEP_AFTER,  /* a value is complete: its container's ',' or bracket */
+        STEP_DONE,   /* the root value is complete */
+        STEP_ERROR,
+};
+
+/* json.loads() refuses a BOM before anything else. */
+static bool no_bom(struct parser *p) {
+        if (p->len >= 3 && memcmp(p->s, "\xEF\xBB\xBF", 3) == 0)
+                return fail(p, "Unexpected UTF-8 BOM (decode using utf-8-sig)", 0);
+        return true;
+}
+
+/* CPython's RecursionError text, which has no position. */
+static bool too_deep(struct parser *p, bool obj) {
+        snprintf(p->detail, sizeof(p->detail),
+                 "maximum recursion depth exceeded while decoding a JSON %s from a unicode string",
+                 obj ? "object" : "array");
+        p->no_position = true;
+        return fail(p, p->detail, p->pos);
+}
+
+/* The closing bracket of an object (obj) or array at p->pos: read it. */
+static bool closes(struct parser *p, bool obj) {
+        if (p->pos < p->len && p->s[p->pos] == (obj ? '}' : ']')) {
+                p->pos++;
+                return true;
+        }
+        return false;
+}
+
+/* After a member or an item: the container's closing bracket (*closed),
+ * or ',' and the whitespace after it. */
+static bool after_value(struct parser *p, bool obj, bool *closed) {
+        skip_ws(p);
+        *closed = closes(p, obj);
+        if (*closed)
+                return true;
+        if (p->pos >= p->len || p->s[p->pos] != ',')
+                return fail(p, "Expecting ',' delimiter", p->pos);
+        p->pos++;
+        skip_ws(p);
+        return true;
+}
+
+/* An object member's key string at p->pos (into p->sb unless discarding). */
+static bool member_key(struct parser *p) {
+        if (p->pos >= p->len || p->s[p->pos] != '"')
+                return fail(p, "Expecting property name enclosed in double quotes", p->pos);
+        return parse_string(p);
+}
+
+/* The ':' after a member's key, with the whitespace around it. */
+static bool member_colon(struct parser *p) {
+        skip_ws(p);
+        if (p->pos >= p->len || p->s[p->pos] != ':')
+                return fail(p, "Expecting ':' delimiter", p->pos);
+        p->pos++;
+        skip_ws(p);
+        return true;
+}
+
+/* ---- reader: the tree ---- */
+
+/* pyjson_loads()'s state: the containers still open, innermost last. */
+struct loader {
+        struct parser p;
+        size_t max_depth;
+        struct frame *st;
+        size_t depth, cap;
+        json_t *v;      /* a complete value not yet in its container, owned */
+        json_t *result; /* the root, once complete */
+};
+
+/* A value at p.pos: a scalar or an empty container is complete (l->v);
+ * any other container opens a frame. */
+static enum step load_value(struct loader *l) {
+        struct parser *p = &l->p;
+
+        if (p->pos >= p->len || (p->s[p->pos] != '{' && p->s[p->pos] != '[')) {
+                l->v = parse_scalar(p);
+                return l->v ? STEP_AFTER : STEP_ERROR;
+        }
+        bool obj = p->s[p->pos] == '{';
+        if (l->depth >= l->max_depth)
+                return too_deep(p, obj), STEP_ERROR;
+        p->pos++;
+        skip_ws(p);
+        if (closes(p, obj)) {
+                l->v = obj ? json_object() : json_array();
+                return l->v ? STEP_AFTER : (p->oom = true, STEP_ERROR);
+        }
+        if (l->depth == l->cap) {
+                size_t ncap = l->cap ? l->cap * 2 : 16;
+                struct frame *nst = reallocarray(l->st, ncap, sizeof(*nst));
+                if (!nst)
+                        return p->oom = true, STEP_ERROR;
+                l->st = nst;
+                l->cap = ncap;
+        }
+        l->st[l->depth] = (struct frame) { .c = obj ? json_object() : json_array() };
+        if (!l->st[l->depth].c)
+                return p->oom = true, STEP_ERROR;
+        l->depth++;
+        return obj ? STEP_KEY : STEP_VALUE;
+}
+
+/* An object member's key, kept in its frame until the value comes. */
+static enum step load_key(struct loader *l) {
+        struct parser *p = &l->p;
+        struct frame *f = &l->st[l->depth - 1];
+
+        if (!member_key(p))
+                return STEP_ERROR;
+        f->key = malloc(p->sb.len + 1);
+        if (!f->key)
+                return p->oom = true, STEP_ERROR;
+        memcpy(f->key, p->sb.p, p->sb.len);
+        f->keylen = p->sb.len;
+        return member_colon(p) ? STEP_VALUE : STEP_ERROR;
+}
+
+/* l->v goes into the innermost container (under its pending key), and
+ * containers close, each then going into its own, as long as their
+ * closing bracket follows. */
+static enum step load_after(struct loader *l) {
+        struct parser *p = &l->p;
+
+        for (;;) {
+                if (l->depth == 0) {
+                        l->result = l->v;
+                        l->v = NULL;
+                        return STEP_DONE;
+                }
+                struct frame *f = &l->st[l->depth - 1];
+                bool obj = json_is_object(f->c), closed;
+                int r = obj ? json_object_setn_new_nocheck(f->c, f->key, f->keylen, l->v)
+                            : json_array_append_new(f->c, l->v);
+                l->v = NULL;
+                free(f->key);
+                f->key = NULL;
+                if (r < 0)
+                        return p->oom = true, STEP_ERROR;
+                if (!after_value(p, obj, &closed))
+                        return STEP_ERROR;
+                if (!closed)
+                        return obj ? STEP_KEY : STEP_VALUE;
+                l->v = f->c;
+                f->c = NULL;
+                l->depth--;
+        }
+}
+
 json_t *pyjson_loads(const char *buf, size_t len, size_t max_depth, struct pyjson_error *err) {
-        struct parser p = { .s = buf, .len = len };
-        _cleanup_free_ struct frame *st = NULL;
-        size_t depth = 0, cap = 0;
-        json_t *v = NULL, *result = NULL;
+        struct loader l = { .p = { .s = buf, .len = len }, .max_depth = max_depth };
+        enum step s = STEP_VALUE;
 
         if (err)
                 err->text[0] = '\0';
@@ -723,155 +903,342 @@ json_t *pyjson_loads(const char *buf, size_t len, size_t max_depth, struct pyjso
                 errno = EINVAL;
                 return NULL;
         }
-        if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
-                fail(&p, "Unexpected UTF-8 BOM (decode using utf-8-sig)", 0);
-                goto error;
+        if (!no_bom(&l.p))
+                s = STEP_ERROR;
+        skip_ws(&l.p);
+        while (s != STEP_DONE && s != STEP_ERROR)
+                s = s == STEP_VALUE ? load_value(&l) : s == STEP_KEY ? load_key(&l) : load_after(&l);
+        if (s == STEP_DONE) {
+                skip_ws(&l.p);
+                if (l.p.pos == len) {
+                        free(l.st);
+                        free(l.p.sb.p);
+                        return l.result;
+                }
+                fail(&l.p, "Extra data", l.p.pos);
         }
-        skip_ws(&p);
+
+        if (!l.p.msg && !l.p.oom)
+                l.p.oom = true;
+        format_error(&l.p, err);
+        json_decref(l.v);
+        json_decref(l.result);
+        for (size_t i = 0; i < l.depth; i++) {
+                json_decref(l.st[i].c);
+                free(l.st[i].key);
+        }
+        free(l.st);
+        free(l.p.sb.p);
+        errno = l.p.oom ? ENOMEM : EINVAL;
+        return NULL;
+}
+
+/* ---- scanner: validation without a tree (for jsondoc.h) ---- */
+
+/* One distinct key of an object being scanned. */
+struct skey {
+        uint32_t key_at, value_at, hash;
+};
+
+struct sframe {
+        bool obj, dup;
+        uint32_t at;
+        struct skey *keys; /* first-seen order */
+        uint32_t n_keys, cap_keys;
+        uint32_t *index; /* open addressing over keys: index + 1, 0 empty */
+        uint32_t index_cap; /* 0 or a power of two */
+};
+
+struct scan {
+        struct parser *p;
+        size_t max_depth;
+        struct sframe *st;
+        size_t depth, cap;
+        struct buf cmp; /* a stored key decoded again, to compare */
+        struct pyjson_dup *dups;
+        size_t n_dups, cap_dups;
+        uint32_t *pairs;
+        size_t n_pairs, cap_pairs;
+};
+
+static void sframe_free(struct sframe *f) {
+        free(f->keys);
+        free(f->index);
+        *f = (struct sframe) { 0 };
+}
+
+/* The key string at key_at decoded again (valid: it was scanned) equals
+ * the one just decoded into p->sb. */
+static bool key_equals(struct scan *sc, uint32_t key_at) {
+        struct parser q = { .s = sc->p->s, .len = sc->p->len, .pos = key_at, .sb = sc->cmp };
+        bool ok = parse_string(&q);
+        sc->cmp = q.sb;
+        if (!ok) {
+                if (q.oom)
+                        sc->p->oom = true;
+                return false;
+        }
+        return q.sb.len == sc->p->sb.len && memcmp(q.sb.p, sc->p->sb.p, q.sb.len) == 0;
+}
+
+static bool index_grow(struct sframe *f) {
+        uint32_t ncap = f->index_cap ? f->index_cap * 2 : 16;
+        uint32_t *ni = calloc(ncap, sizeof *ni);
+        if (!ni || ncap < f->index_cap)
+                return free(ni), false;
+        for (uint32_t k = 0; k < f->n_keys; k++) {
+                uint32_t i = f->keys[k].hash & (ncap - 1);
+                while (ni[i])
+                        i = (i + 1) & (ncap - 1);
+                ni[i] = k + 1;
+        }
+        free(f->index);
+        f->index = ni;
+        f->index_cap = ncap;
+        return true;
+}
+
+/* The key just decoded into p->sb, at key_at, with its value at value_at:
+ * a new key, or a repeated one whose value is now this one. */
+static bool scan_key(struct scan *sc, struct sframe *f, size_t key_at, size_t value_at) {
+        struct parser *p = sc->p;
+        uint32_t h = (uint32_t) siphash_bytes(p->sb.p ? p->sb.p : "", p->sb.len);
+
+        /* A load of 3/4 at most: short probes, and 2.7-5.3 bytes of index
+         * per key (the attacker chooses how many). */
+        if ((uint64_t) (f->n_keys + 1) * 4 > (uint64_t) f->index_cap * 3 && !index_grow(f))
+                return p->oom = true, false;
+        uint32_t i = h & (f->index_cap - 1);
+        for (; f->index[i]; i = (i + 1) & (f->index_cap - 1)) {
+                struct skey *k = &f->keys[f->index[i] - 1];
+                if (k->hash == h && key_equals(sc, k->key_at)) {
+                        k->value_at = (uint32_t) value_at;
+                        f->dup = true;
+                        return true;
+                }
+                if (p->oom)
+                        return false;
+        }
+        if (f->n_keys == f->cap_keys) {
+                /* by half: at most a third of it unused */
+                uint32_t ncap = f->cap_keys ? f->cap_keys + f->cap_keys / 2 : 8;
+                struct skey *nk = reallocarray(f->keys, ncap, sizeof *nk);
+                if (!nk)
+                        return p->oom = true, false;
+                f->keys = nk;
+                f->cap_keys = ncap;
+        }
+        f->keys[f->n_keys++] = (struct skey) { (uint32_t) key_at, (uint32_t) value_at, h };
+        f->index[i] = f->n_keys;
+        return true;
+}
+
+/* An object closes: when it repeated a key, keep its distinct keys. */
+static bool scan_close(struct scan *sc, struct sframe *f) {
+        if (!f->obj || !f->dup)
+                return true;
+        if (sc->n_dups == sc->cap_dups) {
+                size_t ncap = sc->cap_dups ? sc->cap_dups * 2 : 8;
+                struct pyjson_dup *nd = reallocarray(sc->dups, ncap, sizeof *nd);
+                if (!nd)
+                        return false;
+                sc->dups = nd;
+                sc->cap_dups = ncap;
+        }
+        if (sc->n_pairs + 2 * (size_t) f->n_keys > sc->cap_pairs) {
+                size_t ncap = sc->cap_pairs ? sc->cap_pairs : 64;
+                while (ncap < sc->n_pairs + 2 * (size_t) f->n_keys)
+                        ncap *= 2;
+                uint32_t *np = reallocarray(sc->pairs, ncap, sizeof *np);
+                if (!np)
+                        return false;
+                sc->pairs = np;
+                sc->cap_pairs = ncap;
+        }
+        sc->dups[sc->n_dups++] = (struct pyjson_dup) { f->at, (uint32_t) sc->p->pos, (uint32_t) (sc->n_pairs / 2),
+                                                         f->n_keys };
+        for (uint32_t k = 0; k < f->n_keys; k++) {
+                sc->pairs[sc->n_pairs++] = f->keys[k].key_at;
+                sc->pairs[sc->n_pairs++] = f->keys[k].value_at;
+        }
+        return true;
+}
+
+/* A scalar at p->pos, validated as parse_scalar() would parse it. */
+static bool scan_scalar(struct parser *p) {
+        const char *s = p->s + p->pos;
+        size_t rem = p->len - p->pos, n;
+        bool is_float;
+
+        if (rem == 0)
+                return fail(p, "Expecting value", p->pos);
+        switch (s[0]) {
+        case '"':
+                return parse_string(p);
+        case 'n':
+                if (rem >= 4 && memcmp(s, "null", 4) == 0)
+                        return p->pos += 4, true;
+                break;
+        case 't':
+                if (rem >= 4 && memcmp(s, "true", 4) == 0)
+                        return p->pos += 4, true;
+                break;
+        case 'f':
+                if (rem >= 5 && memcmp(s, "false", 5) == 0)
+                        return p->pos += 5, true;
+                break;
+        case 'N':
+                if (rem >= 3 && memcmp(s, "NaN", 3) == 0)
+                        return p->pos += 3, true;
+                break;
+        case 'I':
+                if (rem >= 8 && memcmp(s, "Infinity", 8) == 0)
+                        return p->pos += 8, true;
+                break;
+        case '-':
+                if (rem >= 9 && memcmp(s, "-Infinity", 9) == 0)
+                        return p->pos += 9, true;
+                break;
+        }
+        n = match_number(s, rem, &is_float);
+        if (n == 0)
+                return fail(p, "Expecting value", p->pos);
+        if (!is_float && !int_digits_ok(p, p->pos, n))
+                return false;
+        p->pos += n;
+        return true;
+}
+
+static int dup_cmp(const void *a, const void *b) {
+        uint32_t x = ((const struct pyjson_dup *) a)->at, y = ((const struct pyjson_dup *) b)->at;
+        return x < y ? -1 : x > y;
+}
+
+/* A value at p->pos: a scalar or an empty container is complete; any
+ * other container opens a frame. */
+static enum step scan_value(struct scan *sc) {
+        struct parser *p = sc->p;
+
+        if (p->pos >= p->len || (p->s[p->pos] != '{' && p->s[p->pos] != '['))
+                return scan_scalar(p) ? STEP_AFTER : STEP_ERROR;
+        bool obj = p->s[p->pos] == '{';
+        size_t at = p->pos;
+        if (sc->depth >= sc->max_depth)
+                return too_deep(p, obj), STEP_ERROR;
+        p->pos++;
+        skip_ws(p);
+        if (closes(p, obj))
+                return STEP_AFTER;
+        if (sc->depth == sc->cap) {
+                size_t ncap = sc->cap ? sc->cap * 2 : 16;
+                struct sframe *nst = reallocarray(sc->st, ncap, sizeof(*nst));
+                if (!nst)
+                        return p->oom = true, STEP_ERROR;
+                sc->st = nst;
+                sc->cap = ncap;
+        }
+        sc->st[sc->depth++] = (struct sframe) { .obj = obj, .at = (uint32_t) at };
+        return obj ? STEP_KEY : STEP_VALUE;
+}
+
+/* An object member's key, decoded to be compared with the object's others. */
+static enum step scan_member_key(struct scan *sc) {
+        struct parser *p = sc->p;
+        size_t key_at = p->pos;
+
+        p->discard = false;
+        bool ok = member_key(p);
+        p->discard = true;
+        if (!ok || !member_colon(p))
+                return STEP_ERROR;
+        return scan_key(sc, &sc->st[sc->depth - 1], key_at, p->pos) ? STEP_VALUE : STEP_ERROR;
+}
+
+/* A value is complete: containers close as long as their closing bracket
+ * follows. */
+static enum step scan_after(struct scan *sc) {
+        struct parser *p = sc->p;
 
         for (;;) {
-                /* expecting a value at p.pos */
-                if (p.pos < len && (buf[p.pos] == '{' || buf[p.pos] == '[')) {
-                        bool obj = buf[p.pos] == '{';
-
-                        if (depth >= max_depth) {
-                                snprintf(p.detail, sizeof(p.detail),
-                                         "maximum recursion depth exceeded while decoding a JSON %s from a unicode string",
-                                         obj ? "object" : "array");
-                                p.no_position = true;
-                                fail(&p, p.detail, p.pos);
-                                goto error;
-                        }
-                        p.pos++;
-                        skip_ws(&p);
-                        if (p.pos < len && buf[p.pos] == (obj ? '}' : ']')) {
-                                p.pos++;
-                                v = obj ? json_object() : json_array();
-                                if (!v) {
-                                        p.oom = true;
-                                        goto error;
-                                }
-                        } else {
-                                if (depth == cap) {
-                                        size_t ncap = cap ? cap * 2 : 16;
-                                        struct frame *nst = reallocarray(st, ncap, sizeof(*st));
-                                        if (!nst) {
-                                                p.oom = true;
-                                                goto error;
-                                        }
-                                        st = nst;
-                                        cap = ncap;
-                                }
-                                st[depth] = (struct frame) { .c = obj ? json_object() : json_array() };
-                                if (!st[depth].c) {
-                                        p.oom = true;
-                                        goto error;
-                                }
-                                depth++;
-                                if (obj)
-                                        goto key;
-                                continue;
-                        }
-                } else {
-                        v = parse_scalar(&p);
-                        if (!v)
-                                goto error;
-                }
-
-                /* deliver v to the innermost container, closing containers
-                 * as long as their closing bracket follows */
-                for (;;) {
-                        struct frame *f;
-
-                        if (depth == 0) {
-                                result = v;
-                                v = NULL;
-                                goto done;
-                        }
-                        f = &st[depth - 1];
-                        if (json_is_object(f->c)) {
-                                int r = json_object_setn_new_nocheck(f->c, f->key, f->keylen, v);
-                                v = NULL;
-                                free(f->key);
-                                f->key = NULL;
-                                if (r < 0) {
-                                        p.oom = true;
-                                        goto error;
-                                }
-                        } else {
-                                int r = json_array_append_new(f->c, v);
-                                v = NULL;
-                                if (r < 0) {
-                                        p.oom = true;
-                                        goto error;
-                                }
-                        }
-                        skip_ws(&p);
-                        if (p.pos < len && buf[p.pos] == (json_is_object(f->c) ? '}' : ']')) {
-                                p.pos++;
-                                v = f->c;
-                                f->c = NULL;
-                                depth--;
-                                continue;
-                        }
-                        if (p.pos >= len || buf[p.pos] != ',') {
-                                fail(&p, "Expecting ',' delimiter", p.pos);
-                                goto error;
-                        }
-                        p.pos++;
-                        skip_ws(&p);
-                        if (json_is_object(f->c))
-                                goto key;
-                        break;
-                }
-                continue;
-
-        key:
-                /* object member: key, ':', then the value at the loop top */
-                if (p.pos >= len || buf[p.pos] != '"') {
-                        fail(&p, "Expecting property name enclosed in double quotes", p.pos);
-                        goto error;
-                }
-                if (!parse_string(&p))
-                        goto error;
-                st[depth - 1].key = malloc(p.sb.len + 1);
-                if (!st[depth - 1].key) {
-                        p.oom = true;
-                        goto error;
-                }
-                memcpy(st[depth - 1].key, p.sb.p, p.sb.len);
-                st[depth - 1].keylen = p.sb.len;
-                skip_ws(&p);
-                if (p.pos >= len || buf[p.pos] != ':') {
-                        fail(&p, "Expecting ':' delimiter", p.pos);
-                        goto error;
-                }
-                p.pos++;
-                skip_ws(&p);
+                if (sc->depth == 0)
+                        return STEP_DONE;
+                struct sframe *f = &sc->st[sc->depth - 1];
+                bool closed;
+                if (!after_value(p, f->obj, &closed))
+                        return STEP_ERROR;
+                if (!closed)
+                        return f->obj ? STEP_KEY : STEP_VALUE;
+                if (!scan_close(sc, f))
+                        return p->oom = true, STEP_ERROR;
+                sframe_free(f);
+                sc->depth--;
         }
+}
 
-done:
+/* The document is valid: its index, sorted, kept without room to spare
+ * (it grew by doubling; a failed shrink leaves it as it is). */
+static void scan_index(struct scan *sc, struct pyjson_index *idx) {
+        if (sc->n_dups > 1)
+                qsort(sc->dups, sc->n_dups, sizeof *sc->dups, dup_cmp);
+        if (sc->n_dups < sc->cap_dups) {
+                struct pyjson_dup *nd = reallocarray(sc->dups, sc->n_dups ? sc->n_dups : 1, sizeof *nd);
+                if (nd)
+                        sc->dups = nd;
+        }
+        if (sc->n_pairs < sc->cap_pairs) {
+                uint32_t *np = reallocarray(sc->pairs, sc->n_pairs ? sc->n_pairs : 1, sizeof *np);
+                if (np)
+                        sc->pairs = np;
+        }
+        idx->dups = sc->dups;
+        idx->n_dups = sc->n_dups;
+        idx->pairs = sc->pairs;
+        idx->n_pairs = sc->n_pairs / 2;
+        sc->dups = NULL;
+        sc->pairs = NULL;
+}
+
+int pyjson_scan(const char *buf, size_t len, size_t max_depth, struct pyjson_error *err, struct pyjson_index *idx) {
+        struct parser p = { .s = buf, .len = len, .discard = true };
+        struct scan sc = { .p = &p, .max_depth = max_depth };
+        enum step s = STEP_VALUE;
+
+        if (err)
+                err->text[0] = '\0';
+        if ((!buf && len > 0) || len > UINT32_MAX) {
+                errno = len > UINT32_MAX ? EFBIG : EINVAL;
+                return -errno;
+        }
+        if (!no_bom(&p))
+                s = STEP_ERROR;
         skip_ws(&p);
-        if (p.pos != len) {
-                fail(&p, "Extra data", p.pos);
-                goto error;
+        idx->root = p.pos;
+        while (s != STEP_DONE && s != STEP_ERROR)
+                s = s == STEP_VALUE ? scan_value(&sc) : s == STEP_KEY ? scan_member_key(&sc) : scan_after(&sc);
+        if (s == STEP_DONE) {
+                skip_ws(&p);
+                if (p.pos == len)
+                        scan_index(&sc, idx);
+                else
+                        fail(&p, "Extra data", p.pos);
         }
-        free(p.sb.p);
-        return result;
 
-error:
-        if (!p.msg && !p.oom)
-                p.oom = true;
-        format_error(&p, err);
-        json_decref(v);
-        json_decref(result);
-        for (size_t i = 0; i < depth; i++) {
-                json_decref(st[i].c);
-                free(st[i].key);
+        int r = 0;
+        if (s != STEP_DONE || p.msg) {
+                if (!p.msg && !p.oom)
+                        p.oom = true;
+                format_error(&p, err);
+                r = p.oom ? -ENOMEM : -EINVAL;
+                errno = -r;
         }
+        for (size_t i = 0; i < sc.depth; i++)
+                sframe_free(&sc.st[i]);
+        free(sc.st);
+        free(sc.cmp.p);
+        free(sc.dups);
+        free(sc.pairs);
         free(p.sb.p);
-        errno = p.oom ? ENOMEM : EINVAL;
-        return NULL;
+        return r;
 }
 
 /* ---- writer ---- */

@@ -41,6 +41,28 @@ struct pyjson_error {
  *    (sys.int_info.default_max_str_digits). */
 json_t *pyjson_loads(const char *buf, size_t len, size_t max_depth, struct pyjson_error *err);
 
+/* What pyjson_scan() indexes for jsondoc.h. An object that repeats a key:
+ * pairs[2*first ..] holds its distinct keys in first-seen order, each as
+ * (offset of the key's string, offset of the last value given for it). */
+struct pyjson_dup {
+        uint32_t at, end; /* offsets of its '{' and past its '}' */
+        uint32_t first, n;
+};
+struct pyjson_index {
+        size_t root;              /* offset of the root value */
+        struct pyjson_dup *dups;  /* sorted by at; malloc'd */
+        size_t n_dups;
+        uint32_t *pairs;          /* malloc'd */
+        size_t n_pairs;
+};
+
+/* Validate a whole document exactly as pyjson_loads() reads it (the same
+ * errors, max_depth, "Extra data", int digits) without building it, and
+ * index what jsondoc.h needs: the root's offset and the objects that
+ * repeat a key. 0 with *idx set (its arrays the caller's to free), or
+ * -EINVAL (err filled), -ENOMEM, -EFBIG (over 4 GiB). */
+int pyjson_scan(const char *buf, size_t len, size_t max_depth, struct pyjson_error *err, struct pyjson_index *idx);
+
 /* Serialize like Python's json.dumps(v) with default arguments:
  * separators ", " and ": ", ensure_ascii, allow_nan, float repr.
  * Returns malloc'd NUL-terminated text (length in *len_out if non-NULL)
@@ -68,3 +90,13 @@ void pyjson_format_double(double d, char out[PYJSON_DOUBLE_BUFSZ]);
 /* Decode one code point of generalized UTF-8 (lone surrogates allowed) at s.
  * Returns its length in bytes, or 0 if s is empty or not valid. */
 size_t pyjson_utf8_next(const char *s, size_t len, uint32_t *cp);
+
+/* Decode one code point of input bytes as CPython's UTF-8 decoder with
+ * errors='replace' does (what Django hands json.loads): an invalid sequence
+ * is U+FFFD for its maximal invalid subpart. Returns the bytes consumed
+ * (>= 1; len must be >= 1). */
+size_t pyjson_utf8_decode(const char *s, size_t len, uint32_t *cp);
+
+/* Length of the JSON number token at s (CPython's grammar), 0 if none;
+ * *is_float when it has a fraction or an exponent. */
+size_t pyjson_number_len(const char *s, size_t len, bool *is_float);

@@ -28,6 +28,9 @@
  *   http.unsupported_media_type 415
  *   http.internal_error        500: out of memory and the like
  *   invalid.form               400: malformed multipart/urlencoded body
+ *   invalid.form_too_large     400 "Bad Request (400)": the fields other than
+ *                              files over max_form_data_bytes (upstream:
+ *                              Django's RequestDataTooBig)
  *   disabled.config_invalid    500: no usable configuration
  *   error.jail_setup           500: the jail could not be set up
  *   error.queue                500: admission control failed (the lock file)
@@ -40,6 +43,8 @@
  *   auth.invalid               401: a token that does not pass auth_check()
  *                              (the reason is logged, never the token)
  *   health.ok / health.unavailable   GET/HEAD /health/ -> 200 / 503
+ *   metrics.ok / metrics.unavailable GET/HEAD /metrics -> 200 / 503 (no
+ *                              configuration, or no counters: metrics.c)
  *
  * Authentication (check 0 of codejail-service(7) "API") runs from http.c's on_head hook:
  * once the head is in, before "100 Continue" and before a byte of the body
@@ -48,12 +53,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,15 +71,15 @@
 #include "health.h"
 #include "http.h"
 #include "jail.h"
+#include "jsondoc.h"
 #include "log.h"
 #include "macro.h"
+#include "metrics.h"
 #include "payload.h"
-#include "privsep.h"
 #include "pyjson.h"
 #include "safeexec.h"
 #include "sdproto.h"
 #include "server.h"
-#include "sha256.h"
 
 #define DEFAULT_TIMEOUT_S 10
 #define DEFAULT_MAX_HEADER_BYTES (16u * 1024u)
@@ -102,6 +109,7 @@ struct exchange {
         bool head_only;
 
         int status; /* 0: nothing answered */
+        bool answer_lost; /* an answer was due and could not be written */
         const char *log_status;
         char detail[256];
 
@@ -121,6 +129,10 @@ struct exchange {
         bool have_jail;
         struct jail_result jail; /* numbers only: out/err stay with safeexec */
         char limit_hit[32];
+
+        /* The execution in progress and its slot, until end_execution(). */
+        struct safeexec_outcome *outcome;
+        struct admit_ticket *ticket;
 };
 
 /* Log values from the client: printable ASCII only, bounded. */
@@ -226,6 +238,8 @@ int server_prepare(const struct config *cfg) {
         if (!cfg)
                 return 0;
         health_preload(cfg);
+        /* Its failure is answered by GET /metrics (metrics.unavailable). */
+        (void)metrics_open(cfg->state_dir, METRICS_INSTANCE);
         if (SABOTAGED(LAYER_ADMISSION) || admission_fd >= 0)
                 return 0;
         snprintf(lock_path, sizeof lock_path, "%s/admission.lock", cfg->state_dir);
@@ -245,7 +259,7 @@ static void log_exchange(struct exchange *x) {
                 sanitize(method, sizeof method, x->req.method);
                 sanitize(path, sizeof path, x->req.path);
         }
-        uint64_t ms = (http_now_ns() - x->t0) / 1000000;
+        uint64_t us = (http_now_ns() - x->t0) / 1000, ms = us / 1000;
 
         log_fieldf(&f[n++], "CODEJAIL_STATUS", "%s", x->log_status ? x->log_status : "unknown");
         log_fieldf(&f[n++], "REMOTE_ADDR", "%s", addr);
@@ -311,6 +325,19 @@ static void log_exchange(struct exchange *x) {
                                                         : LOG_LEVEL_INFO;
         log_struct(prio, f, n, "%s %s -> %d %s%s%s", method, path, x->status,
                    x->log_status ? x->log_status : "unknown", x->detail[0] ? ": " : "", x->detail);
+        /* The same outcome, into the host's counters (metrics.h). */
+        metrics_count(&(struct metrics_outcome){
+                .status = x->log_status,
+                .http_status = x->status,
+                .path = x->have_req ? x->req.path : NULL,
+                .request_us = us,
+                .queued = x->queued,
+                .queue_ms = x->queue_ms,
+                .executed = x->have_jail,
+                .execution_ms = x->jail.duration_ms,
+                .limit_hit = x->have_jail ? x->limit_hit : NULL,
+                .answer_lost = x->answer_lost,
+        });
 }
 
 /* The write deadline: a fresh budget, not what is left of the request's. */
@@ -328,6 +355,7 @@ static void reply_error(struct exchange *x, int status, const char *log_status, 
         x->log_status = log_status;
         int r = http_write_error(x->fd, status, message, extra_headers, x->head_only,
                                  write_deadline(x, request_timeout_s(x)));
+        x->answer_lost = r < 0;
         if (r < 0 && !x->detail[0])
                 snprintf(x->detail, sizeof x->detail, "writing the response: %s", strerror(-r));
 }
@@ -344,6 +372,27 @@ static void reply_json(struct exchange *x, int status, const char *log_status, c
         x->log_status = log_status;
         int r = http_write_response(x->fd, status, NULL, body, len, x->head_only,
                                     write_deadline(x, request_timeout_s(x)));
+        x->answer_lost = r < 0;
+        if (r < 0)
+                snprintf(x->detail, sizeof x->detail, "writing the response: %s", strerror(-r));
+}
+
+/* GET/HEAD /metrics: the host's counters and the state now (metrics.h). */
+static void handle_metrics(struct exchange *x) {
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        int r = x->cfg ? metrics_render(x->cfg, admission_fd, &text, &len) : -ENOENT;
+        if (r < 0) {
+                snprintf(x->detail, sizeof x->detail, "%s: %s",
+                         x->cfg ? "the counters in state_dir" : "no configuration", strerror(-r));
+                reply_error(x, 503, "metrics.unavailable", "Metrics unavailable", NULL);
+                return;
+        }
+        x->status = 200;
+        x->log_status = "metrics.ok";
+        r = http_write_typed(x->fd, 200, METRICS_CONTENT_TYPE, NULL, text, len, x->head_only,
+                             write_deadline(x, request_timeout_s(x)));
+        x->answer_lost = r < 0;
         if (r < 0)
                 snprintf(x->detail, sizeof x->detail, "writing the response: %s", strerror(-r));
 }
@@ -376,7 +425,8 @@ static int parse_body(struct exchange *x, struct form *form) {
 
         switch (form_content_type(ct, boundary, sizeof boundary)) {
         case FORM_URLENCODED:
-                r = form_parse_urlencoded(x->req.body, x->req.body_len, form, err, sizeof err);
+                /* In place too: the form is the body, not a second copy. */
+                r = form_parse_urlencoded_inplace(x->req.body, x->req.body_len, form, err, sizeof err);
                 break;
         case FORM_MULTIPART:
                 /* In place: an uploaded file stays one copy (the body). */
@@ -450,6 +500,141 @@ static int admit(struct exchange *x, struct admit_ticket *ticket) {
         return r;
 }
 
+/* The execution is over (its program was reaped, its output is
+ * complete): end what it holds on the host -- its jail, torn down, then
+ * its slot, which the next in line takes. After the answer when that went
+ * out at once (the client need not share the CPU with the teardown), else
+ * as soon as writing it would wait: a client that does not read holds its
+ * own instance until the write deadline, never a slot. Kept apart so that
+ * other ways an execution can end (a client gone while it runs) can call
+ * it too. */
+static void end_execution(struct exchange *x) {
+        if (x->outcome)
+                safeexec_release(x->outcome);
+        x->outcome = NULL;
+        if (x->ticket)
+                admit_leave(x->ticket);
+        x->ticket = NULL;
+}
+
+static void end_execution_hook(void *userdata) {
+        end_execution(userdata);
+}
+
+/* The answer, written as it is produced (safeexec_write): first counted
+ * for its Content-Length, then sent in pieces. It is never held whole: an
+ * emsg quoting 8 MiB of output is ~40 MiB of JSON. */
+struct answer {
+        struct exchange *x;
+        char head[1024];
+        size_t head_len;
+        bool head_sent;
+        uint64_t deadline;
+        struct http_on_block on_block;
+};
+
+static int answer_flush(void *userdata, const char *p, size_t n) {
+        struct answer *a = userdata;
+        struct iovec iov[2];
+        size_t k = 0;
+        if (!a->head_sent)
+                iov[k++] = (struct iovec) { .iov_base = a->head, .iov_len = a->head_len };
+        a->head_sent = true;
+        iov[k++] = (struct iovec) { .iov_base = (void *) p, .iov_len = n };
+        return http_write_parts(a->x->fd, iov, k, a->deadline, &a->on_block);
+}
+
+static void reply_outcome(struct exchange *x, const struct safeexec_outcome *out) {
+        struct jsondoc_out count = { 0 };
+        safeexec_write(out, &count);
+        if (count.error) {
+                snprintf(x->detail, sizeof x->detail, "serializing the response failed: %s", strerror(-count.error));
+                reply_error(x, 500, "http.internal_error", "Internal error", NULL);
+                return;
+        }
+        struct answer a = {
+                .x = x,
+                .deadline = write_deadline(x, request_timeout_s(x)),
+                .on_block = { .fn = end_execution_hook, .userdata = x },
+        };
+        int k = http_format_head(a.head, sizeof a.head, 200, NULL, count.total);
+        if (k < 0) {
+                reply_error(x, 500, "http.internal_error", "Internal error", NULL);
+                return;
+        }
+        a.head_len = (size_t) k;
+        x->status = 200;
+        x->log_status = out->log_status ? out->log_status : "executed";
+        _cleanup_free_ struct jsondoc_out *o = malloc(sizeof *o);
+        if (!o) {
+                snprintf(x->detail, sizeof x->detail, "writing the response: %s", strerror(ENOMEM));
+                return;
+        }
+        *o = (struct jsondoc_out) { .flush = answer_flush, .ud = &a };
+        safeexec_write(out, o);
+        int r = jsondoc_out_flush(o);
+        if (r < 0)
+                snprintf(x->detail, sizeof x->detail, "writing the response: %s", strerror(-r));
+        else if (o->total != count.total)
+                snprintf(x->detail, sizeof x->detail, "the response's length changed while written (%llu, %llu)",
+                         (unsigned long long) count.total, (unsigned long long) o->total);
+}
+
+/* The uploaded files, in form order: their field names (for the payload's
+ * python_path check) and what the jail writes under each name. 0 or
+ * -ENOMEM; x->n_files counted. */
+static int collect_files(struct exchange *x, const struct form *form, const char ***names_out,
+                         struct jail_file **files_out) {
+        for (size_t i = 0; i < form->n; i++)
+                x->n_files += form->items[i].is_file;
+        const char **names = calloc(x->n_files + 1, sizeof *names);
+        struct jail_file *files = calloc(x->n_files + 1, sizeof *files);
+        if (!names || !files) {
+                free(names);
+                free(files);
+                return -ENOMEM;
+        }
+        for (size_t i = 0, k = 0; i < form->n; i++)
+                if (form->items[i].is_file) {
+                        names[k] = form->items[i].name;
+                        /* codejail writes each file under its field name */
+                        files[k++] = (struct jail_file) {
+                                .name = form->items[i].name,
+                                .data = form->items[i].data,
+                                .len = form->items[i].len,
+                        };
+                }
+        *names_out = names;
+        *files_out = files;
+        return 0;
+}
+
+/* payload_parse() refused: its own answer, or ours when it could not work. */
+static void reply_payload_error(struct exchange *x, int r, const struct payload_error *perr) {
+        if (r == -EINVAL)
+                reply_error(x, perr->http_status ? perr->http_status : 400,
+                            perr->log_status ? perr->log_status : "invalid.payload", perr->message, NULL);
+        else {
+                snprintf(x->detail, sizeof x->detail, "validating the payload: %s", strerror(-r));
+                reply_error(x, 500, "http.internal_error", "Internal error", NULL);
+        }
+}
+
+/* What the log entry says of an execution that ran (sanitized copies: the
+ * label and the limit come from the privileged side's message). */
+static void record_execution(struct exchange *x, const struct safeexec_outcome *out) {
+        x->have_jail = true;
+        x->jail = (struct jail_result) {
+                .status = out->jail.status,
+                .uid = out->jail.uid,
+                .duration_ms = out->jail.duration_ms,
+                .cpu_ms = out->jail.cpu_ms,
+                .maxrss_kb = out->jail.maxrss_kb,
+        };
+        sanitize(x->jail.apparmor_label, sizeof x->jail.apparmor_label, out->jail.apparmor_label);
+        sanitize(x->limit_hit, sizeof x->limit_hit, out->jail.limit_hit);
+}
+
 static void handle_code_exec(struct exchange *x) {
         const struct config *cfg = x->cfg;
         _cleanup_(form_done) struct form form = { 0 };
@@ -478,12 +663,17 @@ static void handle_code_exec(struct exchange *x) {
         }
         if (parse_body(x, &form) < 0)
                 return;
-        /* A multipart form points into the body (parsed in place); an
-         * urlencoded one holds decoded copies, and the raw body can go
-         * before the execution so the peak stays near one body. */
-        if (form_content_type(x->req.content_type, NULL, 0) != FORM_MULTIPART) {
-                free(x->req.body);
-                x->req.body = NULL;
+        /* Upstream's Django refuses form fields other than files past
+         * DATA_UPLOAD_MAX_MEMORY_SIZE (RequestDataTooBig, a 400 with its
+         * "Bad Request (400)" page): here before the payload is parsed, so
+         * what a waiting request holds is bounded by this, not only by the
+         * body cap. */
+        if (form.field_bytes > cfg->max_form_data_bytes) {
+                snprintf(x->detail, sizeof x->detail,
+                         "form fields other than files: %llu bytes, over max_form_data_bytes (%llu)",
+                         (unsigned long long) form.field_bytes, (unsigned long long) cfg->max_form_data_bytes);
+                reply_error(x, 400, "invalid.form_too_large", "Bad Request (400)", NULL);
+                return;
         }
         /* 3 */
         const struct form_item *field = form_get_field(&form, "payload");
@@ -492,44 +682,27 @@ static void handle_code_exec(struct exchange *x) {
                 return;
         }
 
-        for (size_t i = 0; i < form.n; i++)
-                x->n_files += form.items[i].is_file;
-        names = calloc(x->n_files + 1, sizeof *names);
-        files = calloc(x->n_files + 1, sizeof *files);
-        if (!names || !files) {
+        if (collect_files(x, &form, &names, &files) < 0) {
                 reply_error(x, 500, "http.internal_error", "Internal error", NULL);
                 return;
         }
-        for (size_t i = 0, k = 0; i < form.n; i++)
-                if (form.items[i].is_file) {
-                        names[k] = form.items[i].name;
-                        /* codejail writes each file under its field name */
-                        files[k++] = (struct jail_file) {
-                                .name = form.items[i].name,
-                                .data = form.items[i].data,
-                                .len = form.items[i].len,
-                        };
-                }
 
         /* 4..8 */
         r = payload_parse(field->data, field->len, (const char *const *) names, x->n_files, &p, &perr);
         if (r < 0) {
-                if (r == -EINVAL)
-                        reply_error(x, perr.http_status ? perr.http_status : 400,
-                                    perr.log_status ? perr.log_status : "invalid.payload", perr.message, NULL);
-                else {
-                        snprintf(x->detail, sizeof x->detail, "validating the payload: %s", strerror(-r));
-                        reply_error(x, 500, "http.internal_error", "Internal error", NULL);
-                }
+                reply_payload_error(x, r, &perr);
                 return;
         }
         x->have_payload = true;
         sanitize_n(x->slug, sizeof x->slug, p.slug, p.slug_len);
         sanitize_n(x->context, sizeof x->context, p.limits_context, p.limits_context_len);
         x->n_python_path = p.n_python_path;
-        sha256_hex(p.code ? p.code : "", p.code ? p.code_len : 0, x->code_sha256);
+        payload_code_sha256(&p, x->code_sha256);
 
-        /* Only a request that passed checks 1-8 waits for a slot. */
+        /* Only a request that passed checks 1-8 waits for a slot -- holding
+         * what it needs (its body, the payload's index), not the heap that
+         * checking it left free: malloc keeps freed memory resident. */
+        malloc_trim(0);
         if (admit(x, &ticket) < 0) {
                 payload_done(&p);
                 return;
@@ -544,24 +717,16 @@ static void handle_code_exec(struct exchange *x) {
                 payload_done(&p);
                 return;
         }
-        x->have_jail = true;
-        x->jail = (struct jail_result) {
-                .status = out.jail.status,
-                .uid = out.jail.uid,
-                .duration_ms = out.jail.duration_ms,
-                .cpu_ms = out.jail.cpu_ms,
-                .maxrss_kb = out.jail.maxrss_kb,
-        };
-        sanitize(x->jail.apparmor_label, sizeof x->jail.apparmor_label, out.jail.apparmor_label);
-        sanitize(x->limit_hit, sizeof x->limit_hit, out.jail.limit_hit);
-        reply_json(x, 200, out.log_status ? out.log_status : "executed", out.response);
+        record_execution(x, &out);
+        x->outcome = &out;
+        x->ticket = &ticket;
+        reply_outcome(x, &out);
         /* The answer is complete: let the client have its EOF now, while
          * the jail's teardown (init, namespaces, jail dir) and the log entry
          * still run. */
         (void)shutdown(x->fd, SHUT_WR);
+        end_execution(x);
         safeexec_done(&out);
-        /* The jail is gone (teardown done): the next in line may start. */
-        admit_leave(&ticket);
         payload_done(&p);
 }
 
@@ -619,6 +784,12 @@ static void route(struct exchange *x) {
                 else
                         reply_error(x, 405, "http.method_not_allowed", "Method not allowed",
                                     "Allow: GET, HEAD\r\n");
+        } else if (strcmp(path, "/metrics") == 0 && (!x->cfg || x->cfg->metrics_route)) {
+                if (is_get || is_head)
+                        handle_metrics(x);
+                else
+                        reply_error(x, 405, "http.method_not_allowed", "Method not allowed",
+                                    "Allow: GET, HEAD\r\n");
         } else
                 reply_error(x, 404, "http.not_found", "Not found", NULL);
 }
@@ -665,6 +836,7 @@ int server_handle_with(const struct config *cfg, const char *config_error, int f
                 }
                 x.status = herr.status;
                 int w = http_write_error(fd, herr.status, herr.message, NULL, false, write_deadline(&x, REJECT_WRITE_S));
+                x.answer_lost = w < 0;
                 /* A slowloris gets no more of our time; others may still be
                  * sending a body we refused to read. */
                 if (w >= 0 && herr.status != 408)
@@ -680,7 +852,7 @@ int server_handle_with(const struct config *cfg, const char *config_error, int f
         return 0;
 }
 
-int server_run(const struct config *cfg, const char *config_error) {
+int server_connection_fd(void) {
         int fd, n = sdproto_listen_fds();
 
         if (n < 0) {
@@ -707,7 +879,5 @@ int server_run(const struct config *cfg, const char *config_error) {
         int flags = fcntl(fd, F_GETFD);
         if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0)
                 return negative_errno();
-        /* Two processes from here: the request is read by one that holds
-         * no capability (privsep.h). */
-        return privsep_serve(cfg, config_error, fd);
+        return fd;
 }

@@ -7,17 +7,17 @@
 #include "conf.h"
 #include "safeexec.h"
 
-/* Find the connected socket systemd (Accept=yes: fd 3, LISTEN_FDS=1) or an
- * inetd-style launcher (fd 0) handed us and serve it. cfg is NULL when the
- * configuration failed to load; config_error then says why (it is logged
- * with every request, never sent to clients). Returns 0 when a request was
- * answered (whatever the status), -ENOTSOCK when there is no connected
- * stream socket, or another -errno. */
-int server_run(const struct config *cfg, const char *config_error);
+/* The connected socket systemd (Accept=yes: fd 3, LISTEN_FDS=1) or an
+ * inetd-style launcher (fd 0) handed us, made close-on-exec: the fd, or
+ * -ENOTSOCK when there is no connected stream socket (logged), or another
+ * -errno (logged). main() serves it through privsep_serve(). */
+int server_connection_fd(void);
 
 /* Serve one request on an already connected stream socket fd (not closed
- * here; the caller owns it). Same return values as server_run. Unit tests
- * drive it with a socketpair. */
+ * here; the caller owns it). cfg is NULL when the configuration failed to
+ * load; config_error then says why (it is logged with every request, never
+ * sent to clients). Returns 0 when a request was answered (whatever the
+ * status), or -errno. Unit tests drive it with a socketpair. */
 int server_handle(const struct config *cfg, const char *config_error, int fd);
 
 /* The same with executions through runner (NULL: the jail in-process). */

@@ -7,13 +7,6 @@
 
 #include "sha256.h"
 
-struct sha256_ctx {
-        uint32_t h[8];
-        uint64_t total;
-        uint8_t block[64];
-        size_t fill;
-};
-
 static const uint32_t K[64] = {
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
         0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -65,27 +58,41 @@ static void update(struct sha256_ctx *c, const uint8_t *p, size_t len) {
         }
 }
 
-void sha256_hex(const void *buf, size_t len, char out[65]) {
-        static const char hex[] = "0123456789abcdef";
-        struct sha256_ctx c = {
+void sha256_init(struct sha256_ctx *c) {
+        *c = (struct sha256_ctx) {
                 .h = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                        0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 },
         };
+}
+
+void sha256_update(struct sha256_ctx *c, const void *buf, size_t len) {
+        if (len > 0)
+                update(c, buf, len);
+}
+
+void sha256_final_hex(struct sha256_ctx *c, char out[65]) {
+        static const char hex[] = "0123456789abcdef";
         uint8_t pad[72] = { 0x80 };
         uint64_t bits;
         size_t padlen;
 
-        if (len > 0)
-                update(&c, buf, len);
-        bits = c.total * 8;
-        padlen = (c.fill < 56 ? 56 : 120) - c.fill;
+        bits = c->total * 8;
+        padlen = (c->fill < 56 ? 56 : 120) - c->fill;
         for (unsigned i = 0; i < 8; i++)
                 pad[padlen + i] = (uint8_t) (bits >> (56 - 8 * i));
-        update(&c, pad, padlen + 8);
+        update(c, pad, padlen + 8);
         for (unsigned i = 0; i < 32; i++) {
-                uint8_t byte = (uint8_t) (c.h[i / 4] >> (24 - 8 * (i % 4)));
+                uint8_t byte = (uint8_t) (c->h[i / 4] >> (24 - 8 * (i % 4)));
                 out[2 * i] = hex[byte >> 4];
                 out[2 * i + 1] = hex[byte & 15];
         }
         out[64] = '\0';
+}
+
+void sha256_hex(const void *buf, size_t len, char out[65]) {
+        struct sha256_ctx c;
+
+        sha256_init(&c);
+        sha256_update(&c, buf, len);
+        sha256_final_hex(&c, out);
 }

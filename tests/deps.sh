@@ -15,7 +15,7 @@ pkgs="build-essential autoconf automake libtool pkg-config
  python3-scipy python3-sympy python3-lxml python3-nltk python3-pyparsing python3-cryptography
  python3-pytest python3-requests python3-ddt python3-jwt haproxy
  python3-pip python3-setuptools python3-wheel
- systemd iproute2 util-linux curl apparmor procps man-db
+ systemd iproute2 util-linux curl apparmor procps man-db prometheus python3-yaml
  clang libclang-rt-dev valgrind"
 # Package lists are empty on a fresh image.
 ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1 || apt-get update -qq

@@ -10,7 +10,7 @@
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$TOP/build-ci}
-ALL_TIERS="check checkout-elsewhere venv http-accept http-inetd http-jwt sabotage abuse soak sanitize fuzz-smoke nspawn multihost realhost"
+ALL_TIERS="check checkout-elsewhere venv http-accept http-inetd http-jwt sabotage abuse soak prometheus sanitize fuzz-smoke nspawn multihost realhost"
 TIERS=${TIERS:-$ALL_TIERS}
 
 if [ "$(id -u)" != 0 ]; then
@@ -100,6 +100,10 @@ tier sabotage sabotage_tier
 # libFuzzer per harness after replaying the committed corpus.
 tier abuse "$TOP/tests/abuse/run.sh" -q
 tier soak "$TOP/tests/soak/run.sh"
+# The metrics scraped by Debian's prometheus (the shipped scrape config and
+# alerting rules): a known mix of requests, kill -9 mid-request, each
+# alert's condition produced; checked through its HTTP API (~30 s).
+tier prometheus "$TOP/tests/prometheus/run.sh"
 tier sanitize env SAN_BUILD="$BUILD-san" PLAIN_BUILD="$BUILD" "$TOP/tests/sanitize.sh"
 tier fuzz-smoke env BUILD_FUZZ="$BUILD-fuzz" "$TOP/tests/fuzz/smoke.sh" 30
 # The .deb installed into a booted Debian 12 (systemd-nspawn -b): units,

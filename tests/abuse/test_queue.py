@@ -322,6 +322,73 @@ def test_rejections_and_health_never_queue(queued):
     drained(queued)
 
 
+@pytest.fixture(scope="module")
+def one_slot():
+    """One slot and the shipped request_timeout_s (10 s): the time a client
+    that does not read could keep an answer -- and, before, its slot."""
+    svc = Service(int(os.environ.get("CJ_PORT", "8080")) + 8,
+                  {"max_concurrent_executions": 1, "queue_timeout_s": 30, "request_timeout_s": 10})
+    yield svc
+    svc.stop()
+
+
+# A request of a few hundred bytes; its program writes 4 MB that are not
+# text to stderr and fails: the emsg quotes them, ~20 MB of answer.
+STDERR_FLOOD = "import sys\nsys.stderr.buffer.write(b'\\xff' * 4000000)\nsys.exit(1)"
+
+
+def answer_begun(s):
+    """The answer's first bytes are here: its program has exited."""
+    try:
+        return s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+    except BlockingIOError:
+        return False
+
+
+def test_client_that_does_not_read_holds_no_slot(one_slot):
+    hog = socket.socket()
+    hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    hog.connect((HOST, one_slot.port))
+    hog.sendall(request_bytes(STDERR_FLOOD, slug="noread-hog"))
+    deadline = time.monotonic() + 20
+    while not answer_begun(hog):
+        assert time.monotonic() < deadline, "the answer never began"
+        time.sleep(0.02)
+    inst = one_slot.instances()[0][0]
+    # Its program has exited; the client reads nothing. The next request,
+    # for the only slot, is answered within the LMS's read timeout.
+    t0 = time.monotonic()
+    r = answer(one_slot.send("x = x + 1", "noread-next", globals_dict={"x": 16}))
+    took = time.monotonic() - t0
+    print("the next request answered %.2f s after the non-reading client's answer began" % took)
+    assert r.status == 200 and r.json() == {"globals_dict": {"x": 17}}, r
+    assert took < 3.5, "answered after %.1f s" % took
+    e = one_slot.wait_entries("noread-next", 1)[0]
+    assert int(field(e, "CODEJAIL_QUEUE_MS")) < 1000, e
+    # The hog's instance is still writing (until request_timeout_s), and
+    # holds nothing of the jail: no execution of it remains.
+    assert inst in [p for p, _ in one_slot.instances()]
+    assert not any(j for p, j in one_slot.instances() if p == inst)
+    hog.close()
+    e = one_slot.wait_entries("noread-hog", 1, timeout=15)[0]
+    assert field(e, "CODEJAIL_STATUS") == "executed.error", e
+    drained(one_slot)
+
+
+def test_large_answer_is_whole_for_a_client_that_reads(one_slot):
+    """The same ~20 MB answer, written as it is produced (never held whole),
+    to a client that reads: its Content-Length, its JSON, its emsg."""
+    r = answer(one_slot.send(STDERR_FLOOD, "noread-reader"))
+    r.well_formed()
+    emsg = r.json()["emsg"]
+    assert emsg.startswith("Couldn't execute jailed code: stdout: b'', stderr: b'\\xff\\xff"), emsg[:80]
+    assert emsg.endswith("' with status code: 1"), emsg[-40:]
+    assert len(emsg) == len("Couldn't execute jailed code: stdout: b'', stderr: b''") + 4 * 4000000 + len(
+        " with status code: 1")
+    assert len(r.body) < 2 * 5 * 4194304 + 4096  # at most 5 bytes of answer per captured byte
+    drained(one_slot)
+
+
 def test_burst_of_256_clients_from_one_address_all_answered():
     """The suite's service, default settings: 256 simultaneous clients get
     256 correct answers -- none refused, reset or turned away."""

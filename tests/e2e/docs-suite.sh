@@ -45,12 +45,24 @@ else bad "codejail-service(7)'s errno list differs from api_tests/write_errno.py
 
 # Every log status src/ can emit is listed in codejail-service(7) "Statuses",
 # and nothing else is.
-src_status=$(cd "$top_srcdir/src" && grep -ohE '"(executed|invalid|disabled|http|health|auth|queue|error)\.[a-z_]+(\.[a-z_]+)*"' -- *.c |
+src_status=$(cd "$top_srcdir/src" && grep -ohE '"(executed|invalid|disabled|http|health|auth|queue|error|metrics)\.[a-z_]+(\.[a-z_]+)*"' -- *.c |
         tr -d '"' | grep -vE '\.(h|c|json)$' | sort -u)
 man_status=$(sed -n '/^\.SS Statuses/,/^\.S[HS] /p' "$svc" | sed -n 's/^\.B \([a-z_]*\.[a-z_.]*\)$/\1/p' | sort -u)
 [ -n "$src_status" ] || bad "no log statuses found in src/"
 if [ "$src_status" = "$man_status" ]; then ok "codejail-service(7) statuses = the log statuses of src/ ($(echo $src_status | wc -w))"
 else bad "codejail-service(7) statuses vs src/: $(diff <(echo "$src_status") <(echo "$man_status") | grep '^[<>]' | tr '\n' ' ')"; fi
+
+# The metrics count by CODEJAIL_STATUS (src/metrics.c's table, every other
+# value is "other"): the table and codejail-service(7)'s statuses are the
+# same set, so a status added to one is added to the other; but
+# invalid.payload, the fallback of a payload refusal without a more specific
+# status (server.c), which the metrics count as "other".
+table=$(sed -n '/status_rows\[\] = {/,/^};/p' "$top_srcdir/src/metrics.c" |
+        grep -oE '\{ "[a-z_.]+", [0-9]+ \}' | grep -oE '"[a-z_.]+"' | tr -d '"' | grep -v '^other$' | sort -u)
+[ -n "$table" ] || bad "no statuses found in src/metrics.c"
+counted=$(grep -vx 'invalid\.payload' <<<"$man_status")
+if [ "$table" = "$counted" ]; then ok "statuses counted by src/metrics.c = codejail-service(7) statuses ($(echo $table | wc -w))"
+else bad "src/metrics.c vs codejail-service(7) statuses: $(diff <(echo "$table") <(echo "$counted") | grep '^[<>]' | tr '\n' ' ')"; fi
 
 # Every source file says its license (debian/copyright, COPYING).
 # src/seccomp-bpf.h is generated (in the build tree unless built in place).

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsondoc.h"
 #include "payload.h"
 #include "pyjson.h"
 #include "pyrepr.h"
@@ -49,11 +50,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         memset(&pe, 0, sizeof pe);
         int r = payload_parse(text, size - 1, names, n_files, &p, &pe);
         if (r == 0) {
-                if (!p.root || !p.code || !json_is_object(p.globals))
+                if (jsondoc_type(&p.doc, p.code_at) != JSONDOC_STRING ||
+                    jsondoc_type(&p.doc, p.globals_at) != JSONDOC_OBJECT)
                         abort();
-                if (memchr(p.code, 0, p.code_len) == NULL && strlen(p.code) != p.code_len)
+                /* the text read where it lies writes what the tree writes */
+                struct pyjson_error e;
+                json_t *tree = pyjson_loads(text, size - 1, PAYLOAD_MAX_DEPTH, &e);
+                if (!tree)
                         abort();
-                roundtrip(p.root);
+                char *want = pyjson_dumps(tree, NULL);
+                struct jsondoc_out o;
+                jsondoc_out_init_memory(&o);
+                jsondoc_dump(&p.doc, p.doc.root, &o);
+                char *got = jsondoc_out_take(&o, NULL);
+                if (!want || !got || strcmp(want, got) != 0)
+                        abort();
+                roundtrip(tree);
+                free(want);
+                free(got);
+                json_decref(tree);
                 payload_done(&p);
         } else {
                 if (pe.http_status != 400 && pe.http_status != 500)

@@ -78,6 +78,7 @@ int jail_run(const struct config *cfg, const struct jail_request *req, struct ja
         json_decref(in);
         return 0;
 }
+void jail_result_release(struct jail_result *res) {}
 void jail_result_done(struct jail_result *res) {
         free(res->out);
         free(res->err);

@@ -35,8 +35,8 @@ for e in executed:
         bad(f"executed entry without {missing}: {e.get('MESSAGE')}")
         break
 # The service's own, beside upstream's (src/server.c's header): http.* and
-# health.* name transport-level outcomes; these three service-level ones.
-own = {"invalid.form", "disabled.config_invalid", "error.jail_setup"}
+# health.* name transport-level outcomes; these service-level ones.
+own = {"invalid.form", "invalid.form_too_large", "disabled.config_invalid", "error.jail_setup"}
 for e in requests:
     s = e.get("CODEJAIL_STATUS")
     if s is not None and not s.startswith(("http.", "health.")) and s not in vocab | own:

@@ -25,7 +25,15 @@
 #      connections within a second while a slow client holds 100 open:
 #      codejail.socket stays active and the next request is answered;
 #  10. after its own purge, the package's autopkgtest (debian/tests) by
-#      autopkgtest's null runner in the container (lib.sh cj_autopkgtest).
+#      autopkgtest's null runner in the container (lib.sh cj_autopkgtest);
+#  11. every request's cost bounded: worst-shape bodies at the
+#      form-data cap from 64 connections and 16 clients that never read,
+#      while 8 LMS-like clients are all answered correctly within 3.5 s;
+#      the instances' peak memory within the slice's budget for a 2 GiB
+#      host, in codejail.slice, no OOM kill, the listener active after.
+#  12. GET /metrics of the installed units: promtool check metrics, the
+#      executions counted as the journal has them, the counters' file 0600
+#      of the service user.
 # Needs root, debootstrap, systemd-container, debhelper (installed when
 # missing). The Debian tree is cached in $CODEJAIL_TEST_CACHE (default
 # /var/cache/codejail-test, never the repository); each run boots a
@@ -122,7 +130,7 @@ cj_boot
 
 # ---- 0. the installed units, as systemd on the target sees them ----------------
 if out=$(in_ct systemd-analyze verify codejail.socket codejail@.service codejail-selfcheck.service \
-        codejail-selfcheck.timer 2>&1) && [ -z "$out" ]; then
+        codejail-selfcheck.timer codejail.slice 2>&1) && [ -z "$out" ]; then
         say "systemd-analyze verify: clean"
 else
         fail "systemd-analyze verify: $out"
@@ -347,6 +355,41 @@ in_ct journalctl -b -o short-precise --no-pager >"$WORK/journal-full.log"
 /usr/bin/python3 "$HERE/journal_check.py" "$WORK/journal.json" "$accepted" "$(in_ct id -u codejail)" ||
         fail "journal checks"
 
+# ---- 12. metrics: GET /metrics of the installed units --------------------------
+# The counters under the real units (the service user, /run/codejail-service,
+# the unit's sandboxing): a Prometheus exposition promtool accepts, and the
+# executions counted exactly as the journal read above has them (the
+# unhealthy socket, with its own state_dir, executes nothing).
+code=$(curl -s -D "$WORK/metrics.head" -o "$WORK/metrics.txt" -w '%{http_code}' --max-time 10 "$BASE_URL/metrics" || true)
+if [ "$code" != 200 ] || ! grep -qi '^content-type: text/plain; version=0.0.4; charset=utf-8' "$WORK/metrics.head"; then
+        fail "GET /metrics: $code $(grep -i '^content-type' "$WORK/metrics.head" 2>/dev/null)"
+elif ! promtool check metrics <"$WORK/metrics.txt" >"$WORK/metrics-check.out" 2>&1; then
+        fail "promtool check metrics on the installed service's /metrics: $(head -3 "$WORK/metrics-check.out")"
+elif ! /usr/bin/python3 - "$WORK/journal.json" "$WORK/metrics.txt" <<'PY'
+import collections, json, re, sys
+journal = collections.Counter()
+for line in open(sys.argv[1]):
+    journal[json.loads(line).get("CODEJAIL_STATUS")] += 1
+counted = collections.Counter()
+for m in re.finditer(r'^codejail_requests_total\{code="[^"]+",status="([^"]+)"\} (\d+)$', open(sys.argv[2]).read(), re.M):
+    counted[m.group(1)] += int(m.group(2))
+text = open(sys.argv[2]).read()
+bad = [f"{s}: journal {journal[s]}, counted {counted[s]}" for s in ("executed.success", "executed.error")
+       if journal[s] != counted[s]]
+if not journal["executed.success"] or not re.search(r"^codejail_healthy 1$", text, re.M):
+    bad.append(f"no execution in the journal, or not healthy ({journal['executed.success']})")
+print("; ".join(bad) or f"executed.success {counted['executed.success']}, executed.error {counted['executed.error']}: as the journal")
+sys.exit(1 if bad else 0)
+PY
+then
+        fail "/metrics against the journal"
+else
+        say "/metrics 200, promtool check metrics clean, $(grep -c '^codejail_' "$WORK/metrics.txt") series"
+fi
+metrics_file=$(in_ct sh -c 'stat -c "%U %a" /run/codejail-service/metrics.*' 2>&1 || true)
+[ "$metrics_file" = "codejail 600" ] && say "/run/codejail-service/metrics.*: $metrics_file" ||
+        fail "the counters' file in /run/codejail-service: '$metrics_file' (want: codejail 600)"
+
 # ---- 9. bursts (issue 12) --------------------------------------------------------------
 # After the journal checks: connections systemd drops past MaxConnections are
 # accepted ones with no instance, so no log entry.
@@ -366,6 +409,31 @@ if ! /usr/bin/python3 "$HERE/burst_bench.py" burst "$WORK/burst-spec.json" --con
 fi
 in_ct journalctl -b -u codejail.socket --no-pager -o cat | grep -E 'Trigger limit|Too many' | sort | uniq -c |
         sort -rn | head -3 || true
+
+# ---- 11. every request's cost bounded, under attack ---------------------------------
+# Worst-shape bodies at the form-data cap from 64 connections and 16 clients
+# that never read their ~20 MB answers, while 8 LMS-like clients send
+# normal requests: every normal request answered correctly within the LMS's
+# 3.5 s, the instances and jails within the slice's budget on a 2 GiB host
+# (75%), in codejail.slice, no OOM kill anywhere, the listener active after.
+say "cost: 64 worst-shape bodies at the cap, 16 clients that never read, 8 LMS-like clients"
+oom_before=$(dmesg 2>/dev/null | grep -ciE 'out of memory|oom-kill' || true)
+if ! /usr/bin/python3 "$HERE/cost_load.py" "$PORT" "$LEADER" --seconds 30 --max-mib 1536 | tee "$WORK/cost.log"; then
+        fail "cost: a normal request was late or wrong under attack, or the instances outgrew the budget"
+fi
+grep -q "slices seen: .*/codejail.slice" "$WORK/cost.log" || fail "cost: the instances did not run in codejail.slice"
+oom_after=$(dmesg 2>/dev/null | grep -ciE 'out of memory|oom-kill' || true)
+ooms=$(in_ct journalctl -b --no-pager -o cat | grep -c 'killed by the OOM killer' || true)
+[ "$oom_after" = "$oom_before" ] && [ "$ooms" = 0 ] && say "cost: no OOM kill (kernel log, container journal)" ||
+        fail "cost: OOM kills: kernel log $oom_before -> $oom_after, container journal $ooms"
+in_ct systemctl is-active -q codejail.socket && say "cost: codejail.socket active after" ||
+        fail "cost: codejail.socket not active after the attack"
+resp=$(curl -s --max-time 10 --data-urlencode 'payload={"code":"x = x + 1","globals_dict":{"x":16}}' \
+        "http://127.0.0.1:$PORT/api/v0/code-exec" || true)
+[ "$resp" = '{"globals_dict": {"x": 17}}' ] && say "cost: the next request answered" ||
+        fail "cost: the next request answered '$resp'"
+[ "$(in_ct systemctl show codejail.slice -p MemoryMax --value)" != infinity ] ||
+        fail "cost: codejail.slice has no MemoryMax"
 
 # ---- 8. the benchmark (issue 7), in this boot, when asked ---------------------------
 if [ "${CODEJAIL_BENCH:-0}" = 1 ]; then

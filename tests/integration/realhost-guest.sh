@@ -254,6 +254,11 @@ else
         fact instance_own_ns "${ns% }"
         fact instance_status "$(grep -E '^(NoNewPrivs|Seccomp|CapEff|CapBnd):' "/proc/$pid/status" | tr -s '\t ' ' ' | paste -sd' ')"
         fact instance_label "$(tr -d '\0\n' <"/proc/$pid/attr/current")"
+        # The service's memory bound, as the kernel enforces it (cgroup v2):
+        # the instance in codejail.slice, the slice's memory.max set.
+        fact instance_cgroup "$(sed -n 's/^0:://p' "/proc/$pid/cgroup")"
+        fact slice_memory_max "$(cat /sys/fs/cgroup/codejail.slice/memory.max 2>/dev/null || echo missing)"
+        fact slice_memory_max_unit "$(systemctl show codejail.slice -p MemoryMax --value)"
         [ -r "/proc/$pid/attr/apparmor/current" ] && fact instance_label_aa "$(tr -d '\0\n' <"/proc/$pid/attr/apparmor/current")"
 fi
 exec 7>&-

@@ -228,6 +228,10 @@ st=$(factv instance_status)
 chk "instance $(factv instance): uid $(factv instance_uid)" \
         "$(factv instance_uid | awk '{ exit !($1 == substr($3, 1, length($3) - 1) && $1 > 0 && $1 < 1000) }' && echo 0 || echo 1)"
 chk "instance namespaces of its own: $(factv instance_own_ns)" "$(is "$(factv instance_own_ns)" 'net mnt uts ipc')"
+chk "instance in codejail.slice: $(factv instance_cgroup)" \
+        "$(factv instance_cgroup | grep -q '^/codejail.slice/codejail@' && echo 0 || echo 1)"
+chk "codejail.slice's memory.max, enforced by the kernel: $(factv slice_memory_max) (MemoryMax=$(factv slice_memory_max_unit))" \
+        "$(factv slice_memory_max | grep -qE '^[0-9]+$' && echo 0 || echo 1)"
 chk "instance: $st" "$(grep -q 'NoNewPrivs: 1' <<<"$st" && grep -q 'Seccomp: 2' <<<"$st" &&
         grep -q 'CapEff: 00000000002001c0' <<<"$st" && grep -q 'CapBnd: 00000000002001c0' <<<"$st" && echo 0 || echo 1)"
 chk "instance AppArmor label: $(factv instance_label)" "$(is "$(factv instance_label)" "codejail-service ($AA_MODE)")"

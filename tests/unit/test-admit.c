@@ -60,20 +60,25 @@ static int teardown(void **state) {
         return 0;
 }
 
-/* Locks on our file in /proc/locks: granted ones and blocked requests. */
+/* Locks on our file in /proc/locks: granted ones and blocked requests,
+ * on the turnstile and the slots (the waiters' own bytes are
+ * test_waiting_counted's). */
 static void count_locks(int *held, int *blocked) {
         char line[256], needle[32];
         snprintf(needle, sizeof needle, ":%lu ", ino);
         *held = *blocked = 0;
         FILE *f = fopen("/proc/locks", "re");
         assert_non_null(f);
-        while (fgets(line, sizeof line, f))
-                if (strstr(line, needle)) {
+        while (fgets(line, sizeof line, f)) {
+                const char *at = strstr(line, needle);
+                long long start = -1;
+                if (at && sscanf(at + strlen(needle), "%lld", &start) == 1 && start < ADMIT_WAIT_BASE) {
                         if (strstr(line, "->"))
                                 (*blocked)++;
                         else
                                 (*held)++;
                 }
+        }
         fclose(f);
 }
 
@@ -386,6 +391,66 @@ static void test_kill_leaks_nothing(void **state) {
         wait_locks(0, 0);
 }
 
+/* admit_count: running and waiting read from the kernel's locks, equal
+ * to what /proc/locks shows, and right again at once after kill -9 of a
+ * waiter (the head of the queue among them) and of a holder. */
+static void wait_count(int fd, unsigned running, unsigned waiting) {
+        unsigned r = 0, w = 0;
+        for (int i = 0; i < 500; i++) {
+                assert_int_equal(admit_count(fd, &r, &w), 0);
+                if (r == running && w == waiting)
+                        return;
+                sleep_ms(10);
+        }
+        fail_msg("admit_count: %u running, %u waiting; waited for %u and %u", r, w, running, waiting);
+}
+
+static void test_waiting_counted(void **state) {
+        enum { K = 5 };
+        int p[2];
+        unsigned char c;
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        assert_true(fd >= 0);
+        wait_count(fd, 0, 0);
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        pid_t holders[2];
+        for (int i = 0; i < 2; i++) {
+                holders[i] = waiter(20 + i, 2, 0, -1, p[1], 100000);
+                assert_int_equal(read(p[0], &c, 1), 1);
+        }
+        wait_count(fd, 2, 0);
+        pid_t kids[K];
+        for (int i = 0; i < K; i++) {
+                kids[i] = waiter(i, 2, 20000, -1, p[1], 100000);
+                wait_locks(3, i); /* two slots and the head's turnstile; i asleep behind it */
+                wait_count(fd, 2, (unsigned)i + 1);
+        }
+        /* The head (polling for a slot) and one asleep in line. */
+        kill(kids[0], SIGKILL);
+        kill(kids[3], SIGKILL);
+        assert_int_equal(exit_code(kids[0]), 128 + SIGKILL);
+        assert_int_equal(exit_code(kids[3]), 128 + SIGKILL);
+        wait_count(fd, 2, K - 2);
+        /* A holder killed: the next in line runs, one fewer waits. */
+        kill(holders[0], SIGKILL);
+        assert_int_equal(exit_code(holders[0]), 128 + SIGKILL);
+        assert_int_equal(read(p[0], &c, 1), 1);
+        assert_int_equal(c, 1);
+        wait_count(fd, 2, K - 3);
+        close(p[1]);
+        close(p[0]);
+        for (int i = 0; i < K; i++)
+                if (i != 0 && i != 3) {
+                        kill(kids[i], SIGKILL);
+                        exit_code(kids[i]);
+                }
+        kill(holders[1], SIGKILL);
+        exit_code(holders[1]);
+        wait_count(fd, 0, 0);
+        wait_locks(0, 0);
+        close(fd);
+}
+
 /* After a wait, the process is as it was: dispositions, mask, timer, the
  * socket's flags. */
 static void test_signal_state_restored(void **state) {
@@ -432,6 +497,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_half_closed_client_is_timed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_half_close_in_grace_then_hang_up, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill_leaks_nothing, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_waiting_counted, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_signal_state_restored, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,6 +46,7 @@ static void test_defaults(void **state) {
         assert_true(c->max_concurrent_executions >= CONFIG_EXECUTIONS_PER_CPU);
         assert_int_equal(c->max_concurrent_executions % CONFIG_EXECUTIONS_PER_CPU, 0);
         assert_int_equal(c->queue_timeout_s, 60);
+        assert_true(c->metrics_route);
         config_free(c);
 }
 
@@ -75,7 +76,8 @@ static void test_all_keys(void **state) {
                         "\"limit_overrides\": {\"heavy\": {\"REALTIME\": 20, \"VMEM\": 1073741824}}, "
                         "\"apparmor\": \"require\", \"apparmor_profile\": \"p1\", \"require_private_network\": false, "
                         "\"max_request_bytes\": 2048, \"request_timeout_s\": 3, \"state_dir\": \"/x/y\", "
-                        "\"health_max_age_s\": 60, \"sandbox_required_modules\": [\"random2\", \"chem.chemcalc\"], \"max_concurrent_executions\": 3, \"queue_timeout_s\": 0}";
+                        "\"health_max_age_s\": 60, \"sandbox_required_modules\": [\"random2\", \"chem.chemcalc\"], \"max_concurrent_executions\": 3, \"queue_timeout_s\": 0, "
+                        "\"metrics_route\": false}";
         assert_int_equal(parse(t, &c, err), 0);
         assert_true(c->enabled);
         assert_string_equal(c->python_bin, "/opt/py/bin/python3");
@@ -93,6 +95,7 @@ static void test_all_keys(void **state) {
         assert_string_equal(c->required_modules[1], "chem.chemcalc");
         assert_int_equal(c->max_concurrent_executions, 3);
         assert_int_equal(c->queue_timeout_s, 0);
+        assert_false(c->metrics_route);
 
         struct limits l;
         config_resolve_limits(c, NULL, &l);
@@ -166,6 +169,7 @@ static void test_errors_name_the_key(void **state) {
                 { "{\"state_dir\": \"rel\"}", "'state_dir'" },
                 { "{\"health_max_age_s\": true}", "'health_max_age_s'" },
                 { "{\"require_private_network\": 1}", "'require_private_network'" },
+                { "{\"metrics_route\": \"yes\"}", "'metrics_route'" },
                 { "{\"sandbox_required_modules\": \"numpy\"}", "'sandbox_required_modules'" },
                 { "{\"sandbox_required_modules\": [\"numpy\", 5]}", "'sandbox_required_modules[1]'" },
                 { "{\"sandbox_required_modules\": [\"os; import sys\"]}", "'sandbox_required_modules[0]'" },

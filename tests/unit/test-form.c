@@ -80,7 +80,27 @@ static void run_case(const char *dir, const char *name) {
                 err[0] = 0;
                 int r = form_parse_urlencoded(input, len, &f, err, sizeof err);
                 check_result(name, r, &f, err, expected);
+                uint64_t field_bytes = f.field_bytes;
                 form_done(&f);
+
+                /* In place (what the server uses): the same items and the
+                 * same count, the values borrowed from the body. */
+                char *copy = malloc(len + 1);
+                memcpy(copy, input, len);
+                copy[len] = 0;
+                struct form h = { 0 };
+                char label_ip[300];
+                err[0] = 0;
+                snprintf(label_ip, sizeof label_ip, "%s (in place)", name);
+                r = form_parse_urlencoded_inplace(copy, len, &h, err, sizeof err);
+                check_result(label_ip, r, &h, err, expected);
+                for (size_t i = 0; r == 0 && i < h.n; i++)
+                        if (!h.items[i].borrowed || h.items[i].data < copy || h.items[i].data > copy + len)
+                                fail_msg("%s: item %zu was copied, not borrowed", label_ip, i);
+                if (r == 0)
+                        assert_int_equal(h.field_bytes, field_bytes);
+                form_done(&h);
+                free(copy);
         } else {
                 assert_int_equal(kind, FORM_MULTIPART);
                 struct form f = { 0 };
@@ -238,6 +258,23 @@ static void test_many_parts_fast(void **state) {
         free(body);
 }
 
+/* What Django counts against DATA_UPLOAD_MAX_MEMORY_SIZE: every field's
+ * value + name + 2, repeated names too; files not at all. */
+static void test_field_bytes(void **state) {
+        struct form f = { 0 };
+        char err[160];
+        static const char u[] = "payload=abc&payload=de%41&x&=1";
+        assert_int_equal(form_parse_urlencoded(u, strlen(u), &f, err, sizeof err), 0);
+        assert_int_equal(f.field_bytes, (3 + 7 + 2) + (3 + 7 + 2) + (0 + 1 + 2) + (1 + 0 + 2));
+        form_done(&f);
+        assert_int_equal(f.field_bytes, 0);
+        char body[] = "--b\r\nContent-Disposition: form-data; name=\"python_lib.zip\"; filename=\"p\"\r\n\r\n0123456789\r\n"
+                      "--b\r\nContent-Disposition: form-data; name=\"payload\"\r\n\r\n{}\r\n--b--\r\n";
+        assert_int_equal(form_parse_multipart_inplace(body, strlen(body), "b", &f, err, sizeof err), 0);
+        assert_int_equal(f.field_bytes, 2 + 7 + 2);
+        form_done(&f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_data_cases),
@@ -245,6 +282,7 @@ int main(void) {
                 cmocka_unit_test(test_max_bytes),
                 cmocka_unit_test(test_get_field),
                 cmocka_unit_test(test_many_parts_fast),
+                cmocka_unit_test(test_field_bytes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,7 +15,9 @@
 #include <cmocka.h>
 
 #include "macro.h"
+#include "jsondoc.h"
 #include "payload.h"
+#include "sha256.h"
 #include "wrapper.h"
 #include "pyjson.h"
 
@@ -70,9 +72,8 @@ static void test_data_cases(void **state) {
                 r = payload_parse(input, ilen, (const char *const *) names, n_files, &p, &err);
                 if (r == 0) {
                         actual = strdup("ok\n");
-                        assert_non_null(p.root);
-                        assert_non_null(p.code);
-                        assert_true(json_is_object(p.globals));
+                        assert_int_equal(jsondoc_type(&p.doc, p.code_at), JSONDOC_STRING);
+                        assert_int_equal(jsondoc_type(&p.doc, p.globals_at), JSONDOC_OBJECT);
                         payload_done(&p);
                 } else {
                         assert_int_equal(r, -EINVAL);
@@ -128,17 +129,26 @@ static void test_fields(void **state) {
         _cleanup_free_ char *g = NULL;
 
         assert_int_equal(payload_parse(text, strlen(text), files, 1, &p, &err), 0);
-        assert_int_equal(p.code_len, 10);
-        assert_memory_equal(p.code, "print(1)\0x", 10);
+        size_t code_len;
+        _cleanup_free_ char *code = jsondoc_string_dup(&p.doc, p.code_at, &code_len);
+        assert_int_equal(code_len, 10);
+        assert_memory_equal(code, "print(1)\0x", 10);
+        char sha[65], want[65];
+        payload_code_sha256(&p, sha);
+        sha256_hex("print(1)\0x", 10, want);
+        assert_string_equal(sha, want);
         assert_int_equal(p.n_python_path, 2);
         assert_string_equal(p.limits_context, "ctx");
         assert_int_equal(p.limits_context_len, 3);
         assert_null(p.slug);
         assert_false(p.unsafely);
-        g = pyjson_dumps(p.globals, NULL);
+        struct jsondoc_out o;
+        jsondoc_out_init_memory(&o);
+        jsondoc_dump(&p.doc, p.globals_at, &o);
+        g = jsondoc_out_take(&o, NULL);
         assert_string_equal(g, "{\"a\": NaN}");
         payload_done(&p);
-        assert_null(p.root);
+        assert_null(p.doc.text);
 
         /* A NUL in a name is one of its bytes, not its end. */
         static const char nul[] = "{\"code\": \"\", \"globals_dict\": {}, \"limit_overrides_context\": \"long\\u0000x\", "

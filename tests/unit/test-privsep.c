@@ -2,8 +2,8 @@
 /* The split of an instance (privsep.c): the privileged side's reading of
  * what the unprivileged side sends (nothing, garbage, a request without a
  * config), the unprivileged side's runner against a stand-in parent
- * (outcome, set-up failure, garbage, the teardown's end), and the drop
- * itself, tried in a child. */
+ * (outcome, set-up failure, garbage, the teardown's end). The drop is
+ * tried in test-unpriv.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -176,6 +176,24 @@ static void test_runner_outcome(void **state) {
         assert_int_equal(reaped(rm.parent), 0);
 }
 
+/* The execution ends apart from the answer (server.c end_execution()):
+ * release hands the teardown to the parent and returns once it is over,
+ * the captured output still readable; done then only frees. */
+static void test_runner_release(void **state) {
+        struct execmsg_outcome o = { .res = { .status = 0, .out = "{}", .out_len = 2, .err = "e", .err_len = 1 } };
+        struct remote rm;
+        assert_int_equal(remote_run(&rm, &o, NULL, 0), 0);
+        rm.runner.release(rm.runner.userdata, &rm.res);
+        assert_int_equal(rm.sv[0], -1);
+        assert_int_equal(reaped(rm.parent), 0);
+        assert_memory_equal(rm.res.out, "{}", 2);
+        assert_memory_equal(rm.res.err, "e", 1);
+        rm.runner.release(rm.runner.userdata, &rm.res); /* once is enough */
+        rm.runner.done(rm.runner.userdata, &rm.res);
+        assert_null(rm.res.out);
+        assert_null(rm.res.err);
+}
+
 static void test_runner_setup_error(void **state) {
         struct execmsg_outcome o = { .setup_error = ENOSPC, .step = "jail-dir" };
         struct remote rm;
@@ -196,59 +214,6 @@ static void test_runner_garbage(void **state) {
         close(rm.sv[0]);
 }
 
-/* After the drop, in a child: exit code = the first thing that worked. */
-static int dropped_child(void) {
-        const char *step = "?";
-        if (privsep_drop(getppid(), &step) < 0)
-                return 10;
-        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-        struct __user_cap_data_struct d[2] = { 0 };
-        if (syscall(SYS_capget, &h, d) < 0 || d[0].effective || d[0].permitted || d[1].effective || d[1].permitted)
-                return 11;
-        if (prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) != 0)
-                return 12;
-        if (open("/etc/passwd", O_RDONLY | O_CLOEXEC) >= 0)
-                return 13;
-        if (socket(AF_UNIX, SOCK_DGRAM, 0) >= 0)
-                return 14;
-        if (syscall(SYS_getpid) < 0 || fork() >= 0)
-                return 15;
-        if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1 || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
-                return 16;
-        return 0;
-}
-
-static void test_drop(void **state) {
-        if (geteuid() != 0)
-                skip(); /* the bounding set needs CAP_SETPCAP */
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0)
-                _exit(dropped_child());
-        assert_int_equal(reaped(pid), 0);
-}
-
-/* systemd's SecureBits=noroot-locked (both units set it) locks NOROOT
- * off: the drop must keep that and lock the rest. */
-static void test_drop_under_locked_securebits(void **state) {
-        if (geteuid() != 0)
-                skip();
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                const char *step = "?";
-                if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT_LOCKED, 0, 0, 0) < 0)
-                        _exit(20);
-                if (privsep_drop(getppid(), &step) < 0)
-                        _exit(21);
-                int bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
-                _exit(bits == (SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
-                               SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
-                               SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) ? 0 : 22);
-        }
-        assert_int_equal(reaped(pid), 0);
-}
-
 int main(void) {
         log_set_target_stderr(1);
         const struct CMUnitTest tests[] = {
@@ -258,10 +223,9 @@ int main(void) {
                 cmocka_unit_test(test_supervise_no_config_no_execution),
                 cmocka_unit_test(test_supervise_disallowed),
                 cmocka_unit_test(test_runner_outcome),
+                cmocka_unit_test(test_runner_release),
                 cmocka_unit_test(test_runner_setup_error),
                 cmocka_unit_test(test_runner_garbage),
-                cmocka_unit_test(test_drop),
-                cmocka_unit_test(test_drop_under_locked_securebits),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

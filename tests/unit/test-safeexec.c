@@ -19,6 +19,8 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "macro.h"
+#include "payload.h"
 #include "pyjson.h"
 #include "safeexec.h"
 
@@ -46,21 +48,31 @@ static int teardown(void **state) {
 
 /* Run code with globals (JSON text); return the response as Python JSON text. */
 static char *run(const char *code, const char *globals, const char *context, int *status) {
-        struct pyjson_error perr;
-        json_t *g = pyjson_loads(globals, strlen(globals), 100, &perr);
-        assert_non_null(g);
-        struct payload p = { .code = code, .code_len = strlen(code), .globals = g, .limits_context = context,
-                             .limits_context_len = context ? strlen(context) : 0 };
+        json_auto_t *c = json_string(code);
+        json_auto_t *ctx = context ? json_string(context) : json_null();
+        _cleanup_free_ char *cj = pyjson_dumps(c, NULL), *xj = pyjson_dumps(ctx, NULL), *text = NULL;
+        assert_true(asprintf(&text, "{\"code\": %s, \"globals_dict\": %s, \"limit_overrides_context\": %s}", cj,
+                             globals, xj) > 0);
+        struct payload p;
+        struct payload_error perr;
+        assert_int_equal(payload_parse(text, strlen(text), NULL, 0, &p, &perr), 0);
         struct safeexec_outcome o;
         struct jail_error jerr;
         int r = safeexec_run(cfg, &p, NULL, 0, &o, &jerr);
         if (r < 0)
                 fail_msg("jail set-up failed at %s: %s", jerr.step, strerror(jerr.error));
-        char *s = pyjson_dumps(o.response, NULL);
+        size_t n;
+        char *s = safeexec_render(&o, &n);
+        assert_non_null(s);
+        assert_int_equal(strlen(s), n);
+        /* the counting pass agrees with what is written */
+        struct jsondoc_out count = { 0 };
+        safeexec_write(&o, &count);
+        assert_int_equal(count.total, n);
         if (status)
                 *status = o.jail.status;
         safeexec_done(&o);
-        json_decref(g);
+        payload_done(&p);
         return s;
 }
 

@@ -24,6 +24,8 @@
 #include "conf.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
+#include "privsep.h"
 #include "server.h"
 #include "slurp.h"
 
@@ -333,6 +335,53 @@ static void test_health(void **state) {
         config_free(c);
 }
 
+/* GET/HEAD /metrics: 503 without counters or configuration, 404 when
+ * metrics_route is off, else the exposition, which counts itself. */
+static void test_metrics_route(void **state) {
+        struct config *c = new_config(true, true);
+        struct result res;
+        serve(c, NULL, SEND_AND_SHUT, S("GET /metrics HTTP/1.1\r\n\r\n"), 0, &res);
+        check_answer(&res, 503, "{\"error\": \"Metrics unavailable\"}", "metrics.unavailable");
+        result_done(&res);
+        serve(NULL, "broken", SEND_AND_SHUT, S("GET /metrics HTTP/1.1\r\n\r\n"), 0, &res);
+        check_answer(&res, 503, NULL, "metrics.unavailable");
+        result_done(&res);
+
+        assert_int_equal(metrics_open(state_dir, METRICS_INSTANCE), 0);
+        c->metrics_route = false;
+        serve(c, NULL, SEND_AND_SHUT, S("GET /metrics HTTP/1.1\r\n\r\n"), 0, &res);
+        check_answer(&res, 404, NULL, "http.not_found");
+        result_done(&res);
+        c->metrics_route = true;
+        serve(c, NULL, SEND_AND_SHUT, S("POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), 0, &res);
+        check_answer(&res, 405, NULL, "http.method_not_allowed");
+        assert_non_null(strstr(res.resp, "\r\nAllow: GET, HEAD\r\n"));
+        result_done(&res);
+
+        long long before = -1, after = -1;
+        for (int i = 0; i < 2; i++) {
+                serve(c, NULL, SEND_AND_SHUT, S("GET /metrics HTTP/1.1\r\n\r\n"), 0, &res);
+                assert_int_equal(res.status, 200);
+                assert_non_null(strstr(res.resp, "\r\nContent-Type: " METRICS_CONTENT_TYPE "\r\n"));
+                assert_non_null(strstr(res.resp, "\r\nConnection: close\r\n"));
+                size_t cl = (size_t)strtoul(strstr(res.resp, "\r\nContent-Length: ") + 18, NULL, 10);
+                assert_int_equal(cl, strlen(res.body));
+                assert_int_equal(res.log_entries, 1);
+                assert_non_null(strstr(res.log, "CODEJAIL_STATUS=metrics.ok "));
+                const char *p = strstr(res.body, "codejail_requests_total{code=\"200\",status=\"metrics.ok\"} ");
+                assert_non_null(p);
+                *(i ? &after : &before) = strtoll(p + strlen("codejail_requests_total{code=\"200\",status=\"metrics.ok\"} "), NULL, 10);
+                result_done(&res);
+        }
+        assert_int_equal(after, before + 1);
+        serve(c, NULL, SEND_AND_SHUT, S("HEAD /metrics HTTP/1.1\r\n\r\n"), 0, &res);
+        assert_int_equal(res.status, 200);
+        assert_string_equal(res.body, "");
+        assert_true(strtoul(strstr(res.resp, "Content-Length: ") + 16, NULL, 10) > 1000);
+        result_done(&res);
+        config_free(c);
+}
+
 static void test_media_type_and_form(void **state) {
         struct config *c = new_config(true, true);
         struct result res;
@@ -382,6 +431,65 @@ static void test_media_type_and_form(void **state) {
         assert_int_equal(res.log_entries, 1);
         assert_non_null(strstr(res.log, "CODEJAIL_STATUS=invalid.payload.bad_json "));
         result_done(&res);
+        config_free(c);
+}
+
+/* Upstream's cap on the form fields other than files (Django's
+ * DATA_UPLOAD_MAX_MEMORY_SIZE: value + name + 2 each, repeated fields
+ * too), answered as Django answers RequestDataTooBig: 400, "Bad Request
+ * (400)" -- in JSON here. Files do not count. */
+static void test_form_data_cap(void **state) {
+        struct config *c = new_config(true, true);
+        struct result res;
+        char req[4096], val[512];
+        c->max_form_data_bytes = 100;
+
+        /* "payload" + 2 + 91 = 100: at the cap, on to check 4 */
+        memset(val, 'x', sizeof val);
+        for (int n = 91; n <= 92; n++) {
+                int k = snprintf(req, sizeof req,
+                                 "POST /api/v0/code-exec HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                                 "Content-Length: %d\r\n\r\npayload=%.*s", 8 + n, n, val);
+                serve(c, NULL, SEND_AND_SHUT, req, (size_t) k, 0, &res);
+                if (n == 91)
+                        check_answer(&res, 400, NULL, "invalid.payload.bad_json");
+                else {
+                        check_answer(&res, 400, "{\"error\": \"Bad Request (400)\"}", "invalid.form_too_large");
+                        assert_non_null(strstr(res.log, "form fields other than files: 101 bytes"));
+                }
+                result_done(&res);
+        }
+
+        /* multipart: a file of any size does not count, the field does */
+        memset(val, 'z', sizeof val);
+        static const char part[] = "--b\r\nContent-Disposition: form-data; name=\"%s\"%s\r\n\r\n%.*s\r\n";
+        char body[3000];
+        int bl = snprintf(body, sizeof body, part, "python_lib.zip", "; filename=\"python_lib.zip\"", 500, val);
+        bl += snprintf(body + bl, sizeof body - (size_t) bl, part, "payload", "", 91, val);
+        bl += snprintf(body + bl, sizeof body - (size_t) bl, "--b--\r\n");
+        int k = snprintf(req, sizeof req,
+                         "POST /api/v0/code-exec HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                         "Content-Length: %d\r\n\r\n%s", bl, body);
+        serve(c, NULL, SEND_AND_SHUT, req, (size_t) k, 0, &res);
+        check_answer(&res, 400, NULL, "invalid.payload.bad_json");
+        result_done(&res);
+
+        /* a repeated field counts each time, though the last one wins */
+        bl = snprintf(body, sizeof body, part, "payload", "", 50, val);
+        bl += snprintf(body + bl, sizeof body - (size_t) bl, part, "payload", "", 50, val);
+        bl += snprintf(body + bl, sizeof body - (size_t) bl, "--b--\r\n");
+        k = snprintf(req, sizeof req,
+                     "POST /api/v0/code-exec HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                     "Content-Length: %d\r\n\r\n%s", bl, body);
+        serve(c, NULL, SEND_AND_SHUT, req, (size_t) k, 0, &res);
+        check_answer(&res, 400, "{\"error\": \"Bad Request (400)\"}", "invalid.form_too_large");
+        result_done(&res);
+
+        /* the shipped default is Django's: 2.5 MiB */
+        struct config *d;
+        assert_int_equal(config_new_default(&d), 0);
+        assert_int_equal(d->max_form_data_bytes, 2621440);
+        config_free(d);
         config_free(c);
 }
 
@@ -480,7 +588,9 @@ static void test_no_request(void **state) {
         config_free(c);
 }
 
-static void test_server_run_fds(void **state) {
+/* What main() does with the socket it was handed: found, made
+ * close-on-exec, served in two processes. */
+static void test_server_connection_fd(void **state) {
         /* no LISTEN_FDS and stdin not a socket: refused */
         int saved = dup(STDIN_FILENO);
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -491,7 +601,7 @@ static void test_server_run_fds(void **state) {
         FILE *tmp = tmpfile();
         int saved_err = dup(STDERR_FILENO);
         dup2(fileno(tmp), STDERR_FILENO);
-        assert_int_equal(server_run(NULL, NULL), -ENOTSOCK);
+        assert_int_equal(server_connection_fd(), -ENOTSOCK);
 
         /* inetd style: the connection on fd 0 */
         int sv[2];
@@ -501,7 +611,9 @@ static void test_server_run_fds(void **state) {
         shutdown(sv[0], SHUT_WR);
         dup2(sv[1], STDIN_FILENO);
         close(sv[1]);
-        assert_int_equal(server_run(NULL, "x"), 0);
+        assert_int_equal(server_connection_fd(), STDIN_FILENO);
+        assert_true(fcntl(STDIN_FILENO, F_GETFD) & FD_CLOEXEC);
+        assert_int_equal(privsep_serve(NULL, "x", STDIN_FILENO), 0);
         dup2(saved, STDIN_FILENO);
         close(saved);
         dup2(saved_err, STDERR_FILENO);
@@ -742,14 +854,15 @@ int main(void) {
                 cmocka_unit_test(test_no_config),
                 cmocka_unit_test(test_unhealthy),
                 cmocka_unit_test(test_health),
+                cmocka_unit_test(test_metrics_route),
                 cmocka_unit_test(test_media_type_and_form),
-                cmocka_unit_test(test_body_cap),
+                cmocka_unit_test(test_form_data_cap), cmocka_unit_test(test_body_cap),
                 cmocka_unit_test(test_header_cap),
                 cmocka_unit_test(test_timeout),
                 cmocka_unit_test(test_chunked_and_expect),
                 cmocka_unit_test(test_bad_requests),
                 cmocka_unit_test(test_no_request),
-                cmocka_unit_test(test_server_run_fds),
+                cmocka_unit_test(test_server_connection_fd),
                 cmocka_unit_test(test_queue),
                 cmocka_unit_test(test_auth),
         };
