@@ -16,6 +16,7 @@ skipped) when only EXEC is configured.  Tests marked ``disabled_service`` /
 instance.
 """
 
+import base64
 import ipaddress
 import json
 import os
@@ -53,16 +54,17 @@ class Result:
         return f"<Result {self.transport} {self.status_code} {self.text[:2000]!r}>"
 
 
-def _payload_text(payload):
+def _payload_text(payload, files=None):
     text = payload if isinstance(payload, str) else json.dumps(payload)
-    _record(text)
+    _record(text, files)
     return text
 
 
-def _record(text):
+def _record(text, files=None):
     """API_TEST_RECORD=FILE: append each well-formed payload's code and
     globals (one JSON object a line), the corpus tests/wrapper/differential.py
-    replays against the wrapper's fast path."""
+    replays against the wrapper's fast path; with the rest of the request
+    and the test that sent it, for tests/darklaunch/compare.py."""
     path = os.environ.get("API_TEST_RECORD")
     if not path:
         return
@@ -71,8 +73,11 @@ def _record(text):
     except ValueError:
         return
     if isinstance(p, dict) and isinstance(p.get("code"), str) and isinstance(p.get("globals_dict"), dict):
+        rec = {"code": p["code"], "globals_dict": p["globals_dict"],
+               "test": os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0],
+               "payload": text, "files": {k: base64.b64encode(v).decode() for k, v in (files or {}).items()}}
         with open(path, "a", encoding="utf-8", errors="surrogatepass") as f:
-            f.write(json.dumps({"code": p["code"], "globals_dict": p["globals_dict"]}) + "\n")
+            f.write(json.dumps(rec) + "\n")
 
 
 def auth_headers():
@@ -101,7 +106,7 @@ class HttpClient:
 
     def exec(self, payload, files=None):
         """POST a payload (dict or raw JSON text); files: {field_name: bytes}."""
-        data = {"payload": _payload_text(payload)}
+        data = {"payload": _payload_text(payload, files)}
         if files:
             mp = {name: (name, content, "application/octet-stream") for name, content in files.items()}
             r = requests.post(self.url(CODE_EXEC_PATH), data=data, files=mp, headers=auth_headers(),
@@ -122,7 +127,7 @@ class ExecClient:
         with tempfile.TemporaryDirectory(prefix="cj-apitest-") as d:
             pfile = os.path.join(d, "payload.json")
             with open(pfile, "w", encoding="utf-8", errors="surrogatepass") as f:
-                f.write(_payload_text(payload))
+                f.write(_payload_text(payload, files))
             argv = self.prefix + [pfile]
             for i, (name, content) in enumerate((files or {}).items()):
                 path = os.path.join(d, f"upload{i}")

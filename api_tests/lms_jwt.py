@@ -59,9 +59,10 @@ def keygen(d):
     jwk.update(kid=KID, use="sig", alg="RS512")
     with open(os.path.join(d, "lms-jwks.json"), "w") as f:
         json.dump({"keys": [jwk]}, f)
-    # jwt_* keys for the service's config, as one JSON object's members
+    # jwt_* keys for the service's config, as one JSON object's members:
+    # units/README.md's, which are also the fewest the service accepts
     print(json.dumps({"jwt_jwks_file": os.path.join(d, "lms-jwks.json"), "jwt_issuers": [ISSUER],
-                      "jwt_audiences": [AUDIENCE], "jwt_required_claims": {"preferred_username": USERNAME}})[1:-1])
+                      "jwt_audiences": [AUDIENCE], "jwt_usernames": [USERNAME]})[1:-1])
 
 
 if __name__ == "__main__":

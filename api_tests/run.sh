@@ -33,8 +33,12 @@ shift
 if [ "${API_TEST_IN_NETNS:-}" != 1 ]; then
     # a fresh network namespace with only lo: no route, no resolver; and a
     # PID namespace of its own, so that whatever a sabotaged jail (no PID
-    # namespace of its own) leaves running dies with this run
-    exec unshare --net --pid --fork --mount-proc -- env API_TEST_IN_NETNS=1 bash -c 'ip link set lo up && exec "$0" "$@"' "$0" "$mode" "$@"
+    # namespace of its own) leaves running dies with this run; a UTS
+    # namespace whose host and domain name the jail must not show
+    # (test_deny_host_identity)
+    exec unshare --net --pid --uts --fork --mount-proc -- env API_TEST_IN_NETNS=1 bash -c \
+        'ip link set lo up && hostname cj-apitest-host && domainname cj-apitest.invalid && exec "$0" "$@"' \
+        "$0" "$mode" "$@"
 fi
 if [ "$(awk -F: 'NR > 2 { gsub(/ /, "", $1); print $1 }' /proc/self/net/dev)" != lo ]; then
     echo "run.sh: not in a loopback-only network namespace" >&2; exit 2

@@ -1,6 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Issue 18, README "Authentication": a service with jwt_* keys requires
-the LMS's JWT on code-exec. Tokens are made here as the LMS makes them
+"""Issues 18 and 25, README "Authentication": a service with jwt_* keys
+requires the LMS's JWT on code-exec, and by default only the service
+client's (the operator's registered client-credentials application, by its
+user): a token the LMS minted for a person gets 401. The service runs with
+units/README.md's configuration, which is also the fewest jwt_* keys it
+accepts (lms_jwt.py keygen). Tokens are made here as the LMS makes them
 (lms_jwt.py, PyJWT). Every refusal is a 401 with WWW-Authenticate and a
 JSON error, answered before the body is read and before any jail exists:
 its log entry (API_TEST_SERVICE_LOG, one line per request) has the
@@ -93,6 +97,30 @@ REFUSALS = {
     "wrong_audience": (lambda tp: "JWT " + lms_jwt.mint(aud="ecommerce"), "auth.invalid", "audience"),
     "wrong_user": (lambda tp: "JWT " + lms_jwt.mint(preferred_username="student"), "auth.invalid",
                    "preferred_username"),
+    # Signed by the same LMS key, with the same iss and aud, as every
+    # learner can read from their own browser: the login JWT cookie
+    # (openedx-platform user_authn/cookies.py: the login service's
+    # password-grant application, the learner's name, scopes
+    # user_id/email/profile; oauth_dispatch adds the filter user:me to
+    # every grant but client credentials).
+    "learner_login_cookie": (lambda tp: "JWT " + lms_jwt.mint(
+        grant_type="password", preferred_username="student42", scopes=["user_id", "email", "profile"],
+        filters=["user:me"], email="student42@example.invalid", user_id=42, email_verified=True),
+        "auth.invalid", "a person's token (grant_type password) not accepted"),
+    # The same learner through a third-party application (authorization code).
+    "learner_authorization_code": (lambda tp: "JWT " + lms_jwt.mint(
+        grant_type="authorization-code", preferred_username="student42", filters=["user:me"]),
+        "auth.invalid", "a person's token (grant_type authorization-code) not accepted"),
+    # A password grant for the service account itself (someone gave it a
+    # password): still a person's token.
+    "service_user_password_grant": (lambda tp: "JWT " + lms_jwt.mint(grant_type="password"), "auth.invalid",
+                                    "a person's token"),
+    # Another client-credentials application of the same LMS (ecommerce's,
+    # a learner's approved API-access application).
+    "other_service_client": (lambda tp: "JWT " + lms_jwt.mint(preferred_username="ecommerce_worker"),
+                             "auth.invalid", "preferred_username not accepted"),
+    # An LMS before Olive did not say how a token was granted.
+    "no_grant_type": (lambda tp: "JWT " + lms_jwt.mint(grant_type=None), "auth.invalid", "no grant_type claim"),
     "wrong_key": (lambda tp: "JWT " + lms_jwt.mint(other_key_pem(tp)), "auth.invalid", "bad signature"),
     "unknown_kid": (lambda tp: "JWT " + lms_jwt.mint(kid="retired-2019"), "auth.invalid", "unknown kid"),
     "alg_none": (lambda tp: "JWT " + unsigned({"alg": "none", "kid": lms_jwt.KID}, lms_jwt.claims()),
@@ -144,6 +172,15 @@ def test_support_auth_valid_token_as_edx_rest_api_client_sends_it(http_base):
     assert "CODEJAIL_AUTH_SUBJECT=4f1c0de0c0de4f1c " in line, line
     assert f"CODEJAIL_AUTH_USERNAME={lms_jwt.USERNAME}" in line, line
     assert "CODEJAIL_SANDBOX_UID=" in line, line
+
+
+def test_support_auth_token_without_kid(http_base):
+    # The LMS names its key (kid) only with JWT_AUTH_ADD_KID_HEADER on
+    # (openedx-platform oauth_dispatch/jwt.py, off by default): the service
+    # client's token must pass without one.
+    slug = f"auth-nokid-{uuid.uuid4().hex[:8]}"
+    r = post(http_base, "JWT " + lms_jwt.mint(kid=None), slug)
+    assert r.status_code == 200 and r.json() == {"globals_dict": {"x": 2}}, r.text
 
 
 def test_support_auth_health_stays_open(http_base):

@@ -236,6 +236,19 @@ def test_support_jail_layout(client):
     assert g["argv"] == ["jailed_code"]
 
 
+def test_support_jail_modes(client):
+    # README "Differences from upstream": the jail dir 0755 (the service's),
+    # tmp/ a tmpfs of the execution's own, 0700 -- upstream 0775 and 0777
+    g = run_ok(client, "\n".join([
+        "import os, stat",
+        "d, t = os.stat('.'), os.stat('tmp')",
+        "modes = [oct(stat.S_IMODE(d.st_mode)), oct(stat.S_IMODE(t.st_mode))]",
+        "tmp_mine = t.st_uid == os.getuid()",
+        "del os, stat, d, t",
+    ]))
+    assert g == {"modes": ["0o755", "0o700"], "tmp_mine": True}, g
+
+
 def test_support_environment_exact(client):
     # README "Execution semantics": exactly these four; the service runs with CJS_TEST_ENV_LEAKAGE=yes (runner)
     g = run_ok(client, "import os\nenv = dict(os.environ)\ndel os")

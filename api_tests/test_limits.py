@@ -148,3 +148,19 @@ def test_support_output_limit(client):
     assert emsg.startswith("Couldn't execute jailed code: stdout: b'', stderr: b'eeee"), emsg[:100]
     assert emsg.endswith("' with status code: -9"), emsg[-100:]
     assert emsg.count("e") <= (4 << 20) + 100, len(emsg)
+
+
+# A context name is its bytes: "api-tests" followed by a NUL and more is
+# another context, unknown, so the defaults apply, as upstream's
+# LIMIT_OVERRIDES.get() answers (a C string would stop at the NUL and pick
+# "api-tests"). Read back as the rlimit the code runs under.
+def test_support_limits_context_with_nul(client):
+    code = "import resource\ncpu = list(resource.getrlimit(resource.RLIMIT_CPU))\ndel resource"
+    default = run_ok(client, code)["cpu"]
+    named = run_ok(client, code, limit_overrides_context="api-tests")["cpu"]
+    nul = run_ok(client, code, limit_overrides_context="api-tests\u0000x")["cpu"]
+    assert nul == default, (nul, default, named)
+    # With the rlimits applied (not in a sabotage build without them) the
+    # two contexts differ: the comparison above told them apart.
+    if default != [-1, -1]:
+        assert named != default, "this deployment has no 'api-tests' context (api_tests/run.sh configures one)"

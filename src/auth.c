@@ -7,9 +7,10 @@
  *
  * Order of the checks, cheapest and least trusting first: scheme, length,
  * shape and base64url of the three parts, the header (alg on our list,
- * no crit, a kid we hold, the key's own alg), the signature over
- * "header.payload", and only then the claims: nothing of an unverified
- * payload is looked at.
+ * no crit, a kid we hold when there is one, the key's own alg), the
+ * signature over "header.payload" (by each key that may sign with alg when
+ * the header names none), and only then the claims: nothing of an
+ * unverified payload is looked at.
  *
  * Built twice: into the unit tests and fuzzers as is, and into the plugin
  * codejaild loads only when jwt_jwks_file is set (authplugin.c,
@@ -304,6 +305,21 @@ static int check_claims(const struct auth_policy *p, const json_t *claims, int64
                 aud_ok = claim_holds(aud, p->audiences[i]);
         if (!aud_ok)
                 return INVALID("audience not accepted");
+        /* Who the token was minted for. The LMS signs a learner's login
+         * cookie with the same key, issuer and audience as its service
+         * clients' tokens: only grant_type and the user tell them apart. */
+        const json_t *grant = json_object_get(claims, "grant_type");
+        unsigned grant_bit = auth_grant_bit(json_string_value(grant));
+        if (!json_is_string(grant))
+                return INVALID("no grant_type claim");
+        if (!(grant_bit & p->grant_types)) {
+                char clean[24];
+                copy_printable(clean, sizeof clean, json_string_value(grant));
+                return (grant_bit & AUTH_GRANTS_PERSON) ? INVALID("a person's token (grant_type %s) not accepted", clean)
+                                                        : INVALID("grant_type %s not accepted", clean);
+        }
+        if (!in_list(json_string_value(json_object_get(claims, "preferred_username")), p->usernames, p->n_usernames))
+                return INVALID("preferred_username not accepted");
         for (size_t i = 0; i < p->n_claims; i++) {
                 const json_t *c = json_object_get(claims, p->claims[i].name);
                 if (!c || json_is_null(c))
@@ -351,19 +367,20 @@ int auth_check(const struct auth_policy *p, const char *authorization, int64_t n
         /* RFC 7515 4.1.11: extensions we do not implement must be refused. */
         if (json_object_get(header, "crit"))
                 return INVALID("crit header not supported");
-        const char *kid = json_string_value(json_object_get(header, "kid"));
-        if (!kid)
-                return INVALID("no kid in the header");
+        const json_t *kid_v = json_object_get(header, "kid");
+        const char *kid = json_string_value(kid_v);
+        if (kid_v && !kid)
+                return INVALID("kid is not a string");
         const struct auth_key *key = NULL;
-        for (size_t i = 0; i < p->keys->n && !key; i++)
+        for (size_t i = 0; kid && i < p->keys->n && !key; i++)
                 if (strcmp(p->keys->k[i].kid, kid) == 0)
                         key = &p->keys->k[i];
-        if (!key) {
+        if (kid && !key) {
                 char clean[64];
                 copy_printable(clean, sizeof clean, kid);
                 return INVALID("unknown kid %s", clean);
         }
-        if (key->alg && key->alg != alg)
+        if (key && key->alg && key->alg != alg)
                 return INVALID("alg does not match the key's");
 
         const char *sig64 = dot2 + 1;
@@ -374,7 +391,17 @@ int auth_check(const struct auth_policy *p, const char *authorization, int64_t n
         ssize_t sig_len = b64url_decode(sig64, sig64_len, sig);
         if (sig_len <= 0)
                 return INVALID("malformed token: signature is not base64url");
-        if (!signature_ok(&key->rsa, alg, token, (size_t)(dot2 - token), sig, (size_t)sig_len))
+        /* Without a kid -- the LMS names its key only with its
+         * JWT_AUTH_ADD_KID_HEADER on (openedx-platform oauth_dispatch/jwt.py;
+         * off by default) -- each key of the set that may sign with alg is
+         * tried, as edx-drf-extensions' decoder tries the whole set. */
+        for (size_t i = 0; !kid && i < p->keys->n && !key; i++) {
+                const struct auth_key *k = &p->keys->k[i];
+                if ((!k->alg || k->alg == alg) &&
+                    signature_ok(&k->rsa, alg, token, (size_t)(dot2 - token), sig, (size_t)sig_len))
+                        key = k;
+        }
+        if (!key || (kid && !signature_ok(&key->rsa, alg, token, (size_t)(dot2 - token), sig, (size_t)sig_len)))
                 return INVALID("bad signature");
 
         r = decode_json(dot1 + 1, (size_t)(dot2 - dot1 - 1), &claims);

@@ -30,6 +30,28 @@ enum {
 /* The bit of an accepted algorithm name ("RS256", ...), or 0. */
 unsigned auth_alg_bit(const char *name);
 
+/* How the LMS minted a token: its "grant_type" claim, the grant type of
+ * the OAuth application the token was issued to (openedx-platform,
+ * oauth_dispatch/jwt.py; Django OAuth Toolkit's names, hyphenated, unlike
+ * the token request's "client_credentials"). The platform's code-jail
+ * client (edx-rest-api-client's OAuthAPIClient) is a client-credentials
+ * application: its tokens name the application's own user. Every other
+ * grant stands for a person: the login cookie and the mobile apps use the
+ * password grant, third-party sites authorization-code. */
+enum {
+        AUTH_GRANT_CLIENT_CREDENTIALS = 1u << 0,
+        AUTH_GRANT_PASSWORD = 1u << 1,
+        AUTH_GRANT_AUTHORIZATION_CODE = 1u << 2,
+        AUTH_GRANT_IMPLICIT = 1u << 3,
+        AUTH_GRANT_OPENID_HYBRID = 1u << 4,
+        /* Tokens minted for a person: refused unless configured. */
+        AUTH_GRANTS_PERSON = AUTH_GRANT_PASSWORD | AUTH_GRANT_AUTHORIZATION_CODE | AUTH_GRANT_IMPLICIT |
+                             AUTH_GRANT_OPENID_HYBRID,
+};
+
+/* The bit of a grant_type value ("client-credentials", ...), or 0. */
+unsigned auth_grant_bit(const char *name);
+
 struct auth_keys;
 
 /* Parse a JWK set ({"keys": [...]}). RSA signing keys are kept (kid
@@ -54,6 +76,9 @@ struct auth_policy {
         size_t n_issuers;
         char **audiences;            /* aud (string or array) must hold one */
         size_t n_audiences;
+        char **usernames;            /* preferred_username must be one of them */
+        size_t n_usernames;
+        unsigned grant_types;        /* AUTH_GRANT_* mask grant_type must be in; 0: none */
         unsigned algorithms;         /* AUTH_RS* mask */
         int64_t clock_skew_s;        /* leeway for exp, nbf, iat */
         struct auth_claim *claims;
@@ -86,7 +111,7 @@ int auth_check(const struct auth_policy *p, const char *authorization, int64_t n
  * the plugin at the first key set parsed -- at configuration time, before
  * the instance hardens itself -- and call through this table. The unit
  * tests and fuzzers link auth.c itself. */
-#define AUTH_OPS_ABI 1u
+#define AUTH_OPS_ABI 2u
 struct auth_ops {
         unsigned abi;                /* AUTH_OPS_ABI */
         const char *version;         /* PACKAGE_VERSION of the build */

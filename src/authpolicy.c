@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The parts of auth.h that need no cryptography: the algorithm names and
- * freeing a policy. In codejaild and in the plugin alike. */
+/* The parts of auth.h that need no cryptography: the algorithm and grant
+ * type names and freeing a policy. In codejaild and in the plugin alike. */
 #include <stdlib.h>
 
 #include "auth.h"
@@ -16,6 +16,23 @@ unsigned auth_alg_bit(const char *name) {
         return 0;
 }
 
+unsigned auth_grant_bit(const char *name) {
+        static const struct {
+                const char *name;
+                unsigned bit;
+        } grants[] = {
+                { "client-credentials", AUTH_GRANT_CLIENT_CREDENTIALS },
+                { "password", AUTH_GRANT_PASSWORD },
+                { "authorization-code", AUTH_GRANT_AUTHORIZATION_CODE },
+                { "implicit", AUTH_GRANT_IMPLICIT },
+                { "openid-hybrid", AUTH_GRANT_OPENID_HYBRID },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(grants); i++)
+                if (streq_safe(name, grants[i].name))
+                        return grants[i].bit;
+        return 0;
+}
+
 void auth_policy_done(struct auth_policy *p) {
         if (!p)
                 return;
@@ -26,6 +43,9 @@ void auth_policy_done(struct auth_policy *p) {
         for (size_t i = 0; i < p->n_audiences; i++)
                 free(p->audiences[i]);
         free(p->audiences);
+        for (size_t i = 0; i < p->n_usernames; i++)
+                free(p->usernames[i]);
+        free(p->usernames);
         for (size_t i = 0; i < p->n_claims; i++) {
                 free(p->claims[i].name);
                 free(p->claims[i].value);

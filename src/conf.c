@@ -20,6 +20,15 @@ static const char *const limit_names[_LIMIT_MAX] = {
         [LIMIT_OUTPUT] = "OUTPUT",
 };
 
+/* codejail's own limits take 0 as codejail means it: CPU, REALTIME, VMEM
+ * and NPROC not limited by that mechanism (the unit's backstops still
+ * bound them), FSIZE no file may be written. TMPFS and OUTPUT are ours and
+ * need a size (a tmpfs of size 0 would be unbounded). */
+static const int64_t limit_min[_LIMIT_MAX] = {
+        [LIMIT_CPU] = 0, [LIMIT_REALTIME] = 0, [LIMIT_VMEM] = 0,  [LIMIT_FSIZE] = 0,
+        [LIMIT_NPROC] = 0, [LIMIT_TMPFS] = 1,  [LIMIT_OUTPUT] = 1,
+};
+
 /* Upper bounds keep arithmetic (hard = soft + 1, ms conversions) safe. */
 static const int64_t limit_max[_LIMIT_MAX] = {
         [LIMIT_CPU] = 3600,          [LIMIT_REALTIME] = 3600,     [LIMIT_VMEM] = INT64_C(1) << 40,
@@ -32,7 +41,7 @@ const char *limit_name(enum limit_id id) {
 }
 
 bool limit_valid(enum limit_id id, int64_t v) {
-        return (unsigned)id < _LIMIT_MAX && v >= 1 && v <= limit_max[id];
+        return (unsigned)id < _LIMIT_MAX && v >= limit_min[id] && v <= limit_max[id];
 }
 
 unsigned config_default_executions(void) {
@@ -74,6 +83,9 @@ int config_new_default(struct config **ret) {
          * REALTIME on top. */
         c->queue_timeout_s = 60;
         c->jwt.algorithms = AUTH_ALGS_ALL;
+        /* Only the operator's registered service client: a token the LMS
+         * minted for a person (its login cookie's) is refused. */
+        c->jwt.grant_types = AUTH_GRANT_CLIENT_CREDENTIALS;
         c->jwt.clock_skew_s = CONFIG_DEFAULT_JWT_SKEW_S;
         if (!c->python_bin || !c->apparmor_profile || !c->state_dir) {
                 config_free(c);
@@ -157,7 +169,7 @@ static int parse_limits(json_t *obj, const char *key_prefix, struct limits *valu
                 if (id < 0)
                         return fail(err, errlen, "key '%s': unknown limit (known: CPU, REALTIME, VMEM, "
                                                  "FSIZE, NPROC, TMPFS, OUTPUT)", full);
-                int r = get_int(v, full, 1, limit_max[id], &values->v[id], err, errlen);
+                int r = get_int(v, full, limit_min[id], limit_max[id], &values->v[id], err, errlen);
                 if (r < 0)
                         return r;
                 if (mask)
@@ -281,8 +293,34 @@ static int parse_algorithms(const json_t *v, const char *k, unsigned *out, char 
         return 0;
 }
 
+/* grant_type values, as the LMS's tokens spell them. The token request's
+ * spelling ("client_credentials") is a typo here that would lock the
+ * service client out: said so. */
+static int parse_grant_types(const json_t *v, const char *k, unsigned *out, char *err, size_t errlen) {
+        unsigned mask = 0;
+        size_t i;
+        const json_t *e;
+        if (!json_is_array(v) || json_array_size(v) == 0)
+                return fail(err, errlen, "key '%s': expected a non-empty array such as [\"client-credentials\"]", k);
+        json_array_foreach(v, i, e) {
+                const char *s = json_string_value(e);
+                unsigned bit = auth_grant_bit(s);
+                if (!bit && s && strchr(s, '_'))
+                        return fail(err, errlen, "key '%s[%zu]': \"%.40s\" is the OAuth request's spelling; the LMS's "
+                                                 "tokens say it with '-' (\"client-credentials\")", k, i, s);
+                if (!bit)
+                        return fail(err, errlen, "key '%s[%zu]': expected \"client-credentials\", \"password\", "
+                                                 "\"authorization-code\", \"implicit\" or \"openid-hybrid\"", k, i);
+                mask |= bit;
+        }
+        *out = mask;
+        return 0;
+}
+
 /* {"claim": "value" | true}: value to equal (or to be held by an array
- * claim such as "scopes"), true to be present. */
+ * claim such as "scopes"), true to be present. Who the token was minted
+ * for has keys of its own (jwt_usernames, jwt_grant_types), checked by
+ * default: said here it would be a second, weaker way to say it. */
 static int parse_claims(const json_t *v, const char *k, struct auth_policy *p, char *err, size_t errlen) {
         enum { MAX = 16 };
         const char *name;
@@ -297,6 +335,11 @@ static int parse_claims(const json_t *v, const char *k, struct auth_policy *p, c
         json_object_foreach((json_t *)v, name, e) {
                 if (!*name || strlen(name) > 64 || (!json_is_true(e) && !json_is_string(e))) {
                         r = fail(err, errlen, "key '%s.%.64s': expected a string to match or true", k, name);
+                        break;
+                }
+                if (streq_safe(name, "preferred_username") || streq_safe(name, "grant_type")) {
+                        r = fail(err, errlen, "key '%s.%s': say it with %s", k, name,
+                                 name[0] == 'p' ? "jwt_usernames" : "jwt_grant_types");
                         break;
                 }
                 c[n].name = strdup(name);
@@ -442,20 +485,27 @@ int config_parse(const char *text, size_t len, struct config **ret, char *err, s
                                 c->jwt.clock_skew_s = x;
                 } else if (streq_safe(k, "jwt_required_claims"))
                         r = parse_claims(v, k, &c->jwt, err, errlen);
+                else if (streq_safe(k, "jwt_usernames"))
+                        r = parse_strings(v, k, &c->jwt.usernames, &c->jwt.n_usernames, err, errlen);
+                else if (streq_safe(k, "jwt_grant_types"))
+                        r = parse_grant_types(v, k, &c->jwt.grant_types, err, errlen);
                 else
                         r = fail(err, errlen, "key '%s': unknown key", k);
                 if (r < 0)
                         goto out;
         }
-        /* Authentication is all or nothing: a key set without the issuer
-         * and audience to hold tokens to would accept any token the LMS
-         * signs for anyone; jwt_* keys without a key set would look like
-         * authentication while there is none. */
-        if (c->jwt_jwks_file && (!c->jwt.n_issuers || !c->jwt.n_audiences)) {
-                r = fail(err, errlen, "key 'jwt_jwks_file': needs jwt_issuers and jwt_audiences");
+        /* Authentication is all or nothing: a key set without the issuer,
+         * audience and service user to hold tokens to would accept tokens
+         * the LMS signs for others (other services, and learners: its login
+         * cookie has the same key, issuer and audience); jwt_* keys without
+         * a key set would look like authentication while there is none. */
+        if (c->jwt_jwks_file && (!c->jwt.n_issuers || !c->jwt.n_audiences || !c->jwt.n_usernames)) {
+                r = fail(err, errlen, "key 'jwt_jwks_file': needs jwt_issuers, jwt_audiences and jwt_usernames (the "
+                                      "user of the LMS's OAuth client for this service)");
                 goto out;
         }
         if (!c->jwt_jwks_file && (json_object_get(root, "jwt_issuers") || json_object_get(root, "jwt_audiences") ||
+                                  json_object_get(root, "jwt_usernames") || json_object_get(root, "jwt_grant_types") ||
                                   json_object_get(root, "jwt_algorithms") || json_object_get(root, "jwt_clock_skew_s") ||
                                   json_object_get(root, "jwt_required_claims"))) {
                 r = fail(err, errlen, "jwt_* keys without 'jwt_jwks_file': authentication would be off");
@@ -570,12 +620,18 @@ int config_load(const char *explicit_path, struct config **ret, char *err, size_
 }
 
 void config_resolve_limits(const struct config *c, const char *context, struct limits *out) {
+        config_resolve_limits_n(c, context, context ? strlen(context) : 0, out);
+}
+
+void config_resolve_limits_n(const struct config *c, const char *context, size_t len, struct limits *out) {
         *out = c->limits;
         if (!context)
                 return;
+        /* The bytes of the request's name, a NUL among them ("long\u0000x"
+         * is not "long"): an unknown context gets the defaults, as upstream. */
         for (size_t i = 0; i < c->n_overrides; i++) {
                 const struct limit_override *o = &c->overrides[i];
-                if (!streq_safe(o->context, context))
+                if (strlen(o->context) != len || memcmp(o->context, context, len) != 0)
                         continue;
                 for (int id = 0; id < _LIMIT_MAX; id++)
                         if (o->set_mask & (1u << id))

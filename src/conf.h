@@ -73,7 +73,8 @@ struct config {
 #define CONFIG_DEFAULT_JWT_SKEW_S 60
 
 const char *limit_name(enum limit_id id);
-/* Whether v is in the range the config accepts for that limit. */
+/* Whether v is in the range the config accepts for that limit (0 for
+ * codejail's five, as codejail means it: README "Limits"). */
 bool limit_valid(enum limit_id id, int64_t v);
 
 /* max_concurrent_executions when the config does not set it:
@@ -105,5 +106,7 @@ static inline bool config_auth_enabled(const struct config *c) {
         return c && c->jwt_jwks_file;
 }
 
-/* Limits for a limit_overrides_context (NULL or unknown -> defaults). */
+/* Limits for a limit_overrides_context (NULL or unknown -> defaults); _n:
+ * a name of len bytes that may hold a NUL, compared as those bytes. */
 void config_resolve_limits(const struct config *c, const char *context, struct limits *out);
+void config_resolve_limits_n(const struct config *c, const char *context, size_t len, struct limits *out);

@@ -23,10 +23,17 @@
  *   4. clone() into new PID, mount, network, IPC and UTS namespaces
  *  init (PID 1 of the new PID namespace; our code, never exec'd)
  *   5. parent-death signal: if the supervisor dies, the execution dies
+ *   5a. every descriptor of the instance's closed but its own ends and
+ *      stderr (the connection, the parsing child's socket, the UID lock
+ *      never reach the execution)
+ *   5b. a fixed host and domain name (ns.h), in the init's own UTS
+ *      namespace (else the serving process's, named when it was made)
  *   6. a fresh root from an allow list (root.c): the interpreter's trees,
- *      a few measured /etc entries, five device nodes and the jail dir,
- *      read-only; pivot_root into it, the host's root detached; a procfs
- *      of the new PID namespace
+ *      a few measured /etc files, five device nodes, read-only, and the
+ *      jail dir (not a read-only mount: writes there get upstream's EACCES
+ *      from its owner and Landlock); pivot_root into it, the host's root
+ *      detached; a procfs of the new PID namespace, the init's /proc/1
+ *      covered by a stand-in
  *   6a. wait for the supervisor's go message: the request's limits (EOF:
  *      no request came, leave); then the size-capped tmpfs on tmp/
  *   7. Landlock rule for tmp/ (a rule binds the inode: after the mount)
@@ -214,6 +221,7 @@ struct jail_ctx {
         char tree_buf[3][4096];
         int in[2], out[2], err[2], ctl[2];
         bool use_apparmor, aa_stack;
+        bool own_uts; /* the init's UTS namespace is its own (else the serving process's) */
 };
 
 /* Steps 9-18: never returns. */
@@ -342,6 +350,42 @@ static void kill_adopted_children(void) {
 }
 #endif
 
+/* Step 5a: of the instance's descriptors the init keeps only its own (the
+ * control socket, the program's pipe ends, the Landlock ruleset) and
+ * stderr, for what the C library or a sanitizer would have to say: not
+ * the connection (fd 0 and 1 in inetd mode), the parsing child's socket,
+ * the UID lock, the jail dir, the pidfd. stdin and stdout are closed too:
+ * the init reads and writes neither, and the program's are set up from
+ * the pipes (step 10). */
+static int init_keep_fds(struct jail_ctx *j) {
+        int *fields[] = { &j->ctl[1], &j->in[0], &j->out[1], &j->err[1], &j->ruleset };
+        int keep[ELEMENTSOF(fields) + 1], n = 0;
+        keep[n++] = STDERR_FILENO;
+        /* In inetd mode the instance closed the connection's fd 0 before
+         * the pipes were made: one of them may be below 3. */
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                if (*fields[i] < 0)
+                        continue;
+                if (*fields[i] <= STDERR_FILENO && (*fields[i] = fcntl(*fields[i], F_DUPFD_CLOEXEC, 3)) < 0)
+                        return negative_errno();
+                keep[n++] = *fields[i];
+        }
+        /* ascending: close what lies between */
+        for (int a = 1; a < n; a++)
+                for (int b = a; b > 0 && keep[b - 1] > keep[b]; b--) {
+                        int t = keep[b];
+                        keep[b] = keep[b - 1], keep[b - 1] = t;
+                }
+        unsigned lo = 0;
+        for (int i = 0; i <= n; i++) {
+                unsigned hi = i < n ? (unsigned)keep[i] : ~0u;
+                if (hi > lo && syscall(SYS_close_range, lo, hi - 1, 0) < 0)
+                        return negative_errno();
+                lo = hi + 1;
+        }
+        return 0;
+}
+
 /* Steps 5-8: PID 1 of the execution. Never returns. */
 _noreturn_ static void run_init(struct jail_ctx *j) {
         const char *step = "?";
@@ -355,6 +399,17 @@ _noreturn_ static void run_init(struct jail_ctx *j) {
         /* 5. If the supervisor dies, so does the execution. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
                 child_fail(ctl, "pdeathsig", negative_errno());
+
+        /* 5a. */
+        if ((r = init_keep_fds(j)) < 0)
+                child_fail(ctl, "close-fds", r);
+        ctl = j->ctl[1]; /* moved above 2 if it was below */
+
+        /* 5b. A fixed host and domain name, not the host's: set here when
+         * this UTS namespace is the init's own, else the serving process
+         * set it when it made the one it shares with the execution. */
+        if (j->own_uts && (r = ns_set_identity()) < 0)
+                child_fail(ctl, "identity", r);
 
         /* 6. The root, all but tmp/, whose size is the request's. */
         uid_t owner = SABOTAGED(LAYER_UID) ? getuid() : j->uid;
@@ -772,7 +827,7 @@ static int supervise_round(struct watch *w) {
         int timeout = 1000; /* draining: everything is dead, EOF is near */
         if (w->init_alive) {
                 uint64_t t = now_ms();
-                timeout = t >= w->deadline ? 0 : (int)(w->deadline - t);
+                timeout = w->deadline == UINT64_MAX ? -1 : t >= w->deadline ? 0 : (int)(w->deadline - t);
         }
         int k = poll(p, (nfds_t)n, timeout);
         if (k < 0 && errno != EINTR) {
@@ -855,7 +910,8 @@ static int supervise_result(struct watch *w) {
         else if (WIFSIGNALED(ws)) {
                 res->status = -WTERMSIG(ws);
                 if (WTERMSIG(ws) == SIGXCPU ||
-                    (WTERMSIG(ws) == SIGKILL && res->cpu_ms >= (uint64_t)w->j->req->limits.v[LIMIT_CPU] * 1000))
+                    (WTERMSIG(ws) == SIGKILL && w->j->req->limits.v[LIMIT_CPU] &&
+                     res->cpu_ms >= (uint64_t)w->j->req->limits.v[LIMIT_CPU] * 1000))
                         res->limit_hit = "CPU";
         } else
                 res->status = -SIGKILL;
@@ -871,7 +927,9 @@ static int supervise(struct jail_ctx *j, pid_t init, int pidfd, int stop_fd, uin
         struct watch w = {
                 .j = j, .init = init, .child_pid = -1, .pidfd = pidfd, .stop_fd = stop_fd,
                 .in_fd = j->in[1], .ctl = j->ctl[0], .nfd = -1, .efd = epoll_create1(EPOLL_CLOEXEC),
-                .deadline = start + (uint64_t)l->v[LIMIT_REALTIME] * 1000,
+                /* REALTIME 0: no wall clock of ours, as in codejail; the unit's
+                 * RuntimeMaxSec= still ends the instance and the execution with it. */
+                .deadline = l->v[LIMIT_REALTIME] ? start + (uint64_t)l->v[LIMIT_REALTIME] * 1000 : UINT64_MAX,
                 .out_limit = (size_t)l->v[LIMIT_OUTPUT],
                 .in = j->req->stdin_data, .in_left = j->req->stdin_len,
                 .out = { .fd = j->out[0] }, .errc = { .fd = j->err[0] },
@@ -1014,6 +1072,7 @@ static int prepare(struct jail_prep *p) {
                 flags &= ~(unsigned)CLONE_NEWNET;
         if (self_uts_ipc_private)
                 flags &= ~(unsigned)(CLONE_NEWUTS | CLONE_NEWIPC);
+        j->own_uts = flags & CLONE_NEWUTS;
         pid_t init = clone_init(flags, &p->pidfd);
         if (init < 0) {
                 r = negative_errno();
@@ -1153,6 +1212,11 @@ int jail_isolate_self_uts_ipc(void) {
                 return 0;
         if (unshare(CLONE_NEWUTS | CLONE_NEWIPC) < 0)
                 return negative_errno();
+        /* Before the service's filter refuses sethostname: the execution
+         * shares this namespace, and sees this identity. */
+        int r = ns_set_identity();
+        if (r < 0)
+                return r;
         self_uts_ipc_private = true;
         return 0;
 }

@@ -15,6 +15,17 @@
  * whose init must find the orphans it adopted). */
 int ns_private_filesystem(const char *writable_dir, uint64_t tmp_bytes, bool hide_pids, const char **step);
 
+/* What an execution sees of the host's identity (README "What the jail
+ * allows and denies"): a fixed host name, and the NIS domain name the
+ * kernel reports when none is set. Upstream's jailed code sees the host's;
+ * here no execution learns which host it runs on. */
+#define NS_HOSTNAME "codejail"
+#define NS_DOMAINNAME "(none)"
+
+/* Give the calling process's UTS namespace -- a fresh one of its own, never
+ * the host's -- NS_HOSTNAME and NS_DOMAINNAME, and verify them. */
+int ns_set_identity(void);
+
 /* Move the calling process into a fresh network namespace (only a down
  * loopback); verify it has no non-loopback interface. */
 int ns_isolate_network(void);

@@ -158,10 +158,11 @@ static int check_schema(const struct jsondoc *d, const size_t m[_M_MAX], struct 
         return 0;
 }
 
-static char *optional_string(const struct jsondoc *d, size_t at, int *r) {
+static char *optional_string(const struct jsondoc *d, size_t at, size_t *len, int *r) {
+        *len = 0;
         if (is_null(d, at))
                 return NULL;
-        char *s = jsondoc_string_dup(d, at, NULL);
+        char *s = jsondoc_string_dup(d, at, len);
         if (!s)
                 *r = -ENOMEM;
         return s;
@@ -231,8 +232,8 @@ int payload_parse(const char *text, size_t len, const char *const *file_names, s
                 .n_python_path = n_path,
         };
         r = 0;
-        p->limits_context = optional_string(&d, m[M_CONTEXT], &r);
-        p->slug = optional_string(&d, m[M_SLUG], &r);
+        p->limits_context = optional_string(&d, m[M_CONTEXT], &p->limits_context_len, &r);
+        p->slug = optional_string(&d, m[M_SLUG], &p->slug_len, &r);
         if (r < 0) {
                 payload_done(p);
                 return r;

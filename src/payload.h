@@ -24,8 +24,10 @@ struct payload {
         size_t code_at;             /* the "code" string */
         size_t globals_at;          /* the "globals_dict" object */
         size_t n_python_path;       /* entries of python_path (all 'python_lib.zip') */
-        char *limits_context;       /* decoded, or NULL (null or absent) */
-        char *slug;                 /* decoded, or NULL */
+        char *limits_context;       /* decoded, or NULL (null or absent); its bytes may hold a NUL */
+        size_t limits_context_len;
+        char *slug;                 /* decoded, or NULL; its bytes may hold a NUL */
+        size_t slug_len;
         bool unsafely;
 };
 

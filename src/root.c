@@ -11,15 +11,18 @@
  *   1. every mount private: nothing propagates back to the host
  *   2. detached copies (open_tree) of what the root will hold, taken while
  *      the host's paths are still in view: /usr and the interpreter's
- *      trees, the measured /etc entries, five device nodes, the jail dir;
- *      each made read-only, nosuid, nodev (devices keep dev, lose exec)
+ *      trees, the measured /etc files (links among them are read to be
+ *      made again), five device nodes, the jail dir; each made read-only,
+ *      nosuid, nodev (devices keep dev, lose exec; the jail dir stays
+ *      writable, below)
  *   3. an empty tmpfs at /tmp becomes the new root: the top-level links of
  *      a merged /usr, a /tmp only its owner (the service) may write to,
  *      the copies attached at their own paths, /usr/local covered (trees
  *      beneath it attached on top), empty stand-ins (below)
  *   4. pivot_root into it; the old root detached: no host path remains
- *   5. a procfs of the new PID namespace; the jail's tmp/, a size-capped
- *      tmpfs owned by the execution UID
+ *   5. a procfs of the new PID namespace, its /proc/1 (the init) covered
+ *      by a stand-in; the jail's tmp/, a size-capped tmpfs owned by the
+ *      execution UID
  *   6. the root's own tmpfs read-only
  * Landlock and AppArmor then decide what of this may be read (landlock.c,
  * apparmor/codejail-sandbox); this decides what exists at all. */
@@ -52,16 +55,21 @@
 #define NEW_ROOT "/tmp"
 
 /* What of the host's /etc the interpreter and the course libraries need
- * (measured with strace on Debian 12 and 13; nothing else of /etc exists in
- * the root). Globs, bound read-only when they exist. */
-static const char *const etc_binds[] = {
-        /* libblas.so.3 and liblapack.so.3, which numpy and scipy load,
-         * are symlinks through the alternatives system */
-        "/etc/alternatives",
-        /* Debian's /usr/lib/python3.X/sitecustomize.py is a symlink to
-         * /etc/python3.X/sitecustomize.py: without its target every run
-         * prints "Error in sitecustomize" to stderr */
-        "/etc/python3*",
+ * (measured with strace on Debian 12 and 13), file by file: nothing else
+ * of /etc exists in the root, not even the rest of the directories these
+ * live in (globs; a match that is a symbolic link is made again as one,
+ * with the same target; a regular file is bound read-only). */
+static const char *const etc_allowed[] = {
+        /* numpy and scipy load libblas.so.3 and liblapack.so.3, symbolic
+         * links through the alternatives system; OpenBLAS's libblas.so.3
+         * then loads libopenblas.so.0 from the same directory, the same way */
+        "/etc/alternatives/libblas.so.3-*",
+        "/etc/alternatives/liblapack.so.3-*",
+        "/etc/alternatives/libopenblas.so.0-*",
+        /* Debian's /usr/lib/python3.X/sitecustomize.py is a symlink to it:
+         * without its target every run prints "Error in sitecustomize" to
+         * stderr (the interpreter reads its cached bytecode under /usr) */
+        "/etc/python3.*/sitecustomize.py",
         /* Debian's matplotlib reads it before its bundled matplotlibrc */
         "/etc/matplotlibrc",
 };
@@ -73,6 +81,10 @@ static const char *const etc_binds[] = {
  * refuse them (the deny tests prove it). */
 static const char *const stand_in_files[] = { "etc/hosts" };
 static const char *const stand_in_dirs[] = { "sys" };
+/* The init's /proc/1 as the program sees it (proc_cover_init()): an empty
+ * stand-in but for cmdline, whose read README "What the jail allows and
+ * denies" names among the refusals (EACCES, not missing). */
+#define INIT_STAND_IN "proc/1/cmdline"
 
 const char *const root_devices[] = { "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", NULL };
 
@@ -81,6 +93,7 @@ const char *const root_devices[] = { "/dev/null", "/dev/zero", "/dev/full", "/de
 static const char *const top_links[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
 
 #define MAX_BINDS 24
+#define MAX_LINKS 8
 
 struct bind {
         char target[1024]; /* absolute, as seen inside the new root */
@@ -88,9 +101,17 @@ struct bind {
         bool is_dir;
 };
 
+/* A symbolic link of the host's made again in the root. */
+struct link {
+        char path[256];
+        char target[256];
+};
+
 struct binds {
         struct bind b[MAX_BINDS];
         size_t n;
+        struct link l[MAX_LINKS];
+        size_t n_links;
 };
 
 static void binds_close(struct binds *bs) {
@@ -133,6 +154,36 @@ static int bind_add(struct binds *bs, const char *path, bool optional, uint64_t 
 }
 
 #define RO_ATTRS (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
+/* The working directory is not a read-only mount: a write there must fail
+ * with EACCES as under upstream (its owner's 0755/0644 and the sandbox
+ * user's DAC), not EROFS, which the kernel checks first. What denies it:
+ * the service owns it and the code's UID is another (DAC), Landlock grants
+ * read only, the sandbox profile read only. */
+#define JAIL_DIR_ATTRS (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+
+/* One allowed /etc entry: a link is made again (its target, under /usr,
+ * is in the root already), a regular file bound; anything else skipped. */
+static int etc_add(struct binds *bs, const char *path) {
+        struct stat st;
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        if (S_ISREG(st.st_mode))
+                return bind_add(bs, path, true, RO_ATTRS, 0);
+        if (!S_ISLNK(st.st_mode))
+                return 0;
+        if (bs->n_links == MAX_LINKS || strlen(path) >= sizeof bs->l[0].path)
+                return -E2BIG;
+        struct link *l = &bs->l[bs->n_links];
+        ssize_t n = readlink(path, l->target, sizeof l->target - 1);
+        if (n < 0)
+                return negative_errno();
+        if ((size_t)n >= sizeof l->target - 1)
+                return -ENAMETOOLONG;
+        l->target[n] = '\0';
+        snprintf(l->path, sizeof l->path, "%s", path);
+        bs->n_links++;
+        return 0;
+}
 
 static int collect(const struct root_spec *s, struct binds *bs) {
         int r = 0;
@@ -146,12 +197,12 @@ static int collect(const struct root_spec *s, struct binds *bs) {
                 if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && (r = bind_add(bs, p, false, RO_ATTRS, 0)) < 0)
                         return r;
         }
-        for (size_t i = 0; i < ELEMENTSOF(etc_binds); i++) {
+        for (size_t i = 0; i < ELEMENTSOF(etc_allowed); i++) {
                 glob_t g;
-                if (glob(etc_binds[i], GLOB_NOSORT, NULL, &g) != 0)
+                if (glob(etc_allowed[i], GLOB_NOSORT, NULL, &g) != 0)
                         continue;
                 for (size_t k = 0; k < g.gl_pathc && r >= 0; k++)
-                        r = bind_add(bs, g.gl_pathv[k], true, RO_ATTRS, 0);
+                        r = etc_add(bs, g.gl_pathv[k]);
                 globfree(&g);
                 if (r < 0)
                         return r;
@@ -161,7 +212,7 @@ static int collect(const struct root_spec *s, struct binds *bs) {
         for (size_t i = 0; root_devices[i]; i++)
                 if ((r = bind_add(bs, root_devices[i], false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NODEV)) < 0)
                         return r;
-        return bind_add(bs, s->jail_dir, false, RO_ATTRS | MOUNT_ATTR_NOEXEC, 0);
+        return bind_add(bs, s->jail_dir, false, JAIL_DIR_ATTRS, 0);
 }
 
 /* mkdir -p of rel (no leading '/') beneath dfd; the last component a
@@ -235,8 +286,20 @@ static int assemble(int rootfd, const struct binds *bs, const char **step) {
         for (size_t i = 0; i < ELEMENTSOF(stand_in_dirs); i++)
                 if ((r = make_path_at(rootfd, stand_in_dirs[i], false)) < 0)
                         return r;
-        if ((r = make_path_at(rootfd, "proc", false)) < 0)
+        /* /proc/1 of the root's own tmpfs, for proc_cover_init() */
+        if ((r = make_path_at(rootfd, INIT_STAND_IN, true)) < 0)
                 return r;
+        *step = "root-etc-links";
+        for (size_t i = 0; i < bs->n_links; i++) {
+                const char *rel = bs->l[i].path + strspn(bs->l[i].path, "/");
+                char dir[sizeof bs->l[i].path];
+                snprintf(dir, sizeof dir, "%s", rel);
+                *strrchr(dir, '/') = '\0';
+                if ((r = make_path_at(rootfd, dir, false)) < 0)
+                        return r;
+                if (symlinkat(bs->l[i].target, rootfd, rel) < 0)
+                        return negative_errno();
+        }
         /* /tmp, the jail dir's parent: a tmpfs of its own that stays
          * writable for its owner (the service) only, so that creating
          * anything there fails with EACCES (DAC, Landlock, AppArmor), as
@@ -266,15 +329,36 @@ static int cmp_bind(const void *a, const void *b) {
         return strcmp(((const struct bind *)a)->target, ((const struct bind *)b)->target);
 }
 
-/* Step 5: the mounts that belong at their final paths. */
-static int mount_proc_and_tmp(const struct root_spec *s, const char **step) {
+/* The init (our code, PID 1, the service's user) is nobody's business:
+ * its descriptors (stat() of /proc/1/fd counts them), threads, namespaces
+ * and start are covered by the root's stand-in /proc/1, read-only, taken
+ * before the procfs hides it. The init itself only ever reads the
+ * program's entries. */
+static int proc_cover_init(int stand_in, const char **step) {
+        *step = "proc-cover-init";
+        int r = set_attr(stand_in, RO_ATTRS | MOUNT_ATTR_NOEXEC, 0, false);
+        if (r < 0)
+                return r;
+        if (syscall(SYS_move_mount, stand_in, "", AT_FDCWD, "/proc/1", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                return negative_errno();
+        return 0;
+}
+
+/* Step 5: the mounts that belong at their final paths; cover_init: in the
+ * new root, which holds the stand-in /proc/1. */
+static int mount_proc_and_tmp(const struct root_spec *s, bool cover_init, const char **step) {
+        _cleanup_close_ int stand_in = -1;
+        *step = "proc-stand-in";
+        if (cover_init &&
+            (stand_in = (int)syscall(SYS_open_tree, AT_FDCWD, "/proc/1", OPEN_TREE_CLONE | O_CLOEXEC)) < 0)
+                return negative_errno();
         *step = "mount-proc";
-        /* The new PID namespace's own procfs, processes only. No hidepid:
-         * it shows only this execution, and /proc/1/cmdline (our init)
-         * must be refused by Landlock and AppArmor with EACCES, as README
-         * "What the jail allows and denies" says, not be reported missing. */
+        /* The new PID namespace's own procfs, processes only. */
         if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "subset=pid") < 0)
                 return negative_errno();
+        int r;
+        if (cover_init && (r = proc_cover_init(stand_in, step)) < 0)
+                return r;
 
         return s->defer_tmp ? 0 : root_mount_tmp(s, step);
 }
@@ -332,7 +416,7 @@ static int build(const struct root_spec *s, const char **step) {
                 return negative_errno();
 
         /* 5. */
-        if ((r = mount_proc_and_tmp(s, step)) < 0)
+        if ((r = mount_proc_and_tmp(s, true, step)) < 0)
                 return r;
 
         /* 6. */
@@ -362,10 +446,9 @@ int root_build_on_host(const struct root_spec *s, const char **step) {
                 return negative_errno();
         *step = "mount-jaildir";
         if (mount(s->jail_dir, s->jail_dir, NULL, MS_BIND, NULL) < 0 ||
-            mount(NULL, s->jail_dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                  NULL) < 0)
+            mount(NULL, s->jail_dir, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
                 return negative_errno();
-        return mount_proc_and_tmp(s, step);
+        return mount_proc_and_tmp(s, false, step);
 }
 
 /* <prefix> of <prefix>/bin/python3: the path two levels up. */

@@ -287,7 +287,7 @@ int safeexec_run_with(const struct safeexec_runner *runner, const struct config 
                       struct safeexec_outcome *out, struct jail_error *jerr) {
         memset(out, 0, sizeof *out);
         out->runner = runner ? runner : &local_runner;
-        config_resolve_limits(cfg, p->limits_context, &out->limits);
+        config_resolve_limits_n(cfg, p->limits_context, p->limits_context_len, &out->limits);
 
         size_t in_len;
         _cleanup_free_ char *in = build_stdin(p, &in_len);

@@ -33,6 +33,11 @@ const char *const seccomp_denied_syscalls[] = {
         "open_by_handle_at", "name_to_handle_at", "swapon", "swapoff", "reboot", "acct", "quotactl",
         "syslog", "iopl", "ioperm", "fanotify_init", "lookup_dcookie", "settimeofday", "clock_settime",
         "adjtimex", "clock_adjtime", "personality", "vhangup", "nfsservctl",
+        /* host-wide uptime, load averages, memory and process count: a
+         * side channel on other executions. glibc's getloadavg() then
+         * fails, and its sysconf(_SC_PHYS_PAGES/_SC_AVPHYS_PAGES), which
+         * does not check sysinfo()'s result, tells nothing of the host */
+        "sysinfo",
         NULL,
 };
 

@@ -143,6 +143,15 @@ static void sanitize(char *dst, size_t size, const char *src) {
         dst[o] = 0;
 }
 
+/* The same for a JSON string of len bytes: a NUL among them is a byte
+ * like the others ('?'), not its end. */
+static void sanitize_n(char *dst, size_t size, const char *src, size_t len) {
+        size_t o = 0;
+        for (size_t i = 0; src && i < len && o + 1 < size; i++)
+                dst[o++] = ((unsigned char) src[i] >= 0x20 && (unsigned char) src[i] < 0x7f) ? src[i] : '?';
+        dst[o] = 0;
+}
+
 static void remote_addr(int fd, char *buf, size_t size, char *port, size_t psize) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
@@ -631,8 +640,8 @@ static void handle_code_exec(struct exchange *x) {
                 return;
         }
         x->have_payload = true;
-        sanitize(x->slug, sizeof x->slug, p.slug);
-        sanitize(x->context, sizeof x->context, p.limits_context);
+        sanitize_n(x->slug, sizeof x->slug, p.slug, p.slug_len);
+        sanitize_n(x->context, sizeof x->context, p.limits_context, p.limits_context_len);
         x->n_python_path = p.n_python_path;
         payload_code_sha256(&p, x->code_sha256);
 

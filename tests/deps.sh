@@ -9,9 +9,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 pkgs="build-essential autoconf automake libtool pkg-config
- libjansson-dev libseccomp-dev libcmocka-dev libsystemd-dev
+ libjansson-dev libseccomp-dev libapparmor-dev libcmocka-dev libsystemd-dev
  nettle-dev libgmp-dev
- python3 python3-six python3-numpy python3-networkx python3-matplotlib
+ python3 python3-six python3-yaml python3-numpy python3-networkx python3-matplotlib
  python3-scipy python3-sympy python3-lxml python3-nltk python3-pyparsing python3-cryptography
  python3-pytest python3-requests python3-ddt python3-jwt haproxy
  python3-pip python3-setuptools python3-wheel

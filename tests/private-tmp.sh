@@ -18,8 +18,10 @@ while [ $# -gt 0 ] && [ "$1" != -- ]; do
 done
 [ "${1:-}" = -- ] || { echo "private-tmp.sh: usage: private-tmp.sh [DIR...] -- CMD" >&2; exit 2; }
 shift
+# A build tree the suite is about to make may not exist yet: made here, on
+# the real /tmp, so that it outlives the private one.
 for d in "${keep[@]}"; do
-        [ -d "$d" ] || { echo "private-tmp.sh: $d: not a directory; nothing hidden, suite not started" >&2; exit 2; }
+        mkdir -p "$d" || { echo "private-tmp.sh: $d: cannot make it; nothing hidden, suite not started" >&2; exit 2; }
 done
 saved=$(mktemp -d /run/cj-saved-tmp.XXXXXX)
 mount --rbind /tmp "$saved"

@@ -104,9 +104,21 @@ tier sanitize env SAN_BUILD="$BUILD-san" PLAIN_BUILD="$BUILD" "$TOP/tests/saniti
 tier fuzz-smoke env BUILD_FUZZ="$BUILD-fuzz" "$TOP/tests/fuzz/smoke.sh" 30
 # The .deb installed into a booted Debian 12 (systemd-nspawn -b): units,
 # the service user, LoadCredential, journald, sd_notify for real; then, in
-# the same boot, the side-by-side latency table of issue 7 (quick counts:
-# ~3 more minutes; it fails only on failed requests, not on the numbers).
-tier nspawn env CODEJAIL_BENCH="${CODEJAIL_BENCH:-1}" "$TOP/tests/integration/nspawn-test.sh"
+# the same boot, the installed against the plain unit (quick counts); then
+# the .deb built for Debian 13 in a booted Debian 13 (systemd 257), the
+# same quick bench only. Each fails on failed requests and when the
+# installed units miss their targets (<= 5 ms over the plain unit, >= 90%
+# of its 16-client throughput) by more than the margins of
+# nspawn_bench.py: this machine is noisy (README "Performance").
+nspawn_tier() {
+        local rc=0
+        env CODEJAIL_BENCH="${CODEJAIL_BENCH:-1}" "$TOP/tests/integration/nspawn-test.sh" || rc=1
+        if [ "${CODEJAIL_BENCH:-1}" = 1 ]; then
+                "$TOP/tests/integration/nspawn-bench.sh" --suite trixie --quick --guard || rc=1
+        fi
+        return $rc
+}
+tier nspawn nspawn_tier
 # Three booted hosts of the .deb behind Debian's HAProxy running the
 # package's haproxy.cfg, in a network namespace of the test's own: under
 # load, a host whose selfcheck fails and one powered off are drained with

@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import socket
 import struct
 import subprocess
@@ -168,10 +169,16 @@ def wchan(pid):
 class Service:
     def __init__(self, port, extra):
         cfg = json.load(open(os.environ["CJ_CONFIG"]))
+        shared = cfg["state_dir"]
         cfg.update(extra)
         # the holder sleeps while every case waits behind it
         cfg["limit_overrides"]["mem-hold"] = {"CPU": 60, "REALTIME": 1800}
         d = os.path.dirname(os.environ["CJ_CONFIG"])
+        # A state dir of its own: its slots (admission.lock) are not those of
+        # the suite's service nor of another Service, only its health file is.
+        cfg["state_dir"] = os.path.join(d, "memshapes-%d-state" % port)
+        os.makedirs(cfg["state_dir"], exist_ok=True)
+        shutil.copy(os.path.join(shared, "health.json"), cfg["state_dir"])
         self.config = os.path.join(d, "memshapes-%d.json" % port)
         self.log = os.path.join(d, "memshapes-%d.log" % port)
         json.dump(cfg, open(self.config, "w"))

@@ -35,6 +35,13 @@ else bad "README vs src/conf.c: $(diff <(echo "$code") <(echo "$readme") | grep 
 if [ "$code" = "$manpage" ]; then ok "codejail.json(5) keys = keys of src/conf.c"
 else bad "codejail.json(5) vs src/conf.c: $(diff <(echo "$code") <(echo "$manpage") | grep '^[<>]' | tr '\n' ' ')"; fi
 
+# The README's errno table is api_tests/write_errno.py's, which the api_tests
+# assert (ours) and tests/upstream/errno_upstream.py measures (upstream).
+want=$(/usr/bin/python3 "$top_srcdir/api_tests/write_errno.py" --markdown)
+have=$(sed -n "/^### Writes outside tmp\/: upstream's errno and ours/,/^### /p" "$top_srcdir/README.md" | grep '^|')
+if [ -n "$want" ] && [ "$want" = "$have" ]; then ok "README's errno table = api_tests/write_errno.py ($(grep -c '' <<<"$want") lines)"
+else bad "README's errno table differs from api_tests/write_errno.py --markdown: $(diff <(echo "$want") <(echo "$have") | grep '^[<>]' | head -4 | tr '\n' ' ')"; fi
+
 # Every source file says its license (issue 15; debian/copyright, COPYING).
 # src/seccomp-bpf.h is generated (in the build tree unless built in place).
 unlabelled=$(cd "$top_srcdir" && find src tests api_tests units apparmor -type f \
@@ -81,6 +88,23 @@ done <<<"$refs"
 if [ "$n" -gt 0 ] && [ -z "$missing" ]; then ok "every README section a reference names is a heading ($n references)"
 elif [ "$n" = 0 ]; then bad "no README section references found (the extraction is broken)"
 else bad "references to README sections that do not exist:$missing"; fi
+
+# What happens to a queued request whose client hangs up (src/admit.c):
+# both documents that say it leaves the queue unexecuted also say that a
+# hang-up within the half-close grace (ADMIT_HALF_CLOSE_GRACE_MS) is taken
+# for a half-close and executed. A paragraph per check, outside code.
+grace_ms=$(sed -n 's/^#define ADMIT_HALF_CLOSE_GRACE_MS \([0-9]*\).*/\1/p' "$top_srcdir/src/admit.h")
+if [ "$grace_ms" = 1000 ]; then grace_re='first second|within 1 s'; else grace_re="within $((grace_ms / 1000)) s"; fi
+for doc in README.md units/README.md; do
+        paras=$(awk -v RS= '/client hangs up/ && /queue/' "$top_srcdir/$doc" | tr '\n' ' ')
+        if [ -z "$paras" ]; then
+                bad "$doc: no paragraph says what a queued request's hang-up does"
+        elif awk -v RS= '/client hangs up/ && /queue/' "$top_srcdir/$doc" | awk -v RS= -v re="$grace_re" '$0 !~ re { bad = 1 } END { exit bad }'; then
+                ok "$doc: a queued request's hang-up, and the ${grace_ms} ms it may be a half-close"
+        else
+                bad "$doc: says a queued request whose client hangs up is not executed, without the ${grace_ms} ms half-close grace"
+        fi
+done
 
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

@@ -46,10 +46,12 @@ fi
 
 # The JWT verifier is a plugin (src/authload.c): loaded with jwt_jwks_file
 # set, from the build tree's .libs/ here; a copy of the binary with no
-# plugin, a plugin others may write, or another library in its place fails
-# the configuration, never silently turning authentication off.
+# plugin, a plugin others may write, one in a directory others may write or
+# reached through a symbolic link, or another library in its place fails
+# the configuration, never silently turning authentication off. What is
+# loaded is the descriptor that was checked, not the path again.
 : "${top_srcdir:?}"
-printf '{"enabled": true, "state_dir": "%s", "jwt_jwks_file": "%s", "jwt_issuers": ["https://lms.example.com/oauth2"], "jwt_audiences": ["codejail"]}\n' \
+printf '{"enabled": true, "state_dir": "%s", "jwt_jwks_file": "%s", "jwt_issuers": ["https://lms.example.com/oauth2"], "jwt_audiences": ["codejail"], "jwt_usernames": ["codejail_worker"]}\n' \
         "$T/jwt" "$top_srcdir/tests/data/auth/jwks.json" >"$T/jwt.json"
 if "$BIN" --config "$T/jwt.json" --selfcheck 2>"$T/jwt.err"; then
         ok "jwt_jwks_file set: the verifier plugin loads, selfcheck passes"
@@ -71,6 +73,29 @@ plugin_refused "missing" "not found"
 mkdir -p "$T/bin/.libs"
 install -m 0664 "$top_builddir/src/.libs/codejail-auth.so" "$T/bin/.libs/codejail-auth.so"
 plugin_refused "group-writable" "writable only by it"
+install -m 0644 "$top_builddir/src/.libs/codejail-auth.so" "$T/bin/.libs/codejail-auth.so"
+chmod 0777 "$T/bin/.libs"
+plugin_refused "in a directory others may write" "$T/bin/.libs: a directory on the way .* writable by others"
+chmod 0755 "$T/bin/.libs"
+mv "$T/bin/.libs" "$T/bin/libs-real"
+ln -s libs-real "$T/bin/.libs"
+plugin_refused "behind a symbolic link" "$T/bin/.libs: not a directory (a symbolic link on the way?)"
+rm "$T/bin/.libs"
+mv "$T/bin/libs-real" "$T/bin/.libs"
+# /tmp's kind of directory (sticky, root's) keeps what is in it safe
+chmod 1777 "$T/bin/.libs"
+if LD_DEBUG=files "$T/bin/codejaild" --config "$T/jwt.json" --selfcheck 2>"$T/jwt.err"; then
+        ok "verifier plugin in a sticky directory of root's: loads"
+else
+        bad "verifier plugin in a sticky directory of root's: $(grep -v '^ *[0-9]*:' "$T/jwt.err")"
+fi
+chmod 0755 "$T/bin/.libs"
+loaded=$(grep -o 'file=[^ ]*codejail-auth[^ ]*\|file=/proc/self/fd/[0-9]*' "$T/jwt.err" | sort -u | tr '\n' ' ')
+if [[ $loaded == "file=/proc/self/fd/"[0-9]*" " ]]; then
+        ok "verifier plugin loaded through the descriptor that was checked ($loaded)"
+else
+        bad "verifier plugin loaded by path, not by the checked descriptor: ${loaded:-nothing found}"
+fi
 install -m 0644 "$(ldd "$BIN" | awk '/libjansson/ { print $3 }')" "$T/bin/.libs/codejail-auth.so"
 plugin_refused "another library" "not this build's JWT verifier"
 
@@ -83,7 +108,7 @@ declare -A expect=(
         [nnp]=layer_landlock [netns_self]=service_no_egress
         [root]="deny_host_root_visible deny_host_root_reached"
         [self_seccomp]="service_seccomp_no_inet_socket service_seccomp_wx_memory service_seccomp_suid
-                service_seccomp_namespaces service_seccomp_hostname service_seccomp_foreign_arch
+                service_seccomp_namespaces service_seccomp_hostname service_seccomp_personality service_seccomp_foreign_arch
                 service_seccomp_allowlist"
         [self_caps]=service_capabilities [self_dumpable]=service_not_dumpable
         [self_mounts]="service_filesystem_readonly service_proc_restricted"

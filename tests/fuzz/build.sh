@@ -15,7 +15,7 @@ CC=${CC:-clang}
 LLHTTP_SRC=${LLHTTP_SRC:-/usr/share/llhttp}
 mkdir -p "$OUT/obj"
 
-PKGS="jansson libseccomp nettle hogweed gmp"
+PKGS="jansson libseccomp nettle hogweed gmp libapparmor"
 LLHTTP_CFLAGS= LLHTTP_LIBS= LLHTTP_SOURCES=
 if pkg-config --exists libllhttp; then
     LLHTTP_CFLAGS=$(pkg-config --cflags libllhttp); LLHTTP_LIBS=$(pkg-config --libs libllhttp)

@@ -18,7 +18,8 @@ static struct auth_policy policy;
 
 static void load_policy(void) {
         static char *issuers[] = { "https://lms.example.com/oauth2" }, *audiences[] = { "codejail-test" };
-        static struct auth_claim claims[] = { { "preferred_username", "codejail_worker" } };
+        static char *usernames[] = { "codejail_worker" };
+        static struct auth_claim claims[] = { { "scopes", "read" } };
         char path[4096], here[4096], text[65536], err[256];
         snprintf(here, sizeof here, "%s", __FILE__);
         snprintf(path, sizeof path, "%s/../data/auth/jwks.json", dirname(here));
@@ -31,6 +32,8 @@ static void load_policy(void) {
         fclose(f);
         policy.issuers = issuers, policy.n_issuers = 1;
         policy.audiences = audiences, policy.n_audiences = 1;
+        policy.usernames = usernames, policy.n_usernames = 1;
+        policy.grant_types = AUTH_GRANT_CLIENT_CREDENTIALS;
         policy.claims = claims, policy.n_claims = 1;
         policy.algorithms = AUTH_ALGS_ALL;
         policy.clock_skew_s = 60;

@@ -17,15 +17,24 @@
 #
 #   tests/integration/nspawn-bench.sh [--suite bookworm|trixie] [--deb FILE] [--keep]
 #                                     [-n N] [--n-options N] [--seconds S] [--clients C] [--quick]
+#                                     [--guard] [--profile N [--profile-only]]
 #     --suite     the Debian release of the container (default bookworm,
 #                 systemd 252; trixie: systemd 257), with the .deb built
 #                 for it (lib.sh cj_build_deb_for)
 #     -n          sequential requests of (a), (b), (c)        (default 200)
 #     --n-options sequential requests per option variant      (default 60)
 #     --seconds   throughput time per variant (a), (b), (c)   (default 15)
-#     --quick     -n 200 --n-options 20 --seconds 6 (the CI tier)
+#     --quick     -n 200 --n-options 20 --seconds 6, and only the installed
+#                 and the plain unit (the CI tier)
+#     --guard     exit 3 when the installed units miss their targets by more
+#                 than the margins of nspawn_bench.py (--guard-*)
+#     --profile N perf record -a around N requests per variant, each alone
+#                 (nspawn_profile.py): CPU per connection by process, system
+#                 call and function; --profile-only skips the timed bench
 #     CODEJAIL_TEST_CACHE, CODEJAIL_TEST_MIRROR as for nspawn-test.sh.
 #     CODEJAIL_BENCH_VARIANTS  the option variants to measure (default: all below)
+#     BENCH_PROFILE_VARIANTS   comma-separated, the variants --profile records
+#                              (default: hardened and every measured variant)
 #
 # nspawn-test.sh sources this file and calls bench_in_container in its own
 # boot when CODEJAIL_BENCH=1 (after its journal checks).
@@ -38,10 +47,18 @@ BENCH_QUICK="-n 200 --n-options 20 --seconds 6"
 # The option groups measured, relative to the installed codejail@.service
 # (which asks systemd only for what is cheap per connection).
 # opt-NAME: the installed unit plus that one option (value in opt_value);
-# no-NAME: the installed unit without it; no-seccomp: without any of
-# systemd's seccomp-based options.
-BENCH_VARIANTS=${CODEJAIL_BENCH_VARIANTS:-"plain previous with-systemcallfilter no-seccomp no-PrivateNetwork \
-no-LoadCredential with-mountns opt-PrivateDevices opt-ProtectKernelTunables opt-ProtectHostname"}
+# no-NAME: the installed unit without it; with-*, pn-seccomp, identity-only:
+# bench_labels below.
+# The last group takes the installed unit apart option by option (what is
+# left of the installed-over-plain gap once each is gone); identity-only:
+# everything gone but the service user, its capabilities, no_new_privs,
+# the state directory and the credential.
+BENCH_VARIANTS=${CODEJAIL_BENCH_VARIANTS:-"plain previous pn-seccomp with-seccomp opt-PrivateNetwork with-pn-nomounts \
+with-systemcallfilter no-LoadCredential with-mountns opt-PrivateDevices opt-ProtectKernelTunables opt-ProtectHostname \
+no-User no-RuntimeDirectory no-IPAddressDeny no-DevicePolicy no-resources no-SecureBits no-KeyringMode \
+no-RemoveIPC no-AppArmorProfile no-journal identity-only"}
+# --quick (CI): the guard needs only the installed and the plain unit.
+BENCH_QUICK_VARIANTS=${CODEJAIL_BENCH_VARIANTS:-plain}
 
 # Runs inside the container: generates the variant units. Arguments: name=port ...
 bench_gen_script() {
@@ -53,13 +70,26 @@ D=/run/systemd/system
 mkdir -p "$D"
 add() { sed -i "/^\[Service\]/a $2" "$1"; }
 del() { local f=$1 o; shift; for o in $*; do sed -i "/^$o=/d" "$f"; done; }
-SECCOMP="SystemCallFilter SystemCallErrorNumber SystemCallArchitectures RestrictAddressFamilies RestrictNamespaces
-LockPersonality MemoryDenyWriteExecute RestrictRealtime RestrictSUIDSGID"
 # systemd's system-call allow-list, as the unit before issue 7 had it.
 filter_opts() {
+        # (without SystemCallArchitectures=native systemd builds the list for three ABIs)
+        add "$1" "SystemCallArchitectures=native"
         add "$1" "SystemCallFilter=$(opt_value SystemCallFilter)"
         add "$1" "SystemCallFilter=~@clock @cpu-emulation @debug @module @obsolete @raw-io @reboot @swap"
         add "$1" "SystemCallErrorNumber=EPERM"
+}
+# systemd's seven cheapest seccomp-based options, which codejaild's own
+# filter duplicates (the installed unit had them, with PrivateNetwork=,
+# until systemd 257 was measured).
+seccomp7_opts() {
+        local f=$1
+        add "$f" "SystemCallArchitectures=native"
+        add "$f" "RestrictAddressFamilies=AF_UNIX"
+        add "$f" "RestrictNamespaces=mnt pid net ipc uts"
+        add "$f" "LockPersonality=yes"
+        add "$f" "MemoryDenyWriteExecute=yes"
+        add "$f" "RestrictRealtime=yes"
+        add "$f" "RestrictSUIDSGID=yes"
 }
 # All of systemd's seccomp-based options, as the unit before issue 7 had them.
 seccomp_opts() {
@@ -102,9 +132,17 @@ os.chmod("/etc/codejail-service/bench-plain.json", 0o600)
 with open("/etc/codejail-service/bench-open.json", "w") as f:   # no-LoadCredential: read directly
     json.dump(c, f)
 os.chmod("/etc/codejail-service/bench-open.json", 0o644)
+# no-RuntimeDirectory: a state dir of its own. The shared one is moved under
+# /run/private (0700) while a DynamicUser= variant (previous) runs and moved
+# back only by units that name it in RuntimeDirectory=.
+with open("/etc/codejail-service/bench-nrd.json", "w") as f:
+    json.dump(dict(c, state_dir="/run/cjbench-nrd", health_max_age_s=86400), f)
+os.chmod("/etc/codejail-service/bench-nrd.json", 0o600)
 PY
-mkdir -p /run/cjbench-plain
+mkdir -p /run/cjbench-plain /run/cjbench-nrd
 cp /run/codejail-service/health.json /run/cjbench-plain/
+cp /run/codejail-service/health.json /run/cjbench-nrd/
+chown -R codejail:codejail /run/cjbench-nrd
 for arg in "$@"; do
         v=${arg%%=*} port=${arg#*=}
         f=$D/cjb$v@.service
@@ -114,11 +152,23 @@ for arg in "$@"; do
         *)
                 cp "$SRC" "$f"
                 case $v in
-                previous) add "$f" "DynamicUser=yes"; mountns_opts "$f"; seccomp_opts "$f" ;;
+                previous) add "$f" "DynamicUser=yes"; mountns_opts "$f"; seccomp_opts "$f"; add "$f" "PrivateNetwork=yes" ;;
+                pn-seccomp) seccomp7_opts "$f"; add "$f" "PrivateNetwork=yes" ;;
+                with-seccomp) seccomp7_opts "$f" ;;
+                with-pn-nomounts) add "$f" "PrivateNetwork=yes"; add "$f" "PrivateMounts=no" ;;
                 with-mountns) add "$f" "PrivateTmp=yes"; add "$f" "ProtectSystem=strict"; add "$f" "ProtectHome=yes" ;;
                 with-systemcallfilter) filter_opts "$f" ;;
                 opt-*) add "$f" "${v#opt-}=$(opt_value "${v#opt-}")" ;;
-                no-seccomp) del "$f" $SECCOMP ;;
+                # root (no ambient capabilities needed): its own state dir,
+                # so systemd never chowns the installed unit's to root.
+                no-User) del "$f" User Group RuntimeDirectory RuntimeDirectoryMode RuntimeDirectoryPreserve
+                        sed -i 's|^LoadCredential=.*|LoadCredential=codejail.json:/etc/codejail-service/bench-plain.json|' "$f" ;;
+                no-RuntimeDirectory) del "$f" RuntimeDirectory RuntimeDirectoryMode RuntimeDirectoryPreserve
+                        sed -i 's|^LoadCredential=.*|LoadCredential=codejail.json:/etc/codejail-service/bench-nrd.json|' "$f" ;;
+                no-resources) del "$f" MemoryMax TasksMax RuntimeMaxSec LimitCORE ;;
+                no-journal) add "$f" "StandardOutput=null"; add "$f" "StandardError=null" ;;
+                identity-only) del "$f" IPAddressDeny DevicePolicy MemoryMax TasksMax RuntimeMaxSec \
+                        LimitCORE SecureBits KeyringMode RemoveIPC AppArmorProfile UMask ;;
                 no-LoadCredential) del "$f" LoadCredential
                         sed -i 's|^ExecStart=.*|ExecStart=/usr/bin/codejaild --config /etc/codejail-service/bench-open.json|' "$f" ;;
                 no-*) del "$f" "${v#no-}" ;;
@@ -136,12 +186,19 @@ EOF
 bench_labels() {
         case $1 in
         hardened) echo "the installed unit (cheap options only; codejaild hardens itself)" ;;
-        no-seccomp) echo "installed minus systemd's seccomp-based options (codejaild's own filters only)" ;;
         plain) echo "no hardening options at all, root" ;;
         previous) echo "the unit before issue 7: DynamicUser + every mount-namespace option + every seccomp option" ;;
         with-mountns) echo "installed + PrivateTmp, ProtectSystem=strict, ProtectHome (one minimal systemd mount namespace)" ;;
         with-systemcallfilter) echo "installed + systemd's SystemCallFilter= allow-list (as before issue 7)" ;;
         opt-*) echo "installed + ${1#opt-}= alone" ;;
+        pn-seccomp) echo "installed + PrivateNetwork= + systemd's seven seccomp options (the previous installed unit)" ;;
+        with-seccomp) echo "installed + SystemCallArchitectures=, RestrictAddressFamilies=, RestrictNamespaces=, LockPersonality=, MemoryDenyWriteExecute=, RestrictRealtime=, RestrictSUIDSGID=" ;;
+        with-pn-nomounts) echo "installed + PrivateNetwork= + PrivateMounts=no (systemd >= 254: PrivateNetwork= alone implies a mount namespace)" ;;
+        no-User) echo "installed minus User=, Group=, RuntimeDirectory= (root, the same ambient capabilities; its own state dir)" ;;
+        no-RuntimeDirectory) echo "installed minus RuntimeDirectory= (a state dir of its own, made beforehand)" ;;
+        no-resources) echo "installed minus MemoryMax=, TasksMax=, RuntimeMaxSec=, LimitCORE=" ;;
+        no-journal) echo "installed + StandardOutput=null, StandardError=null (no journal stream)" ;;
+        identity-only) echo "installed minus every option but User=, capabilities, NoNewPrivileges=, RuntimeDirectory=, LoadCredential=" ;;
         no-*) echo "installed minus ${1#no-}=" ;;
         esac
 }
@@ -184,13 +241,30 @@ bench_in_container() {
                 curl -s -o /dev/null --max-time 10 "http://127.0.0.1:${a#*=}/health/" ||
                         { fail "bench: variant ${a%%=*} does not answer"; in_ct journalctl -b -n 30 --no-pager >&2; return 1; }
         done
-        say "bench: measuring (hardened, plain, floor, ${#args[@]} - 1 option variants)"
-        local t=$(date +%s)
-        if /usr/bin/python3 "$BENCH_DIR/nspawn_bench.py" "$spec" --json "$WORK/bench.json" "$@" | tee "$WORK/bench.log"; then
-                say "bench: done in $(( $(date +%s) - t )) s"
-        else
-                fail "bench: failed requests (see above); the service's last log lines:"
-                in_ct journalctl -b --no-pager -n 15 -t codejail -o cat >&2 || true
+        local t=$(date +%s) rc=0
+        if [ "${BENCH_PROFILE_ONLY:-0}" != 1 ]; then
+                say "bench: measuring (hardened, plain, floor, ${#args[@]} - 1 option variants)"
+                /usr/bin/python3 "$BENCH_DIR/nspawn_bench.py" "$spec" --json "$WORK/bench.json" "$@" | tee "$WORK/bench.log" ||
+                        rc=${PIPESTATUS[0]}
+                case $rc in
+                0) say "bench: done in $(( $(date +%s) - t )) s" ;;
+                3) fail "bench: the installed units missed the guard (above)" ;;
+                *) fail "bench: failed requests (see above); the service's last log lines:"
+                        in_ct journalctl -b --no-pager -n 15 -t codejail -o cat >&2 || true ;;
+                esac
+        fi
+        # Where a connection's CPU goes, per variant (perf on the host sees
+        # the container's processes; its root gives their symbols).
+        if [ "${BENCH_PROFILE:-0}" -gt 0 ]; then
+                local pv=${BENCH_PROFILE_VARIANTS:-} a
+                if [ -z "$pv" ]; then
+                        pv=hardened
+                        for a in "${args[@]}"; do pv+=",${a%%=*}"; done
+                fi
+                say "profile: perf record -a around $BENCH_PROFILE requests per variant ($pv)"
+                /usr/bin/python3 "$BENCH_DIR/nspawn_profile.py" "$spec" --variants "$pv" -n "$BENCH_PROFILE" \
+                        --symfs "$MERGED" --json "$WORK/profile.json" | tee "$WORK/profile.log" ||
+                        fail "profile: failed requests"
         fi
         # The in-process alternative to PrivateTmp=/ProtectSystem=/ProtectHome=:
         # what a minimal mount namespace costs a process that sets it up itself.
@@ -217,20 +291,24 @@ KEEP=0
 DEB=
 SUITE=bookworm
 PYARGS=()
+TOOLS=()
 while [ $# -gt 0 ]; do
         case $1 in
         --suite) SUITE=$2; shift 2 ;;
         --deb) DEB=$(realpath "$2"); shift 2 ;;
         --keep) KEEP=1; shift ;;
         -n|--n-options|--seconds|--clients|--round) PYARGS+=("$1" "$2"); shift 2 ;;
-        --quick) read -ra q <<<"$BENCH_QUICK"; PYARGS+=("${q[@]}"); shift ;;
-        *) sed -n '3,35p' "$0" >&2; exit 2 ;;
+        --quick) read -ra q <<<"$BENCH_QUICK"; PYARGS+=("${q[@]}"); BENCH_VARIANTS=$BENCH_QUICK_VARIANTS; shift ;;
+        --guard) PYARGS+=(--guard); shift ;;
+        --profile) BENCH_PROFILE=$2; TOOLS+=(perf:linux-perf); shift 2 ;;
+        --profile-only) BENCH_PROFILE_ONLY=1; shift ;;
+        *) sed -n '3,41p' "$0" >&2; exit 2 ;;
         esac
 done
 # shellcheck source=lib.sh
 . "$BENCH_DIR/lib.sh"
 [ "$(id -u)" = 0 ] || die "must run as root"
-cj_need_tools
+cj_need_tools "${TOOLS[@]}"
 cj_workdir
 CJ_LINTIAN=0 cj_build_deb_for "$SUITE"
 cj_rootfs "$SUITE"

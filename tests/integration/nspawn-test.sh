@@ -41,8 +41,10 @@
 #     CODEJAIL_TEST_MIRROR Debian mirror for debootstrap (default: from apt)
 #     CODEJAIL_TEST_CACHE  cache directory
 #     CODEJAIL_BENCH=1     also run the benchmark of nspawn-bench.sh in this boot,
-#                          after the journal checks (about 3 more minutes; counts
-#                          in CODEJAIL_BENCH_ARGS, default "$BENCH_QUICK" of nspawn-bench.sh)
+#                          after the journal checks: its quick mode with the
+#                          guard (installed vs plain unit; about 1.5 more minutes;
+#                          counts in CODEJAIL_BENCH_ARGS, default "$BENCH_QUICK --guard",
+#                          variants in CODEJAIL_BENCH_VARIANTS, default "plain")
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -130,15 +132,16 @@ if out=$(in_ct systemd-analyze verify codejail.socket codejail@.service codejail
 else
         fail "systemd-analyze verify: $out"
 fi
-# Per-connection options that need a systemd mount namespace are left to
-# codejaild's in-process hardening (README "Performance": option, ms,
-# exposure); systemd-analyze cannot see that, so the bound is the measured
-# trade-off, not the 2.0 of the previous unit.
+# Per-connection options that need a systemd mount namespace, and
+# PrivateNetwork= and the seccomp options systemd rebuilds per connection,
+# are left to codejaild's in-process hardening, each with its selfcheck
+# probe (README "Performance": option, ms, exposure); systemd-analyze
+# cannot see that, so the bound is the measured trade-off (6.8 on 252).
 exposure=$(in_ct systemd-analyze security codejail@.service 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
-if [ -n "$exposure" ] && awk -v e="$exposure" 'BEGIN { exit !(e <= 5.0) }'; then
+if [ -n "$exposure" ] && awk -v e="$exposure" 'BEGIN { exit !(e <= 7.0) }'; then
         say "systemd-analyze security codejail@.service: $exposure"
 else
-        fail "systemd-analyze security codejail@.service: '$exposure' (want <= 5.0)"
+        fail "systemd-analyze security codejail@.service: '$exposure' (want <= 7.0)"
 fi
 
 # ---- 1. health ---------------------------------------------------------------
@@ -397,8 +400,9 @@ resp=$(curl -s --max-time 10 --data-urlencode 'payload={"code":"x = x + 1","glob
 if [ "${CODEJAIL_BENCH:-0}" = 1 ]; then
         # shellcheck source=nspawn-bench.sh
         . "$HERE/nspawn-bench.sh"
+        BENCH_VARIANTS=$BENCH_QUICK_VARIANTS
         # shellcheck disable=SC2086
-        bench_in_container "$PORT" ${CODEJAIL_BENCH_ARGS:-$BENCH_QUICK}
+        bench_in_container "$PORT" ${CODEJAIL_BENCH_ARGS:-$BENCH_QUICK --guard}
 fi
 
 # ---- 7. purge removes what the package added ---------------------------------------

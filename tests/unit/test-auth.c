@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* auth.c (issue 18): the JWK set parser, and every case of
+/* auth.c (issues 18, 25): the JWK set parser, and every case of
  * tests/data/auth/<case>/{authorization,expected} (tokens made by
  * tests/data/auth/make.py as the LMS makes them) checked at the time they
  * were made for: valid ones from each key and algorithm, and the refusals
  * (expired, not yet valid, wrong issuer/audience/key/kid, alg none, HMAC
- * with the public key as the secret, truncated, oversized, ...). */
+ * with the public key as the secret, truncated, oversized, a learner's
+ * login cookie, another service's client, ...). */
 #include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -32,14 +33,17 @@ static void policy(struct auth_policy *p) {
         if (auth_keys_parse(text, strlen(text), &p->keys, err, sizeof err) < 0)
                 fail_msg("jwks.json: %s", err);
         free(text);
-        static char *issuers[2], *audiences[1];
+        static char *issuers[2], *audiences[1], *usernames[] = { "codejail_worker" };
         issuers[0] = strings[2], issuers[1] = strings[0], audiences[0] = strings[1];
         p->issuers = issuers, p->n_issuers = 2;
         p->audiences = audiences, p->n_audiences = 1;
+        p->usernames = usernames, p->n_usernames = 1;
+        /* conf.c's default: the service client only */
+        p->grant_types = AUTH_GRANT_CLIENT_CREDENTIALS;
         p->algorithms = AUTH_ALGS_ALL;
         p->clock_skew_s = 60;
-        static struct auth_claim claims[] = { { "preferred_username", "codejail_worker" }, { "scopes", "read" } };
-        p->claims = claims, p->n_claims = 2;
+        static struct auth_claim claims[] = { { "scopes", "read" } };
+        p->claims = claims, p->n_claims = 1;
 }
 
 static void test_keys(void **state) {
@@ -84,6 +88,58 @@ static void test_keys(void **state) {
         assert_non_null(strstr(err, "appears twice"));
         free(dup);
         free(text);
+}
+
+static void test_grant_names(void **state) {
+        assert_int_equal(auth_grant_bit("client-credentials"), AUTH_GRANT_CLIENT_CREDENTIALS);
+        assert_int_equal(auth_grant_bit("password"), AUTH_GRANT_PASSWORD);
+        assert_int_equal(auth_grant_bit("authorization-code"), AUTH_GRANT_AUTHORIZATION_CODE);
+        assert_int_equal(auth_grant_bit("implicit"), AUTH_GRANT_IMPLICIT);
+        assert_int_equal(auth_grant_bit("openid-hybrid"), AUTH_GRANT_OPENID_HYBRID);
+        assert_false(AUTH_GRANTS_PERSON & AUTH_GRANT_CLIENT_CREDENTIALS);
+        static const char *never[] = { "client_credentials", "Client-Credentials", "", "unknown-error", NULL };
+        for (size_t i = 0; i < sizeof never / sizeof *never; i++)
+                assert_int_equal(auth_grant_bit(never[i]), 0);
+}
+
+/* Who a token was minted for: by default the service client's user with
+ * the client-credentials grant only; a person's grant passes only when the
+ * operator lists it, and then only for a listed user. */
+static void test_who(void **state) {
+        struct auth_policy p;
+        struct auth_caller c;
+        struct auth_error err;
+        policy(&p);
+        char *cookie = slurp(DATA "/person-login-cookie/authorization"),
+             *person_service = slurp(DATA "/person-service-user/authorization"),
+             *other = slurp(DATA "/other-service-client/authorization"), *ok = slurp(DATA "/ok-rs512/authorization");
+        assert_int_equal(auth_check(&p, cookie, NOW, &c, &err), -EACCES);
+        assert_string_equal(err.reason, "a person's token (grant_type password) not accepted");
+        assert_int_equal(auth_check(&p, person_service, NOW, &c, &err), -EACCES);
+        p.grant_types |= AUTH_GRANT_PASSWORD;
+        assert_int_equal(auth_check(&p, person_service, NOW, &c, &err), 0);
+        assert_int_equal(auth_check(&p, cookie, NOW, &c, &err), -EACCES);
+        assert_string_equal(err.reason, "preferred_username not accepted");
+        /* Only the person grants: the service client's own token is refused. */
+        p.grant_types = AUTH_GRANT_PASSWORD;
+        assert_int_equal(auth_check(&p, ok, NOW, &c, &err), -EACCES);
+        assert_string_equal(err.reason, "grant_type client-credentials not accepted");
+        p.grant_types = AUTH_GRANT_CLIENT_CREDENTIALS;
+        assert_int_equal(auth_check(&p, other, NOW, &c, &err), -EACCES);
+        static char *two[] = { "codejail_worker", "ecommerce_worker" };
+        p.usernames = two, p.n_usernames = 2;
+        assert_int_equal(auth_check(&p, other, NOW, &c, &err), 0);
+        assert_string_equal(c.username, "ecommerce_worker");
+        /* No grant type, no user: nothing passes. */
+        p.grant_types = 0;
+        assert_int_equal(auth_check(&p, ok, NOW, &c, &err), -EACCES);
+        p.grant_types = AUTH_GRANT_CLIENT_CREDENTIALS, p.n_usernames = 0;
+        assert_int_equal(auth_check(&p, ok, NOW, &c, &err), -EACCES);
+        free(cookie);
+        free(person_service);
+        free(other);
+        free(ok);
+        auth_keys_free(p.keys);
 }
 
 static void test_alg_names(void **state) {
@@ -178,6 +234,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_keys),
                 cmocka_unit_test(test_alg_names),
+                cmocka_unit_test(test_grant_names),
+                cmocka_unit_test(test_who),
                 cmocka_unit_test(test_cases),
                 cmocka_unit_test(test_policy_knobs),
         };

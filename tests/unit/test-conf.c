@@ -106,7 +106,36 @@ static void test_all_keys(void **state) {
         assert_int_equal(l.v[LIMIT_NPROC], 15);        /* default */
         config_resolve_limits(c, "unknown-context", &l);
         assert_int_equal(l.v[LIMIT_REALTIME], 5);
+        /* A name is its bytes: "heavy" followed by a NUL and more is
+         * another, unknown, context (C strings would see "heavy"). */
+        config_resolve_limits_n(c, "heavy\0x", 7, &l);
+        assert_int_equal(l.v[LIMIT_REALTIME], 5);
+        config_resolve_limits_n(c, "heavy\0x", 5, &l);
+        assert_int_equal(l.v[LIMIT_REALTIME], 20);
+        config_resolve_limits_n(c, "heav", 4, &l);
+        assert_int_equal(l.v[LIMIT_REALTIME], 5);
         config_free(c);
+}
+
+/* codejail's five limits take 0 as codejail means it (README "Limits"):
+ * an operator's upstream limits parse unchanged, overrides included. */
+static void test_limits_zero(void **state) {
+        struct config *c;
+        char err[256];
+        assert_int_equal(parse("{\"limits\": {\"CPU\": 0, \"REALTIME\": 0, \"VMEM\": 0, \"FSIZE\": 0, \"NPROC\": 0}, "
+                               "\"limit_overrides\": {\"c\": {\"VMEM\": 0, \"CPU\": 2}}}", &c, err), 0);
+        struct limits l;
+        config_resolve_limits(c, NULL, &l);
+        for (int id = LIMIT_CPU; id <= LIMIT_NPROC; id++)
+                assert_int_equal(l.v[id], 0);
+        assert_int_equal(l.v[LIMIT_TMPFS], 16 << 20);
+        config_resolve_limits(c, "c", &l);
+        assert_int_equal(l.v[LIMIT_CPU], 2);
+        assert_int_equal(l.v[LIMIT_VMEM], 0);
+        config_free(c);
+        for (int id = 0; id < _LIMIT_MAX; id++)
+                assert_int_equal(limit_valid((enum limit_id)id, 0), id != LIMIT_TMPFS && id != LIMIT_OUTPUT);
+        assert_false(limit_valid(LIMIT_CPU, -1));
 }
 
 /* Each bad config must fail and the message must name the key. */
@@ -119,7 +148,10 @@ static void test_errors_name_the_key(void **state) {
                 { "{\"python_bin\": \"python3\"}", "'python_bin'" },
                 { "{\"python_bin\": 3}", "'python_bin'" },
                 { "{\"limits\": {\"CPU\": \"3\"}}", "'limits.CPU'" },
-                { "{\"limits\": {\"CPU\": 0}}", "'limits.CPU'" },
+                { "{\"limits\": {\"CPU\": -1}}", "'limits.CPU': -1 is out of range [0, 3600]" },
+                { "{\"limits\": {\"TMPFS\": 0}}", "'limits.TMPFS': 0 is out of range [1, " },
+                { "{\"limits\": {\"OUTPUT\": 0}}", "'limits.OUTPUT': 0 is out of range [1, " },
+                { "{\"limits\": {\"REALTIME\": 3601}}", "'limits.REALTIME'" },
                 { "{\"limits\": {\"MEMORY\": 1}}", "'limits.MEMORY': unknown limit" },
                 { "{\"limits\": []}", "'limits'" },
                 { "{\"limit_overrides\": {\"ctx\": {\"NPROC\": -1}}}", "'limit_overrides.ctx.NPROC'" },
@@ -186,8 +218,10 @@ static void test_load_lookup_order(void **state) {
         rmdir(dir);
 }
 
-/* Issue 18: the jwt_* keys; off by default; all or nothing; only the RS
- * family; the key set read at load time, from a path or a credential. */
+/* Issues 18, 25: the jwt_* keys; off by default; all or nothing, the
+ * service client's user included; by default only its client-credentials
+ * grant; only the RS family; the key set read at load time, from a path
+ * or a credential. */
 static void test_jwt(void **state) {
         struct config *c = NULL;
         char err[512];
@@ -195,11 +229,25 @@ static void test_jwt(void **state) {
         assert_false(config_auth_enabled(c));
         assert_int_equal(c->jwt.algorithms, AUTH_ALGS_ALL);
         assert_int_equal(c->jwt.clock_skew_s, 60);
+        /* By default a token minted for a person is refused. */
+        assert_int_equal(c->jwt.grant_types, AUTH_GRANT_CLIENT_CREDENTIALS);
+        config_free(c);
+
+        /* The guide's configuration: the three the LMS names, and the user
+         * of the OAuth client registered for this service. */
+        assert_int_equal(parse("{\"jwt_jwks_file\": \"lms-jwks.json\", \"jwt_issuers\": \"https://lms/oauth2\", "
+                               "\"jwt_audiences\": \"openedx\", \"jwt_usernames\": \"codejail_service_worker\"}",
+                               &c, err), 0);
+        assert_int_equal(c->jwt.n_usernames, 1);
+        assert_string_equal(c->jwt.usernames[0], "codejail_service_worker");
+        assert_int_equal(c->jwt.grant_types, AUTH_GRANT_CLIENT_CREDENTIALS);
         config_free(c);
 
         assert_int_equal(parse("{\"jwt_jwks_file\": \"lms-jwks.json\", \"jwt_issuers\": \"https://lms/oauth2\", "
                                "\"jwt_audiences\": [\"a\", \"b\"], \"jwt_algorithms\": [\"RS512\"], "
-                               "\"jwt_clock_skew_s\": 5, \"jwt_required_claims\": {\"preferred_username\": \"cj\", "
+                               "\"jwt_usernames\": [\"cj\", \"staff\"], "
+                               "\"jwt_grant_types\": [\"client-credentials\", \"password\"], "
+                               "\"jwt_clock_skew_s\": 5, \"jwt_required_claims\": {\"scopes\": \"read\", "
                                "\"sub\": true}}", &c, err), 0);
         assert_true(config_auth_enabled(c));
         assert_null(c->jwt.keys); /* config_parse reads no file */
@@ -208,18 +256,35 @@ static void test_jwt(void **state) {
         assert_int_equal(c->jwt.n_audiences, 2);
         assert_int_equal(c->jwt.algorithms, AUTH_RS512);
         assert_int_equal(c->jwt.clock_skew_s, 5);
+        assert_int_equal(c->jwt.n_usernames, 2);
+        assert_int_equal(c->jwt.grant_types, AUTH_GRANT_CLIENT_CREDENTIALS | AUTH_GRANT_PASSWORD);
         assert_int_equal(c->jwt.n_claims, 2);
-        assert_string_equal(c->jwt.claims[0].name, "preferred_username");
-        assert_string_equal(c->jwt.claims[0].value, "cj");
+        assert_string_equal(c->jwt.claims[0].name, "scopes");
+        assert_string_equal(c->jwt.claims[0].value, "read");
         assert_null(c->jwt.claims[1].value);
         config_free(c);
 
         static const struct {
                 const char *text, *needle;
         } bad[] = {
-                { "{\"jwt_jwks_file\": \"/k.json\"}", "needs jwt_issuers and jwt_audiences" },
-                { "{\"jwt_jwks_file\": \"/k.json\", \"jwt_issuers\": \"i\"}", "needs jwt_issuers and jwt_audiences" },
+                { "{\"jwt_jwks_file\": \"/k.json\"}", "needs jwt_issuers, jwt_audiences and jwt_usernames" },
+                { "{\"jwt_jwks_file\": \"/k.json\", \"jwt_issuers\": \"i\"}", "needs jwt_issuers, jwt_audiences" },
+                /* the three keys the LMS names are not enough: they hold
+                 * for a learner's login cookie as well */
+                { "{\"jwt_jwks_file\": \"/k.json\", \"jwt_issuers\": \"i\", \"jwt_audiences\": \"a\"}",
+                  "and jwt_usernames (the user of the LMS's OAuth client for this service)" },
                 { "{\"jwt_issuers\": \"i\", \"jwt_audiences\": \"a\"}", "without 'jwt_jwks_file'" },
+                { "{\"jwt_usernames\": \"u\"}", "without 'jwt_jwks_file'" },
+                { "{\"jwt_grant_types\": [\"password\"]}", "without 'jwt_jwks_file'" },
+                { "{\"jwt_usernames\": []}", "key 'jwt_usernames'" },
+                /* jansson refuses a NUL anywhere in the configuration */
+                { "{\"jwt_usernames\": [\"a\\u0000b\"]}", "\\u0000 is not allowed" },
+                { "{\"jwt_grant_types\": []}", "key 'jwt_grant_types'" },
+                { "{\"jwt_grant_types\": \"password\"}", "key 'jwt_grant_types'" },
+                { "{\"jwt_grant_types\": [\"client_credentials\"]}", "the OAuth request's spelling" },
+                { "{\"jwt_grant_types\": [\"client-credentials\", \"refresh\"]}", "key 'jwt_grant_types[1]'" },
+                { "{\"jwt_required_claims\": {\"preferred_username\": \"cj\"}}", "say it with jwt_usernames" },
+                { "{\"jwt_required_claims\": {\"grant_type\": \"password\"}}", "say it with jwt_grant_types" },
                 { "{\"jwt_jwks_file\": \"../k.json\"}", "key 'jwt_jwks_file'" },
                 { "{\"jwt_jwks_file\": \"k/x.json\"}", "key 'jwt_jwks_file'" },
                 { "{\"jwt_jwks_file\": \"\"}", "key 'jwt_jwks_file'" },
@@ -250,7 +315,7 @@ static void test_jwt(void **state) {
         snprintf(path, sizeof path, "cp %s/auth/jwks.json %s", TEST_DATA_DIR, jwks);
         assert_int_equal(system(path), 0);
         FILE *f = fopen(cfg, "w");
-        fputs("{\"jwt_jwks_file\": \"lms-jwks.json\", \"jwt_issuers\": \"i\", \"jwt_audiences\": \"a\"}", f);
+        fputs("{\"jwt_jwks_file\": \"lms-jwks.json\", \"jwt_issuers\": \"i\", \"jwt_audiences\": \"a\", \"jwt_usernames\": \"u\"}", f);
         fclose(f);
         unsetenv("CREDENTIALS_DIRECTORY");
         assert_true(config_load(cfg, &c, err, sizeof err) < 0);
@@ -261,7 +326,8 @@ static void test_jwt(void **state) {
         config_free(c);
         unsetenv("CREDENTIALS_DIRECTORY");
         f = fopen(cfg, "w");
-        fprintf(f, "{\"jwt_jwks_file\": \"%s\", \"jwt_issuers\": \"i\", \"jwt_audiences\": \"a\"}", jwks);
+        fprintf(f, "{\"jwt_jwks_file\": \"%s\", \"jwt_issuers\": \"i\", \"jwt_audiences\": \"a\", \"jwt_usernames\": \"u\"}",
+                jwks);
         fclose(f);
         assert_int_equal(config_load(cfg, &c, err, sizeof err), 0);
         assert_int_equal(auth_keys_count(c->jwt.keys), 2);
@@ -285,6 +351,7 @@ int main(void) {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_default_executions_follow_affinity),
                 cmocka_unit_test(test_all_keys),
+                cmocka_unit_test(test_limits_zero),
                 cmocka_unit_test(test_errors_name_the_key),
                 cmocka_unit_test(test_load_lookup_order),
                 cmocka_unit_test(test_jwt),

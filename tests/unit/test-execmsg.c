@@ -127,12 +127,12 @@ static void test_request_refusals(void **state) {
         assert_int_equal(execmsg_parse_request(b, len - 8, &got, err, sizeof err), -EBADMSG);
         free(good);
         req = sample(files);
-        req.limits.v[LIMIT_NPROC] = 0;
+        req.limits.v[LIMIT_TMPFS] = 0;
         good = encode(&req, &len);
         b = malloc(len - 8);
         memcpy(b, good + 8, len - 8);
         assert_int_equal(execmsg_parse_request(b, len - 8, &got, err, sizeof err), -EBADMSG);
-        assert_non_null(strstr(err, "NPROC"));
+        assert_non_null(strstr(err, "TMPFS"));
         free(good);
         req = sample(files);
         req.n_python_path = 1025;

@@ -139,6 +139,7 @@ static void test_fields(void **state) {
         assert_string_equal(sha, want);
         assert_int_equal(p.n_python_path, 2);
         assert_string_equal(p.limits_context, "ctx");
+        assert_int_equal(p.limits_context_len, 3);
         assert_null(p.slug);
         assert_false(p.unsafely);
         struct jsondoc_out o;
@@ -148,6 +149,15 @@ static void test_fields(void **state) {
         assert_string_equal(g, "{\"a\": NaN}");
         payload_done(&p);
         assert_null(p.doc.text);
+
+        /* A NUL in a name is one of its bytes, not its end. */
+        static const char nul[] = "{\"code\": \"\", \"globals_dict\": {}, \"limit_overrides_context\": \"long\\u0000x\", "
+                                  "\"slug\": \"s\\u0000\"}";
+        assert_int_equal(payload_parse(nul, strlen(nul), NULL, 0, &p, &err), 0);
+        assert_int_equal(p.limits_context_len, 6);
+        assert_memory_equal(p.limits_context, "long\0x", 6);
+        assert_int_equal(p.slug_len, 2);
+        payload_done(&p);
         payload_done(&p);
         payload_done(NULL);
 }

@@ -3,7 +3,10 @@
  * format, corrupted stdout, limits. The jail needs root: without it
  * (a build daemon) this reports SKIP (77), naming why; tests/run-all.sh
  * runs it as root and fails when anything was skipped. */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -120,6 +124,96 @@ static void test_realtime_kill(void **state) {
         free(s);
 }
 
+/* The parent (PPid) of a process, or -1. */
+static pid_t parent_of(const char *pid) {
+        char path[64], line[128];
+        pid_t ppid = -1;
+        snprintf(path, sizeof path, "/proc/%s/status", pid);
+        FILE *f = fopen(path, "re");
+        while (f && fgets(line, sizeof line, f))
+                if (sscanf(line, "PPid: %d", &ppid) == 1)
+                        break;
+        if (f)
+                fclose(f);
+        return ppid;
+}
+
+/* A child of parent, or -1. */
+static pid_t child_of(pid_t parent) {
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        pid_t found = -1;
+        while (d && found < 0 && (e = readdir(d)))
+                if (e->d_name[0] >= '1' && e->d_name[0] <= '9' && parent_of(e->d_name) == parent)
+                        found = atoi(e->d_name);
+        if (d)
+                closedir(d);
+        return found;
+}
+
+struct init_fds {
+        char fds[16][160]; /* "N target" */
+        int n;
+};
+
+/* From outside, while the program runs: the jail's init (our child) and
+ * what its descriptors are, once the program has written tmp/ready. */
+static void *watch_init(void *arg) {
+        struct init_fds *w = arg;
+        for (int round = 0; round < 800 && w->n == 0; round++) {
+                nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+                pid_t init = child_of(getpid()), prog = init > 0 ? child_of(init) : -1;
+                char path[PATH_MAX], target[PATH_MAX];
+                snprintf(path, sizeof path, "/proc/%d/cwd/tmp/ready", (int)prog);
+                if (prog < 0 || access(path, F_OK) < 0)
+                        continue;
+                snprintf(path, sizeof path, "/proc/%d/fd", (int)init);
+                DIR *d = opendir(path);
+                struct dirent *e;
+                while (d && (e = readdir(d)) && w->n < 16) {
+                        if (e->d_name[0] == '.')
+                                continue;
+                        snprintf(path, sizeof path, "/proc/%d/fd/%s", (int)init, e->d_name);
+                        ssize_t k = readlink(path, target, sizeof target - 1);
+                        target[k > 0 ? k : 0] = '\0';
+                        snprintf(w->fds[w->n++], sizeof w->fds[0], "%s %.140s", e->d_name, target);
+                }
+                if (d)
+                        closedir(d);
+        }
+        return NULL;
+}
+
+/* The init keeps only its own descriptors (src/jail.c step 5a): stderr and
+ * its control socket while the program runs -- not the UID lock, the jail
+ * dir, the pidfd, stdin, stdout, nor anything else of the instance's. */
+static void test_init_descriptors(void **state) {
+        struct init_fds w = { .n = 0 };
+        pthread_t t;
+        int status;
+        char err_target[PATH_MAX] = "", want_err[PATH_MAX + 8];
+        ssize_t k = readlink("/proc/self/fd/2", err_target, sizeof err_target - 1);
+        err_target[k > 0 ? k : 0] = '\0';
+        snprintf(want_err, sizeof want_err, "2 %s", err_target);
+        assert_int_equal(pthread_create(&t, NULL, watch_init, &w), 0);
+        char *s = run("open('tmp/ready', 'w').close()\nimport time\ntime.sleep(1.5)\nx = 1", "{}", NULL, &status);
+        assert_int_equal(pthread_join(t, NULL), 0);
+        assert_string_equal(s, "{\"globals_dict\": {\"x\": 1}}");
+        free(s);
+        int n_err = 0, n_sock = 0;
+        for (int i = 0; i < w.n; i++) {
+                if (strncmp(w.fds[i], want_err, 140) == 0)
+                        n_err++;
+                else if (strncmp(w.fds[i] + strcspn(w.fds[i], " ") + 1, "socket:[", 8) == 0)
+                        n_sock++;
+                else
+                        fail_msg("the init holds %s (not its own)", w.fds[i]);
+        }
+        if (w.n != 2 || n_err != 1 || n_sock != 1)
+                fail_msg("the init holds %d descriptors (want stderr and its control socket): %s | %s", w.n,
+                         w.n > 0 ? w.fds[0] : "-", w.n > 1 ? w.fds[1] : "-");
+}
+
 int main(void) {
         if (geteuid() != 0) {
                 fprintf(stderr, "test-safeexec: SKIP: the jail needs root (namespaces, setresuid, mounts)\n");
@@ -131,6 +225,7 @@ int main(void) {
                 cmocka_unit_test(test_zero_division_emsg),
                 cmocka_unit_test(test_corrupted_stdout),
                 cmocka_unit_test(test_realtime_kill),
+                cmocka_unit_test(test_init_descriptors),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

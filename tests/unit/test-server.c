@@ -618,6 +618,18 @@ static void test_queue(void **state) {
         assert_true(res.elapsed_ns < SEC / 2);
         result_done(&res);
 
+        /* A slug and a context with a NUL are logged whole: the NUL is a
+         * byte like the others ('?'), not where the name ends. */
+        serve(c, NULL, SEND_AND_HOLD,
+              S("POST /api/v0/code-exec HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                "Content-Length: 146\r\n\r\npayload=%7B%22code%22%3A%22%22%2C%22globals_dict%22%3A%7B%7D%2C%22slug%22%3A"
+                "%22a%5Cu0000b%22%2C%22limit_overrides_context%22%3A%22c%5Cu0000d%22%7D"),
+              0, &res);
+        check_answer(&res, 503, NULL, "queue.timeout");
+        assert_non_null(strstr(res.log, " CODEJAIL_SLUG=a?b "));
+        assert_non_null(strstr(res.log, " CODEJAIL_LIMITS_CONTEXT=c?d "));
+        result_done(&res);
+
         /* The client gives up after 300 ms: no answer, no execution. */
         c->queue_timeout_s = 10;
         serve(c, NULL, SEND_THEN_LEAVE, S(POST_X_PLUS_1), 0, &res);
@@ -696,6 +708,9 @@ static void test_auth(void **state) {
         c->jwt.audiences = calloc(1, sizeof(char *));
         c->jwt.audiences[0] = strdup("codejail-test");
         c->jwt.n_audiences = 1;
+        c->jwt.usernames = calloc(1, sizeof(char *));
+        c->jwt.usernames[0] = strdup("codejail_worker");
+        c->jwt.n_usernames = 1;
         struct result res;
         char req[16384];
         static const char body[] = "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 9\r\n\r\npayload=1";

@@ -102,11 +102,49 @@ def main():
         "wrong-issuer": ("JWT " + sign(claims(iss="https://evil.example.com/oauth2")), "invalid issuer"),
         "wrong-audience": ("JWT " + sign(claims(aud="some-other-service")), "invalid audience"),
         "no-audience": ("JWT " + sign(claims(aud=None)), "invalid audience"),
-        "missing-username": ("JWT " + sign(claims(preferred_username=None)), "invalid required claim preferred_username missing"),
-        "wrong-username": ("JWT " + sign(claims(preferred_username="student")), "invalid required claim preferred_username does not"),
+        "missing-username": ("JWT " + sign(claims(preferred_username=None)), "invalid preferred_username not accepted"),
+        "wrong-username": ("JWT " + sign(claims(preferred_username="student")), "invalid preferred_username not accepted"),
+        # Who the token was minted for (openedx-platform oauth_dispatch/jwt.py:
+        # grant_type is the OAuth application's grant type, since Olive). A
+        # learner's login cookie: the login service's password grant, the
+        # learner's own name, user_id/email/profile scopes, filter user:me.
+        "person-login-cookie": ("JWT " + sign(claims(grant_type="password", preferred_username="student42",
+                                                     scopes=["user_id", "email", "profile"], filters=["user:me"],
+                                                     email="student42@example.com", user_id=42)),
+                                "invalid a person's token (grant_type password) not accepted"),
+        # A person's token carrying the service user's name (a password set
+        # on the service account): still a person's grant.
+        "person-service-user": ("JWT " + sign(claims(grant_type="password")), "invalid a person's token"),
+        "person-authorization-code": ("JWT " + sign(claims(grant_type="authorization-code", preferred_username="student42",
+                                                           filters=["user:me"])),
+                                      "invalid a person's token (grant_type authorization-code)"),
+        # Another service's client-credentials token (ecommerce's, a
+        # learner's approved API-access application): not this service's user.
+        "other-service-client": ("JWT " + sign(claims(preferred_username="ecommerce_worker")),
+                                 "invalid preferred_username not accepted"),
+        # Before Olive the LMS did not say; JWTs made without an OAuth
+        # application (create_jwt_for_user) say "".
+        "no-grant-type": ("JWT " + sign(claims(grant_type=None)), "invalid no grant_type claim"),
+        "empty-grant-type": ("JWT " + sign(claims(grant_type="")), "invalid grant_type  not accepted"),
+        "grant-type-spelled-as-requested": ("JWT " + sign(claims(grant_type="client_credentials")),
+                                            "invalid grant_type client_credentials not accepted"),
+        # jansson refuses a NUL in the claims: never a prefix match.
+        "username-nul": ("JWT " + sign(claims(preferred_username="codejail_worker\u0000x")),
+                         "invalid malformed token: claims"),
+
         "wrong-key": ("JWT " + sign(claims(), k=other), "invalid bad signature"),
         "unknown-kid": ("JWT " + sign(claims(), kid="lms-1999"), "invalid unknown kid"),
-        "no-kid": ("JWT " + sign(claims(), kid=None), "invalid no kid"),
+        # The LMS names its key only with JWT_AUTH_ADD_KID_HEADER on (off by
+        # default): each key that may sign with the alg is tried.
+        "ok-no-kid": ("JWT " + sign(claims(), kid=None), ok),
+        "ok-no-kid-second-key": ("JWT " + sign(claims(), k=k2, kid=None), ok),
+        "no-kid-wrong-key": ("JWT " + sign(claims(), k=other, kid=None), "invalid bad signature"),
+        # the second key is RS512 only: an RS256 token of it matches no key
+        "no-kid-key-alg-mismatch": ("JWT " + sign(claims(), k=k2, kid=None, alg="RS256"), "invalid bad signature"),
+        "no-kid-tampered": ("JWT " + sign(claims(), kid=None).split(".")[0] + "." + tampered.split(".")[1] + "."
+                            + sign(claims(), kid=None).split(".")[2], "invalid bad signature"),
+        "kid-not-string": ("JWT " + sign_raw({"alg": "RS512", "kid": 7}, json.dumps(claims()).encode()),
+                           "invalid kid is not a string"),
         "ec-kid": ("JWT " + sign(claims(), kid="ignored-ec"), "invalid unknown kid"),
         "key-alg-mismatch": ("JWT " + sign(claims(), k=k2, kid="lms-2025", alg="RS256"), "invalid alg does not match"),
         "alg-none": ("JWT " + raw({"alg": "none", "kid": "lms-2024"}, claims()), "invalid alg none not accepted"),
