@@ -581,9 +581,12 @@ def burst(spec, args):
 
 # edx-platform's remote_exec: requests.post(..., timeout=(0.5, 3.5)); a
 # request that timed out or failed is shown to the student as an error,
-# and the student submits again a little later.
+# and the student submits again a little later -- twice at most, then goes
+# on to the next problem (a program that sleeps past REALTIME never comes
+# back within 3.5 s: resubmitted for ever, it would hold the students).
 LMS_CONNECT_TIMEOUT_S = 0.5
 RESUBMIT_S = (0.2, 1.0)
+ATTEMPTS = 3
 
 
 def lms_one(port, kind, patient):
@@ -627,19 +630,23 @@ def run_lms(port, clients, seconds, patient, seed=29):
 
     def student(k):
         rnd = random.Random(seed + k)
-        kind = None
+        kind, tries = None, 0
         while time.perf_counter() < stop_at:
             if kind is None:
                 with lock:
                     kind = seq[nxt[0] % len(seq)]
                     nxt[0] += 1
+                tries = 0
             out, dt, lport = lms_one(port, kind, patient)
+            tries += 1
             end = time.perf_counter()
             with lock:
                 attempts.append((kind, out, dt, lport, end - t0))
             if out == "ok" or (out == "killed" and patient):
                 kind = None
             else:
+                if tries >= ATTEMPTS:
+                    kind = None
                 time.sleep(rnd.uniform(*RESUBMIT_S))
 
     ts = [threading.Thread(target=student, args=(k,), daemon=True) for k in range(clients)]
@@ -692,7 +699,7 @@ def rush(spec, args):
     print(f"rush: the mix ({', '.join(f'{p}% {k}' for k, p in MIX)}); {args.rush_seconds:.0f} s per run; "
           f"capacity with {args.capacity_clients} patient clients; LMS-like students: connect timeout "
           f"{LMS_CONNECT_TIMEOUT_S} s, read timeout {LMS_READ_TIMEOUT_S} s, resubmit after "
-          f"{RESUBMIT_S[0]}-{RESUBMIT_S[1]} s", flush=True)
+          f"{RESUBMIT_S[0]}-{RESUBMIT_S[1]} s, {ATTEMPTS} attempts per problem at most", flush=True)
     for ri, (what, clients) in enumerate(runs):
         for t in (targets if ri % 2 == 0 else targets[::-1]):
             drain(t)
