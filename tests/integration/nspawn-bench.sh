@@ -17,7 +17,7 @@
 #
 #   tests/integration/nspawn-bench.sh [--suite bookworm|trixie] [--deb FILE] [--keep]
 #                                     [-n N] [--n-options N] [--seconds S] [--clients C] [--quick]
-#                                     [--guard] [--profile N [--profile-only]]
+#                                     [--guard] [--profile N [--profile-only]] [--tp-extra V,...]
 #     --suite     the Debian release of the container (default bookworm,
 #                 systemd 252; trixie: systemd 257), with the .deb built
 #                 for it (lib.sh cj_build_deb_for)
@@ -26,6 +26,7 @@
 #     --seconds   throughput time per variant (a), (b), (c)   (default 15)
 #     --quick     -n 200 --n-options 20 --seconds 6, and only the installed
 #                 and the plain unit (the CI tier)
+#     --tp-extra  option variants also measured at N clients (comma-separated)
 #     --guard     exit 3 when the installed units miss their targets by more
 #                 than the margins of nspawn_bench.py (--guard-*)
 #     --profile N perf record -a around N requests per variant, each alone
@@ -297,7 +298,7 @@ while [ $# -gt 0 ]; do
         --suite) SUITE=$2; shift 2 ;;
         --deb) DEB=$(realpath "$2"); shift 2 ;;
         --keep) KEEP=1; shift ;;
-        -n|--n-options|--seconds|--clients|--round) PYARGS+=("$1" "$2"); shift 2 ;;
+        -n|--n-options|--seconds|--clients|--round|--tp-extra) PYARGS+=("$1" "$2"); shift 2 ;;
         --quick) read -ra q <<<"$BENCH_QUICK"; PYARGS+=("${q[@]}"); BENCH_VARIANTS=$BENCH_QUICK_VARIANTS; shift ;;
         --guard) PYARGS+=(--guard); shift ;;
         --profile) BENCH_PROFILE=$2; TOOLS+=(perf:linux-perf); shift 2 ;;

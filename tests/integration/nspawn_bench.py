@@ -202,6 +202,7 @@ def main():
     ap.add_argument("--round", type=int, default=10, help="requests per variant per round")
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=15, help="throughput time per variant")
+    ap.add_argument("--tp-extra", default="", help="comma-separated option variants also measured at N clients")
     ap.add_argument("--json", help="write the raw numbers here")
     # The targets: installed over plain <= 5 ms, 16-client throughput >= 90%
     # of the plain unit's. The guard fails only past them by a margin (this
@@ -272,7 +273,11 @@ def main():
     # Throughput: A B F F B A, each half of the time.
     # ... and the unit before issue 7 when measured: A B D F F D B A.
     # ... and the previous installed unit when measured.
-    tp = [hard["name"], plain["name"]] + [k for k in ("pn-seccomp", "previous") if k in by] + ["floor"]
+    extra = [k for k in args.tp_extra.split(",") if k]
+    for k in extra:
+        if k not in by:
+            raise SystemExit(f"nspawn_bench: --tp-extra {k}: not a measured variant")
+    tp = [hard["name"], plain["name"]] + [k for k in ("pn-seccomp", "previous") if k in by and k not in extra] + extra + ["floor"]
     thr = {k: {"n": 0, "err": 0, "wall": 0.0, "lat": []} for k in tp}
     if args.seconds > 0:
         half = args.seconds / 2
@@ -345,6 +350,15 @@ def main():
               f"{(hmed[n] - hmed[plain['name']]) * 1e3:+.1f} / {(hp10[n] - hp10[plain['name']]) * 1e3:+.1f} | "
               f"{v.get('exposure', '?')} |")
     print()
+    t_plain = thr.get(plain["name"])
+    if t_plain and t_plain["wall"] and t_plain["n"]:
+        print(f"Throughput at {args.clients} clients (A B ... B A, {args.seconds / 2:g} s each turn):")
+        print()
+        for n in [k for k in tp if k != "floor"]:
+            t = thr[n]
+            r = t["n"] / t["wall"] if t["wall"] else 0.0
+            print(f"* {n}: {r:.1f} req/s, {r / (t_plain['n'] / t_plain['wall']):.0%} of plain")
+        print()
     x_a = med[hard["name"]]
     if "previous" in med:
         print(f"the unit before issue 7: overhead over plain {(med['previous'] - pl) * 1e3:.1f} ms, "
