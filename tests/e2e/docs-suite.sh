@@ -38,7 +38,7 @@ else bad "codejail.json(5) vs src/conf.c: $(diff <(echo "$code") <(echo "$manpag
 # The metrics count by CODEJAIL_STATUS (src/metrics.c's table, every other
 # value is "other"): the table and the statuses the README names are the
 # same set, so a status added to one is added to the other.
-prefixes='(http|invalid|disabled|error|queue|auth|health|executed|metrics)'
+prefixes='(http|invalid|disabled|error|queue|stopped|auth|health|executed|metrics)'
 table=$(sed -n '/status_rows\[\] = {/,/^};/p' "$top_srcdir/src/metrics.c" |
         grep -oE '\{ "[a-z_.]+", [0-9]+ \}' | grep -oE '"[a-z_.]+"' | tr -d '"' | grep -v '^other$' | sort -u)
 named=$(grep -oE "\`$prefixes\.[a-z_.]*[a-z_]\`" "$top_srcdir/README.md" | tr -d '`' | grep -vx 'health\.json' | sort -u)
