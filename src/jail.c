@@ -722,206 +722,252 @@ static void set_err(struct jail_error *err, const char *step, int negerr) {
         err->error = negerr < 0 ? -negerr : EIO;
 }
 
-/* The supervisor loop: feed stdin, capture output, answer execve
- * notifications, enforce the wall clock, collect the status. */
-static int supervise(struct jail_ctx *j, pid_t init, int pidfd, uint64_t start, struct jail_result *res,
-                     struct jail_error *err, bool *init_left) {
-        const struct limits *l = &j->req->limits;
-        /* REALTIME 0: no wall clock of ours, as in codejail; the unit's
-         * RuntimeMaxSec= still ends the instance and the execution with it. */
-        uint64_t deadline = l->v[LIMIT_REALTIME] ? start + (uint64_t)l->v[LIMIT_REALTIME] * 1000 : UINT64_MAX;
-        size_t out_limit = (size_t)l->v[LIMIT_OUTPUT];
-        struct capture out = { .fd = j->out[0] }, errc = { .fd = j->err[0] };
-        const char *in = j->req->stdin_data;
-        size_t in_left = j->req->stdin_len;
-        int in_fd = j->in[1], ctl = j->ctl[0], nfd = -1, execs = 0, wstatus = 0, r = 0;
-        _cleanup_close_ int efd = epoll_create1(EPOLL_CLOEXEC);
-        bool have_status = false, init_alive = true, killed = false, over = false;
-        pid_t child_pid = -1;
-        struct rusage ru = { 0 };
-        struct ctl_msg status_msg = { 0 };
+/* One running execution as supervise() sees it. */
+struct watch {
+        struct jail_ctx *j;
+        pid_t init, child_pid;
+        int pidfd, in_fd, ctl, nfd, efd, stop_fd, execs, wstatus, r;
+        uint64_t deadline;
+        size_t out_limit, in_left;
+        const char *in;
+        struct capture out, errc;
+        bool have_status, init_alive, killed, over;
+        struct rusage ru;
+        struct ctl_msg status_msg;
+        struct jail_result *res;
+        struct jail_error *err;
+};
 
-        j->in[1] = j->out[0] = j->err[0] = j->ctl[0] = -1;
-        if (efd < 0) {
-                r = negative_errno();
-                set_err(err, "epoll", r);
-                goto done;
+/* Kill the whole execution (its init; the kernel takes the PID namespace). */
+static void kill_execution(struct watch *w, const char *limit) {
+        syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
+        if (w->killed)
+                return;
+        w->killed = true;
+        w->res->limit_hit = limit;
+}
+
+static void feed_stdin(struct watch *w) {
+        ssize_t n = w->in_left ? write(w->in_fd, w->in, w->in_left) : 0;
+        if (n > 0)
+                w->in += n, w->in_left -= (size_t)n;
+        if (w->in_left == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                close(w->in_fd);
+                w->in_fd = -1;
         }
-        fcntl(in_fd, F_SETFL, O_NONBLOCK);
-        fcntl(out.fd, F_SETFL, O_NONBLOCK);
-        fcntl(errc.fd, F_SETFL, O_NONBLOCK);
+}
 
-        while (init_alive || out.fd >= 0 || errc.fd >= 0 || ctl >= 0) {
-                /* The program is reaped and its output complete: the answer
-                 * is final. Its init (and with it the namespaces) is left
-                 * for jail_result_done(), after the answer is out. */
-                if (have_status && !killed && r == 0 && out.fd < 0 && errc.fd < 0 && init_alive) {
-                        over = true;
-                        break;
-                }
-                struct pollfd p[6];
-                int n = 0, i_in = -1, i_out = -1, i_err = -1, i_ctl = -1, i_n = -1, i_pid = -1;
-                if (in_fd >= 0 && init_alive)
-                        p[i_in = n++] = (struct pollfd){ .fd = in_fd, .events = POLLOUT };
-                if (out.fd >= 0)
-                        p[i_out = n++] = (struct pollfd){ .fd = out.fd, .events = POLLIN };
-                if (errc.fd >= 0)
-                        p[i_err = n++] = (struct pollfd){ .fd = errc.fd, .events = POLLIN };
-                if (ctl >= 0)
-                        p[i_ctl = n++] = (struct pollfd){ .fd = ctl, .events = POLLIN };
-                if (nfd >= 0 && init_alive)
-                        p[i_n = n++] = (struct pollfd){ .fd = efd, .events = POLLIN };
-                if (init_alive)
-                        p[i_pid = n++] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+static void read_output(struct watch *w, struct capture *c) {
+        int cr = capture_read(c, w->out_limit);
+        if (cr > 0)
+                return;
+        if (cr < 0 && !w->killed && w->init_alive)
+                kill_execution(w, "OUTPUT");
+        close(c->fd);
+        c->fd = -1;
+}
 
-                int timeout = -1;
-                if (init_alive) {
-                        uint64_t t = now_ms();
-                        timeout = deadline == UINT64_MAX ? -1 : t >= deadline ? 0 : (int)(deadline - t);
+/* The init's messages: a set-up failure, the seccomp listener, the status. */
+static void read_ctl(struct watch *w) {
+        struct ctl_msg m;
+        int pfd = -1;
+        pid_t sender = -1;
+        int cr = recv_ctl(w->ctl, &m, &pfd, &sender);
+        if (cr == 0 || (cr < 0 && cr != -EAGAIN && cr != -EINTR)) {
+                close(w->ctl);
+                w->ctl = -1;
+                return;
+        }
+        if (cr < 0)
+                return;
+        if (m.type == CTL_ERROR && w->r == 0) {
+                m.step[sizeof m.step - 1] = '\0';
+                w->r = -(m.error > 0 ? m.error : EIO);
+                set_err(w->err, m.step, w->r);
+                syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
+        } else if (m.type == CTL_NOTIFY_FD && pfd >= 0 && w->nfd < 0) {
+                struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
+                w->nfd = TAKE_FD(pfd);
+                w->child_pid = sender;
+                if (epoll_ctl(w->efd, EPOLL_CTL_ADD, w->nfd, &ev) < 0 && w->r == 0) {
+                        w->r = negative_errno();
+                        set_err(w->err, "epoll-add", w->r);
+                        syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
                 } else
-                        timeout = 1000; /* draining: everything is dead, EOF is near */
-                int k = poll(p, (nfds_t)n, timeout);
-                if (k < 0 && errno != EINTR) {
-                        r = negative_errno();
-                        set_err(err, "poll", r);
-                        break;
-                }
-                if (init_alive && now_ms() >= deadline && !killed) {
-                        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-                        killed = true;
-                        res->limit_hit = "REALTIME";
-                }
-                if (k <= 0) {
-                        if (!init_alive)
-                                break; /* a leaked writer: stop waiting */
-                        continue;
-                }
-                if (i_n >= 0 && (p[i_n].revents & POLLIN))
-                        answer_pending_execs(efd, nfd, child_pid, &execs);
-                if (i_in >= 0 && p[i_in].revents) {
-                        ssize_t w = in_left ? write(in_fd, in, in_left) : 0;
-                        if (w > 0)
-                                in += w, in_left -= (size_t)w;
-                        if (in_left == 0 || (w < 0 && errno != EAGAIN && errno != EINTR)) {
-                                close(in_fd);
-                                in_fd = -1;
-                        }
-                }
-                struct capture *caps[2] = { &out, &errc };
-                int idx[2] = { i_out, i_err };
-                for (int c = 0; c < 2; c++) {
-                        if (idx[c] < 0 || !p[idx[c]].revents)
-                                continue;
-                        int cr = capture_read(caps[c], out_limit);
-                        if (cr <= 0) {
-                                if (cr < 0 && !killed && init_alive) {
-                                        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-                                        killed = true;
-                                        res->limit_hit = "OUTPUT";
-                                }
-                                close(caps[c]->fd);
-                                caps[c]->fd = -1;
-                        }
-                }
-                if (i_ctl >= 0 && p[i_ctl].revents) {
-                        struct ctl_msg m;
-                        int pfd = -1;
-                        pid_t sender = -1;
-                        int cr = recv_ctl(ctl, &m, &pfd, &sender);
-                        if (cr == 0 || (cr < 0 && cr != -EAGAIN && cr != -EINTR)) {
-                                close(ctl);
-                                ctl = -1;
-                        } else if (cr > 0) {
-                                if (m.type == CTL_ERROR && r == 0) {
-                                        m.step[sizeof m.step - 1] = '\0';
-                                        r = -(m.error > 0 ? m.error : EIO);
-                                        set_err(err, m.step, r);
-                                        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-                                } else if (m.type == CTL_NOTIFY_FD && pfd >= 0 && nfd < 0) {
-                                        struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
-                                        nfd = TAKE_FD(pfd);
-                                        child_pid = sender;
-                                        if (epoll_ctl(efd, EPOLL_CTL_ADD, nfd, &ev) < 0 && r == 0) {
-                                                r = negative_errno();
-                                                set_err(err, "epoll-add", r);
-                                                syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-                                        } else
-                                                answer_pending_execs(efd, nfd, child_pid, &execs);
-                                } else if (m.type == CTL_STATUS) {
-                                        wstatus = m.wstatus;
-                                        have_status = true;
-                                        status_msg = m;
-                                }
-                                if (pfd >= 0)
-                                        close(pfd);
-                        }
-                }
-                if (i_pid >= 0 && (p[i_pid].revents & POLLIN)) {
-                        int st;
-                        if (wait4(init, &st, 0, &ru) == init)
-                                init_alive = false;
-                }
+                        answer_pending_execs(w->efd, w->nfd, w->child_pid, &w->execs);
+        } else if (m.type == CTL_STATUS) {
+                w->wstatus = m.wstatus;
+                w->have_status = true;
+                w->status_msg = m;
         }
-done:
-        *init_left = over;
-        if (init_alive && !over) { /* error path: make sure nothing survives */
-                syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+        if (pfd >= 0)
+                close(pfd);
+}
+
+/* One round: wait for any of the execution's fds, the wall clock, or the
+ * stop fd, and handle what is ready. 0 to go on, 1 to stop waiting. */
+static int supervise_round(struct watch *w) {
+        struct pollfd p[7];
+        int n = 0, i_in = -1, i_out = -1, i_err = -1, i_ctl = -1, i_n = -1, i_pid = -1, i_stop = -1;
+        if (w->in_fd >= 0 && w->init_alive)
+                p[i_in = n++] = (struct pollfd){ .fd = w->in_fd, .events = POLLOUT };
+        if (w->out.fd >= 0)
+                p[i_out = n++] = (struct pollfd){ .fd = w->out.fd, .events = POLLIN };
+        if (w->errc.fd >= 0)
+                p[i_err = n++] = (struct pollfd){ .fd = w->errc.fd, .events = POLLIN };
+        if (w->ctl >= 0)
+                p[i_ctl = n++] = (struct pollfd){ .fd = w->ctl, .events = POLLIN };
+        if (w->nfd >= 0 && w->init_alive)
+                p[i_n = n++] = (struct pollfd){ .fd = w->efd, .events = POLLIN };
+        if (w->init_alive)
+                p[i_pid = n++] = (struct pollfd){ .fd = w->pidfd, .events = POLLIN };
+        if (w->stop_fd >= 0 && w->init_alive && !w->killed)
+                p[i_stop = n++] = (struct pollfd){ .fd = w->stop_fd, .events = POLLIN | POLLRDHUP };
+
+        int timeout = 1000; /* draining: everything is dead, EOF is near */
+        if (w->init_alive) {
+                uint64_t t = now_ms();
+                timeout = w->deadline == UINT64_MAX ? -1 : t >= w->deadline ? 0 : (int)(w->deadline - t);
+        }
+        int k = poll(p, (nfds_t)n, timeout);
+        if (k < 0 && errno != EINTR) {
+                w->r = negative_errno();
+                set_err(w->err, "poll", w->r);
+                return 1;
+        }
+        if (w->init_alive && now_ms() >= w->deadline && !w->killed)
+                kill_execution(w, "REALTIME");
+        if (k <= 0)
+                return w->init_alive ? 0 : 1; /* not alive: a leaked writer, stop waiting */
+        if (i_stop >= 0 && p[i_stop].revents) {
+                kill_execution(w, NULL);
+                w->res->stopped = true;
+        }
+        if (i_n >= 0 && (p[i_n].revents & POLLIN))
+                answer_pending_execs(w->efd, w->nfd, w->child_pid, &w->execs);
+        if (i_in >= 0 && p[i_in].revents)
+                feed_stdin(w);
+        if (i_out >= 0 && p[i_out].revents)
+                read_output(w, &w->out);
+        if (i_err >= 0 && p[i_err].revents)
+                read_output(w, &w->errc);
+        if (i_ctl >= 0 && p[i_ctl].revents)
+                read_ctl(w);
+        if (i_pid >= 0 && (p[i_pid].revents & POLLIN)) {
                 int st;
-                while (wait4(init, &st, 0, &ru) < 0 && errno == EINTR)
+                if (wait4(w->init, &st, 0, &w->ru) == w->init)
+                        w->init_alive = false;
+        }
+        return 0;
+}
+
+/* Nothing of the execution is left open; an init not left on purpose
+ * (an error) is killed and reaped. */
+static void supervise_close(struct watch *w) {
+        if (w->init_alive && !w->over) {
+                syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
+                int st;
+                while (wait4(w->init, &st, 0, &w->ru) < 0 && errno == EINTR)
                         ;
         }
-        if (in_fd >= 0)
-                close(in_fd);
-        if (out.fd >= 0)
-                close(out.fd);
-        if (errc.fd >= 0)
-                close(errc.fd);
-        if (ctl >= 0)
-                close(ctl);
-        if (nfd >= 0)
-                close(nfd);
+        int *fds[] = { &w->in_fd, &w->out.fd, &w->errc.fd, &w->ctl, &w->nfd };
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+                if (*fds[i] >= 0)
+                        close(*fds[i]), *fds[i] = -1;
+}
 
-        res->out = out.buf ? out.buf : strdup("");
-        res->err = errc.buf ? errc.buf : strdup("");
-        res->out_len = out.len;
-        res->err_len = errc.len;
+/* The result from what was collected: output, usage, the status. */
+static int supervise_result(struct watch *w) {
+        struct jail_result *res = w->res;
+        res->out = w->out.buf ? w->out.buf : strdup("");
+        res->err = w->errc.buf ? w->errc.buf : strdup("");
+        res->out_len = w->out.len;
+        res->err_len = w->errc.len;
         if (res->out)
                 res->out[res->out_len] = '\0';
         if (res->err)
                 res->err[res->err_len] = '\0';
         /* The program's usage: from the init's report when the init was
          * left running, else from reaping the init. */
-        res->cpu_ms = (over ? status_msg.cpu_us : rusage_cpu_us(&ru)) / 1000;
-        res->maxrss_kb = over ? status_msg.maxrss_kb : (uint64_t)ru.ru_maxrss;
-        status_msg.label[sizeof status_msg.label - 1] = '\0';
-        snprintf(res->apparmor_label, sizeof res->apparmor_label, "%s", status_msg.label);
-        if (r < 0)
-                return r;
+        res->cpu_ms = (w->over ? w->status_msg.cpu_us : rusage_cpu_us(&w->ru)) / 1000;
+        res->maxrss_kb = w->over ? w->status_msg.maxrss_kb : (uint64_t)w->ru.ru_maxrss;
+        w->status_msg.label[sizeof w->status_msg.label - 1] = '\0';
+        snprintf(res->apparmor_label, sizeof res->apparmor_label, "%s", w->status_msg.label);
+        if (w->r < 0)
+                return w->r;
         if (!res->out || !res->err) {
-                set_err(err, "capture", -ENOMEM);
+                set_err(w->err, "capture", -ENOMEM);
                 return -ENOMEM;
         }
-        if (killed)
+        int ws = w->wstatus;
+        if (w->killed)
                 res->status = -SIGKILL;
-        else if (!have_status) {
-                set_err(err, "init", -ECHILD);
+        else if (!w->have_status) {
+                set_err(w->err, "init", -ECHILD);
                 return -ECHILD;
-        } else if (WIFEXITED(wstatus))
-                res->status = WEXITSTATUS(wstatus);
-        else if (WIFSIGNALED(wstatus)) {
-                res->status = -WTERMSIG(wstatus);
-                if (WTERMSIG(wstatus) == SIGXCPU ||
-                    (WTERMSIG(wstatus) == SIGKILL && l->v[LIMIT_CPU] && res->cpu_ms >= (uint64_t)l->v[LIMIT_CPU] * 1000))
+        } else if (WIFEXITED(ws))
+                res->status = WEXITSTATUS(ws);
+        else if (WIFSIGNALED(ws)) {
+                res->status = -WTERMSIG(ws);
+                if (WTERMSIG(ws) == SIGXCPU ||
+                    (WTERMSIG(ws) == SIGKILL && w->j->req->limits.v[LIMIT_CPU] &&
+                     res->cpu_ms >= (uint64_t)w->j->req->limits.v[LIMIT_CPU] * 1000))
                         res->limit_hit = "CPU";
         } else
                 res->status = -SIGKILL;
         return 0;
 }
 
+/* The supervisor loop: feed stdin, capture output, answer execve
+ * notifications, enforce the wall clock, stop the execution when stop_fd
+ * says so (jail_prep_stop_on()), collect the status. */
+static int supervise(struct jail_ctx *j, pid_t init, int pidfd, int stop_fd, uint64_t start,
+                     struct jail_result *res, struct jail_error *err, bool *init_left) {
+        const struct limits *l = &j->req->limits;
+        struct watch w = {
+                .j = j, .init = init, .child_pid = -1, .pidfd = pidfd, .stop_fd = stop_fd,
+                .in_fd = j->in[1], .ctl = j->ctl[0], .nfd = -1, .efd = epoll_create1(EPOLL_CLOEXEC),
+                /* REALTIME 0: no wall clock of ours, as in codejail; the unit's
+                 * RuntimeMaxSec= still ends the instance and the execution with it. */
+                .deadline = l->v[LIMIT_REALTIME] ? start + (uint64_t)l->v[LIMIT_REALTIME] * 1000 : UINT64_MAX,
+                .out_limit = (size_t)l->v[LIMIT_OUTPUT],
+                .in = j->req->stdin_data, .in_left = j->req->stdin_len,
+                .out = { .fd = j->out[0] }, .errc = { .fd = j->err[0] },
+                .init_alive = true, .res = res, .err = err,
+        };
+
+        j->in[1] = j->out[0] = j->err[0] = j->ctl[0] = -1;
+        if (w.efd < 0) {
+                w.r = negative_errno();
+                set_err(err, "epoll", w.r);
+        } else {
+                fcntl(w.in_fd, F_SETFL, O_NONBLOCK);
+                fcntl(w.out.fd, F_SETFL, O_NONBLOCK);
+                fcntl(w.errc.fd, F_SETFL, O_NONBLOCK);
+        }
+        while (w.r == 0 && (w.init_alive || w.out.fd >= 0 || w.errc.fd >= 0 || w.ctl >= 0)) {
+                /* The program is reaped and its output complete: the answer
+                 * is final. Its init (and with it the namespaces) is left
+                 * for jail_result_done(), after the answer is out. */
+                if (w.have_status && !w.killed && w.out.fd < 0 && w.errc.fd < 0 && w.init_alive) {
+                        w.over = true;
+                        break;
+                }
+                if (supervise_round(&w) > 0)
+                        break;
+        }
+        *init_left = w.over;
+        supervise_close(&w);
+        if (w.efd >= 0)
+                close(w.efd);
+        return supervise_result(&w);
+}
+
 /* What jail_prepare() made, for jail_run_prepared() or jail_prep_free(). */
 struct jail_prep {
         struct jail_ctx j;
         int lock_fd, dfd, pidfd;
+        int stop_fd; /* jail_prep_stop_on()'s, the caller's; -1: none */
         pid_t init;
         int r;                  /* a failure of the preparation, reported by the run */
         struct jail_error err;
@@ -1051,11 +1097,15 @@ struct jail_prep *jail_prepare(const struct config *cfg) {
                 .cfg = cfg, .ruleset = -1,
                 .in = { -1, -1 }, .out = { -1, -1 }, .err = { -1, -1 }, .ctl = { -1, -1 },
         };
-        p->lock_fd = p->dfd = p->pidfd = -1;
+        p->lock_fd = p->dfd = p->pidfd = p->stop_fd = -1;
         p->r = prepare(p);
         if (p->r < 0)
                 prep_release(p); /* the run reports p->err */
         return p;
+}
+
+void jail_prep_stop_on(struct jail_prep *p, int fd) {
+        p->stop_fd = fd;
 }
 
 int jail_run_prepared(struct jail_prep *p, const struct jail_request *req, struct jail_result *res,
@@ -1091,7 +1141,7 @@ int jail_run_prepared(struct jail_prep *p, const struct jail_request *req, struc
                 }
         }
         bool init_left = false;
-        r = supervise(j, p->init, p->pidfd, start, res, err, &init_left);
+        r = supervise(j, p->init, p->pidfd, p->stop_fd, start, res, err, &init_left);
         res->duration_ms = now_ms() - start;
         if (!init_left)
                 p->init = 0; /* supervise() reaped it */

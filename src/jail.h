@@ -17,6 +17,14 @@ struct jail_file {
         size_t len;
 };
 
+/* The connection a request came on, as the side that holds it watches it
+ * while the request runs (privsep.c): its fd, and when the request was
+ * complete (CLOCK_MONOTONIC ns; the half-close grace counts from there). */
+struct jail_client {
+        int fd;
+        uint64_t since_ns;
+};
+
 struct jail_request {
         const void *stdin_data; /* what the wrapper reads: [code, globals] */
         size_t stdin_len;
@@ -24,6 +32,9 @@ struct jail_request {
         const struct jail_file *files;
         size_t n_files;
         struct limits limits;
+        /* Whose departure stops the execution; NULL: nobody's. Not sent to
+         * the privileged side (execmsg.c): only this side holds it. */
+        const struct jail_client *client;
 };
 
 /* What is left to do once the answer is out: the execution is over (its
@@ -44,6 +55,7 @@ struct jail_result {
         uid_t uid;
         uint64_t duration_ms, cpu_ms, maxrss_kb;
         const char *limit_hit;  /* NULL, "REALTIME", "OUTPUT", "CPU", ... */
+        bool stopped;           /* killed because the stop fd said so (jail_prep_stop_on) */
         char apparmor_label[96]; /* the program's label, read by its init; "" without AppArmor */
         struct jail_teardown teardown;
 };
@@ -110,6 +122,13 @@ struct jail_prep *jail_prepare(const struct config *cfg);
 int jail_run_prepared(struct jail_prep *p, const struct jail_request *req, struct jail_result *res,
                       struct jail_error *err);
 void jail_prep_free(struct jail_prep *p);
+/* Before jail_run_prepared(): once fd (the caller's, open until the run
+ * returns) is readable or hung up, the execution is killed at once, as the
+ * wall clock would kill it, and res->stopped is set. privsep.c passes its
+ * socket to the side that holds the connection: that side shuts it when
+ * the client has left, and it hangs up when that side dies -- either way
+ * nobody is left to answer. */
+void jail_prep_stop_on(struct jail_prep *p, int fd);
 /* The pending teardown only: the jail is gone, res stays readable. */
 void jail_result_release(struct jail_result *res);
 void jail_result_done(struct jail_result *res);

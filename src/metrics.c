@@ -62,6 +62,7 @@ static const struct status_row {
         { "auth.invalid", 401 },
         { "queue.timeout", 503 },
         { "queue.client_gone", 0 },
+        { "stopped.client_gone", 0 },
         { "error.queue", 500 },
         { "error.jail_setup", 500 },
         { "health.ok", 200 },
@@ -107,7 +108,7 @@ static const uint64_t bucket_us[] = { 500,     1000,    2500,    5000,    10000,
 static const char *const limits[] = { "CPU", "REALTIME", "OUTPUT", "other" };
 #define N_LIMITS ELEMENTSOF(limits)
 
-static const char *const stages[] = { "queue", "answer" };
+static const char *const stages[] = { "queue", "execution", "answer" };
 
 struct hist {
         uint64_t bucket[N_BUCKETS + 1]; /* the last: +Inf */
@@ -246,8 +247,10 @@ void metrics_count(const struct metrics_outcome *o) {
         }
         if (streq_safe(status_rows[s].name, "queue.client_gone"))
                 add(&c->clients_gone[0], 1);
-        if (o->answer_lost)
+        if (streq_safe(status_rows[s].name, "stopped.client_gone"))
                 add(&c->clients_gone[1], 1);
+        if (o->answer_lost)
+                add(&c->clients_gone[2], 1);
         /* Last (see the top of this file). */
         add(&c->requests[s][code_index(o->http_status)], 1);
 }
@@ -335,8 +338,8 @@ static void render_counters(FILE *f, const struct counters *c) {
                         fprintf(f, "codejail_limit_kills_total{limit=\"%s\"} %" PRIu64 "\n", limits[l], v);
         }
         header(f, "codejail_clients_gone_total", "counter",
-               "Clients that left before their answer: while queued (not executed), or before the answer "
-               "could be written.");
+               "Clients that left before their answer: while queued (not executed), while their program ran "
+               "(stopped), or before the answer could be written.");
         for (size_t i = 0; i < ELEMENTSOF(stages); i++)
                 fprintf(f, "codejail_clients_gone_total{stage=\"%s\"} %" PRIu64 "\n", stages[i],
                         get(&c->clients_gone[i]));

@@ -23,8 +23,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "execmsg.h"
 #include "jail.h"
 #include "log.h"
@@ -95,6 +97,11 @@ int privsep_supervise(const struct config *cfg, int fd) {
          * does not depend on it (jail.h): a request that is answered without
          * an execution costs the work, one that runs does not wait for it. */
         struct jail_prep *prep = cfg && cfg->enabled ? jail_prepare(cfg) : NULL;
+        /* Once the request is in, nothing more comes from the child: this
+         * socket readable or hung up means its client left (the child shut
+         * it) or the child died -- nobody is left to answer. */
+        if (prep)
+                jail_prep_stop_on(prep, fd);
         int r = privsep_read_request(cfg, fd, &req, err, sizeof err);
         if (r == -ENODATA) {
                 jail_prep_free(prep);
@@ -194,14 +201,66 @@ int privsep_serve(const struct config *cfg, const char *config_error, int conn_f
 
 /* ---- the unprivileged side's runner ---- */
 
+static uint64_t now_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+/* Whether the client has left: a reset, or a FIN later than the
+ * half-close grace after its request (admit.h); an earlier FIN is a client
+ * that shut its sending side and waits for the answer: *fd is then no
+ * longer watched. */
+static bool client_left(const struct jail_client *client, int *fd) {
+        switch (admit_peer_state(*fd)) {
+        case ADMIT_PEER_GONE:
+                return true;
+        case ADMIT_PEER_SHUT:
+                if (now_ns() - client->since_ns >= (uint64_t)ADMIT_HALF_CLOSE_GRACE_MS * 1000000)
+                        return true;
+                *fd = -1;
+                return false;
+        default:
+                return false;
+        }
+}
+
+/* While the parent runs the execution, until its outcome is there: when
+ * the client leaves first, this end is shut for writing, which makes the
+ * parent stop the execution (jail_prep_stop_on()); its outcome follows
+ * all the same. 1 when the client left, 0 when not, or -errno. A client
+ * whose sending side was already shut when the execution began
+ * half-closed (admission control saw any later FIN): only timed. */
+static int await_outcome(int fd, const struct jail_client *client) {
+        int cfd = client ? client->fd : -1;
+        if (cfd >= 0 && admit_peer_state(cfd) == ADMIT_PEER_SHUT)
+                cfd = -1;
+        for (;;) {
+                struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = cfd, .events = POLLRDHUP } };
+                if (poll(p, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (p[0].revents)
+                        return 0;
+                if (p[1].revents && client_left(client, &cfd)) {
+                        (void)shutdown(fd, SHUT_WR);
+                        return 1;
+                }
+        }
+}
+
 static int run_remote(void *userdata, const struct config *cfg, const struct jail_request *req,
                       struct jail_result *res, struct jail_error *jerr) {
-        int fd = *(int *)userdata;
+        int fd = *(int *)userdata, left = 0;
         struct execmsg_outcome o;
         char err[200] = "";
         (void)cfg;
         memset(res, 0, sizeof *res);
         int r = execmsg_send_request(fd, req);
+        if (r >= 0)
+                r = left = await_outcome(fd, req->client);
         if (r >= 0)
                 r = execmsg_recv_outcome(fd, OUTCOME_BOUND(req->limits.v[LIMIT_OUTPUT]), &o, err, sizeof err);
         if (r < 0) {
@@ -216,7 +275,8 @@ static int run_remote(void *userdata, const struct config *cfg, const struct jai
                 return -jerr->error;
         }
         *res = o.res;
-        return 0;
+        res->stopped = left; /* not carried: this side decided it */
+        return left ? -ECONNABORTED : 0;
 }
 
 /* The execution is over and its answer is written, or cannot be written

@@ -279,12 +279,12 @@ static const struct safeexec_runner local_runner = { .run = run_local, .release 
 
 int safeexec_run(const struct config *cfg, const struct payload *p, const struct jail_file *files, size_t n_files,
                  struct safeexec_outcome *out, struct jail_error *jerr) {
-        return safeexec_run_with(NULL, cfg, p, files, n_files, out, jerr);
+        return safeexec_run_with(NULL, cfg, p, files, n_files, NULL, out, jerr);
 }
 
 int safeexec_run_with(const struct safeexec_runner *runner, const struct config *cfg, const struct payload *p,
-                      const struct jail_file *files, size_t n_files, struct safeexec_outcome *out,
-                      struct jail_error *jerr) {
+                      const struct jail_file *files, size_t n_files, const struct jail_client *client,
+                      struct safeexec_outcome *out, struct jail_error *jerr) {
         memset(out, 0, sizeof *out);
         out->runner = runner ? runner : &local_runner;
         config_resolve_limits_n(cfg, p->limits_context, p->limits_context_len, &out->limits);
@@ -298,7 +298,7 @@ int safeexec_run_with(const struct safeexec_runner *runner, const struct config 
         }
         struct jail_request req = {
                 .stdin_data = in, .stdin_len = in_len, .n_python_path = p->n_python_path,
-                .files = files, .n_files = n_files, .limits = out->limits,
+                .files = files, .n_files = n_files, .limits = out->limits, .client = client,
         };
         int r = out->runner->run(out->runner->userdata, cfg, &req, &out->jail, jerr);
         if (r < 0)

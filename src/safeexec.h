@@ -46,10 +46,12 @@ struct safeexec_outcome {
  * (caller answers 500; jerr names the step). p must outlive out. */
 int safeexec_run(const struct config *cfg, const struct payload *p, const struct jail_file *files,
                  size_t n_files, struct safeexec_outcome *out, struct jail_error *jerr);
-/* The same through runner (NULL: in-process). */
+/* The same through runner (NULL: in-process), for client (NULL: none;
+ * jail_request). -ECONNABORTED: the client left while its program ran,
+ * the execution was stopped (out->jail holds what it did; no answer). */
 int safeexec_run_with(const struct safeexec_runner *runner, const struct config *cfg, const struct payload *p,
-                      const struct jail_file *files, size_t n_files, struct safeexec_outcome *out,
-                      struct jail_error *jerr);
+                      const struct jail_file *files, size_t n_files, const struct jail_client *client,
+                      struct safeexec_outcome *out, struct jail_error *jerr);
 /* The jail's raw result -> the outcome (out->jail already filled): the
  * untrusted output validated here, on the side that holds no capability.
  * Costs a small multiple of the output (no tree): its objects that repeat

@@ -38,6 +38,8 @@
  *                              free within queue_timeout_s
  *   queue.client_gone          the client hung up while its request waited
  *                              for a slot (no answer, no execution)
+ *   stopped.client_gone        the client hung up while its program ran: the
+ *                              execution was stopped at once (no answer)
  *   auth.missing               401: code-exec without an Authorization header
  *                              while jwt_jwks_file is set (issue 18)
  *   auth.invalid               401: a token that does not pass auth_check()
@@ -125,6 +127,7 @@ struct exchange {
         size_t n_files, n_python_path;
         char code_sha256[65];
         bool queued; /* reached admission control: queue_ms is meaningful */
+        uint64_t complete_ns; /* when the request was in and checked (http_now_ns) */
         uint64_t queue_ms;
         bool have_jail;
         struct jail_result jail; /* numbers only: out/err stay with safeexec */
@@ -635,6 +638,16 @@ static void record_execution(struct exchange *x, const struct safeexec_outcome *
         sanitize(x->limit_hit, sizeof x->limit_hit, out->jail.limit_hit);
 }
 
+/* The client left while its program ran, and the execution was stopped:
+ * logged with what it did until then; nothing to answer. */
+static void stopped_for_client_gone(struct exchange *x, struct safeexec_outcome *out) {
+        record_execution(x, out);
+        x->log_status = "stopped.client_gone";
+        snprintf(x->detail, sizeof x->detail, "the client hung up %llu ms into its execution; stopped",
+                 (unsigned long long) out->jail.duration_ms);
+        safeexec_done(out);
+}
+
 static void handle_code_exec(struct exchange *x) {
         const struct config *cfg = x->cfg;
         _cleanup_(form_done) struct form form = { 0 };
@@ -703,11 +716,18 @@ static void handle_code_exec(struct exchange *x) {
          * what it needs (its body, the payload's index), not the heap that
          * checking it left free: malloc keeps freed memory resident. */
         malloc_trim(0);
+        x->complete_ns = http_now_ns();
         if (admit(x, &ticket) < 0) {
                 payload_done(&p);
                 return;
         }
-        r = safeexec_run_with(x->runner, cfg, &p, files, x->n_files, &out, &jerr);
+        struct jail_client client = { .fd = x->fd, .since_ns = x->complete_ns };
+        r = safeexec_run_with(x->runner, cfg, &p, files, x->n_files, &client, &out, &jerr);
+        if (r == -ECONNABORTED && out.jail.stopped) {
+                stopped_for_client_gone(x, &out);
+                payload_done(&p);
+                return;
+        }
         if (r < 0) {
                 char step[sizeof jerr.step + 1];
                 sanitize(step, sizeof step, jerr.step[0] ? jerr.step : "unknown");

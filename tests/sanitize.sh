@@ -107,7 +107,7 @@ fi
 
 step "ASan+UBSan: abuse suite and a short soak against sanitized instances"
 start=$(date +%s)
-# Not test_memory.py nor test_memory_output.py: their bound is on the service's memory, and ASan's
+# Not test_memory*.py: their bound is on the service's memory, and ASan's
 # shadow and quarantine are not (the abuse tier measures the plain build;
 # the same shapes run under ASan in test-jsondoc and the fuzzers).
 if CODEJAILD=$WRAP "$HERE/abuse/run.sh" -q --ignore="$HERE/abuse/test_memory.py" \
@@ -149,7 +149,7 @@ else
 fi
 rm -rf "$V"
 
-# The parsing side of each instance (src/unpriv.c) cannot open a log file
+# The parsing side of each instance (src/privsep.c) cannot open a log file
 # after its drop: it was handed privsep-report.<pid> beforehand, empty
 # unless something was reported.
 find "$LOGS" -maxdepth 1 -name 'privsep-report.*' -empty -delete

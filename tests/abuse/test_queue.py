@@ -234,6 +234,61 @@ def test_half_closing_client_is_answered(queued):
     drained(queued)
 
 
+def running(svc, n=1, timeout=10):
+    deadline = time.monotonic() + timeout
+    while sum(j for _, j in svc.instances()) < n:
+        assert time.monotonic() < deadline, "the execution never started"
+        time.sleep(0.02)
+
+
+def assert_stopped(svc, slug, gone_after_s):
+    """The execution of a client that left was stopped at once: its own
+    status, no answer, a duration that ends with the client, nothing left."""
+    t0 = time.monotonic()
+    e = svc.wait_entries(slug, 1, timeout=5)[0]
+    assert field(e, "CODEJAIL_STATUS") == "stopped.client_gone", e
+    assert field(e, "HTTP_STATUS") == "0", e
+    assert field(e, "CODEJAIL_SANDBOX_UID") not in (None, ""), e  # it did run
+    assert field(e, "CODEJAIL_EXIT_STATUS") == "-9", e
+    # the program sleeps 20 s: stopped well within a second of the hang-up
+    assert int(field(e, "CODEJAIL_DURATION_MS")) < (gone_after_s + 1.5) * 1000, e
+    assert time.monotonic() - t0 < 3
+    drained(svc, timeout=3)
+
+
+def test_client_gone_stops_its_execution(queued):
+    """A client that hangs up (FIN) past the half-close grace while its
+    program runs: the jail is stopped, its slot freed."""
+    s = queued.send("import time\ntime.sleep(20)", "stop-fin", context="queue-hold")
+    running(queued)
+    time.sleep(1.5)  # past the half-close grace (admit.h)
+    s.close()
+    assert_stopped(queued, "stop-fin", 1.5)
+
+
+def test_client_reset_stops_its_execution(queued):
+    """A reset is a hang-up whenever it comes, even within the grace."""
+    s = queued.send("import time\ntime.sleep(20)", "stop-rst", context="queue-hold")
+    running(queued)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    s.close()  # RST
+    assert_stopped(queued, "stop-rst", 0.5)
+
+
+def test_half_closing_client_is_answered_while_it_runs(queued):
+    """A client that shuts its sending side right after the request while
+    its program runs (no wait for a slot) still gets its answer."""
+    drained(queued)
+    s = queued.send("import time\ntime.sleep(2)\nx = 42", "halfclose-run", context="queue-hold")
+    s.shutdown(socket.SHUT_WR)
+    r = answer(s)
+    assert r.status == 200 and r.json() == {"globals_dict": {"x": 42}}, r
+    e = queued.wait_entries("halfclose-run", 1)[0]
+    assert field(e, "CODEJAIL_STATUS") == "executed.success", e
+    assert int(field(e, "CODEJAIL_DURATION_MS")) >= 2000, e
+    drained(queued)
+
+
 def test_waiters_are_served_in_arrival_order(queued):
     t_hold = time.time()
     holders = hold_slots(queued, "fifo", 1.5)

@@ -21,7 +21,7 @@ llhttp=
 # shellcheck disable=SC2086
 cc -O2 -include "$BUILD/config.h" -I"$TOP/src" -I"$BUILD/src" -o "$work/metrics-cost" "$HERE/metrics-cost.c" \
         "$BUILD/src/.libs/libcodejail.a" "$BUILD/src/.libs/libcjauth.a" $llhttp $(pkg-config --libs jansson) \
-        $(pkg-config --libs libllhttp 2>/dev/null || true) -lhogweed -lnettle -lgmp
+        $(pkg-config --libs libllhttp 2>/dev/null || true) $(pkg-config --libs libapparmor 2>/dev/null || true) -lhogweed -lnettle -lgmp
 mkdir "$work/state"
 /usr/bin/python3 - "$work" "$N" <<'PY'
 import statistics, subprocess, sys

@@ -45,7 +45,7 @@ else bad "codejail-service(7)'s errno list differs from api_tests/write_errno.py
 
 # Every log status src/ can emit is listed in codejail-service(7) "Statuses",
 # and nothing else is.
-src_status=$(cd "$top_srcdir/src" && grep -ohE '"(executed|invalid|disabled|http|health|auth|queue|error|metrics)\.[a-z_]+(\.[a-z_]+)*"' -- *.c |
+src_status=$(cd "$top_srcdir/src" && grep -ohE '"(executed|invalid|disabled|http|health|auth|queue|stopped|error|metrics)\.[a-z_]+(\.[a-z_]+)*"' -- *.c |
         tr -d '"' | grep -vE '\.(h|c|json)$' | sort -u)
 man_status=$(sed -n '/^\.SS Statuses/,/^\.S[HS] /p' "$svc" | sed -n 's/^\.B \([a-z_]*\.[a-z_.]*\)$/\1/p' | sort -u)
 [ -n "$src_status" ] || bad "no log statuses found in src/"

@@ -86,6 +86,7 @@ void jail_result_done(struct jail_result *res) {
 }
 /* No preparation here: privsep.c then calls jail_run(), the stand-in. */
 struct jail_prep *jail_prepare(const struct config *c) { return NULL; }
+void jail_prep_stop_on(struct jail_prep *p, int fd) {}
 int jail_run_prepared(struct jail_prep *p, const struct jail_request *req, struct jail_result *res,
                       struct jail_error *err) {
         abort();

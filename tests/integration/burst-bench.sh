@@ -21,10 +21,19 @@
 #
 #   tests/integration/burst-bench.sh [--deb FILE] [--baseline REF] [--levels L,L,..] [-n N]
 #                                    [--executions N,N,..] [--booted-only | --activate-only] [--keep]
+#                                    [--rush [--rush-seconds S]] [--head-binary F] [--baseline-binary F]
 #     --executions  booted: also the installed unit with max_concurrent_executions
 #                   set to each N (how the default was chosen)
 # e.g. (tests/bench/README.md "burst-bench.sh: bursts"):
 #   flock /tmp/cj-heavy.lock tests/integration/burst-bench.sh --baseline da51f8b
+#     --rush        under the activator, instead of the closed loop: capacity
+#                   (patient clients) and goodput of LMS-like students (0.5 s
+#                   connect and 3.5 s read timeouts, resubmitting after
+#                   0.2-1 s) at 16, 64 and 256, with what each target's log
+#                   says became of their executions (burst_bench.py rush)
+#     --head-binary, --baseline-binary  activator only: codejaild binaries
+#                   already built (this tree's; --baseline REF's), so the
+#                   locked run does not build them
 #
 # Memory: the container's systemd 252 on this hybrid-cgroup host has no
 # memory controller of its own, so the whole container (or the activator and
@@ -41,6 +50,10 @@ LEVELS=16,64,128,256
 NREQ=1000
 PHASES="booted activate"
 EXECUTIONS=
+RUSH=0
+RUSH_SECONDS=60
+HEAD_BIN=
+BASE_BIN=
 while [ $# -gt 0 ]; do
         case $1 in
         --deb) DEB=$(realpath "$2"); shift 2 ;;
@@ -51,6 +64,10 @@ while [ $# -gt 0 ]; do
         --booted-only) PHASES=booted; shift ;;
         --activate-only) PHASES=activate; shift ;;
         --keep) KEEP=1; shift ;;
+        --rush) RUSH=1; PHASES=activate; shift ;;
+        --rush-seconds) RUSH_SECONDS=$2; shift 2 ;;
+        --head-binary) HEAD_BIN=$(realpath "$2"); shift 2 ;;
+        --baseline-binary) BASE_BIN=$(realpath "$2"); shift 2 ;;
         *) sed -n '3,30p' "$0" >&2; exit 2 ;;
         esac
 done
@@ -238,21 +255,32 @@ phase_activate_inner() { # T HEAD_BINARY BASELINE_BINARY|"" CG_HEAD CG_BASELINE
                 echo "$sa" >"$cg/cgroup.procs"
                 for _ in $(seq 100); do ss -Hltn "sport = :$((port + i))" | grep -q . && break; sleep 0.05; done
                 targets+="$sep{\"name\": \"$name\", \"label\": \"$label\", \"port\": $((port + i)), \"cpu_pid\": $sa,"
-                targets+=" \"cgroup\": \"$cg\", \"instances_pid\": $sa}"
+                targets+=" \"cgroup\": \"$cg\", \"instances_pid\": $sa, \"log\": \"$T/sa-$name.log\"}"
                 sep=", "
         done
         echo "{\"targets\": [$targets]}" >"$T/spec.json"
         /usr/bin/python3 "$BURST_DIR/burst_bench.py" bench "$T/spec.json" --levels 4 -n 12 >/dev/null || true
+        if [ "$RUSH" = 1 ]; then
+                /usr/bin/python3 "$BURST_DIR/burst_bench.py" rush "$T/spec.json" --rush-seconds "$RUSH_SECONDS" \
+                        --json "$T/result.json"
+                return
+        fi
         /usr/bin/python3 "$BURST_DIR/burst_bench.py" bench "$T/spec.json" --levels "$LEVELS" -n "$NREQ" \
                 --json "$T/result.json"
 }
 
 phase_activate() {
         local T=$WORK/activate head=$WORK/codejaild-head
-        [ -n "$DEB" ] || CJ_LINTIAN=0 cj_build_deb
-        mkdir -p "$WORK/deb-x" "$T"
-        dpkg-deb -x "$DEB" "$WORK/deb-x"
-        cp "$WORK/deb-x/usr/bin/codejaild" "$head"
+        mkdir -p "$T"
+        if [ -n "$HEAD_BIN" ]; then
+                cp "$HEAD_BIN" "$head"
+        else
+                [ -n "$DEB" ] || CJ_LINTIAN=0 cj_build_deb
+                mkdir -p "$WORK/deb-x"
+                dpkg-deb -x "$DEB" "$WORK/deb-x"
+                cp "$WORK/deb-x/usr/bin/codejaild" "$head"
+        fi
+        [ -z "$BASE_BIN" ] || cp "$BASE_BIN" "$WORK/codejaild-baseline"
         if [ -n "$BASELINE" ] && [ ! -x "$WORK/codejaild-baseline" ]; then
                 burst_build_binary "$BASELINE" "$WORK/codejaild-baseline"
         fi
@@ -261,7 +289,7 @@ phase_activate() {
         cg_base=$(burst_memcg "cj-burst-sa-base-$$")
         say "systemd-socket-activate: measuring levels $LEVELS, $NREQ requests each"
         export -f phase_activate_inner
-        export BURST_DIR LEVELS NREQ BASELINE
+        export BURST_DIR LEVELS NREQ BASELINE RUSH RUSH_SECONDS
         unshare --net --pid --fork --mount-proc -- bash -c 'phase_activate_inner "$@"' _ \
                 "$T" "$head" "$([ -z "$BASELINE" ] || echo "$WORK/codejaild-baseline")" "$cg_head" "$cg_base" |
                 tee "$WORK/burst-activate.log"

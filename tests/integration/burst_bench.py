@@ -577,9 +577,178 @@ def burst(spec, args):
     return 1 if bad else 0
 
 
+# ---- LMS-like clients ------------------------------------------------------------
+
+# edx-platform's remote_exec: requests.post(..., timeout=(0.5, 3.5)); a
+# request that timed out or failed is shown to the student as an error,
+# and the student submits again a little later -- twice at most, then goes
+# on to the next problem (a program that sleeps past REALTIME never comes
+# back within 3.5 s: resubmitted for ever, it would hold the students).
+LMS_CONNECT_TIMEOUT_S = 0.5
+RESUBMIT_S = (0.2, 1.0)
+ATTEMPTS = 3
+
+
+def lms_one(port, kind, patient):
+    """One LMS-like attempt: (outcome, seconds, local port). patient: no
+    client timeout (capacity)."""
+    t0 = time.perf_counter()
+    try:
+        s = socket.create_connection(("127.0.0.1", port),
+                                     timeout=CONNECT_TIMEOUT_S if patient else LMS_CONNECT_TIMEOUT_S)
+    except OSError:
+        return "refused", time.perf_counter() - t0, None
+    lport = s.getsockname()[1]
+    chunks = []
+    try:
+        s.settimeout(READ_TIMEOUT_S if patient else LMS_READ_TIMEOUT_S)
+        s.sendall(RAW[kind])
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            chunks.append(b)
+    except socket.timeout:
+        return "timeout", time.perf_counter() - t0, lport
+    except OSError:
+        if not chunks:
+            return "reset", time.perf_counter() - t0, lport
+    finally:
+        s.close()
+    out, _ = classify(kind, b"".join(chunks))
+    return out, time.perf_counter() - t0, lport
+
+
+def run_lms(port, clients, seconds, patient, seed=29):
+    """clients students for `seconds`: each submits the next problem of the
+    mix, and one that failed or timed out again after 0.2-1 s. Returns the
+    attempts [(kind, outcome, seconds, local port, end)] and the wall time."""
+    seq = sequence(4000, MIX, seed)
+    attempts, lock, nxt = [], threading.Lock(), [0]
+    t0 = time.perf_counter()
+    stop_at = t0 + seconds
+
+    def student(k):
+        rnd = random.Random(seed + k)
+        kind, tries = None, 0
+        while time.perf_counter() < stop_at:
+            if kind is None:
+                with lock:
+                    kind = seq[nxt[0] % len(seq)]
+                    nxt[0] += 1
+                tries = 0
+            out, dt, lport = lms_one(port, kind, patient)
+            tries += 1
+            end = time.perf_counter()
+            with lock:
+                attempts.append((kind, out, dt, lport, end - t0))
+            if out == "ok" or (out == "killed" and patient):
+                kind = None
+            else:
+                if tries >= ATTEMPTS:
+                    kind = None
+                time.sleep(rnd.uniform(*RESUBMIT_S))
+
+    ts = [threading.Thread(target=student, args=(k,), daemon=True) for k in range(clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return attempts, time.perf_counter() - t0
+
+
+def log_statuses(path, offset, gave_up):
+    """From the target's log since offset: entries per status, and the
+    executions that ran to their end for a client that had given up (its
+    local port among gave_up; a port reused by an answered request is left
+    out)."""
+    counts, late = {}, 0
+    try:
+        with open(path, errors="replace") as f:
+            f.seek(offset)
+            lines = f.readlines()
+    except OSError:
+        return counts, None
+    for ln in lines:
+        m = re.search(r" CODEJAIL_STATUS=(\S+)", ln)
+        if not m or " HTTP_PATH=/api/v0/code-exec " not in ln:
+            continue
+        st = m.group(1)
+        counts[st] = counts.get(st, 0) + 1
+        p = re.search(r" REMOTE_PORT=(\d+)", ln)
+        if st.startswith("executed.") and p and int(p.group(1)) in gave_up:
+            late += 1
+    return counts, late
+
+
+def log_size(t):
+    try:
+        return os.path.getsize(t["log"]) if t.get("log") else 0
+    except OSError:
+        return 0
+
+
+def rush(spec, args):
+    """Capacity (correct answers per second, patient clients at low
+    concurrency), then goodput (correct answers received within 3.5 s per
+    second) of LMS-like students at each level, per target, interleaved."""
+    levels = [int(x) for x in args.rush_levels.split(",")]
+    rows = []
+    targets = spec["targets"]
+    runs = [("capacity", args.capacity_clients)] + [("lms", n) for n in levels]
+    print(f"rush: the mix ({', '.join(f'{p}% {k}' for k, p in MIX)}); {args.rush_seconds:.0f} s per run; "
+          f"capacity with {args.capacity_clients} patient clients; LMS-like students: connect timeout "
+          f"{LMS_CONNECT_TIMEOUT_S} s, read timeout {LMS_READ_TIMEOUT_S} s, resubmit after "
+          f"{RESUBMIT_S[0]}-{RESUBMIT_S[1]} s, {ATTEMPTS} attempts per problem at most", flush=True)
+    for ri, (what, clients) in enumerate(runs):
+        for t in (targets if ri % 2 == 0 else targets[::-1]):
+            drain(t)
+            off = log_size(t)
+            att, wall = run_lms(t["port"], clients, args.rush_seconds, what == "capacity")
+            drain(t)
+            time.sleep(1)
+            ok = [a for a in att if a[1] == "ok"]
+            good = [a for a in ok if a[2] <= LMS_READ_TIMEOUT_S]
+            gave_up = {a[3] for a in att if a[1] == "timeout" and a[3]} - {a[3] for a in att if a[1] == "ok"}
+            counts, late = log_statuses(t.get("log"), off, gave_up)
+            execs = sum(v for k, v in counts.items() if k.startswith("executed.") or k.startswith("stopped."))
+            row = {"target": t["name"], "run": what, "clients": clients, "attempts": len(att),
+                   "ok": len(ok), "rps": len(ok) / wall, "goodput": len(good) / wall,
+                   "timeouts": sum(1 for a in att if a[1] == "timeout"),
+                   "failed": sum(1 for a in att if a[1] not in ("ok", "timeout")),
+                   "killed_cpu1s": sum(1 for a in att if a[1] == "killed" and a[0] == "cpu1s"),
+                   "cpu1s": sum(1 for a in att if a[0] == "cpu1s" and a[1] in ("ok", "killed")),
+                   "x_p50": pct([a[2] for a in ok if a[0] == "x"], 50) * 1e3,
+                   "x_p99": pct([a[2] for a in ok if a[0] == "x"], 99) * 1e3,
+                   "log": counts, "late": late, "executions": execs}
+            rows.append(row)
+            print(f"  {t['name']:>10} {what} @{clients:<3}: {row['ok']} correct ({row['rps']:.1f}/s), goodput "
+                  f"{row['goodput']:.1f}/s, timeouts {row['timeouts']}, other failures {row['failed']}, "
+                  f"x p50/p99 {row['x_p50']:.0f}/{row['x_p99']:.0f} ms; log {counts}; executions finished "
+                  f"for a client gone: {late}/{execs}", flush=True)
+    print()
+    print("| clients | variant | correct/s | goodput/s (<= 3.5 s) | goodput / capacity | client timeouts | "
+          "x=x+1 p50 / p99 ms | executions | finished for a client gone | stopped | left the queue |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    cap = {r["target"]: r["rps"] for r in rows if r["run"] == "capacity"}
+    for r in sorted(rows, key=lambda r: (r["run"] != "capacity", r["clients"], r["target"])):
+        execs = r["executions"]
+        late = "?" if r["late"] is None else f"{r['late']} ({r['late'] / execs:.1%})" if execs else "0"
+        label = f"{r['clients']} patient" if r["run"] == "capacity" else f"{r['clients']} LMS-like"
+        print(f"| {label} | {r['target']} | {r['rps']:.1f} | {r['goodput']:.1f} | "
+              f"{r['goodput'] / cap[r['target']]:.2f} | {r['timeouts']} | {r['x_p50']:.0f} / {r['x_p99']:.0f} | "
+              f"{execs} | {late} | {r['log'].get('stopped.client_gone', 0)} | "
+              f"{r['log'].get('queue.client_gone', 0)} |")
+    print()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"rush": rows}, f, indent=1)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=("bench", "burst", "load", "memory", "table"))
+    ap.add_argument("mode", choices=("bench", "burst", "load", "memory", "table", "rush"))
     ap.add_argument("spec", help="the targets (table: a --json file of bench)")
     ap.add_argument("--levels", default="16,64,128,256")
     ap.add_argument("-n", "--requests", type=int, default=1000)
@@ -593,6 +762,9 @@ def main():
     ap.add_argument("--context", default="burst-bench-hold", help="memory: limit_overrides context, REALTIME > 20 s")
     ap.add_argument("--hold", type=int, default=64, help="memory: sleeping executions (more than the slots)")
     ap.add_argument("--waiting", type=int, default=256, help="memory: requests that can only wait")
+    ap.add_argument("--rush-levels", default="16,64,256", help="rush: LMS-like students per run")
+    ap.add_argument("--rush-seconds", type=float, default=60, help="rush: seconds per run")
+    ap.add_argument("--capacity-clients", type=int, default=6, help="rush: patient clients measuring capacity")
     ap.add_argument("--json")
     args = ap.parse_args()
     spec = json.load(open(args.spec))
@@ -604,7 +776,7 @@ def main():
     if args.mode == "bench":
         bench(spec, args)
         return 0
-    return {"burst": burst, "load": load, "memory": memory}[args.mode](spec, args)
+    return {"burst": burst, "load": load, "memory": memory, "rush": rush}[args.mode](spec, args)
 
 
 if __name__ == "__main__":

@@ -113,6 +113,7 @@ static void count_and_render(void) {
                                                  .queued = true, .queue_ms = 1990 });
         metrics_count(&(struct metrics_outcome){ .status = "health.ok", .http_status = 200, .path = "/health/",
                                                  .request_us = 400 });
+        metrics_count(&(struct metrics_outcome){ .status = "stopped.client_gone", .http_status = 0 });
         metrics_count(&(struct metrics_outcome){ .status = "http.no_request", .request_us = 100 });
         metrics_count(&(struct metrics_outcome){ .status = "executed.success", .http_status = 200,
                                                  .path = "/api/v0/code-exec", .request_us = 10,
@@ -146,8 +147,8 @@ static void count_and_render(void) {
         CHECK(value(t, "codejail_request_duration_seconds_bucket{route=\"code-exec\",le=\"+Inf\"}") == 5);
         CHECK(value(t, "codejail_request_duration_seconds_count{route=\"code-exec\"}") == 5);
         CHECK(has_line(t, "codejail_request_duration_seconds_sum{route=\"code-exec\"} 6.260010"));
-        CHECK(value(t, "codejail_request_duration_seconds_bucket{route=\"other\",le=\"60\"}") == 1);
-        CHECK(value(t, "codejail_request_duration_seconds_count{route=\"other\"}") == 2);
+        CHECK(value(t, "codejail_request_duration_seconds_bucket{route=\"other\",le=\"60\"}") == 2);
+        CHECK(value(t, "codejail_request_duration_seconds_count{route=\"other\"}") == 3);
         CHECK(value(t, "codejail_request_duration_seconds_count{route=\"health\"}") == 1);
         CHECK(value(t, "codejail_request_duration_seconds_count{route=\"metrics\"}") == 0);
         CHECK(value(t, "codejail_queue_wait_seconds_bucket{le=\"0.0005\"}") == 2);
@@ -162,6 +163,8 @@ static void count_and_render(void) {
         CHECK(value(t, "codejail_limit_kills_total{limit=\"OUTPUT\"}") == 0);
         CHECK(value(t, "codejail_limit_kills_total{limit=\"other\"}") == 1);
         CHECK(value(t, "codejail_clients_gone_total{stage=\"queue\"}") == 1);
+        CHECK(value(t, "codejail_clients_gone_total{stage=\"execution\"}") == 1);
+        CHECK(value(t, "codejail_requests_total{code=\"none\",status=\"stopped.client_gone\"}") == 1);
         CHECK(value(t, "codejail_clients_gone_total{stage=\"answer\"}") == 1);
         CHECK(value(t, "codejail_instances_started_total") == 1);
         /* No health state in dir: not healthy, no age. */

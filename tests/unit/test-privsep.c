@@ -6,6 +6,8 @@
  * tried in test-unpriv.c. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <time.h>
 #include <linux/capability.h>
 #include <linux/securebits.h>
 #include <setjmp.h>
@@ -194,6 +196,85 @@ static void test_runner_release(void **state) {
         assert_null(rm.res.err);
 }
 
+/* A stand-in parent that runs "an execution" for up to ms: exits 0 when
+ * the child told it to stop (its socket ended) within that time, 1 when
+ * not; answers status -9 or 0 accordingly. */
+static pid_t stopping_parent(int fd, int ms) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid > 0)
+                return pid;
+        struct execmsg_request got;
+        char err[200];
+        if (execmsg_recv_request(fd, 1 << 20, &got, err, sizeof err) != 0)
+                _exit(3);
+        struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
+        char c;
+        bool stop = poll(&p, 1, ms) == 1 && read(fd, &c, 1) == 0;
+        struct execmsg_outcome o = { .res = { .status = stop ? -9 : 0, .out = "{}", .out_len = 2, .err = "" } };
+        if (execmsg_send_outcome(fd, &o) != 0)
+                _exit(3);
+        _exit(stop ? 0 : 1);
+}
+
+static uint64_t mono_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+/* The client leaves while its program runs: a FIN later than the grace
+ * after its request, or a reset (here: the peer closed), stops it; a FIN
+ * within the grace is a half-close, and the execution goes on. */
+static void runner_with_client(bool close_peer, uint64_t request_age_ns, int expect_r, int expect_parent) {
+        struct jail_request req = sample();
+        struct safeexec_runner runner;
+        struct jail_result res;
+        struct jail_error jerr = { 0 };
+        int sv[2], cl[2];
+        pair(sv);
+        pid_t parent = stopping_parent(sv[1], 1500);
+        close(sv[1]);
+        pair(cl); /* after that fork: the peer's end is the peer's only */
+        struct jail_client client = { .fd = cl[0], .since_ns = mono_ns() - request_age_ns };
+        req.client = &client;
+        privsep_runner(&sv[0], &runner);
+        pid_t peer = fork();
+        assert_true(peer >= 0);
+        if (peer == 0) {
+                usleep(200 * 1000);
+                if (close_peer)
+                        close(cl[1]);
+                else
+                        shutdown(cl[1], SHUT_WR);
+                usleep(2000 * 1000);
+                _exit(0);
+        }
+        close(cl[1]);
+        uint64_t t0 = mono_ns();
+        assert_int_equal(runner.run(runner.userdata, NULL, &req, &res, &jerr), expect_r);
+        uint64_t took_ms = (mono_ns() - t0) / 1000000;
+        assert_int_equal(res.stopped, expect_r == -ECONNABORTED);
+        assert_int_equal(reaped(parent), expect_parent);
+        if (expect_parent == 0)
+                assert_true(took_ms < 1000); /* at once, not at the parent's 1.5 s */
+        runner.done(runner.userdata, &res);
+        kill(peer, SIGKILL);
+        reaped(peer);
+        close(cl[0]);
+}
+
+static void test_runner_client_gone_stops(void **state) {
+        /* a FIN past the grace */
+        runner_with_client(false, 2000000000ull, -ECONNABORTED, 0);
+        /* the peer gone altogether, even within the grace */
+        runner_with_client(true, 0, -ECONNABORTED, 0);
+}
+
+static void test_runner_half_close_goes_on(void **state) {
+        runner_with_client(false, 0, 0, 1);
+}
+
 static void test_runner_setup_error(void **state) {
         struct execmsg_outcome o = { .setup_error = ENOSPC, .step = "jail-dir" };
         struct remote rm;
@@ -225,6 +306,8 @@ int main(void) {
                 cmocka_unit_test(test_runner_outcome),
                 cmocka_unit_test(test_runner_release),
                 cmocka_unit_test(test_runner_setup_error),
+                cmocka_unit_test(test_runner_client_gone_stops),
+                cmocka_unit_test(test_runner_half_close_goes_on),
                 cmocka_unit_test(test_runner_garbage),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
