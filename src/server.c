@@ -576,6 +576,7 @@ static void reply_outcome(struct exchange *x, const struct safeexec_outcome *out
         *o = (struct jsondoc_out) { .flush = answer_flush, .ud = &a };
         safeexec_write(out, o);
         int r = jsondoc_out_flush(o);
+        x->answer_lost = r < 0;
         if (r < 0)
                 snprintf(x->detail, sizeof x->detail, "writing the response: %s", strerror(-r));
         else if (o->total != count.total)

@@ -6,7 +6,7 @@ A service with JWT on, one execution slot and a 3 s queue is scraped every
 second by a real Prometheus evaluating the shipped alerting rules (for: 0s).
 This sends a known mix -- successes, errors, a 400, 401s, a kill by each
 limit that kills, a queue timeout, a client that leaves the queue, one that
-leaves before its answer, /health/, a 404 -- kills two instances with
+leaves while its program runs, one while its answer is written, /health/, a 404 -- kills two instances with
 SIGKILL (one running, one waiting), makes the selfcheck fail and come back,
 and checks through Prometheus's HTTP API:
 
@@ -318,8 +318,8 @@ def main():
           "codejail_executions_waiting was 2 (both in the queue)")
     check(res["a"][0] == 200 and '"x": 16' in res["a"][1], f"the long execution: 200 ({res['a'][0]})")
 
-    # A client that leaves before its answer (a reset): the answer cannot
-    # be written.
+    # A client that leaves while its program runs (a reset): the execution
+    # is stopped (stopped.client_gone).
     s = connect_and_send(request_bytes("import time\ntime.sleep(1)", context="long"))
     time.sleep(0.3)
     reset(s)
@@ -327,6 +327,28 @@ def main():
     idle = "(codejail_executions_running == 0) and on() (codejail_executions_waiting == 0)"
     t = time.time()
     wait_for(lambda: scraped_since(idle, t), "no execution running or waiting")
+
+    # A client that leaves while its answer is written (a reset once the
+    # first bytes of a ~3 MB answer are in): the answer cannot be written.
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", PORT))
+    s.sendall(request_bytes('x = "\\u0001" * 500000'))
+    deadline = time.time() + 20
+    while True:
+        try:
+            if s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
+                break
+        except BlockingIOError:
+            pass
+        if time.time() > deadline:
+            check(False, "the large answer began")
+            break
+        time.sleep(0.02)
+    reset(s)
+    t = time.time()
+    wait_for(lambda: scraped_since('codejail_clients_gone_total{stage="answer"} >= 1', t),
+             "the answer lost counted")
 
     # kill -9 of two instances mid-request: one running, one waiting.
     sent = time.time()
@@ -373,7 +395,8 @@ def main():
     sent = {
         ("200", "executed.success"): 8, ("200", "executed.error"): 6, ("400", "invalid.payload.bad_json"): 2,
         ("401", "auth.missing"): 2, ("401", "auth.invalid"): 1, ("503", "queue.timeout"): 1,
-        ("none", "queue.client_gone"): 1, ("200", "health.ok"): 3, ("404", "http.not_found"): 1,
+        ("none", "queue.client_gone"): 1, ("none", "stopped.client_gone"): 1, ("200", "health.ok"): 3,
+        ("404", "http.not_found"): 1,
         ("500", "disabled.safety_checks_failed"): 3,
     }
     got = {(r["metric"]["code"], r["metric"]["status"]): float(r["value"][1])
@@ -392,10 +415,11 @@ def main():
     exact = {
         'codejail_limit_kills_total{limit="CPU"}': 1, 'codejail_limit_kills_total{limit="REALTIME"}': 1,
         'codejail_limit_kills_total{limit="OUTPUT"}': 1,
-        'codejail_clients_gone_total{stage="queue"}': 1, 'codejail_clients_gone_total{stage="answer"}': 1,
-        "codejail_execution_duration_seconds_count": 14,
-        "codejail_queue_wait_seconds_count": 16,
-        'codejail_request_duration_seconds_count{route="code-exec"}': 24,
+        'codejail_clients_gone_total{stage="queue"}': 1, 'codejail_clients_gone_total{stage="execution"}': 1,
+        'codejail_clients_gone_total{stage="answer"}': 1,
+        "codejail_execution_duration_seconds_count": 15,
+        "codejail_queue_wait_seconds_count": 17,
+        'codejail_request_duration_seconds_count{route="code-exec"}': 25,
         'codejail_request_duration_seconds_count{route="health"}': 3,
         'codejail_request_duration_seconds_count{route="other"}': 1,
     }
@@ -403,7 +427,7 @@ def main():
         v = scalar(f"increase({series}[1h])", at)
         check(v == n, f"increase({series}) = {v}, sent {n}")
     v = scalar("increase(codejail_execution_duration_seconds_bucket{le=\"+Inf\"}[1h])", at)
-    check(v == 14, f"histogram +Inf bucket = _count ({v})")
+    check(v == 15, f"histogram +Inf bucket = _count ({v})")
     # The two killed instances are in no counter: started minus counted is
     # them plus the scrape that was rendering.
     lost = scalar("codejail_instances_started_total - scalar(sum(codejail_requests_total))", at)
