@@ -413,38 +413,9 @@ char *jsondoc_out_take(struct jsondoc_out *o, size_t *len) {
 
 /* One code point as json.dumps(ensure_ascii=True) writes it. */
 static void put_cp(struct jsondoc_out *o, uint32_t cp) {
-        static const char hex[] = "0123456789abcdef";
-        char e[12];
+        char e[PYJSON_ESCAPE_BUFSZ];
 
-        switch (cp) {
-        case '"': jsondoc_out_put(o, "\\\"", 2); return;
-        case '\\': jsondoc_out_put(o, "\\\\", 2); return;
-        case '\n': jsondoc_out_put(o, "\\n", 2); return;
-        case '\r': jsondoc_out_put(o, "\\r", 2); return;
-        case '\t': jsondoc_out_put(o, "\\t", 2); return;
-        case '\b': jsondoc_out_put(o, "\\b", 2); return;
-        case '\f': jsondoc_out_put(o, "\\f", 2); return;
-        }
-        if (cp >= 0x20 && cp < 0x7F) {
-                e[0] = (char) cp;
-                jsondoc_out_put(o, e, 1);
-                return;
-        }
-        if (cp >= 0x10000) {
-                uint32_t v = cp - 0x10000, hi = 0xD800 | (v >> 10), lo = 0xDC00 | (v & 0x3FF);
-                e[0] = '\\', e[1] = 'u';
-                for (int k = 0; k < 4; k++)
-                        e[2 + k] = hex[(hi >> (12 - 4 * k)) & 15];
-                e[6] = '\\', e[7] = 'u';
-                for (int k = 0; k < 4; k++)
-                        e[8 + k] = hex[(lo >> (12 - 4 * k)) & 15];
-                jsondoc_out_put(o, e, 12);
-                return;
-        }
-        e[0] = '\\', e[1] = 'u';
-        for (int k = 0; k < 4; k++)
-                e[2 + k] = hex[(cp >> (12 - 4 * k)) & 15];
-        jsondoc_out_put(o, e, 6);
+        jsondoc_out_put(o, e, pyjson_escape_cp(cp, e));
 }
 
 /* The string token at at, dumped; returns the offset past it. */

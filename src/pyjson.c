@@ -1243,8 +1243,46 @@ int pyjson_scan(const char *buf, size_t len, size_t max_depth, struct pyjson_err
 
 /* ---- writer ---- */
 
-static bool dump_string(struct buf *b, const char *s, size_t len) {
+/* \uXXXX of one UTF-16 unit. */
+static void escape_u(uint32_t u, char *out) {
         static const char hex[] = "0123456789abcdef";
+
+        out[0] = '\\', out[1] = 'u';
+        for (int k = 0; k < 4; k++)
+                out[2 + k] = hex[(u >> (12 - 4 * k)) & 15];
+}
+
+size_t pyjson_escape_cp(uint32_t cp, char out[PYJSON_ESCAPE_BUFSZ]) {
+        const char *two = NULL;
+
+        switch (cp) {
+        case '"': two = "\\\""; break;
+        case '\\': two = "\\\\"; break;
+        case '\n': two = "\\n"; break;
+        case '\r': two = "\\r"; break;
+        case '\t': two = "\\t"; break;
+        case '\b': two = "\\b"; break;
+        case '\f': two = "\\f"; break;
+        }
+        if (two) {
+                memcpy(out, two, 2);
+                return 2;
+        }
+        if (cp >= 0x20 && cp < 0x7F) {
+                out[0] = (char) cp;
+                return 1;
+        }
+        if (cp >= 0x10000) {
+                uint32_t v = cp - 0x10000;
+                escape_u(0xD800 | (v >> 10), out);
+                escape_u(0xDC00 | (v & 0x3FF), out + 6);
+                return 12;
+        }
+        escape_u(cp, out);
+        return 6;
+}
+
+static bool dump_string(struct buf *b, const char *s, size_t len) {
         size_t i = 0;
 
         buf_putc(b, '"');
@@ -1253,7 +1291,7 @@ static bool dump_string(struct buf *b, const char *s, size_t len) {
                 uint32_t cp;
                 bool ok;
                 size_t n;
-                char e[12];
+                char e[PYJSON_ESCAPE_BUFSZ];
 
                 if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
                         size_t run = i + 1;
@@ -1268,30 +1306,7 @@ static bool dump_string(struct buf *b, const char *s, size_t len) {
                 if (!ok)
                         return false;
                 i += n;
-                switch (cp) {
-                case '"': buf_puts(b, "\\\""); continue;
-                case '\\': buf_puts(b, "\\\\"); continue;
-                case '\n': buf_puts(b, "\\n"); continue;
-                case '\r': buf_puts(b, "\\r"); continue;
-                case '\t': buf_puts(b, "\\t"); continue;
-                case '\b': buf_puts(b, "\\b"); continue;
-                case '\f': buf_puts(b, "\\f"); continue;
-                }
-                if (cp >= 0x10000) {
-                        uint32_t v = cp - 0x10000, hi = 0xD800 | (v >> 10), lo = 0xDC00 | (v & 0x3FF);
-                        e[0] = '\\', e[1] = 'u';
-                        for (int k = 0; k < 4; k++)
-                                e[2 + k] = hex[(hi >> (12 - 4 * k)) & 15];
-                        e[6] = '\\', e[7] = 'u';
-                        for (int k = 0; k < 4; k++)
-                                e[8 + k] = hex[(lo >> (12 - 4 * k)) & 15];
-                        buf_put(b, e, 12);
-                } else {
-                        e[0] = '\\', e[1] = 'u';
-                        for (int k = 0; k < 4; k++)
-                                e[2 + k] = hex[(cp >> (12 - 4 * k)) & 15];
-                        buf_put(b, e, 6);
-                }
+                buf_put(b, e, pyjson_escape_cp(cp, e));
         }
         buf_putc(b, '"');
         return true;

@@ -97,6 +97,12 @@ size_t pyjson_utf8_next(const char *s, size_t len, uint32_t *cp);
  * (>= 1; len must be >= 1). */
 size_t pyjson_utf8_decode(const char *s, size_t len, uint32_t *cp);
 
+/* One code point as json.dumps(ensure_ascii=True) writes it, into out:
+ * itself (printable ASCII), a two-character escape, \uXXXX, or a
+ * surrogate pair. Returns the length: 1, 2, 6 or 12. */
+#define PYJSON_ESCAPE_BUFSZ 12
+size_t pyjson_escape_cp(uint32_t cp, char out[PYJSON_ESCAPE_BUFSZ]);
+
 /* Length of the JSON number token at s (CPython's grammar), 0 if none;
  * *is_float when it has a fraction or an exponent. */
 size_t pyjson_number_len(const char *s, size_t len, bool *is_float);
