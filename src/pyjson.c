@@ -940,14 +940,14 @@ json_t *pyjson_loads(const char *buf, size_t len, size_t max_depth, struct pyjso
  * first-seen order: what pyjson_index.pairs keeps of an object that repeats
  * a key, so that on closing such an object its keys are already its pairs.
  * The index over them is open addressing at a load of 3/4 at most: a slot
- * holds k + 1 in its low kbits and, above, that many bits of the key's hash
- * as a tag, so that a probe rarely decodes a key that is not the one sought
+ * holds k + 1 in its low kbits and, in the bits above, a tag of the key's
+ * SipHash, so that a probe rarely decodes a key that is not the one sought
  * (no hash is stored: a rebuild decodes the keys again).
  * Up to SMALL_KEYS keys the arrays double; an object with more has them
  * sized once, exactly, from its member count (count_members(): one lexical
  * pass over the document, run when the first object gets that large). So a
  * key costs 8 bytes plus 5.3 of index, whatever the attacker chooses, and
- * the frames that are still small (at most max_depth of them) a few KiB. */
+ * a frame still small under 1 KiB (at most max_depth of them are open). */
 #define SMALL_KEYS 64
 
 struct sframe {
