@@ -935,18 +935,34 @@ json_t *pyjson_loads(const char *buf, size_t len, size_t max_depth, struct pyjso
 
 /* ---- scanner: validation without a tree (for jsondoc.h) ---- */
 
-/* One distinct key of an object being scanned. */
-struct skey {
-        uint32_t key_at, value_at, hash;
-};
+/* An object's distinct keys while it is scanned. keys[2k] and keys[2k+1]
+ * are the k-th distinct key's offset and the offset of its last value, in
+ * first-seen order: what pyjson_index.pairs keeps of an object that repeats
+ * a key, so that on closing such an object its keys are already its pairs.
+ * The index over them is open addressing at a load of 3/4 at most: a slot
+ * holds k + 1 in its low kbits and, in the bits above, a tag of the key's
+ * SipHash, so that a probe rarely decodes a key that is not the one sought
+ * (no hash is stored: a rebuild decodes the keys again).
+ * Up to SMALL_KEYS keys the arrays double; an object with more has them
+ * sized once, exactly, from its member count (count_members(): one lexical
+ * pass over the document, run when the first object gets that large). So a
+ * key costs 8 bytes plus 5.3 of index, whatever the attacker chooses, and
+ * a frame still small under 1 KiB (at most max_depth of them are open). */
+#define SMALL_KEYS 64
 
 struct sframe {
         bool obj, dup;
         uint32_t at;
-        struct skey *keys; /* first-seen order */
+        uint32_t *keys;
         uint32_t n_keys, cap_keys;
-        uint32_t *index; /* open addressing over keys: index + 1, 0 empty */
-        uint32_t index_cap; /* 0 or a power of two */
+        uint32_t *index; /* 0 empty, else tag | (k + 1) */
+        uint32_t index_cap;
+        unsigned kbits;
+};
+
+/* An object of more than SMALL_KEYS members: where it starts, how many. */
+struct big_object {
+        uint32_t at, n;
 };
 
 struct scan {
@@ -959,6 +975,9 @@ struct scan {
         size_t n_dups, cap_dups;
         uint32_t *pairs;
         size_t n_pairs, cap_pairs;
+        bool counted; /* big[] is filled */
+        struct big_object *big; /* sorted by at */
+        size_t n_big;
 };
 
 static void sframe_free(struct sframe *f) {
@@ -967,34 +986,178 @@ static void sframe_free(struct sframe *f) {
         *f = (struct sframe) { 0 };
 }
 
-/* The key string at key_at decoded again (valid: it was scanned) equals
- * the one just decoded into p->sb. */
-static bool key_equals(struct scan *sc, uint32_t key_at) {
+/* The stored key at key_at (valid: it was scanned) decoded into sc->cmp. */
+static bool decode_stored(struct scan *sc, uint32_t key_at) {
         struct parser q = { .s = sc->p->s, .len = sc->p->len, .pos = key_at, .sb = sc->cmp };
         bool ok = parse_string(&q);
         sc->cmp = q.sb;
-        if (!ok) {
-                if (q.oom)
-                        sc->p->oom = true;
-                return false;
-        }
-        return q.sb.len == sc->p->sb.len && memcmp(q.sb.p, sc->p->sb.p, q.sb.len) == 0;
+        if (!ok && q.oom)
+                sc->p->oom = true;
+        return ok;
 }
 
-static bool index_grow(struct sframe *f) {
-        uint32_t ncap = f->index_cap ? f->index_cap * 2 : 16;
-        uint32_t *ni = calloc(ncap, sizeof *ni);
-        if (!ni || ncap < f->index_cap)
-                return free(ni), false;
-        for (uint32_t k = 0; k < f->n_keys; k++) {
-                uint32_t i = f->keys[k].hash & (ncap - 1);
-                while (ni[i])
-                        i = (i + 1) & (ncap - 1);
-                ni[i] = k + 1;
+/* The key string at key_at equals the one just decoded into p->sb. */
+static bool key_equals(struct scan *sc, uint32_t key_at) {
+        return decode_stored(sc, key_at) && sc->cmp.len == sc->p->sb.len &&
+               memcmp(sc->cmp.p, sc->p->sb.p, sc->cmp.len) == 0;
+}
+
+static uint64_t key_hash(const struct buf *b) { return siphash_bytes(b->p ? b->p : "", b->len); }
+
+/* The slot where a key of hash h starts probing, and its tag. */
+static uint32_t index_home(const struct sframe *f, uint64_t h) {
+        return (uint32_t) (((h >> 32) * f->index_cap) >> 32);
+}
+static uint32_t index_tag(const struct sframe *f, uint64_t h) { return (uint32_t) h << f->kbits; }
+
+/* The slot holding the key of hash h just decoded into p->sb, or the
+ * empty slot where it goes (*found false). */
+static bool index_find(struct scan *sc, struct sframe *f, uint64_t h, uint32_t *slot, bool *found) {
+        uint32_t tag = index_tag(f, h), low = (1u << f->kbits) - 1;
+
+        for (uint32_t i = index_home(f, h);; i = i + 1 == f->index_cap ? 0 : i + 1) {
+                uint32_t v = f->index[i];
+                if (!v || ((v & ~low) == tag && key_equals(sc, f->keys[2 * ((v & low) - 1)]))) {
+                        *slot = i;
+                        *found = v != 0;
+                        return true;
+                }
+                if (sc->p->oom)
+                        return false;
         }
+}
+
+static int big_cmp(const void *a, const void *b) {
+        uint32_t x = ((const struct big_object *) a)->at, y = ((const struct big_object *) b)->at;
+        return x < y ? -1 : x > y;
+}
+
+/* The lexical pass: the member count of every object of more than
+ * SMALL_KEYS members, by the commas at its own level (exact for a valid
+ * document; for an invalid one only a capacity, and scan_key() copes with
+ * more). Stops where the scan must fail: past max_depth. */
+static bool count_members(struct scan *sc) {
+        const char *s = sc->p->s;
+        size_t len = sc->p->len, d = 0, cap = 0, cap_big = 0;
+        struct level {
+                uint32_t at, commas;
+                bool obj;
+        } *st = NULL;
+        bool ok = true;
+
+        for (size_t i = 0; i < len && ok; i++) {
+                switch (s[i]) {
+                case '"':
+                        for (i++; i < len && s[i] != '"'; i++)
+                                if (s[i] == '\\')
+                                        i++;
+                        break;
+                case '{':
+                case '[':
+                        if (d >= sc->max_depth)
+                                goto done;
+                        if (d == cap) {
+                                size_t ncap = cap ? cap * 2 : 16;
+                                struct level *nst = reallocarray(st, ncap, sizeof *nst);
+                                if (!nst) {
+                                        ok = false;
+                                        break;
+                                }
+                                st = nst;
+                                cap = ncap;
+                        }
+                        st[d++] = (struct level) { (uint32_t) i, 0, s[i] == '{' };
+                        break;
+                case '}':
+                case ']':
+                        if (d == 0)
+                                goto done;
+                        d--;
+                        if (!st[d].obj || st[d].commas < SMALL_KEYS)
+                                break;
+                        if (sc->n_big == cap_big) {
+                                size_t ncap = cap_big ? cap_big * 2 : 16;
+                                struct big_object *nb = reallocarray(sc->big, ncap, sizeof *nb);
+                                if (!nb) {
+                                        ok = false;
+                                        break;
+                                }
+                                sc->big = nb;
+                                cap_big = ncap;
+                        }
+                        sc->big[sc->n_big++] = (struct big_object) { st[d].at, st[d].commas + 1 };
+                        break;
+                case ',':
+                        if (d)
+                                st[d - 1].commas++;
+                        break;
+                }
+        }
+done:
+        free(st);
+        sc->counted = true;
+        if (sc->n_big > 1) /* recorded as they closed */
+                qsort(sc->big, sc->n_big, sizeof *sc->big, big_cmp);
+        return ok;
+}
+
+/* How many keys the object at at can have: its member count when it has
+ * more than SMALL_KEYS, else 0 (unknown). */
+static uint32_t members_of(struct scan *sc, uint32_t at) {
+        if (!sc->counted && !count_members(sc))
+                return 0;
+        size_t lo = 0, hi = sc->n_big;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (sc->big[mid].at == at)
+                        return sc->big[mid].n;
+                if (sc->big[mid].at < at)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return 0;
+}
+
+/* Room for one more key: the arrays at their next size, the index built
+ * again over the keys there are. */
+static bool keys_grow(struct scan *sc, struct sframe *f) {
+        uint32_t ncap;
+
+        if (f->cap_keys < SMALL_KEYS)
+                ncap = f->cap_keys ? f->cap_keys * 2 : 8;
+        else {
+                ncap = members_of(sc, f->at);
+                if (sc->p->oom)
+                        return false;
+                if (ncap <= f->cap_keys) /* not counted: an invalid document */
+                        ncap = f->cap_keys + f->cap_keys / 2;
+        }
+        /* a key takes 4 bytes of text at least: never reached below 4 GiB */
+        if (ncap > (1u << 30))
+                return false;
+        uint32_t *nk = reallocarray(f->keys, ncap, 2 * sizeof *nk);
+        if (!nk)
+                return false;
+        f->keys = nk;
+        f->cap_keys = ncap;
+
         free(f->index);
-        f->index = ni;
-        f->index_cap = ncap;
+        f->index_cap = ncap + ncap / 3 + 1;
+        f->index = calloc(f->index_cap, sizeof *f->index);
+        if (!f->index)
+                return false;
+        f->kbits = 1;
+        while ((ncap >> f->kbits) != 0)
+                f->kbits++;
+        for (uint32_t k = 0; k < f->n_keys; k++) {
+                if (!decode_stored(sc, f->keys[2 * k]))
+                        return false;
+                uint32_t i = index_home(f, key_hash(&sc->cmp));
+                while (f->index[i])
+                        i = i + 1 == f->index_cap ? 0 : i + 1;
+                f->index[i] = index_tag(f, key_hash(&sc->cmp)) | (k + 1);
+        }
         return true;
 }
 
@@ -1002,41 +1165,36 @@ static bool index_grow(struct sframe *f) {
  * a new key, or a repeated one whose value is now this one. */
 static bool scan_key(struct scan *sc, struct sframe *f, size_t key_at, size_t value_at) {
         struct parser *p = sc->p;
-        uint32_t h = (uint32_t) siphash_bytes(p->sb.p ? p->sb.p : "", p->sb.len);
+        uint64_t h = key_hash(&p->sb);
+        uint32_t i;
+        bool found = false;
 
-        /* A load of 3/4 at most: short probes, and 2.7-5.3 bytes of index
-         * per key (the attacker chooses how many). */
-        if ((uint64_t) (f->n_keys + 1) * 4 > (uint64_t) f->index_cap * 3 && !index_grow(f))
-                return p->oom = true, false;
-        uint32_t i = h & (f->index_cap - 1);
-        for (; f->index[i]; i = (i + 1) & (f->index_cap - 1)) {
-                struct skey *k = &f->keys[f->index[i] - 1];
-                if (k->hash == h && key_equals(sc, k->key_at)) {
-                        k->value_at = (uint32_t) value_at;
-                        f->dup = true;
-                        return true;
-                }
-                if (p->oom)
-                        return false;
+        if (f->cap_keys && !index_find(sc, f, h, &i, &found))
+                return false;
+        if (found) {
+                f->keys[2 * ((f->index[i] & ((1u << f->kbits) - 1)) - 1) + 1] = (uint32_t) value_at;
+                f->dup = true;
+                return true;
         }
         if (f->n_keys == f->cap_keys) {
-                /* by half: at most a third of it unused */
-                uint32_t ncap = f->cap_keys ? f->cap_keys + f->cap_keys / 2 : 8;
-                struct skey *nk = reallocarray(f->keys, ncap, sizeof *nk);
-                if (!nk)
+                if (!keys_grow(sc, f))
                         return p->oom = true, false;
-                f->keys = nk;
-                f->cap_keys = ncap;
+                if (!index_find(sc, f, h, &i, &found))
+                        return false;
         }
-        f->keys[f->n_keys++] = (struct skey) { (uint32_t) key_at, (uint32_t) value_at, h };
-        f->index[i] = f->n_keys;
+        f->keys[2 * f->n_keys] = (uint32_t) key_at;
+        f->keys[2 * f->n_keys + 1] = (uint32_t) value_at;
+        f->index[i] = index_tag(f, h) | ++f->n_keys;
         return true;
 }
 
-/* An object closes: when it repeated a key, keep its distinct keys. */
+/* An object closes: when it repeated a key, keep its distinct keys, which
+ * are its pairs already: the first such object's array becomes the
+ * document's, the next ones are appended to it. */
 static bool scan_close(struct scan *sc, struct sframe *f) {
         if (!f->obj || !f->dup)
                 return true;
+        free(TAKE_PTR(f->index));
         if (sc->n_dups == sc->cap_dups) {
                 size_t ncap = sc->cap_dups ? sc->cap_dups * 2 : 8;
                 struct pyjson_dup *nd = reallocarray(sc->dups, ncap, sizeof *nd);
@@ -1045,9 +1203,18 @@ static bool scan_close(struct scan *sc, struct sframe *f) {
                 sc->dups = nd;
                 sc->cap_dups = ncap;
         }
-        if (sc->n_pairs + 2 * (size_t) f->n_keys > sc->cap_pairs) {
-                size_t ncap = sc->cap_pairs ? sc->cap_pairs : 64;
-                while (ncap < sc->n_pairs + 2 * (size_t) f->n_keys)
+        sc->dups[sc->n_dups++] = (struct pyjson_dup) { f->at, (uint32_t) sc->p->pos, (uint32_t) (sc->n_pairs / 2),
+                                                         f->n_keys };
+        size_t n = 2 * (size_t) f->n_keys;
+        if (!sc->pairs) {
+                sc->pairs = TAKE_PTR(f->keys);
+                sc->cap_pairs = 2 * (size_t) f->cap_keys;
+                sc->n_pairs = n;
+                return true;
+        }
+        if (sc->n_pairs + n > sc->cap_pairs) {
+                size_t ncap = sc->cap_pairs;
+                while (ncap < sc->n_pairs + n)
                         ncap *= 2;
                 uint32_t *np = reallocarray(sc->pairs, ncap, sizeof *np);
                 if (!np)
@@ -1055,12 +1222,8 @@ static bool scan_close(struct scan *sc, struct sframe *f) {
                 sc->pairs = np;
                 sc->cap_pairs = ncap;
         }
-        sc->dups[sc->n_dups++] = (struct pyjson_dup) { f->at, (uint32_t) sc->p->pos, (uint32_t) (sc->n_pairs / 2),
-                                                         f->n_keys };
-        for (uint32_t k = 0; k < f->n_keys; k++) {
-                sc->pairs[sc->n_pairs++] = f->keys[k].key_at;
-                sc->pairs[sc->n_pairs++] = f->keys[k].value_at;
-        }
+        memcpy(sc->pairs + sc->n_pairs, f->keys, n * sizeof *f->keys);
+        sc->n_pairs += n;
         return true;
 }
 
@@ -1235,6 +1398,7 @@ int pyjson_scan(const char *buf, size_t len, size_t max_depth, struct pyjson_err
                 sframe_free(&sc.st[i]);
         free(sc.st);
         free(sc.cmp.p);
+        free(sc.big);
         free(sc.dups);
         free(sc.pairs);
         free(p.sb.p);

@@ -60,20 +60,30 @@ static char *build_stdin(const struct payload *p, size_t *len) {
 
 /* ---- globals_dict.update(output) ---- */
 
-/* The input globals' distinct top-level keys, in their order, each with
- * the value the output gives it (NONE: keeps its own); and which of the
- * output's distinct members are new keys, appended after. */
+/* The input globals' distinct top-level keys, in their order (the order
+ * the member iterator gives them: write_merged() walks both together), each
+ * with the value the output gives it (NONE: keeps its own); and which of
+ * the output's distinct members are new keys, appended after. The index
+ * is sized once for the keys there are, at a load of 3/4 at most; a slot
+ * holds the key's number + 1 in its low kbits and a tag of its SipHash
+ * above: 8 bytes a key plus 5.3 of index. */
 struct merge_key {
-        uint32_t key_at, value_at, out_value_at, hash;
+        uint32_t key_at, out_value_at;
 };
 
 struct safeexec_merge {
         struct merge_key *keys;
         size_t n;
-        uint32_t *index; /* open addressing: key index + 1, 0 empty */
-        size_t index_cap; /* a power of two */
+        uint32_t *index; /* 0 empty, else tag | (key number + 1) */
+        uint32_t index_cap;
+        unsigned kbits;
         uint8_t *out_new; /* bit i: the output's i-th distinct member is a new key */
 };
+
+static uint32_t merge_home(const struct safeexec_merge *m, uint64_t h) {
+        return (uint32_t) (((h >> 32) * m->index_cap) >> 32);
+}
+static uint32_t merge_tag(const struct safeexec_merge *m, uint64_t h) { return (uint32_t) h << m->kbits; }
 
 static void merge_free(struct safeexec_merge *m) {
         if (!m)
@@ -101,10 +111,11 @@ static const char *key_bytes(const struct jsondoc *d, size_t at, size_t *n, char
 
 /* The input key equal to bytes (hash h), or NULL. */
 static struct merge_key *merge_find(const struct safeexec_merge *m, const struct jsondoc *gin, const char *bytes,
-                                    size_t n, uint32_t h) {
-        for (size_t i = h & (m->index_cap - 1); m->index[i]; i = (i + 1) & (m->index_cap - 1)) {
-                struct merge_key *k = &m->keys[m->index[i] - 1];
-                if (k->hash == h && jsondoc_string_equals(gin, k->key_at, bytes, n))
+                                    size_t n, uint64_t h) {
+        uint32_t tag = merge_tag(m, h), low = (1u << m->kbits) - 1;
+        for (uint32_t i = merge_home(m, h); m->index[i]; i = i + 1 == m->index_cap ? 0 : i + 1) {
+                struct merge_key *k = &m->keys[(m->index[i] & low) - 1];
+                if ((m->index[i] & ~low) == tag && jsondoc_string_equals(gin, k->key_at, bytes, n))
                         return k;
         }
         return NULL;
@@ -127,9 +138,13 @@ static struct safeexec_merge *merge_new(const struct jsondoc *gin, size_t gin_at
         if (!m)
                 return NULL;
         size_t n_in = count_members(gin, gin_at);
-        m->index_cap = 16;
-        while (m->index_cap < 2 * n_in)
-                m->index_cap *= 2;
+        /* a key takes 4 bytes of text at least: never reached below 4 GiB */
+        if (n_in > (1u << 30))
+                goto oom;
+        m->index_cap = (uint32_t) (n_in + n_in / 3 + 1);
+        m->kbits = 1;
+        while ((n_in >> m->kbits) != 0)
+                m->kbits++;
         n_out = count_members(out, out->root);
         m->keys = calloc(n_in ? n_in : 1, sizeof *m->keys);
         m->index = calloc(m->index_cap, sizeof *m->index);
@@ -144,12 +159,12 @@ static struct safeexec_merge *merge_new(const struct jsondoc *gin, size_t gin_at
                 const char *b = key_bytes(gin, key_at, &n, &owned);
                 if (!b)
                         goto oom;
-                uint32_t h = (uint32_t) siphash_bytes(b, n);
+                uint64_t h = siphash_bytes(b, n);
                 /* distinct already (the iterator resolves repeated keys) */
-                for (i = h & (m->index_cap - 1); m->index[i]; i = (i + 1) & (m->index_cap - 1))
+                for (i = merge_home(m, h); m->index[i]; i = i + 1 == m->index_cap ? 0 : i + 1)
                         ;
-                m->keys[m->n] = (struct merge_key) { (uint32_t) key_at, (uint32_t) value_at, NONE, h };
-                m->index[i] = (uint32_t) ++m->n;
+                m->keys[m->n] = (struct merge_key) { (uint32_t) key_at, NONE };
+                m->index[i] = merge_tag(m, h) | (uint32_t) ++m->n;
         }
 
         jsondoc_iter_init(out, out->root, &it);
@@ -159,7 +174,7 @@ static struct safeexec_merge *merge_new(const struct jsondoc *gin, size_t gin_at
                 const char *b = key_bytes(out, key_at, &n, &owned);
                 if (!b)
                         goto oom;
-                struct merge_key *k = merge_find(m, gin, b, n, (uint32_t) siphash_bytes(b, n));
+                struct merge_key *k = merge_find(m, gin, b, n, siphash_bytes(b, n));
                 if (k)
                         k->out_value_at = (uint32_t) value_at;
                 else
@@ -179,7 +194,9 @@ static void write_merged(const struct safeexec_outcome *out, struct jsondoc_out 
         bool first = true;
 
         jsondoc_out_put(o, "{", 1);
-        for (size_t i = 0; i < m->n; i++) {
+        /* the input's members in merge_new()'s order, its keys[i] */
+        jsondoc_iter_init(gin, out->payload->globals_at, &it);
+        for (size_t i = 0; i < m->n && jsondoc_iter_next(gin, &it, &key_at, &value_at); i++) {
                 const struct merge_key *k = &m->keys[i];
                 if (!first)
                         jsondoc_out_put(o, ", ", 2);
@@ -189,7 +206,7 @@ static void write_merged(const struct safeexec_outcome *out, struct jsondoc_out 
                 if (k->out_value_at != NONE)
                         jsondoc_dump(res, k->out_value_at, o);
                 else
-                        jsondoc_dump(gin, k->value_at, o);
+                        it.value_end = jsondoc_dump(gin, value_at, o);
         }
         jsondoc_iter_init(res, res->root, &it);
         for (size_t i = 0; jsondoc_iter_next(res, &it, &key_at, &value_at); i++) {

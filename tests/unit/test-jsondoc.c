@@ -367,6 +367,52 @@ static void test_random_documents(void **state) {
         free(buf);
 }
 
+/* Objects of more members than the scanner's small index holds: their
+ * keys are counted by a lexical pass first (commas, brackets and quotes
+ * inside strings must not count), nested ones too; a broken one keeps
+ * growing its index past that count. */
+static void gen_big(char **o, unsigned depth) {
+        static const char *const around[][2] = { { "k", "" },     { "a,b", "" },    { "}", "{" },    { "\\\"", "," },
+                                                 { "\\\\", "" }, { "\\u002c", "" }, { "]", "[" }, { "k", "\\u0000" } };
+        unsigned n = 50 + rnd(300), distinct = 1 + rnd(n + 20);
+        *o += sprintf(*o, "{");
+        for (unsigned i = 0; i < n; i++) {
+                if (i)
+                        *o += sprintf(*o, rnd(2) ? "," : " ,\n ");
+                unsigned a = rnd(ELEMENTSOF(around));
+                *o += sprintf(*o, "\"%s%u%s\"", around[a][0], rnd(distinct), around[a][1]);
+                *o += sprintf(*o, ":");
+                unsigned k = rnd(40);
+                if (k == 0 && depth < 2)
+                        gen_big(o, depth + 1);
+                else if (k < 4)
+                        *o += sprintf(*o, "[\",]}\", {\"x\": 1, \"x\": \"{\"}, [%u]]", i);
+                else
+                        *o += sprintf(*o, "%u", i);
+        }
+        *o += sprintf(*o, "}");
+}
+
+static void test_big_objects(void **state) {
+        char *buf = malloc(4 << 20);
+        for (int i = 0; i < 400; i++) {
+                char *o = buf;
+                bool inside = rnd(2);
+                if (inside)
+                        o += sprintf(o, "[0, {\"pre\": [1, 2], \"g\": ");
+                gen_big(&o, 0);
+                if (inside)
+                        o += sprintf(o, "}]");
+                if (rnd(4) == 0 && o > buf) /* broken: truncated, or a byte changed */
+                        o = rnd(2) ? buf + rnd((unsigned) (o - buf)) : o;
+                if (rnd(6) == 0 && o > buf)
+                        o[-(long) rnd((unsigned) (o - buf)) - 1] = "]}\",:x{["[rnd(8)];
+                *o = '\0';
+                same(buf);
+        }
+        free(buf);
+}
+
 static void test_deep_and_errors(void **state) {
         struct jsondoc d;
         struct pyjson_error err;
@@ -402,7 +448,7 @@ static void test_siphash_vectors(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_data_cases),      cmocka_unit_test(test_duplicate_keys),
+                cmocka_unit_test(test_data_cases),      cmocka_unit_test(test_duplicate_keys), cmocka_unit_test(test_big_objects),
                 cmocka_unit_test(test_iterator),        cmocka_unit_test(test_strings),
                 cmocka_unit_test(test_pruned_load),     cmocka_unit_test(test_out),
                 cmocka_unit_test(test_random_documents), cmocka_unit_test(test_deep_and_errors),

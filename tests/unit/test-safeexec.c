@@ -88,6 +88,32 @@ static void test_merge_keeps_deleted_and_order(void **state) {
         free(s);
 }
 
+/* Many input keys, one repeated: each keeps its first place with its last
+ * value, the output's values replace them (a replaced one skipped in the
+ * input), a deleted one keeps its own, new keys come after. */
+static void test_merge_many_keys(void **state) {
+        char globals[4096], want[4096];
+        size_t g = 0, w = 0;
+        g += (size_t) sprintf(globals + g, "{");
+        w += (size_t) sprintf(want + w, "{\"globals_dict\": {");
+        for (int i = 0; i < 100; i++) {
+                g += (size_t) sprintf(globals + g, "\"k%d\": %d, ", i, i);
+                if (i == 3)
+                        w += (size_t) sprintf(want + w, "\"k3\": \"new\", ");
+                else if (i == 5)
+                        w += (size_t) sprintf(want + w, "\"k5\": \"dup\", ");
+                else if (i == 7)
+                        w += (size_t) sprintf(want + w, "\"k7\": [1], ");
+                else
+                        w += (size_t) sprintf(want + w, "\"k%d\": %d, ", i, i);
+        }
+        sprintf(globals + g, "\"k5\": \"dup\", \"big\": [1, [2, {\"x\": 1, \"x\": 2}]]}");
+        sprintf(want + w, "\"big\": [1, [2, {\"x\": 2}]], \"new\": 1}}");
+        char *s = run("k3 = 'new'\nk7 = [1]\ndel k9\nnew = 1", globals, NULL, NULL);
+        assert_string_equal(s, want);
+        free(s);
+}
+
 /* Python >= 3.9 makes the script path absolute, so tracebacks name the jail
  * dir as upstream's do on the same interpreter: replace the random part. */
 static void normalize_jail_dir(char *s) {
@@ -222,6 +248,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_x_plus_1),
                 cmocka_unit_test(test_merge_keeps_deleted_and_order),
+                cmocka_unit_test(test_merge_many_keys),
                 cmocka_unit_test(test_zero_division_emsg),
                 cmocka_unit_test(test_corrupted_stdout),
                 cmocka_unit_test(test_realtime_kill),
