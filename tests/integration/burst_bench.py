@@ -25,6 +25,10 @@ targets (a socket-activated codejail listener each), level by level:
   memory What one waiting instance costs: every execution slot held by
          sleeping executions, then K more requests that can only wait; the
          memory they add, divided by K (then they hang up and leave).
+  rush   Capacity (patient clients), then LMS-like students (the LMS's
+         timeouts, resubmitting) at each level: goodput, the quick
+         request's p50/p99, and from the target's log what became of the
+         executions (finished for a client gone, stopped, left the queue).
 
 Input: a JSON spec (burst-bench.sh, nspawn-test.sh):
   {"targets": [{"name", "label", "port",
@@ -33,7 +37,9 @@ Input: a JSON spec (burst-bench.sh, nspawn-test.sh):
                 "state_cmd": [argv printing the listener state] (optional),
                 "restart_cmd": [argv] (optional),
                 "instances_cmd": [argv printing the number of live instances] (optional),
-                "instances_pid": PID whose children are the instances (instead)}]}
+                "instances_pid": PID whose children are the instances (instead),
+                "log": the activator's log file (rush), or
+                "journal_cmd": [argv of journalctl in the container] (rush)}]}
 Memory is reported above the cgroup's level right before each run (idle).
 """
 
@@ -657,35 +663,82 @@ def run_lms(port, clients, seconds, patient, seed=29):
     return attempts, time.perf_counter() - t0
 
 
-def log_statuses(path, offset, gave_up):
-    """From the target's log since offset: entries per status, and the
-    executions that ran to their end for a client that had given up (its
-    local port among gave_up; a port reused by an answered request is left
-    out)."""
-    counts, late = {}, 0
+def log_mark(t):
+    """Where the target's log ends now: the activator's log file's size, or
+    the container journal's last cursor (None: no log)."""
+    if t.get("journal_cmd"):
+        out = cmd_out(t["journal_cmd"] + ["-q", "-n", "1", "-o", "json"])
+        try:
+            return json.loads(out.splitlines()[-1])["__CURSOR"]
+        except (ValueError, IndexError, KeyError):
+            return None
     try:
-        with open(path, errors="replace") as f:
-            f.seek(offset)
-            lines = f.readlines()
+        return os.path.getsize(t["log"]) if t.get("log") else None
     except OSError:
+        return None
+
+
+# The fields of the service's request line (journald or its stderr line).
+LOG_FIELDS = ("CODEJAIL_STATUS", "REMOTE_PORT", "HTTP_PATH")
+
+
+def log_entries(t, mark):
+    """The service's request lines since mark, each {field: value} (None: no
+    log). The journal: the service's own entries (SYSLOG_IDENTIFIER codejail,
+    or codejail-baseline where an instance fell back to stderr); only one
+    target runs at a time, so the window since the cursor is this target's."""
+    if mark is None:
+        return None
+    if t.get("journal_cmd"):
+        # What the instances sent is in the journal before it is read.
+        cmd_out(t["journal_cmd"] + ["--sync"])
+        try:
+            out = subprocess.run(t["journal_cmd"] + [
+                "-q", "--no-pager", "-o", "json", "--after-cursor", mark,
+                "--output-fields=" + ",".join(LOG_FIELDS + ("MESSAGE",)),
+                "SYSLOG_IDENTIFIER=codejail", "SYSLOG_IDENTIFIER=codejail-baseline"],
+                capture_output=True, text=True, timeout=300).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        entries = []
+        for ln in out.splitlines():
+            try:
+                e = json.loads(ln)
+            except ValueError:
+                continue
+            if not isinstance(e.get("CODEJAIL_STATUS"), str):
+                e = parse_log_line(str(e.get("MESSAGE", "")))
+            entries.append(e)
+        return entries
+    try:
+        with open(t["log"], errors="replace") as f:
+            f.seek(mark)
+            return [parse_log_line(ln) for ln in f]
+    except OSError:
+        return None
+
+
+def parse_log_line(ln):
+    """codejaild's stderr line: the message, then " KEY=VALUE" fields."""
+    return {k: m.group(1) for k in LOG_FIELDS for m in [re.search(rf" {k}=(\S+)", ln)] if m}
+
+
+def log_statuses(entries, gave_up):
+    """Entries per status, and the executions that ran to their end for a
+    client that had given up (its local port among gave_up; a port reused
+    by an answered request is left out)."""
+    counts, late = {}, 0
+    if entries is None:
         return counts, None
-    for ln in lines:
-        m = re.search(r" CODEJAIL_STATUS=(\S+)", ln)
-        if not m or " HTTP_PATH=/api/v0/code-exec " not in ln:
+    for e in entries:
+        st = e.get("CODEJAIL_STATUS")
+        if not st or e.get("HTTP_PATH") != "/api/v0/code-exec":
             continue
-        st = m.group(1)
         counts[st] = counts.get(st, 0) + 1
-        p = re.search(r" REMOTE_PORT=(\d+)", ln)
-        if st.startswith("executed.") and p and int(p.group(1)) in gave_up:
+        p = e.get("REMOTE_PORT", "")
+        if st.startswith("executed.") and p.isdigit() and int(p) in gave_up:
             late += 1
     return counts, late
-
-
-def log_size(t):
-    try:
-        return os.path.getsize(t["log"]) if t.get("log") else 0
-    except OSError:
-        return 0
 
 
 def rush(spec, args):
@@ -703,14 +756,14 @@ def rush(spec, args):
     for ri, (what, clients) in enumerate(runs):
         for t in (targets if ri % 2 == 0 else targets[::-1]):
             drain(t)
-            off = log_size(t)
+            mark = log_mark(t)
             att, wall = run_lms(t["port"], clients, args.rush_seconds, what == "capacity")
             drain(t)
             time.sleep(1)
             ok = [a for a in att if a[1] == "ok"]
             good = [a for a in ok if a[2] <= LMS_READ_TIMEOUT_S]
             gave_up = {a[3] for a in att if a[1] == "timeout" and a[3]} - {a[3] for a in att if a[1] == "ok"}
-            counts, late = log_statuses(t.get("log"), off, gave_up)
+            counts, late = log_statuses(log_entries(t, mark), gave_up)
             execs = sum(v for k, v in counts.items() if k.startswith("executed.") or k.startswith("stopped."))
             row = {"target": t["name"], "run": what, "clients": clients, "attempts": len(att),
                    "ok": len(ok), "rps": len(ok) / wall, "goodput": len(good) / wall,
@@ -727,22 +780,35 @@ def rush(spec, args):
                   f"x p50/p99 {row['x_p50']:.0f}/{row['x_p99']:.0f} ms; log {counts}; executions finished "
                   f"for a client gone: {late}/{execs}", flush=True)
     print()
+    for t in targets:
+        print(f"- {t['name']}: {t.get('label', t['name'])}")
+    print()
     print("| clients | variant | correct/s | goodput/s (<= 3.5 s) | goodput / capacity | client timeouts | "
-          "x=x+1 p50 / p99 ms | executions | finished for a client gone | stopped | left the queue |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "x=x+1 p50 / p99 ms | 1 s loops killed by REALTIME | executions | finished for a client gone | "
+          "stopped | left the queue |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     cap = {r["target"]: r["rps"] for r in rows if r["run"] == "capacity"}
     for r in sorted(rows, key=lambda r: (r["run"] != "capacity", r["clients"], r["target"])):
         execs = r["executions"]
-        late = "?" if r["late"] is None else f"{r['late']} ({r['late'] / execs:.1%})" if execs else "0"
+        if r["late"] is None:  # no log to read
+            late = execs = stopped = left = "?"
+        else:
+            late = f"{r['late']} ({r['late'] / execs:.1%})" if execs else "0"
+            stopped, left = r["log"].get("stopped.client_gone", 0), r["log"].get("queue.client_gone", 0)
         label = f"{r['clients']} patient" if r["run"] == "capacity" else f"{r['clients']} LMS-like"
-        print(f"| {label} | {r['target']} | {r['rps']:.1f} | {r['goodput']:.1f} | "
-              f"{r['goodput'] / cap[r['target']]:.2f} | {r['timeouts']} | {r['x_p50']:.0f} / {r['x_p99']:.0f} | "
-              f"{execs} | {late} | {r['log'].get('stopped.client_gone', 0)} | "
-              f"{r['log'].get('queue.client_gone', 0)} |")
+        ratio = f"{r['goodput'] / cap[r['target']]:.2f}" if cap.get(r["target"]) else "?"
+        print(f"| {label} | {r['target']} | {r['rps']:.1f} | {r['goodput']:.1f} | {ratio} | {r['timeouts']} | "
+              f"{r['x_p50']:.0f} / {r['x_p99']:.0f} | {r['killed_cpu1s']}/{r['cpu1s']} | "
+              f"{execs} | {late} | {stopped} | {left} |")
+    print("correct/s: correct answers per second, whenever received; goodput: those received within "
+          "the LMS's 3.5 s; capacity: the patient clients' correct/s; executions, finished for a client "
+          "gone (executed.* on the connection of a client that had timed out), stopped "
+          "(stopped.client_gone) and left the queue (queue.client_gone): the target's log")
     print()
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"rush": rows}, f, indent=1)
+            json.dump({"rush": rows, "labels": {t["name"]: t.get("label", t["name"]) for t in targets},
+                       "rush_seconds": args.rush_seconds}, f, indent=1)
     return 0
 
 
