@@ -757,7 +757,9 @@ def rush(spec, args):
         for t in (targets if ri % 2 == 0 else targets[::-1]):
             drain(t)
             mark = log_mark(t)
+            cpu0 = proc_cpu_s(t["cpu_pid"])
             att, wall = run_lms(t["port"], clients, args.rush_seconds, what == "capacity")
+            cpu = proc_cpu_s(t["cpu_pid"]) - cpu0
             drain(t)
             time.sleep(1)
             ok = [a for a in att if a[1] == "ok"]
@@ -773,20 +775,20 @@ def rush(spec, args):
                    "cpu1s": sum(1 for a in att if a[0] == "cpu1s" and a[1] in ("ok", "killed")),
                    "x_p50": pct([a[2] for a in ok if a[0] == "x"], 50) * 1e3,
                    "x_p99": pct([a[2] for a in ok if a[0] == "x"], 99) * 1e3,
-                   "log": counts, "late": late, "executions": execs}
+                   "log": counts, "late": late, "executions": execs, "listener_cpu_s": cpu}
             rows.append(row)
             print(f"  {t['name']:>10} {what} @{clients:<3}: {row['ok']} correct ({row['rps']:.1f}/s), goodput "
                   f"{row['goodput']:.1f}/s, timeouts {row['timeouts']}, other failures {row['failed']}, "
                   f"x p50/p99 {row['x_p50']:.0f}/{row['x_p99']:.0f} ms; log {counts}; executions finished "
-                  f"for a client gone: {late}/{execs}", flush=True)
+                  f"for a client gone: {late}/{execs}; listener CPU {cpu:.1f} s", flush=True)
     print()
     for t in targets:
         print(f"- {t['name']}: {t.get('label', t['name'])}")
     print()
     print("| clients | variant | correct/s | goodput/s (<= 3.5 s) | goodput / capacity | client timeouts | "
           "x=x+1 p50 / p99 ms | 1 s loops killed by REALTIME | executions | finished for a client gone | "
-          "stopped | left the queue |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "stopped | left the queue | listener CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     cap = {r["target"]: r["rps"] for r in rows if r["run"] == "capacity"}
     for r in sorted(rows, key=lambda r: (r["run"] != "capacity", r["clients"], r["target"])):
         execs = r["executions"]
@@ -799,11 +801,12 @@ def rush(spec, args):
         ratio = f"{r['goodput'] / cap[r['target']]:.2f}" if cap.get(r["target"]) else "?"
         print(f"| {label} | {r['target']} | {r['rps']:.1f} | {r['goodput']:.1f} | {ratio} | {r['timeouts']} | "
               f"{r['x_p50']:.0f} / {r['x_p99']:.0f} | {r['killed_cpu1s']}/{r['cpu1s']} | "
-              f"{execs} | {late} | {stopped} | {left} |")
+              f"{execs} | {late} | {stopped} | {left} | {r['listener_cpu_s']:.1f} |")
     print("correct/s: correct answers per second, whenever received; goodput: those received within "
           "the LMS's 3.5 s; capacity: the patient clients' correct/s; executions, finished for a client "
           "gone (executed.* on the connection of a client that had timed out), stopped "
-          "(stopped.client_gone) and left the queue (queue.client_gone): the target's log")
+          "(stopped.client_gone) and left the queue (queue.client_gone): the target's log; "
+          "listener CPU: systemd's PID 1 (booted) or systemd-socket-activate during the run")
     print()
     if args.json:
         with open(args.json, "w") as f:
