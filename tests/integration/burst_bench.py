@@ -628,7 +628,8 @@ def lms_one(port, kind, patient):
 def run_lms(port, clients, seconds, patient, seed=29):
     """clients students for `seconds`: each submits the next problem of the
     mix, and one that failed or timed out again after 0.2-1 s. Returns the
-    attempts [(kind, outcome, seconds, local port, end)] and the wall time."""
+    attempts [(kind, outcome, seconds, local port, end, wall-clock start)]
+    and the wall time."""
     seq = sequence(4000, MIX, seed)
     attempts, lock, nxt = [], threading.Lock(), [0]
     t0 = time.perf_counter()
@@ -643,11 +644,12 @@ def run_lms(port, clients, seconds, patient, seed=29):
                     kind = seq[nxt[0] % len(seq)]
                     nxt[0] += 1
                 tries = 0
+            started = time.time()
             out, dt, lport = lms_one(port, kind, patient)
             tries += 1
             end = time.perf_counter()
             with lock:
-                attempts.append((kind, out, dt, lport, end - t0))
+                attempts.append((kind, out, dt, lport, end - t0, started))
             if out == "ok" or (out == "killed" and patient):
                 kind = None
             else:
@@ -679,7 +681,7 @@ def log_mark(t):
 
 
 # The fields of the service's request line (journald or its stderr line).
-LOG_FIELDS = ("CODEJAIL_STATUS", "REMOTE_PORT", "HTTP_PATH")
+LOG_FIELDS = ("CODEJAIL_STATUS", "REMOTE_PORT", "HTTP_PATH", "CODEJAIL_REQUEST_MS")
 
 
 def log_entries(t, mark):
@@ -707,7 +709,7 @@ def log_entries(t, mark):
             except ValueError:
                 continue
             if not isinstance(e.get("CODEJAIL_STATUS"), str):
-                e = parse_log_line(str(e.get("MESSAGE", "")))
+                e = dict(parse_log_line(str(e.get("MESSAGE", ""))), __REALTIME_TIMESTAMP=e.get("__REALTIME_TIMESTAMP"))
             entries.append(e)
         return entries
     try:
@@ -721,6 +723,28 @@ def log_entries(t, mark):
 def parse_log_line(ln):
     """codejaild's stderr line: the message, then " KEY=VALUE" fields."""
     return {k: m.group(1) for k in LOG_FIELDS for m in [re.search(rf" {k}=(\S+)", ln)] if m}
+
+
+def start_delays(entries, attempts):
+    """Seconds from a client's connect to its instance's start, per request
+    line with a journal timestamp: when journald received the line, less the
+    request's own CODEJAIL_REQUEST_MS, less the latest connect from that
+    local port before it. Empty without a journal (the activator's log has
+    no timestamps)."""
+    starts = {}
+    for a in attempts:
+        if a[3]:
+            starts.setdefault(a[3], []).append(a[5])
+    delays = []
+    for e in entries or ():
+        try:
+            began = int(e["__REALTIME_TIMESTAMP"]) / 1e6 - int(e["CODEJAIL_REQUEST_MS"]) / 1e3
+            before = [s for s in starts.get(int(e["REMOTE_PORT"]), ()) if s <= began + 0.05]
+        except (KeyError, ValueError):
+            continue
+        if before and e.get("HTTP_PATH") == "/api/v0/code-exec":
+            delays.append(max(0.0, began - max(before)))
+    return delays
 
 
 def log_statuses(entries, gave_up):
@@ -765,7 +789,9 @@ def rush(spec, args):
             ok = [a for a in att if a[1] == "ok"]
             good = [a for a in ok if a[2] <= LMS_READ_TIMEOUT_S]
             gave_up = {a[3] for a in att if a[1] == "timeout" and a[3]} - {a[3] for a in att if a[1] == "ok"}
-            counts, late = log_statuses(log_entries(t, mark), gave_up)
+            entries = log_entries(t, mark)
+            counts, late = log_statuses(entries, gave_up)
+            delays = start_delays(entries, att)
             execs = sum(v for k, v in counts.items() if k.startswith("executed.") or k.startswith("stopped."))
             row = {"target": t["name"], "run": what, "clients": clients, "attempts": len(att),
                    "ok": len(ok), "rps": len(ok) / wall, "goodput": len(good) / wall,
@@ -775,20 +801,22 @@ def rush(spec, args):
                    "cpu1s": sum(1 for a in att if a[0] == "cpu1s" and a[1] in ("ok", "killed")),
                    "x_p50": pct([a[2] for a in ok if a[0] == "x"], 50) * 1e3,
                    "x_p99": pct([a[2] for a in ok if a[0] == "x"], 99) * 1e3,
-                   "log": counts, "late": late, "executions": execs, "listener_cpu_s": cpu}
+                   "log": counts, "late": late, "executions": execs, "listener_cpu_s": cpu,
+                   "start_p50": pct(delays, 50) * 1e3, "start_p99": pct(delays, 99) * 1e3}
             rows.append(row)
             print(f"  {t['name']:>10} {what} @{clients:<3}: {row['ok']} correct ({row['rps']:.1f}/s), goodput "
                   f"{row['goodput']:.1f}/s, timeouts {row['timeouts']}, other failures {row['failed']}, "
                   f"x p50/p99 {row['x_p50']:.0f}/{row['x_p99']:.0f} ms; log {counts}; executions finished "
-                  f"for a client gone: {late}/{execs}; listener CPU {cpu:.1f} s", flush=True)
+                  f"for a client gone: {late}/{execs}; listener CPU {cpu:.1f} s; instance start after connect "
+                  f"p50/p99 {row['start_p50']:.0f}/{row['start_p99']:.0f} ms", flush=True)
     print()
     for t in targets:
         print(f"- {t['name']}: {t.get('label', t['name'])}")
     print()
     print("| clients | variant | correct/s | goodput/s (<= 3.5 s) | goodput / capacity | client timeouts | "
           "x=x+1 p50 / p99 ms | 1 s loops killed by REALTIME | executions | finished for a client gone | "
-          "stopped | left the queue | listener CPU s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "stopped | left the queue | listener CPU s | instance start after connect p50 / p99 ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     cap = {r["target"]: r["rps"] for r in rows if r["run"] == "capacity"}
     for r in sorted(rows, key=lambda r: (r["run"] != "capacity", r["clients"], r["target"])):
         execs = r["executions"]
@@ -801,12 +829,16 @@ def rush(spec, args):
         ratio = f"{r['goodput'] / cap[r['target']]:.2f}" if cap.get(r["target"]) else "?"
         print(f"| {label} | {r['target']} | {r['rps']:.1f} | {r['goodput']:.1f} | {ratio} | {r['timeouts']} | "
               f"{r['x_p50']:.0f} / {r['x_p99']:.0f} | {r['killed_cpu1s']}/{r['cpu1s']} | "
-              f"{execs} | {late} | {stopped} | {left} | {r['listener_cpu_s']:.1f} |")
+              f"{execs} | {late} | {stopped} | {left} | {r['listener_cpu_s']:.1f} | "
+              f"{r['start_p50']:.0f} / {r['start_p99']:.0f} |")
     print("correct/s: correct answers per second, whenever received; goodput: those received within "
           "the LMS's 3.5 s; capacity: the patient clients' correct/s; executions, finished for a client "
           "gone (executed.* on the connection of a client that had timed out), stopped "
           "(stopped.client_gone) and left the queue (queue.client_gone): the target's log; "
-          "listener CPU: systemd's PID 1 (booted) or systemd-socket-activate during the run")
+          "listener CPU: systemd's PID 1 (booted) or systemd-socket-activate during the run; instance start "
+          "after connect: the journal's time of the request line less its CODEJAIL_REQUEST_MS, less the "
+          "client's connect (booted only; a FIN that is already there when the instance starts is taken "
+          "for a half-close)")
     print()
     if args.json:
         with open(args.json, "w") as f:
