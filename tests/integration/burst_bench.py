@@ -281,17 +281,19 @@ def instances(t):
 
 
 def drain(t, timeout=120):
-    """Until no instance of the target is left (teardown of the previous run)."""
+    """Until no instance of the target is left (teardown of the previous
+    run). False: some were still there at the timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         n = instances(t)
         if n is None:
             time.sleep(2)
-            return
+            return True
         if n == 0:
             time.sleep(0.5)  # the last teardowns' memory
-            return
+            return True
         time.sleep(0.5)
+    return False
 
 
 def listener_after(t):
@@ -591,6 +593,7 @@ def burst(spec, args):
 # on to the next problem (a program that sleeps past REALTIME never comes
 # back within 3.5 s: resubmitted for ever, it would hold the students).
 LMS_CONNECT_TIMEOUT_S = 0.5
+RUSH_DRAIN_S = 600
 RESUBMIT_S = (0.2, 1.0)
 ATTEMPTS = 3
 
@@ -784,7 +787,13 @@ def rush(spec, args):
             cpu0 = proc_cpu_s(t["cpu_pid"])
             att, wall = run_lms(t["port"], clients, args.rush_seconds, what == "capacity")
             cpu = proc_cpu_s(t["cpu_pid"]) - cpu0
-            drain(t)
+            # Booted, up to MaxConnections= instances whose clients have
+            # left still run their executions: the log is read after them.
+            td = time.monotonic()
+            if not drain(t, RUSH_DRAIN_S):
+                print(f"  {t['name']}: instances still running {RUSH_DRAIN_S} s after the run: "
+                      "the next run's log includes theirs", flush=True)
+            td = time.monotonic() - td
             time.sleep(1)
             ok = [a for a in att if a[1] == "ok"]
             good = [a for a in ok if a[2] <= LMS_READ_TIMEOUT_S]
@@ -808,7 +817,7 @@ def rush(spec, args):
                   f"{row['goodput']:.1f}/s, timeouts {row['timeouts']}, other failures {row['failed']}, "
                   f"x p50/p99 {row['x_p50']:.0f}/{row['x_p99']:.0f} ms; log {counts}; executions finished "
                   f"for a client gone: {late}/{execs}; listener CPU {cpu:.1f} s; instance start after connect "
-                  f"p50/p99 {row['start_p50']:.0f}/{row['start_p99']:.0f} ms", flush=True)
+                  f"p50/p99 {row['start_p50']:.0f}/{row['start_p99']:.0f} ms; drained in {td:.0f} s", flush=True)
     print()
     for t in targets:
         print(f"- {t['name']}: {t.get('label', t['name'])}")
