@@ -47,7 +47,8 @@
 # e.g. (tests/bench/README.md "burst-bench.sh: bursts"):
 #   flock /tmp/cj-heavy.lock tests/integration/burst-bench.sh --baseline da51f8b
 # Before/after per release (the closed loop's 16 mixed clients, 1,000
-# requests, then the rush), two commands, ~45 and ~25 min:
+# requests, then the rush; bookworm also under the activator), two commands,
+# ~30 and ~20 min:
 #   flock /tmp/cj-heavy.lock tests/integration/burst-bench.sh --suite bookworm --baseline REF --levels 16 --rush
 #   flock /tmp/cj-heavy.lock tests/integration/burst-bench.sh --suite trixie --baseline REF --levels 16 --rush
 # Tables on stdout and, kept after the run, in /var/cache/codejail-test/last-run/:
@@ -308,7 +309,7 @@ EOF
                         tee -a "$WORK/burst-booted-$SUITE.log"
         fi
         in_ct journalctl -b -u codejail.socket -u cjbase.socket --no-pager -o short-precise >"$WORK/sockets.log" 2>&1 || true
-        grep -E 'Trigger limit|Too many' "$WORK/sockets.log" | sort | uniq -c | sort -rn | head -5 || true
+        grep -E 'Trigger limit|Too many' "$WORK/sockets.log" | sed 's/^.*systemd\[1\]: //' | sort | uniq -c | sort -rn | head -5 || true
 }
 
 # Inside a loopback-only network namespace (and PID namespace): both
