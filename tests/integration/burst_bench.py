@@ -827,6 +827,9 @@ def rush(spec, args):
           "stopped | left the queue | listener CPU s | instance start after connect p50 / p99 ms |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     cap = {r["target"]: r["rps"] for r in rows if r["run"] == "capacity"}
+
+    def ms(v):
+        return "-" if v != v else f"{v:.0f}"  # nan: nothing to measure it by
     for r in sorted(rows, key=lambda r: (r["run"] != "capacity", r["clients"], r["target"])):
         execs = r["executions"]
         if r["late"] is None:  # no log to read
@@ -839,7 +842,7 @@ def rush(spec, args):
         print(f"| {label} | {r['target']} | {r['rps']:.1f} | {r['goodput']:.1f} | {ratio} | {r['timeouts']} | "
               f"{r['x_p50']:.0f} / {r['x_p99']:.0f} | {r['killed_cpu1s']}/{r['cpu1s']} | "
               f"{execs} | {late} | {stopped} | {left} | {r['listener_cpu_s']:.1f} | "
-              f"{r['start_p50']:.0f} / {r['start_p99']:.0f} |")
+              f"{ms(r['start_p50'])} / {ms(r['start_p99'])} |")
     print("correct/s: correct answers per second, whenever received; goodput: those received within "
           "the LMS's 3.5 s; capacity: the patient clients' correct/s; executions, finished for a client "
           "gone (executed.* on the connection of a client that had timed out), stopped "
