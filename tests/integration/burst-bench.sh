@@ -4,36 +4,56 @@
 # 16, 64, 128 and 256 concurrent clients, N requests per level (a mix: 80%
 # `x = x + 1`, 10% numpy, 7% a 1 s CPU-bound loop, 3% a sleep past
 # REALTIME; tests/integration/burst_bench.py), every answer checked, against
-#   (A) a booted Debian 12 (systemd-nspawn -b, the container of
-#       nspawn-test.sh): the freshly built .deb's codejail.socket and, with
-#       --baseline REF, REF's binary under REF's units (another port) --
-#       "today" against "with admission control", in ONE boot;
+#   (A) a booted Debian 12 or 13 (systemd-nspawn -b, the container of
+#       nspawn-test.sh / nspawn-bench.sh --suite): the .deb built for that
+#       release, its codejail.socket and, with --baseline REF, REF's
+#       binary (built for the same release) under REF's units (another
+#       port) -- "before" against "after", in ONE boot;
 #   (B) the plain loop: the same two binaries under systemd-socket-activate
-#       on this host (no booted system, no socket limits), in a
+#       on this host (Debian 12; no booted system, no socket limits), in a
 #       loopback-only network namespace.
 # Per level and variant: refused/reset connections, 5xx (503), wrong
 # answers, p50/p99 latency, throughput, the share answered within 3.5 s,
 # peak memory of all instances and their jails above idle, the listener's
 # CPU (systemd's PID 1 in the container; systemd-socket-activate), and
-# whether the listener is still up and answers. Then, booted only, the
-# memory one waiting instance costs (for sizing MaxConnections=,
-# units/README.md).
+# whether the listener is still up and answers. Then, booted only and
+# without --rush, the memory one waiting instance costs (for sizing
+# MaxConnections=, units/README.md).
 #
-#   tests/integration/burst-bench.sh [--deb FILE] [--baseline REF] [--levels L,L,..] [-n N]
-#                                    [--executions N,N,..] [--booted-only | --activate-only] [--keep]
-#                                    [--rush [--rush-seconds S]] [--head-binary F] [--baseline-binary F]
+#   tests/integration/burst-bench.sh [--suite bookworm|trixie] [--deb FILE] [--baseline REF]
+#                                    [--levels L,L,..] [-n N] [--executions N,N,..]
+#                                    [--booted-only | --activate-only] [--keep]
+#                                    [--rush [--rush-seconds S] [--rush-levels L,L,..]]
+#                                    [--head-binary F] [--baseline-binary F]
+#     --suite       the booted container's release: bookworm (Debian 12,
+#                   systemd 252; default: booted, then the activator) or
+#                   trixie (Debian 13, systemd 257; booted only: the
+#                   activator runs this host's binaries). The .deb is built
+#                   for it (lib.sh cj_build_deb_for), and REF's codejaild
+#                   in the same release's build tree.
 #     --executions  booted: also the installed unit with max_concurrent_executions
 #                   set to each N (how the default was chosen)
-# e.g. (tests/bench/README.md "burst-bench.sh: bursts"):
-#   flock /tmp/cj-heavy.lock tests/integration/burst-bench.sh --baseline da51f8b
-#     --rush        under the activator, instead of the closed loop: capacity
-#                   (patient clients) and goodput of LMS-like students (0.5 s
-#                   connect and 3.5 s read timeouts, resubmitting after
-#                   0.2-1 s) at 16, 64 and 256, with what each target's log
-#                   says became of their executions (burst_bench.py rush)
+#     --rush        in each phase, LMS-like students: capacity (6 patient
+#                   clients) and goodput of students (0.5 s connect and
+#                   3.5 s read timeouts, resubmitting after 0.2-1 s, three
+#                   tries) at --rush-levels (16,64,256), S s per run (60),
+#                   with what the log (booted: the container's journal)
+#                   says became of their executions (burst_bench.py rush).
+#                   The closed loop then runs only at the --levels given
+#                   (none by default), before the rush, in the same boot.
 #     --head-binary, --baseline-binary  activator only: codejaild binaries
 #                   already built (this tree's; --baseline REF's), so the
 #                   locked run does not build them
+# e.g. (tests/bench/README.md "burst-bench.sh: bursts"):
+#   flock /tmp/cj-heavy.lock tests/integration/burst-bench.sh --baseline da51f8b
+# Before/after per release (the closed loop's 16 mixed clients, 1,000
+# requests, then the rush; bookworm also under the activator), two commands,
+# ~30 and ~20 min:
+#   flock /tmp/cj-heavy.lock tests/integration/burst-bench.sh --suite bookworm --baseline REF --levels 16 --rush
+#   flock /tmp/cj-heavy.lock tests/integration/burst-bench.sh --suite trixie --baseline REF --levels 16 --rush
+# Tables on stdout and, kept after the run, in /var/cache/codejail-test/last-run/:
+# burst-booted-SUITE.log (closed loop), burst-booted-rush-SUITE.log,
+# burst-activate.log, burst-activate-rush.log (and their -result.json).
 #
 # Memory: the container's systemd 252 on this hybrid-cgroup host has no
 # memory controller of its own, so the whole container (or the activator and
@@ -46,16 +66,19 @@ CJ_NAME=burst-bench
 KEEP=0
 DEB=
 BASELINE=
-LEVELS=16,64,128,256
+SUITE=bookworm
+LEVELS=
 NREQ=1000
-PHASES="booted activate"
+PHASES=
 EXECUTIONS=
 RUSH=0
 RUSH_SECONDS=60
+RUSH_LEVELS=16,64,256
 HEAD_BIN=
 BASE_BIN=
 while [ $# -gt 0 ]; do
         case $1 in
+        --suite) SUITE=$2; shift 2 ;;
         --deb) DEB=$(realpath "$2"); shift 2 ;;
         --baseline) BASELINE=$2; shift 2 ;;
         --levels) LEVELS=$2; shift 2 ;;
@@ -64,13 +87,24 @@ while [ $# -gt 0 ]; do
         --booted-only) PHASES=booted; shift ;;
         --activate-only) PHASES=activate; shift ;;
         --keep) KEEP=1; shift ;;
-        --rush) RUSH=1; PHASES=activate; shift ;;
+        --rush) RUSH=1; shift ;;
         --rush-seconds) RUSH_SECONDS=$2; shift 2 ;;
+        --rush-levels) RUSH_LEVELS=$2; shift 2 ;;
         --head-binary) HEAD_BIN=$(realpath "$2"); shift 2 ;;
         --baseline-binary) BASE_BIN=$(realpath "$2"); shift 2 ;;
-        *) sed -n '3,30p' "$0" >&2; exit 2 ;;
+        *) sed -n '3,/^set -euo/{/^set/!p}' "$0" >&2; exit 2 ;;
         esac
 done
+# --rush: the closed loop only at the levels asked for.
+[ -n "$LEVELS" ] || [ "$RUSH" = 1 ] || LEVELS=16,64,128,256
+case $SUITE in
+bookworm) PHASES=${PHASES:-booted activate} ;;
+trixie)
+        # The activator runs on this (Debian 12) host: a .deb built for 13 is not for it.
+        [ "${PHASES:-booted}" = booted ] || { echo "burst-bench: --suite $SUITE is booted only" >&2; exit 2; }
+        PHASES=booted ;;
+*) echo "burst-bench: --suite bookworm or trixie" >&2; exit 2 ;;
+esac
 # shellcheck source=lib.sh
 . "$BURST_DIR/lib.sh"
 [ "$(id -u)" = 0 ] || die "must run as root"
@@ -121,6 +155,32 @@ burst_build_binary() { # REF DEST
         cp "$src/src/codejaild" "$2"
 }
 
+# REF's codejaild built in the cached build tree of another release
+# (lib.sh cj_build_tree, as its .deb is): that release's compiler and
+# libraries, as the container runs them.
+burst_build_binary_in_tree() { # SUITE REF DEST
+        local suite=$1 ref=$2 run=$WORK/baserun merged
+        [ -d "$WORK/src" ] || { mkdir -p "$WORK/src" && git -C "$TOP" archive HEAD | tar -x -C "$WORK/src"; }
+        cj_heavy_begin "building $ref's codejaild in the $suite tree"
+        cj_build_tree "$suite" "$WORK/src"
+        say "building codejaild at $ref ($(git -C "$TOP" rev-parse --short "$ref")) in the $suite tree"
+        mkdir -p "$run/upper" "$run/work" "$run/root"
+        merged=$run/root
+        mount -t overlay overlay -o "lowerdir=$BUILD_ROOT,upperdir=$run/upper,workdir=$run/work" "$merged"
+        CJ_MOUNTS+=("$merged")
+        mkdir -p "$merged/build/ref"
+        git -C "$TOP" archive "$ref" | tar -x -C "$merged/build/ref"
+        # shellcheck disable=SC2016
+        systemd-nspawn -q --register=no --keep-unit -M "cjr$$" -D "$merged" --chdir=/build/ref sh -c '
+                autoreconf -fi >/dev/null 2>&1 && ./configure -q PYTHON_BIN=/usr/bin/python3 >/dev/null &&
+                        make src/seccomp-bpf.h && make -j"$(nproc)" src/codejaild' >"$WORK/build-baseline-$suite.log" 2>&1 ||
+                { tail -20 "$WORK/build-baseline-$suite.log" >&2; die "building $ref in the $suite tree failed"; }
+        cp "$merged/build/ref/src/codejaild" "$3"
+        umount "$merged"
+        rm -rf "$run"
+        cj_heavy_end
+}
+
 # REF's socket and instance units as cjbase.socket / cjbase@.service on
 # $2, running /usr/local/lib/codejail-baseline/codejaild.
 burst_baseline_units() { # REF PORT
@@ -156,14 +216,15 @@ ct_target() { # NAME LABEL PORT SOCKET UNITGLOB CGROUP
 {"name": "$1", "label": "$2", "port": $3, "cpu_pid": $LEADER, "cgroup": "$6",
  "state_cmd": ["nsenter", "-t", "$LEADER", "-a", "--", "systemctl", "is-active", "$4"],
  "restart_cmd": ["nsenter", "-t", "$LEADER", "-a", "--", "sh", "-c", "systemctl reset-failed $4; systemctl restart $4"],
- "instances_cmd": ["nsenter", "-t", "$LEADER", "-a", "--", "sh", "-c", "systemctl list-units --no-legend --plain '$5' | wc -l"]}
+ "instances_cmd": ["nsenter", "-t", "$LEADER", "-a", "--", "sh", "-c", "systemctl list-units --no-legend --plain '$5' | wc -l"],
+ "journal_cmd": ["nsenter", "-t", "$LEADER", "-a", "--", "journalctl"]}
 EOF
 }
 
 phase_booted() {
-        local cg port_base spec targets
-        cj_build_deb
-        cj_rootfs
+        local cg port_base spec targets base_bin=$WORK/codejaild-baseline-$SUITE
+        cj_build_deb_for "$SUITE"
+        cj_rootfs "$SUITE"
         PORT=$(cj_free_port)
         cj_install
         # A context whose executions outlive the memory measurement.
@@ -176,8 +237,13 @@ EOF
         targets=""
         if [ -n "$BASELINE" ]; then
                 mkdir -p "$MERGED/usr/local/lib/codejail-baseline"
-                [ -x "$WORK/codejaild-baseline" ] || burst_build_binary "$BASELINE" "$WORK/codejaild-baseline"
-                cp "$WORK/codejaild-baseline" "$MERGED/usr/local/lib/codejail-baseline/codejaild"
+                if [ "$SUITE" = bookworm ]; then
+                        [ -x "$WORK/codejaild-baseline" ] || burst_build_binary "$BASELINE" "$WORK/codejaild-baseline"
+                        cp "$WORK/codejaild-baseline" "$base_bin"
+                else
+                        burst_build_binary_in_tree "$SUITE" "$BASELINE" "$base_bin"
+                fi
+                cp "$base_bin" "$MERGED/usr/local/lib/codejail-baseline/codejaild"
                 port_base=$(cj_free_port)
                 while [ "$port_base" = "$PORT" ]; do port_base=$(cj_free_port); done
                 burst_baseline_units "$BASELINE" "$port_base"
@@ -202,7 +268,9 @@ EOF
         echo $$ >"$home/cgroup.procs"
         cj_wait_health "http://127.0.0.1:$PORT" || exit 1
         [ -z "$BASELINE" ] || cj_wait_health "http://127.0.0.1:$port_base" || exit 1
-        say "container up: codejail.socket on $PORT$([ -z "$BASELINE" ] || echo ", $BASELINE's on $port_base"); nproc $(nproc)"
+        local rel
+        rel="$(sed -n 's/^PRETTY_NAME="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$MERGED/etc/os-release"), $(in_ct systemctl --version | head -1)"
+        say "container up ($rel): codejail.socket on $PORT$([ -z "$BASELINE" ] || echo ", $BASELINE's on $port_base"); nproc $(nproc)"
         in_ct systemctl show codejail.socket -p MaxConnections -p MaxConnectionsPerSource -p Backlog \
                 -p TriggerLimitIntervalUSec -p TriggerLimitBurst | tr '\n' ' '
         echo
@@ -210,10 +278,12 @@ EOF
         {
                 echo '{"targets": ['
                 if [ -n "$BASELINE" ]; then
-                        ct_target today "booted: $BASELINE's codejaild and units (today)" "$port_base" cjbase.socket 'cjbase@*' "$cg"
+                        ct_target today "booted $rel: $BASELINE's codejaild and units ($(git -C "$TOP" rev-parse --short "$BASELINE"))" \
+                                "$port_base" cjbase.socket 'cjbase@*' "$cg"
                         echo ","
                 fi
-                ct_target admission "booted: this tree's .deb (admission control)" "$PORT" codejail.socket 'codejail@*' "$cg"
+                ct_target admission "booted $rel: the .deb $(basename "$DEB") ($(git -C "$TOP" rev-parse --short HEAD))" \
+                        "$PORT" codejail.socket 'codejail@*' "$cg"
                 for a in "${exec_ports[@]}"; do
                         echo ","
                         ct_target "admission-${a%%=*}" "booted: this tree's .deb, max_concurrent_executions ${a%%=*}" \
@@ -223,13 +293,23 @@ EOF
         } >"$spec"
         # Warm-up: page cache, the first spawn of each unit.
         /usr/bin/python3 "$BURST_DIR/burst_bench.py" bench "$spec" --levels 4 -n 12 >/dev/null || true
-        say "booted: measuring levels $LEVELS, $NREQ requests each"
-        /usr/bin/python3 "$BURST_DIR/burst_bench.py" bench "$spec" --levels "$LEVELS" -n "$NREQ" \
-                --json "$WORK/burst-booted-result.json" | tee "$WORK/burst-booted.log"
-        say "booted: memory of waiting instances"
-        /usr/bin/python3 "$BURST_DIR/burst_bench.py" memory "$spec" --context burst-bench-hold | tee -a "$WORK/burst-booted.log"
+        if [ -n "$LEVELS" ]; then
+                say "booted ($SUITE): closed loop at levels $LEVELS, $NREQ requests each"
+                /usr/bin/python3 "$BURST_DIR/burst_bench.py" bench "$spec" --levels "$LEVELS" -n "$NREQ" \
+                        --json "$WORK/burst-booted-$SUITE-result.json" | tee "$WORK/burst-booted-$SUITE.log"
+        fi
+        if [ "$RUSH" = 1 ]; then
+                say "booted ($SUITE): rush, LMS-like students at $RUSH_LEVELS, $RUSH_SECONDS s per run"
+                /usr/bin/python3 "$BURST_DIR/burst_bench.py" rush "$spec" --rush-seconds "$RUSH_SECONDS" \
+                        --rush-levels "$RUSH_LEVELS" --json "$WORK/burst-booted-rush-$SUITE-result.json" |
+                        tee "$WORK/burst-booted-rush-$SUITE.log"
+        else
+                say "booted: memory of waiting instances"
+                /usr/bin/python3 "$BURST_DIR/burst_bench.py" memory "$spec" --context burst-bench-hold |
+                        tee -a "$WORK/burst-booted-$SUITE.log"
+        fi
         in_ct journalctl -b -u codejail.socket -u cjbase.socket --no-pager -o short-precise >"$WORK/sockets.log" 2>&1 || true
-        grep -E 'Trigger limit|Too many' "$WORK/sockets.log" | sort | uniq -c | sort -rn | head -5 || true
+        grep -E 'Trigger limit|Too many' "$WORK/sockets.log" | sed 's/^.*systemd\[1\]: //' | sort | uniq -c | sort -rn | head -5 || true
 }
 
 # Inside a loopback-only network namespace (and PID namespace): both
@@ -260,13 +340,14 @@ phase_activate_inner() { # T HEAD_BINARY BASELINE_BINARY|"" CG_HEAD CG_BASELINE
         done
         echo "{\"targets\": [$targets]}" >"$T/spec.json"
         /usr/bin/python3 "$BURST_DIR/burst_bench.py" bench "$T/spec.json" --levels 4 -n 12 >/dev/null || true
+        if [ -n "$LEVELS" ]; then
+                /usr/bin/python3 "$BURST_DIR/burst_bench.py" bench "$T/spec.json" --levels "$LEVELS" -n "$NREQ" \
+                        --json "$T/result.json" | tee "$T/closed.log"
+        fi
         if [ "$RUSH" = 1 ]; then
                 /usr/bin/python3 "$BURST_DIR/burst_bench.py" rush "$T/spec.json" --rush-seconds "$RUSH_SECONDS" \
-                        --json "$T/result.json"
-                return
+                        --rush-levels "$RUSH_LEVELS" --json "$T/rush.json" | tee "$T/rush.log"
         fi
-        /usr/bin/python3 "$BURST_DIR/burst_bench.py" bench "$T/spec.json" --levels "$LEVELS" -n "$NREQ" \
-                --json "$T/result.json"
 }
 
 phase_activate() {
@@ -287,13 +368,16 @@ phase_activate() {
         local cg_head cg_base
         cg_head=$(burst_memcg "cj-burst-sa-head-$$")
         cg_base=$(burst_memcg "cj-burst-sa-base-$$")
-        say "systemd-socket-activate: measuring levels $LEVELS, $NREQ requests each"
+        say "systemd-socket-activate:${LEVELS:+ closed loop at levels $LEVELS, $NREQ requests each}$([ "$RUSH" = 0 ] || echo " rush at $RUSH_LEVELS, $RUSH_SECONDS s per run")"
         export -f phase_activate_inner
-        export BURST_DIR LEVELS NREQ BASELINE RUSH RUSH_SECONDS
+        export BURST_DIR LEVELS NREQ BASELINE RUSH RUSH_SECONDS RUSH_LEVELS
         unshare --net --pid --fork --mount-proc -- bash -c 'phase_activate_inner "$@"' _ \
                 "$T" "$head" "$([ -z "$BASELINE" ] || echo "$WORK/codejaild-baseline")" "$cg_head" "$cg_base" |
-                tee "$WORK/burst-activate.log"
+                tee "$WORK/burst-activate-all.log"
+        cp "$T/closed.log" "$WORK/burst-activate.log" 2>/dev/null || true
         cp "$T/result.json" "$WORK/burst-activate-result.json" 2>/dev/null || true
+        cp "$T/rush.log" "$WORK/burst-activate-rush.log" 2>/dev/null || true
+        cp "$T/rush.json" "$WORK/burst-activate-rush-result.json" 2>/dev/null || true
 }
 
 cj_need_tools

@@ -25,6 +25,10 @@ targets (a socket-activated codejail listener each), level by level:
   memory What one waiting instance costs: every execution slot held by
          sleeping executions, then K more requests that can only wait; the
          memory they add, divided by K (then they hang up and leave).
+  rush   Capacity (patient clients), then LMS-like students (the LMS's
+         timeouts, resubmitting) at each level: goodput, the quick
+         request's p50/p99, and from the target's log what became of the
+         executions (finished for a client gone, stopped, left the queue).
 
 Input: a JSON spec (burst-bench.sh, nspawn-test.sh):
   {"targets": [{"name", "label", "port",
@@ -33,7 +37,9 @@ Input: a JSON spec (burst-bench.sh, nspawn-test.sh):
                 "state_cmd": [argv printing the listener state] (optional),
                 "restart_cmd": [argv] (optional),
                 "instances_cmd": [argv printing the number of live instances] (optional),
-                "instances_pid": PID whose children are the instances (instead)}]}
+                "instances_pid": PID whose children are the instances (instead),
+                "log": the activator's log file (rush), or
+                "journal_cmd": [argv of journalctl in the container] (rush)}]}
 Memory is reported above the cgroup's level right before each run (idle).
 """
 
@@ -275,17 +281,19 @@ def instances(t):
 
 
 def drain(t, timeout=120):
-    """Until no instance of the target is left (teardown of the previous run)."""
+    """Until no instance of the target is left (teardown of the previous
+    run). False: some were still there at the timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         n = instances(t)
         if n is None:
             time.sleep(2)
-            return
+            return True
         if n == 0:
             time.sleep(0.5)  # the last teardowns' memory
-            return
+            return True
         time.sleep(0.5)
+    return False
 
 
 def listener_after(t):
@@ -585,6 +593,7 @@ def burst(spec, args):
 # on to the next problem (a program that sleeps past REALTIME never comes
 # back within 3.5 s: resubmitted for ever, it would hold the students).
 LMS_CONNECT_TIMEOUT_S = 0.5
+RUSH_DRAIN_S = 600
 RESUBMIT_S = (0.2, 1.0)
 ATTEMPTS = 3
 
@@ -622,7 +631,8 @@ def lms_one(port, kind, patient):
 def run_lms(port, clients, seconds, patient, seed=29):
     """clients students for `seconds`: each submits the next problem of the
     mix, and one that failed or timed out again after 0.2-1 s. Returns the
-    attempts [(kind, outcome, seconds, local port, end)] and the wall time."""
+    attempts [(kind, outcome, seconds, local port, end, wall-clock start)]
+    and the wall time."""
     seq = sequence(4000, MIX, seed)
     attempts, lock, nxt = [], threading.Lock(), [0]
     t0 = time.perf_counter()
@@ -637,11 +647,12 @@ def run_lms(port, clients, seconds, patient, seed=29):
                     kind = seq[nxt[0] % len(seq)]
                     nxt[0] += 1
                 tries = 0
+            started = time.time()
             out, dt, lport = lms_one(port, kind, patient)
             tries += 1
             end = time.perf_counter()
             with lock:
-                attempts.append((kind, out, dt, lport, end - t0))
+                attempts.append((kind, out, dt, lport, end - t0, started))
             if out == "ok" or (out == "killed" and patient):
                 kind = None
             else:
@@ -657,35 +668,104 @@ def run_lms(port, clients, seconds, patient, seed=29):
     return attempts, time.perf_counter() - t0
 
 
-def log_statuses(path, offset, gave_up):
-    """From the target's log since offset: entries per status, and the
-    executions that ran to their end for a client that had given up (its
-    local port among gave_up; a port reused by an answered request is left
-    out)."""
-    counts, late = {}, 0
+def log_mark(t):
+    """Where the target's log ends now: the activator's log file's size, or
+    the container journal's last cursor (None: no log)."""
+    if t.get("journal_cmd"):
+        out = cmd_out(t["journal_cmd"] + ["-q", "-n", "1", "-o", "json"])
+        try:
+            return json.loads(out.splitlines()[-1])["__CURSOR"]
+        except (ValueError, IndexError, KeyError):
+            return None
     try:
-        with open(path, errors="replace") as f:
-            f.seek(offset)
-            lines = f.readlines()
+        return os.path.getsize(t["log"]) if t.get("log") else None
     except OSError:
-        return counts, None
-    for ln in lines:
-        m = re.search(r" CODEJAIL_STATUS=(\S+)", ln)
-        if not m or " HTTP_PATH=/api/v0/code-exec " not in ln:
+        return None
+
+
+# The fields of the service's request line (journald or its stderr line).
+LOG_FIELDS = ("CODEJAIL_STATUS", "REMOTE_PORT", "HTTP_PATH", "CODEJAIL_REQUEST_MS")
+
+
+def log_entries(t, mark):
+    """The service's request lines since mark, each {field: value} (None: no
+    log). The journal: the service's own entries (SYSLOG_IDENTIFIER codejail,
+    or codejail-baseline where an instance fell back to stderr); only one
+    target runs at a time, so the window since the cursor is this target's."""
+    if mark is None:
+        return None
+    if t.get("journal_cmd"):
+        # What the instances sent is in the journal before it is read.
+        cmd_out(t["journal_cmd"] + ["--sync"])
+        try:
+            out = subprocess.run(t["journal_cmd"] + [
+                "-q", "--no-pager", "-o", "json", "--after-cursor", mark,
+                "--output-fields=" + ",".join(LOG_FIELDS + ("MESSAGE",)),
+                "SYSLOG_IDENTIFIER=codejail", "SYSLOG_IDENTIFIER=codejail-baseline"],
+                capture_output=True, text=True, timeout=300).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        entries = []
+        for ln in out.splitlines():
+            try:
+                e = json.loads(ln)
+            except ValueError:
+                continue
+            if not isinstance(e.get("CODEJAIL_STATUS"), str):
+                e = dict(parse_log_line(str(e.get("MESSAGE", ""))), __REALTIME_TIMESTAMP=e.get("__REALTIME_TIMESTAMP"))
+            entries.append(e)
+        return entries
+    try:
+        with open(t["log"], errors="replace") as f:
+            f.seek(mark)
+            return [parse_log_line(ln) for ln in f]
+    except OSError:
+        return None
+
+
+def parse_log_line(ln):
+    """codejaild's stderr line: the message, then " KEY=VALUE" fields."""
+    return {k: m.group(1) for k in LOG_FIELDS for m in [re.search(rf" {k}=(\S+)", ln)] if m}
+
+
+def start_delays(entries, attempts):
+    """Seconds from a client's connect to its instance's start, per request
+    line with a journal timestamp: when journald received the line, less the
+    request's own CODEJAIL_REQUEST_MS, less the latest connect from that
+    local port before it. Empty without a journal (the activator's log has
+    no timestamps)."""
+    starts = {}
+    for a in attempts:
+        if a[3]:
+            starts.setdefault(a[3], []).append(a[5])
+    delays = []
+    for e in entries or ():
+        try:
+            began = int(e["__REALTIME_TIMESTAMP"]) / 1e6 - int(e["CODEJAIL_REQUEST_MS"]) / 1e3
+            before = [s for s in starts.get(int(e["REMOTE_PORT"]), ()) if s <= began + 0.05]
+        except (KeyError, ValueError):
             continue
-        st = m.group(1)
+        if before and e.get("HTTP_PATH") == "/api/v0/code-exec":
+            delays.append(max(0.0, began - max(before)))
+    return delays
+
+
+def log_statuses(entries, gave_up):
+    """Entries per status, and the executions that ran to their end for a
+    client that had given up (its local port among gave_up; a port reused
+    by an answered request is left out)."""
+    counts, late = {}, 0
+    if entries is None:
+        return counts, None
+    for e in entries:
+        st = e.get("CODEJAIL_STATUS")
+        if not st or e.get("HTTP_PATH") != "/api/v0/code-exec":
+            continue
         counts[st] = counts.get(st, 0) + 1
-        p = re.search(r" REMOTE_PORT=(\d+)", ln)
-        if st.startswith("executed.") and p and int(p.group(1)) in gave_up:
+        p = e.get("REMOTE_PORT", "")
+        if st.startswith("executed.") and p.isdigit() and int(p) in gave_up:
             late += 1
     return counts, late
-
-
-def log_size(t):
-    try:
-        return os.path.getsize(t["log"]) if t.get("log") else 0
-    except OSError:
-        return 0
 
 
 def rush(spec, args):
@@ -703,14 +783,24 @@ def rush(spec, args):
     for ri, (what, clients) in enumerate(runs):
         for t in (targets if ri % 2 == 0 else targets[::-1]):
             drain(t)
-            off = log_size(t)
+            mark = log_mark(t)
+            cpu0 = proc_cpu_s(t["cpu_pid"])
             att, wall = run_lms(t["port"], clients, args.rush_seconds, what == "capacity")
-            drain(t)
+            cpu = proc_cpu_s(t["cpu_pid"]) - cpu0
+            # Booted, up to MaxConnections= instances whose clients have
+            # left still run their executions: the log is read after them.
+            td = time.monotonic()
+            if not drain(t, RUSH_DRAIN_S):
+                print(f"  {t['name']}: instances still running {RUSH_DRAIN_S} s after the run: "
+                      "the next run's log includes theirs", flush=True)
+            td = time.monotonic() - td
             time.sleep(1)
             ok = [a for a in att if a[1] == "ok"]
             good = [a for a in ok if a[2] <= LMS_READ_TIMEOUT_S]
             gave_up = {a[3] for a in att if a[1] == "timeout" and a[3]} - {a[3] for a in att if a[1] == "ok"}
-            counts, late = log_statuses(t.get("log"), off, gave_up)
+            entries = log_entries(t, mark)
+            counts, late = log_statuses(entries, gave_up)
+            delays = start_delays(entries, att)
             execs = sum(v for k, v in counts.items() if k.startswith("executed.") or k.startswith("stopped."))
             row = {"target": t["name"], "run": what, "clients": clients, "attempts": len(att),
                    "ok": len(ok), "rps": len(ok) / wall, "goodput": len(good) / wall,
@@ -720,29 +810,52 @@ def rush(spec, args):
                    "cpu1s": sum(1 for a in att if a[0] == "cpu1s" and a[1] in ("ok", "killed")),
                    "x_p50": pct([a[2] for a in ok if a[0] == "x"], 50) * 1e3,
                    "x_p99": pct([a[2] for a in ok if a[0] == "x"], 99) * 1e3,
-                   "log": counts, "late": late, "executions": execs}
+                   "log": counts, "late": late, "executions": execs, "listener_cpu_s": cpu,
+                   "start_p50": pct(delays, 50) * 1e3, "start_p99": pct(delays, 99) * 1e3}
             rows.append(row)
             print(f"  {t['name']:>10} {what} @{clients:<3}: {row['ok']} correct ({row['rps']:.1f}/s), goodput "
                   f"{row['goodput']:.1f}/s, timeouts {row['timeouts']}, other failures {row['failed']}, "
                   f"x p50/p99 {row['x_p50']:.0f}/{row['x_p99']:.0f} ms; log {counts}; executions finished "
-                  f"for a client gone: {late}/{execs}", flush=True)
+                  f"for a client gone: {late}/{execs}; listener CPU {cpu:.1f} s; instance start after connect "
+                  f"p50/p99 {row['start_p50']:.0f}/{row['start_p99']:.0f} ms; drained in {td:.0f} s", flush=True)
+    print()
+    for t in targets:
+        print(f"- {t['name']}: {t.get('label', t['name'])}")
     print()
     print("| clients | variant | correct/s | goodput/s (<= 3.5 s) | goodput / capacity | client timeouts | "
-          "x=x+1 p50 / p99 ms | executions | finished for a client gone | stopped | left the queue |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "x=x+1 p50 / p99 ms | 1 s loops killed by REALTIME | executions | finished for a client gone | "
+          "stopped | left the queue | listener CPU s | instance start after connect p50 / p99 ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     cap = {r["target"]: r["rps"] for r in rows if r["run"] == "capacity"}
+
+    def ms(v):
+        return "-" if v != v else f"{v:.0f}"  # nan: nothing to measure it by
     for r in sorted(rows, key=lambda r: (r["run"] != "capacity", r["clients"], r["target"])):
         execs = r["executions"]
-        late = "?" if r["late"] is None else f"{r['late']} ({r['late'] / execs:.1%})" if execs else "0"
+        if r["late"] is None:  # no log to read
+            late = execs = stopped = left = "?"
+        else:
+            late = f"{r['late']} ({r['late'] / execs:.1%})" if execs else "0"
+            stopped, left = r["log"].get("stopped.client_gone", 0), r["log"].get("queue.client_gone", 0)
         label = f"{r['clients']} patient" if r["run"] == "capacity" else f"{r['clients']} LMS-like"
-        print(f"| {label} | {r['target']} | {r['rps']:.1f} | {r['goodput']:.1f} | "
-              f"{r['goodput'] / cap[r['target']]:.2f} | {r['timeouts']} | {r['x_p50']:.0f} / {r['x_p99']:.0f} | "
-              f"{execs} | {late} | {r['log'].get('stopped.client_gone', 0)} | "
-              f"{r['log'].get('queue.client_gone', 0)} |")
+        ratio = f"{r['goodput'] / cap[r['target']]:.2f}" if cap.get(r["target"]) else "?"
+        print(f"| {label} | {r['target']} | {r['rps']:.1f} | {r['goodput']:.1f} | {ratio} | {r['timeouts']} | "
+              f"{r['x_p50']:.0f} / {r['x_p99']:.0f} | {r['killed_cpu1s']}/{r['cpu1s']} | "
+              f"{execs} | {late} | {stopped} | {left} | {r['listener_cpu_s']:.1f} | "
+              f"{ms(r['start_p50'])} / {ms(r['start_p99'])} |")
+    print("correct/s: correct answers per second, whenever received; goodput: those received within "
+          "the LMS's 3.5 s; capacity: the patient clients' correct/s; executions, finished for a client "
+          "gone (executed.* on the connection of a client that had timed out), stopped "
+          "(stopped.client_gone) and left the queue (queue.client_gone): the target's log; "
+          "listener CPU: systemd's PID 1 (booted) or systemd-socket-activate during the run; instance start "
+          "after connect: the journal's time of the request line less its CODEJAIL_REQUEST_MS, less the "
+          "client's connect (booted only; a FIN that is already there when the instance starts is taken "
+          "for a half-close)")
     print()
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"rush": rows}, f, indent=1)
+            json.dump({"rush": rows, "labels": {t["name"]: t.get("label", t["name"]) for t in targets},
+                       "rush_seconds": args.rush_seconds}, f, indent=1)
     return 0
 
 
