@@ -214,6 +214,51 @@ def test_support_chunked_request_body(http_base):
     assert r.status_code == 200 and r.json() == {"globals_dict": {"x": 2}}, r.text
 
 
+# What a client sends after its request (a pipelined next request, a stray
+# CRLF) is never answered, but it must not cost the answer to the first:
+# that arrives whole, then EOF -- also when it is large and read slowly, so
+# that most of it is still on our side when the instance is done with it.
+PIPELINED = {
+    "crlf": b"\r\n",
+    "next-request": b"GET /health/ HTTP/1.1\r\nHost: x\r\n\r\n",
+    "next-request-300k": b"GET /health/ HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 300000 + b"\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("trailing", PIPELINED.keys())
+def test_support_answer_whole_with_pipelined_input(http_base, trailing):
+    u = urllib.parse.urlsplit(http_base)
+    form = "payload=" + urllib.parse.quote(json.dumps({"code": "g = 'x' * 1000000", "globals_dict": {}}))
+    req = (f"POST {CODE_EXEC_PATH} HTTP/1.1\r\nHost: {host_of(http_base)}\r\n{auth_line()}"
+           "Content-Type: application/x-www-form-urlencoded\r\n"
+           f"Content-Length: {len(form)}\r\n\r\n{form}").encode() + PIPELINED[trailing]
+    for i in range(10):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # a small window read slowly: the answer leaves the instance's
+        # socket only as fast as this client takes it
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.settimeout(HTTP_TIMEOUT)
+        s.connect((u.hostname, u.port))
+        s.sendall(req)  # the request and what follows it, in one write
+        buf, err = b"", None
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+                time.sleep(0.002)
+        except OSError as e:
+            err = e
+        finally:
+            s.close()
+        head, _, body = buf.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 "), (i, err, head[:200])
+        cl = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        assert err is None and len(body) == cl, f"round {i}: {len(body)} of {cl} bytes, then {err!r}"
+        assert json.loads(body) == {"globals_dict": {"g": "x" * 1000000}}
+
+
 def test_support_408_slow_request(http_base):
     # request_timeout_s default 10: a request that never completes gets 408
     u = urllib.parse.urlsplit(http_base)
