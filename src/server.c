@@ -86,8 +86,8 @@
 #define DEFAULT_TIMEOUT_S 10
 #define DEFAULT_MAX_HEADER_BYTES (16u * 1024u)
 #define DEFAULT_MAX_REQUEST_BYTES (32u * 1024u * 1024u)
-/* Time granted to write a rejection and to drain what the client still
- * sends, so it reads our answer instead of a RST. */
+/* Time granted to write a rejection, and to drain what the client still
+ * sends after any answer, so it reads our answer instead of a RST. */
 #define REJECT_WRITE_S 2
 #define LINGER_S 1
 
@@ -869,6 +869,11 @@ int server_handle_with(const struct config *cfg, const char *config_error, int f
 
         route(&x);
         log_exchange(&x);
+        /* Whatever the client sent after its request must not cost it the
+         * answer (after the log entry: the client's pace is not the
+         * request's). */
+        if (x.status && !x.answer_lost)
+                http_finish(fd, write_deadline(&x, LINGER_S));
         http_request_done(&x.req);
         return 0;
 }
