@@ -118,7 +118,8 @@ def test_support_415(http_base, ctype):
 
 
 # Django's DATA_UPLOAD_MAX_MEMORY_SIZE, which upstream keeps at its default:
-# the form fields other than files, each counted as value + name + 2 bytes.
+# multipart, the form fields other than files, each counted as value + name
+# + 2 bytes; urlencoded, the raw body (its Content-Length).
 FORM_DATA_CAP = 2621440
 
 
@@ -140,6 +141,30 @@ def test_support_form_data_cap(http_base, over):
     else:
         assert r.status_code == 200, r.text[:200]
         assert r.json()["globals_dict"]["x"] == 1
+
+
+@pytest.mark.parametrize("over", [0, 1])
+def test_support_form_data_cap_urlencoded_raw(http_base, over):
+    """An urlencoded body counts as sent, escapes undecoded (Django's
+    request.body refuses a Content-Length over the cap): 2.5 MiB mostly of
+    %41 is ~0.9 MiB decoded, and still at or over the cap."""
+    head = b"payload=" + urllib.parse.quote(json.dumps({"code": "x = 1", "globals_dict": {"s": ""}})[:-3]).encode()
+    tail = urllib.parse.quote('"}}').encode()
+    k = 700000
+    plain = FORM_DATA_CAP + over - len(head) - 3 * k - len(tail)
+    body = head + b"%41" * k + b"a" * plain + tail
+    assert len(body) == FORM_DATA_CAP + over
+    r = requests.post(http_base + CODE_EXEC_PATH, data=body,
+                      headers={"Content-Type": "application/x-www-form-urlencoded", **auth_headers()},
+                      timeout=HTTP_TIMEOUT)
+    check_http_headers(r)
+    if over:
+        assert r.status_code == 400, r.text[:200]
+        assert r.json() == {"error": "Bad Request (400)"}
+    else:
+        assert r.status_code == 200, r.text[:200]
+        g = r.json()["globals_dict"]
+        assert g["x"] == 1 and g["s"] == "A" * k + "a" * plain
 
 
 def test_support_413_declared_length(http_base):
