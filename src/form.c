@@ -271,6 +271,7 @@ int form_parse_urlencoded(const char *body, size_t len, struct form *f, char *er
                 }
                 p = amp ? amp + 1 : end;
         }
+        res.field_bytes = len; /* Django counts the raw body: its Content-Length */
         *f = res;
         return 0;
 }
@@ -334,6 +335,7 @@ int form_parse_urlencoded_inplace(char *body, size_t len, struct form *f, char *
                 }
                 p = amp ? amp + 1 : end;
         }
+        res.field_bytes = len; /* Django counts the raw body: its Content-Length */
         *f = res;
         return 0;
 }

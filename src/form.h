@@ -19,8 +19,9 @@ struct form {
         struct form_item *items;
         size_t n;
         /* The fields other than files as Django counts them against
-         * DATA_UPLOAD_MAX_MEMORY_SIZE: value + name + 2 bytes each, repeated
-         * names included. */
+         * DATA_UPLOAD_MAX_MEMORY_SIZE: multipart, value + name + 2 bytes
+         * each, repeated names included; urlencoded, the raw body's length
+         * (escapes as sent, not decoded). */
         uint64_t field_bytes;
 };
 

@@ -22,7 +22,9 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <limits.h>
+#include <linux/tcp.h>
 #include <llhttp.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -804,30 +806,68 @@ int http_write_error(int fd, int status, const char *message, const char *extra_
         return http_write_response(fd, status, extra_headers, body, len, head_only, deadline_ns);
 }
 
-void http_linger(int fd, uint64_t deadline_ns) {
+/* Reads and discards what the client sends until its EOF, deadline_ns or
+ * LINGER_MAX_BYTES (counting the `taken` already read); true when it
+ * stopped at the byte budget. */
+static bool drain(int fd, uint64_t deadline_ns, size_t taken) {
         char sink[4096];
-        size_t total = 0;
+        size_t total = taken;
 
-        if (shutdown(fd, SHUT_WR) < 0)
-                return;
         while (total < LINGER_MAX_BYTES) {
                 int ms = remaining_ms(deadline_ns);
                 if (ms == 0)
-                        return;
+                        return false;
                 struct pollfd pfd = { .fd = fd, .events = POLLIN };
                 int k = poll(&pfd, 1, ms);
                 if (k < 0 && errno != EINTR)
-                        return;
+                        return false;
                 if (k <= 0)
                         continue;
                 ssize_t n = recv(fd, sink, sizeof sink, MSG_DONTWAIT);
                 if (n == 0)
-                        return;
+                        return false;
                 if (n < 0) {
                         if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
                                 continue;
-                        return;
+                        return false;
                 }
                 total += (size_t) n;
         }
+        return true;
+}
+
+void http_linger(int fd, uint64_t deadline_ns) {
+        if (shutdown(fd, SHUT_WR) < 0)
+                return;
+        drain(fd, deadline_ns, 0);
+}
+
+/* Part of what we sent (the FIN included) is not yet acknowledged by a
+ * TCP peer. TCP_INFO: the unprivileged side's filter allows getsockopt,
+ * not ioctl. */
+static bool answer_in_flight(int fd) {
+        struct tcp_info ti = { 0 };
+        socklen_t len = sizeof ti;
+        if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+                return false;
+        return ti.tcpi_unacked > 0 || ti.tcpi_notsent_bytes > 0;
+}
+
+void http_finish(int fd, uint64_t deadline_ns) {
+        char sink[4096];
+
+        if (shutdown(fd, SHUT_WR) < 0)
+                return;
+        ssize_t n = recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+                n = 1;
+        if (n <= 0)
+                return; /* nothing unread (EAGAIN), the client's EOF, or gone */
+        if (!drain(fd, deadline_ns, (size_t) n))
+                return;
+        /* A client that sends more than the budget gets its RST, but only
+         * once the answer has left: the kernel then has it on the client's
+         * side, readable before the reset. */
+        while (remaining_ms(deadline_ns) > 0 && answer_in_flight(fd))
+                (void)poll(NULL, 0, 10);
 }

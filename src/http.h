@@ -111,5 +111,13 @@ int http_write_error(int fd, int status, const char *message, const char *extra_
  * the client sees our answer instead of a RST. */
 void http_linger(int fd, uint64_t deadline_ns);
 
+/* After an answer was written whole: stop sending, then, only if the
+ * client sent more than its request (a pipelined next one, a stray CRLF),
+ * read and discard as http_linger() does. Closing a socket with unread
+ * input makes the kernel send a RST, and the client loses whatever of the
+ * answer it had not yet received. With nothing unread it costs one
+ * non-blocking recv(). */
+void http_finish(int fd, uint64_t deadline_ns);
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t http_now_ns(void);

@@ -86,8 +86,8 @@
 #define DEFAULT_TIMEOUT_S 10
 #define DEFAULT_MAX_HEADER_BYTES (16u * 1024u)
 #define DEFAULT_MAX_REQUEST_BYTES (32u * 1024u * 1024u)
-/* Time granted to write a rejection and to drain what the client still
- * sends, so it reads our answer instead of a RST. */
+/* Time granted to write a rejection, and to drain what the client still
+ * sends after any answer, so it reads our answer instead of a RST. */
 #define REJECT_WRITE_S 2
 #define LINGER_S 1
 
@@ -421,6 +421,19 @@ static void handle_health(struct exchange *x) {
         reply_json(x, ok ? 200 : 503, ok ? "health.ok" : "health.unavailable", o);
 }
 
+/* Upstream's Django refuses form fields other than files past
+ * DATA_UPLOAD_MAX_MEMORY_SIZE (RequestDataTooBig, a 400 with its "Bad
+ * Request (400)" page): counted as form.h's field_bytes says, before the
+ * payload is parsed, so what a waiting request holds is bounded by this,
+ * not only by the body cap. */
+static int reply_form_too_large(struct exchange *x, uint64_t bytes) {
+        snprintf(x->detail, sizeof x->detail,
+                 "form fields other than files: %llu bytes, over max_form_data_bytes (%llu)",
+                 (unsigned long long) bytes, (unsigned long long) x->cfg->max_form_data_bytes);
+        reply_error(x, 400, "invalid.form_too_large", "Bad Request (400)", NULL);
+        return -EFBIG;
+}
+
 static int parse_body(struct exchange *x, struct form *form) {
         char boundary[72], err[160] = "";
         const char *ct = x->req.content_type;
@@ -428,6 +441,10 @@ static int parse_body(struct exchange *x, struct form *form) {
 
         switch (form_content_type(ct, boundary, sizeof boundary)) {
         case FORM_URLENCODED:
+                /* Django refuses an urlencoded body by its raw length before
+                 * it parses it. */
+                if (x->req.body_len > x->cfg->max_form_data_bytes)
+                        return reply_form_too_large(x, x->req.body_len);
                 /* In place too: the form is the body, not a second copy. */
                 r = form_parse_urlencoded_inplace(x->req.body, x->req.body_len, form, err, sizeof err);
                 break;
@@ -458,6 +475,8 @@ static int parse_body(struct exchange *x, struct form *form) {
                 reply_error(x, 500, "http.internal_error", "Internal error", NULL);
                 return r;
         }
+        if (form->field_bytes > x->cfg->max_form_data_bytes)
+                return reply_form_too_large(x, form->field_bytes);
         return 0;
 }
 
@@ -677,18 +696,6 @@ static void handle_code_exec(struct exchange *x) {
         }
         if (parse_body(x, &form) < 0)
                 return;
-        /* Upstream's Django refuses form fields other than files past
-         * DATA_UPLOAD_MAX_MEMORY_SIZE (RequestDataTooBig, a 400 with its
-         * "Bad Request (400)" page): here before the payload is parsed, so
-         * what a waiting request holds is bounded by this, not only by the
-         * body cap. */
-        if (form.field_bytes > cfg->max_form_data_bytes) {
-                snprintf(x->detail, sizeof x->detail,
-                         "form fields other than files: %llu bytes, over max_form_data_bytes (%llu)",
-                         (unsigned long long) form.field_bytes, (unsigned long long) cfg->max_form_data_bytes);
-                reply_error(x, 400, "invalid.form_too_large", "Bad Request (400)", NULL);
-                return;
-        }
         /* 3 */
         const struct form_item *field = form_get_field(&form, "payload");
         if (!field) {
@@ -869,6 +876,11 @@ int server_handle_with(const struct config *cfg, const char *config_error, int f
 
         route(&x);
         log_exchange(&x);
+        /* Whatever the client sent after its request must not cost it the
+         * answer (after the log entry: the client's pace is not the
+         * request's). */
+        if (x.status && !x.answer_lost)
+                http_finish(fd, write_deadline(&x, LINGER_S));
         http_request_done(&x.req);
         return 0;
 }

@@ -5,12 +5,13 @@ ends within a few request_timeout_s."""
 import json
 import random
 import socket
+import threading
 import time
 import urllib.parse
 
 import pytest
 
-from conftest import TIMEOUT_S, connect, normal_request_ok, parse, raw, read_all
+from conftest import PORT, TIMEOUT_S, connect, normal_request_ok, parse, raw, read_all
 
 SLACK_S = 2.0
 
@@ -236,6 +237,46 @@ def test_reset_mid_request():
         s.sendall(b"POST /api/v0/code-exec HTTP/1.1\r\nContent-Length: 100000\r\n\r\n" + b"a" * 5000)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         s.close()  # RST
+
+
+def test_flood_after_request_answer_whole():
+    """6 MiB sent after a request, past the 4 MiB the instance reads and
+    discards after its answer: the client may get a reset instead of the
+    EOF, but only after the whole answer (read slowly, so that most of it is
+    still in the instance's socket when the budget is spent)."""
+    form = "payload=" + urllib.parse.quote(json.dumps({"code": "g = 'x' * 1000000", "globals_dict": {}}))
+    req = (b"POST /api/v0/code-exec HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+           b"Content-Length: %d\r\n\r\n%s" % (len(form), form.encode())) + b"J" * (6 << 20)
+
+    def send(s):
+        try:
+            s.sendall(req)
+        except OSError:
+            pass  # the reset, once the answer is out
+
+    for i in range(3):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.settimeout(30)
+        s.connect(("127.0.0.1", PORT))
+        sender = threading.Thread(target=send, args=(s,))
+        sender.start()
+        out = b""
+        try:
+            while True:
+                b = s.recv(1 << 16)
+                if not b:
+                    break
+                out += b
+                time.sleep(0.002)
+        except ConnectionResetError:
+            pass
+        finally:
+            sender.join()
+            s.close()
+        r = parse(out).well_formed()
+        assert r.status == 200, (i, r)
+        assert json.loads(r.body) == {"globals_dict": {"g": "x" * 1000000}}, (i, len(r.body))
 
 
 def test_client_never_reads_a_big_response():

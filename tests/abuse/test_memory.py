@@ -56,7 +56,8 @@ def service_survives():
 @pytest.mark.parametrize("enc,shape", QUEUED)
 def test_waiting_request_holds_a_small_multiple_of_its_body(held, enc, shape):
     svc, base = held
-    cost, blen = memshapes.queued_cost(svc, enc, memshapes.payload_text(memshapes.shape_text(shape, AT_CAP)))
+    text = memshapes.shape_text(shape, memshapes.fit(enc, shape, AT_CAP))
+    cost, blen = memshapes.queued_cost(svc, enc, memshapes.payload_text(text))
     assert cost, "the request was answered instead of waiting for the slot"
     above = (cost["rss"] - base[enc]["rss"]) * 1024
     assert above <= 4 * blen + 2 * MIB, "%s %s: %d KiB above a minimal request for a %d-byte body (%.1fx)" % (

@@ -2,9 +2,11 @@
 /* http.c: one request from a socketpair, each bound and rejection. */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -517,6 +519,84 @@ static void test_media_type(void **state) {
         assert_string_equal(http_reason(431), "Request Header Fields Too Large");
 }
 
+/* A connected TCP pair on 127.0.0.1: [0] ours, [1] the client's. */
+static void tcp_pair(int sv[2]) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof a;
+        int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(l >= 0);
+        assert_int_equal(bind(l, (struct sockaddr *) &a, sizeof a), 0);
+        assert_int_equal(listen(l, 1), 0);
+        assert_int_equal(getsockname(l, (struct sockaddr *) &a, &len), 0);
+        sv[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_int_equal(connect(sv[1], (struct sockaddr *) &a, sizeof a), 0);
+        sv[0] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+        assert_true(sv[0] >= 0);
+        close(l);
+}
+
+/* What the client reads until the end: its bytes, and whether the end was
+ * an EOF (not a reset). */
+static size_t read_to_end(int fd, char *buf, size_t size, bool *eof) {
+        size_t o = 0;
+        for (;;) {
+                ssize_t n = recv(fd, buf + o, size - o, 0);
+                if (n <= 0) {
+                        *eof = n == 0;
+                        return o;
+                }
+                o += (size_t) n;
+                assert_true(o < size);
+        }
+}
+
+/* http_finish(): nothing unread costs one recv() and the client has its
+ * EOF at once; input the client sent after its request is read (until its
+ * EOF, else the deadline), so that the close resets nothing. */
+static void test_finish(void **state) {
+        int sv[2];
+        char buf[256];
+        bool eof = false;
+
+        tcp_pair(sv);
+        write_all(sv[0], S("answer"));
+        uint64_t t0 = http_now_ns();
+        http_finish(sv[0], t0 + 10 * SEC);
+        assert_true(http_now_ns() - t0 < 5 * SEC);
+        close(sv[0]);
+        assert_int_equal(read_to_end(sv[1], buf, sizeof buf, &eof), 6);
+        assert_true(eof);
+        close(sv[1]);
+
+        /* unread input, then the client's EOF: read up to it */
+        tcp_pair(sv);
+        write_all(sv[1], S("GET /next HTTP/1.1\r\n\r\n"));
+        assert_int_equal(shutdown(sv[1], SHUT_WR), 0);
+        write_all(sv[0], S("answer"));
+        t0 = http_now_ns();
+        http_finish(sv[0], t0 + 10 * SEC);
+        assert_true(http_now_ns() - t0 < 5 * SEC);
+        assert_int_equal(recv(sv[0], buf, sizeof buf, MSG_DONTWAIT), 0);
+        close(sv[0]);
+        assert_int_equal(read_to_end(sv[1], buf, sizeof buf, &eof), 6);
+        assert_true(eof);
+        close(sv[1]);
+
+        /* unread input, a client that stays: read until the deadline */
+        tcp_pair(sv);
+        write_all(sv[1], S("\r\n"));
+        write_all(sv[0], S("answer"));
+        t0 = http_now_ns();
+        http_finish(sv[0], t0 + SEC / 5);
+        assert_true(http_now_ns() - t0 >= SEC / 5);
+        assert_int_equal(recv(sv[0], buf, sizeof buf, MSG_DONTWAIT), -1);
+        assert_int_equal(errno, EAGAIN);
+        close(sv[0]);
+        assert_int_equal(read_to_end(sv[1], buf, sizeof buf, &eof), 6);
+        assert_true(eof);
+        close(sv[1]);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_get),
@@ -541,6 +621,7 @@ int main(void) {
                 cmocka_unit_test(test_write_big_short_writes),
                 cmocka_unit_test(test_error_body),
                 cmocka_unit_test(test_media_type),
+                cmocka_unit_test(test_finish),
         };
         signal(SIGPIPE, SIG_DFL); /* prove MSG_NOSIGNAL: a SIGPIPE would kill us */
         return cmocka_run_group_tests(tests, NULL, NULL);

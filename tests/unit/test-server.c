@@ -435,30 +435,38 @@ static void test_media_type_and_form(void **state) {
 }
 
 /* Upstream's cap on the form fields other than files (Django's
- * DATA_UPLOAD_MAX_MEMORY_SIZE: value + name + 2 each, repeated fields
- * too), answered as Django answers RequestDataTooBig: 400, "Bad Request
- * (400)" -- in JSON here. Files do not count. */
+ * DATA_UPLOAD_MAX_MEMORY_SIZE: an urlencoded body by its raw length,
+ * multipart fields as value + name + 2 each, repeated fields too),
+ * answered as Django answers RequestDataTooBig: 400, "Bad Request (400)"
+ * -- in JSON here. Files do not count. */
 static void test_form_data_cap(void **state) {
         struct config *c = new_config(true, true);
         struct result res;
         char req[4096], val[512];
         c->max_form_data_bytes = 100;
 
-        /* "payload" + 2 + 91 = 100: at the cap, on to check 4 */
+        /* urlencoded: "payload=" + 92 = 100 raw bytes: at the cap, on to
+         * check 4; escapes count as sent (30 x "%41" decode to 30 bytes) */
         memset(val, 'x', sizeof val);
-        for (int n = 91; n <= 92; n++) {
-                int k = snprintf(req, sizeof req,
-                                 "POST /api/v0/code-exec HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-                                 "Content-Length: %d\r\n\r\npayload=%.*s", 8 + n, n, val);
-                serve(c, NULL, SEND_AND_SHUT, req, (size_t) k, 0, &res);
-                if (n == 91)
-                        check_answer(&res, 400, NULL, "invalid.payload.bad_json");
-                else {
-                        check_answer(&res, 400, "{\"error\": \"Bad Request (400)\"}", "invalid.form_too_large");
-                        assert_non_null(strstr(res.log, "form fields other than files: 101 bytes"));
+        for (int i = 0; i < 90; i += 3)
+                memcpy(val + 200 + i, "%41", 3);
+        static const int starts[] = { 0, 200 };
+        for (size_t s = 0; s < ELEMENTSOF(starts); s++)
+                for (int n = 92; n <= 93; n++) {
+                        int k = snprintf(req, sizeof req,
+                                         "POST /api/v0/code-exec HTTP/1.1\r\n"
+                                         "Content-Type: application/x-www-form-urlencoded\r\n"
+                                         "Content-Length: %d\r\n\r\npayload=%.*s", 8 + n, n, val + starts[s]);
+                        serve(c, NULL, SEND_AND_SHUT, req, (size_t) k, 0, &res);
+                        if (n == 92)
+                                check_answer(&res, 400, NULL, "invalid.payload.bad_json");
+                        else {
+                                check_answer(&res, 400, "{\"error\": \"Bad Request (400)\"}",
+                                             "invalid.form_too_large");
+                                assert_non_null(strstr(res.log, "form fields other than files: 101 bytes"));
+                        }
+                        result_done(&res);
                 }
-                result_done(&res);
-        }
 
         /* multipart: a file of any size does not count, the field does */
         memset(val, 'z', sizeof val);
