@@ -51,6 +51,11 @@ struct config {
          * (every instance sharing state_dir), and how long a request may
          * wait for one before it is answered 503. */
         unsigned max_concurrent_executions;
+        /* Of those, how many may be in their first PACE_FRESH_MS at once,
+         * and how many past PACE_CPU_BOUND_MS of CPU time may run at once
+         * (the others paused): src/pace.h. 0: no such bound. */
+        unsigned max_starting_executions;
+        unsigned max_cpu_bound_executions;
         int queue_timeout_s;
         /* GET /metrics on the service's port (src/metrics.h); the counters
          * are kept either way. */
@@ -89,6 +94,11 @@ bool limit_valid(enum limit_id id, int64_t v);
 #define CONFIG_EXECUTIONS_PER_CPU 3
 #define CONFIG_MAX_EXECUTIONS 1024
 unsigned config_default_executions(void);
+/* max_starting_executions and max_cpu_bound_executions when the config
+ * does not set them: so many per CPU (src/pace.h says why). */
+#define CONFIG_STARTING_PER_CPU 2
+#define CONFIG_CPU_BOUND_PER_CPU 1
+unsigned config_default_per_cpu(unsigned per_cpu);
 
 /* Defaults of codejail.json(5) "Keys" and codejail-service(7) "Limits"
  * (enabled=false). */
