@@ -381,6 +381,7 @@ void admit_leave_fresh(int lock_fd) {
 void admit_leave_pacing(int lock_fd) {
         unlock_range(lock_fd, ADMIT_FRESH_BASE, ADMIT_MAX_SLOTS);
         unlock_range(lock_fd, ADMIT_LONG_BASE, ADMIT_MAX_SLOTS);
+        unlock_byte(lock_fd, ADMIT_LONG_TURNSTILE_OFFSET);
 }
 
 int admit_take_long(int lock_fd, unsigned n) {
@@ -388,10 +389,52 @@ int admit_take_long(int lock_fd, unsigned n) {
         return take_first(lock_fd, ADMIT_LONG_BASE, n < ADMIT_MAX_SLOTS ? n : ADMIT_MAX_SLOTS, &k);
 }
 
+int admit_wait_long(int lock_fd, unsigned n, bool (*give_up)(void *userdata), void *userdata) {
+        struct sigaction sa = { .sa_handler = on_signal }, old_sa; /* no SA_RESTART: EINTR */
+        struct itimerval it = { .it_value = { .tv_usec = ADMIT_LONG_LOOK_MS * 1000 },
+                                .it_interval = { .tv_usec = ADMIT_LONG_LOOK_MS * 1000 } },
+                         old_it;
+        sigset_t alrm, old_mask;
+        int r;
+
+        if ((r = admit_take_long(lock_fd, n)) != -EAGAIN)
+                return r;
+        sigemptyset(&sa.sa_mask);
+        sigemptyset(&alrm);
+        sigaddset(&alrm, SIGALRM);
+        if (sigaction(SIGALRM, &sa, &old_sa) < 0)
+                return negative_errno();
+        (void)sigprocmask(SIG_UNBLOCK, &alrm, &old_mask);
+        if (setitimer(ITIMER_REAL, &it, &old_it) < 0)
+                r = negative_errno();
+        /* In the kernel's queue for the turnstile (only its head wakes). */
+        while (r == -EAGAIN) {
+                if (give_up(userdata))
+                        r = -ECANCELED;
+                else if ((r = lock_byte(lock_fd, ADMIT_LONG_TURNSTILE_OFFSET, true)) == -EINTR)
+                        r = -EAGAIN;
+                else if (r == 0)
+                        r = 1; /* at the head */
+        }
+        /* At the head: the first LONG byte that frees. */
+        while (r == 1) {
+                if (give_up(userdata))
+                        r = -ECANCELED;
+                else if ((r = admit_take_long(lock_fd, n)) == -EAGAIN) {
+                        (void)poll(NULL, 0, ADMIT_POLL_MS);
+                        r = 1;
+                }
+        }
+        unlock_byte(lock_fd, ADMIT_LONG_TURNSTILE_OFFSET);
+        (void)setitimer(ITIMER_REAL, &old_it, NULL);
+        (void)sigaction(SIGALRM, &old_sa, NULL);
+        (void)sigprocmask(SIG_SETMASK, &old_mask, NULL);
+        return r;
+}
+
 void admit_release_all(int lock_fd) {
         unlock_range(lock_fd, ADMIT_SLOT_BASE, ADMIT_MAX_SLOTS);
-        unlock_range(lock_fd, ADMIT_FRESH_BASE, ADMIT_MAX_SLOTS);
-        unlock_range(lock_fd, ADMIT_LONG_BASE, ADMIT_MAX_SLOTS);
+        admit_leave_pacing(lock_fd);
 }
 
 void admit_leave(struct admit_ticket *ticket) {

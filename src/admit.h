@@ -33,6 +33,8 @@
  * byte from then to its end. */
 #define ADMIT_FRESH_BASE 16384
 #define ADMIT_LONG_BASE 20480
+/* The turnstile CPU-bound executions waiting for a LONG byte queue on. */
+#define ADMIT_LONG_TURNSTILE_OFFSET 2048
 
 struct admit_ticket {
         int fd;   /* the lock file's open file description; -1: no slot */
@@ -79,6 +81,13 @@ int admit_count(int lock_fd, unsigned *running, unsigned *waiting);
 void admit_leave_fresh(int lock_fd);
 void admit_leave_pacing(int lock_fd); /* FRESH and LONG */
 int admit_take_long(int lock_fd, unsigned n);
+/* Wait for one of n LONG bytes, in arrival order (the turnstile at
+ * ADMIT_LONG_TURNSTILE_OFFSET, as admission's), asking give_up(userdata)
+ * every ADMIT_LONG_LOOK_MS. 0 with the byte held, -ECANCELED when
+ * give_up() said so, or -errno. Uses SIGALRM (a handler and an interval
+ * timer) while it waits, and restores both. */
+#define ADMIT_LONG_LOOK_MS 20
+int admit_wait_long(int lock_fd, unsigned n, bool (*give_up)(void *userdata), void *userdata);
 void admit_release_all(int lock_fd);
 
 /* FRESH and LONG bytes held now, as admit_count(). */

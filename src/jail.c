@@ -872,6 +872,23 @@ static void read_ctl(struct watch *w) {
                 close(pfd);
 }
 
+/* Pause or resume the execution: its init stops or continues the rest of
+ * the namespace (init_wait()). */
+static void pace_tell_init(struct watch *w, enum pace_action act) {
+        if (act == PACE_NONE || w->ctl < 0)
+                return;
+        struct ctl_go m = { .type = act == PACE_PAUSE ? CTL_PAUSE : CTL_RESUME };
+        (void)send(w->ctl, &m, sizeof m, MSG_NOSIGNAL);
+}
+
+/* While paused nothing of the program moves; only its client leaving or
+ * its init's death need the supervisor (pace_wait_long()). */
+static bool paused_give_up(void *userdata) {
+        struct watch *w = userdata;
+        struct pollfd p[2] = { { .fd = w->stop_fd, .events = POLLIN | POLLRDHUP }, { .fd = w->pidfd, .events = POLLIN } };
+        return poll(p, 2, 0) > 0;
+}
+
 /* One round: wait for any of the execution's fds, the wall clock, or the
  * stop fd, and handle what is ready. 0 to go on, 1 to stop waiting. */
 static int supervise_round(struct watch *w) {
@@ -894,12 +911,16 @@ static int supervise_round(struct watch *w) {
 
         int timeout = 1000; /* draining: everything is dead, EOF is near */
         if (w->init_alive) {
-                enum pace_action act = PACE_NONE;
-                uint64_t t = now_ms(), next = w->have_status || w->killed ? UINT64_MAX
-                                                                         : pace_step(&w->pace, t, &w->deadline, &act);
-                if (act != PACE_NONE && w->ctl >= 0) {
-                        struct ctl_go m = { .type = act == PACE_PAUSE ? CTL_PAUSE : CTL_RESUME };
-                        (void)send(w->ctl, &m, sizeof m, MSG_NOSIGNAL | MSG_DONTWAIT);
+                uint64_t t = now_ms(), next = UINT64_MAX;
+                if (!w->have_status && !w->killed) {
+                        enum pace_action act;
+                        next = pace_step(&w->pace, t, &act);
+                        pace_tell_init(w, act);
+                        if (w->pace.paused) {
+                                pace_tell_init(w, pace_wait_long(&w->pace, paused_give_up, w, &w->deadline, now_ms));
+                                t = now_ms();
+                                next = w->pace.paused ? t : UINT64_MAX;
+                        }
                 }
                 /* A paused execution's wall clock does not run (pace.h). */
                 uint64_t due = w->pace.paused ? next : (next < w->deadline ? next : w->deadline);

@@ -61,17 +61,15 @@ int pace_namespace_cpu_ms(uint64_t *ms) {
 void pace_begin(struct pace *p, int lock_fd, unsigned cpu_bound_slots, uint64_t now_ms) {
         *p = (struct pace){
                 .lock_fd = lock_fd, .cpu_bound_slots = cpu_bound_slots,
-                .fresh_until_ms = now_ms + PACE_FRESH_MS, .next_ms = now_ms + PACE_FRESH_MS,
-                .fresh = lock_fd >= 0,
+                .fresh_until_ms = now_ms + PACE_FRESH_MS, .fresh = lock_fd >= 0,
         };
 }
 
 void pace_cpu_bound(struct pace *p) {
         p->cpu_bound = true;
-        p->next_ms = 0; /* at once */
 }
 
-uint64_t pace_step(struct pace *p, uint64_t now, uint64_t *deadline, enum pace_action *act) {
+uint64_t pace_step(struct pace *p, uint64_t now, enum pace_action *act) {
         *act = PACE_NONE;
         if (p->lock_fd < 0)
                 return UINT64_MAX;
@@ -81,25 +79,29 @@ uint64_t pace_step(struct pace *p, uint64_t now, uint64_t *deadline, enum pace_a
         }
         if (!p->cpu_bound || p->holds_long || p->cpu_bound_slots == 0)
                 return p->fresh ? p->fresh_until_ms : UINT64_MAX;
-        if (now < p->next_ms)
-                return p->next_ms;
-        if (admit_take_long(p->lock_fd, p->cpu_bound_slots) == 0) {
-                p->holds_long = true;
-                if (p->paused) {
-                        *act = PACE_RESUME;
-                        p->paused = false;
-                        p->paused_ms += now - p->paused_since_ms;
-                        if (*deadline != UINT64_MAX)
-                                *deadline += now - p->paused_since_ms;
-                }
-                return UINT64_MAX;
-        }
         if (!p->paused) {
+                if (admit_take_long(p->lock_fd, p->cpu_bound_slots) == 0) {
+                        p->holds_long = true;
+                        return UINT64_MAX;
+                }
                 *act = PACE_PAUSE;
                 p->paused = true;
                 p->paused_since_ms = now;
         }
-        return p->next_ms = now + PACE_PAUSED_TICK_MS;
+        return now; /* the caller waits: pace_wait_long() */
+}
+
+enum pace_action pace_wait_long(struct pace *p, bool (*give_up)(void *userdata), void *userdata,
+                                uint64_t *deadline, uint64_t (*now_ms)(void)) {
+        if (!p->paused || admit_wait_long(p->lock_fd, p->cpu_bound_slots, give_up, userdata) < 0)
+                return PACE_NONE;
+        uint64_t paused = now_ms() - p->paused_since_ms;
+        p->holds_long = true;
+        p->paused = false;
+        p->paused_ms += paused;
+        if (*deadline != UINT64_MAX)
+                *deadline += paused;
+        return PACE_RESUME;
 }
 
 void pace_end(struct pace *p) {

@@ -13,7 +13,7 @@
  *    procfs shows it no process of another uid) it runs only while it
  *    holds one of max_cpu_bound_executions LONG bytes, kept to its end;
  *    without one it is paused -- its init stops every other process of
- *    the namespace -- and tries again every PACE_PAUSED_TICK_MS. A paused
+ *    the namespace -- and waits for one, in arrival order. A paused
  *    execution's REALTIME clock does not run: REALTIME bounds the time the
  *    program is let run, as the time it queued is not counted either.
  *
@@ -28,15 +28,14 @@
 #define PACE_FRESH_MS 250
 #define PACE_CPU_BOUND_MS 250
 /* How often the init reads its namespace's CPU time until it is
- * CPU-bound, and how often a paused execution tries for a LONG byte. */
+ * CPU-bound. */
 #define PACE_TICK_MS 25
-#define PACE_PAUSED_TICK_MS 10
 
 /* The supervisor's side. */
 struct pace {
         int lock_fd;              /* -1: not paced */
         unsigned cpu_bound_slots; /* 0: no LONG bound */
-        uint64_t fresh_until_ms, next_ms, paused_since_ms, paused_ms;
+        uint64_t fresh_until_ms, paused_since_ms, paused_ms;
         bool fresh, cpu_bound, holds_long, paused;
 };
 
@@ -49,11 +48,20 @@ void pace_begin(struct pace *p, int lock_fd, unsigned cpu_bound_slots, uint64_t 
 /* Its init reported PACE_CPU_BOUND_MS of CPU time used. */
 void pace_cpu_bound(struct pace *p);
 
-/* What is due at now_ms: the FRESH byte given back, a LONG byte taken;
- * *act says whether the caller must now pause or resume the execution. A
- * resumption moves *deadline (REALTIME; UINT64_MAX: none) by the time
- * paused. Returns when to look next (absolute ms; UINT64_MAX: never). */
-uint64_t pace_step(struct pace *p, uint64_t now_ms, uint64_t *deadline, enum pace_action *act);
+/* What is due at now_ms: the FRESH byte given back, a LONG byte taken if
+ * one is free; if none is, *act says the caller must pause the execution
+ * now and then wait for one (pace_wait_long()). Returns when to look next
+ * (absolute ms; UINT64_MAX: never). */
+uint64_t pace_step(struct pace *p, uint64_t now_ms, enum pace_action *act);
+
+/* A paused execution waits, in arrival order among the paused ones of the
+ * host, for a LONG byte, asking give_up(userdata) (its client gone, its
+ * init dead: the caller has to look) every ADMIT_LONG_LOOK_MS. PACE_RESUME
+ * with the byte held -- the caller resumes it; *deadline (REALTIME;
+ * UINT64_MAX: none) moved by the time paused -- or PACE_NONE, still
+ * paused. */
+enum pace_action pace_wait_long(struct pace *p, bool (*give_up)(void *userdata), void *userdata,
+                                uint64_t *deadline, uint64_t (*now_ms)(void));
 
 /* The program is over or killed (a paused one dies stopped): its FRESH
  * and LONG bytes given back. The slot stays with the ticket. */
