@@ -217,21 +217,34 @@ static int queue_for_turnstile(int fd, uint64_t deadline, struct waiter *w) {
         }
 }
 
-/* At the head of the queue: the first free slot, looking again every
- * ADMIT_POLL_MS. */
-static int take_slot(int fd, unsigned slots, uint64_t deadline, struct waiter *w, int *slot) {
+/* The first free byte of [base, base + n), or -EAGAIN. */
+static int take_first(int fd, off_t base, unsigned n, int *k) {
+        for (unsigned i = 0; i < n; i++) {
+                int r = lock_byte(fd, base + (off_t)i, false);
+                if (r != -EAGAIN) {
+                        *k = (int)i;
+                        return r;
+                }
+        }
+        return -EAGAIN;
+}
+
+/* At the head of the queue: the first free slot, and a FRESH byte with
+ * it when there is a FRESH pool, looking again every ADMIT_POLL_MS. */
+static int take_slot(int fd, unsigned slots, unsigned fresh, uint64_t deadline, struct waiter *w, int *slot) {
         for (;;) {
                 if (client_gone(w))
                         return -ECONNABORTED;
-                for (unsigned k = 0; k < slots; k++) {
-                        int r = lock_byte(fd, ADMIT_SLOT_BASE + (off_t)k, false);
-                        if (r == 0) {
-                                *slot = (int)k;
+                int f = -1, r = fresh ? take_first(fd, ADMIT_FRESH_BASE, fresh, &f) : 0;
+                if (r == 0) {
+                        r = take_first(fd, ADMIT_SLOT_BASE, slots, slot);
+                        if (r == 0)
                                 return 0;
-                        }
-                        if (r != -EAGAIN)
-                                return r;
+                        if (f >= 0)
+                                unlock_byte(fd, ADMIT_FRESH_BASE + f);
                 }
+                if (r != -EAGAIN)
+                        return r;
                 uint64_t now = now_ns();
                 if (now >= deadline)
                         return -ETIMEDOUT;
@@ -249,24 +262,24 @@ int admit_open(const char *lock_path) {
         return fd < 0 ? negative_errno() : fd;
 }
 
-int admit_enter(const char *lock_path, unsigned slots, uint64_t timeout_ms, int client_fd,
+int admit_enter(const char *lock_path, unsigned slots, unsigned fresh, uint64_t timeout_ms, int client_fd,
                 struct admit_ticket *ticket, uint64_t *waited_ms) {
         *waited_ms = 0;
         int fd = admit_open(lock_path);
         if (fd < 0)
                 return fd;
-        return admit_enter_fd(fd, slots, timeout_ms, client_fd, ticket, waited_ms);
+        return admit_enter_fd(fd, slots, fresh, timeout_ms, client_fd, ticket, waited_ms);
 }
 
-int admit_enter_fd(int lock_fd, unsigned slots, uint64_t timeout_ms, int client_fd, struct admit_ticket *ticket,
-                   uint64_t *waited_ms) {
+int admit_enter_fd(int lock_fd, unsigned slots, unsigned fresh, uint64_t timeout_ms, int client_fd,
+                   struct admit_ticket *ticket, uint64_t *waited_ms) {
         _cleanup_close_ int fd = lock_fd;
         uint64_t t0 = now_ns(), deadline = t0 + timeout_ms * MS;
         struct waiter w = { .client_fd = -1, .wait_byte = -1, .since = t0 };
         int slot = -1, r;
 
         *waited_ms = 0;
-        if (slots == 0 || slots > ADMIT_MAX_SLOTS)
+        if (slots == 0 || slots > ADMIT_MAX_SLOTS || fresh > ADMIT_MAX_SLOTS)
                 return -EINVAL;
         /* Gone already: no wait, no execution. Its sending side already
          * shut: a client that half-closes after its request (legal, rare),
@@ -286,7 +299,7 @@ int admit_enter_fd(int lock_fd, unsigned slots, uint64_t timeout_ms, int client_
                 }
         }
         if (r >= 0) {
-                r = take_slot(fd, slots, deadline, &w, &slot);
+                r = take_slot(fd, slots, fresh, deadline, &w, &slot);
                 /* Wakes the next in line (only it). */
                 unlock_byte(fd, ADMIT_TURNSTILE_OFFSET);
         }
@@ -340,6 +353,88 @@ int admit_count(int lock_fd, unsigned *running, unsigned *waiting) {
         *running = run;
         *waiting = wait;
         return 0;
+}
+
+int admit_count_pools(int lock_fd, unsigned *fresh, unsigned *cpu_bound) {
+        unsigned f = 0, l = 0;
+        int r = count_locked(lock_fd, ADMIT_FRESH_BASE, ADMIT_FRESH_BASE + ADMIT_MAX_SLOTS, &f);
+        if (r >= 0)
+                r = count_locked(lock_fd, ADMIT_LONG_BASE, ADMIT_LONG_BASE + ADMIT_MAX_SLOTS, &l);
+        if (r < 0)
+                return r;
+        *fresh = f;
+        *cpu_bound = l;
+        return 0;
+}
+
+static void unlock_range(int fd, off_t start, off_t len) {
+        struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = start, .l_len = len };
+        (void)fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+/* An unlock touches only this open file description's own locks: the
+ * whole range can be named without knowing which byte it holds. */
+void admit_leave_fresh(int lock_fd) {
+        unlock_range(lock_fd, ADMIT_FRESH_BASE, ADMIT_MAX_SLOTS);
+}
+
+void admit_leave_pacing(int lock_fd) {
+        unlock_range(lock_fd, ADMIT_FRESH_BASE, ADMIT_MAX_SLOTS);
+        unlock_range(lock_fd, ADMIT_LONG_BASE, ADMIT_MAX_SLOTS);
+        unlock_byte(lock_fd, ADMIT_LONG_TURNSTILE_OFFSET);
+}
+
+int admit_take_long(int lock_fd, unsigned n) {
+        int k;
+        return take_first(lock_fd, ADMIT_LONG_BASE, n < ADMIT_MAX_SLOTS ? n : ADMIT_MAX_SLOTS, &k);
+}
+
+int admit_wait_long(int lock_fd, unsigned n, bool (*give_up)(void *userdata), void *userdata) {
+        struct sigaction sa = { .sa_handler = on_signal }, old_sa; /* no SA_RESTART: EINTR */
+        struct itimerval it = { .it_value = { .tv_usec = ADMIT_LONG_LOOK_MS * 1000 },
+                                .it_interval = { .tv_usec = ADMIT_LONG_LOOK_MS * 1000 } },
+                         old_it;
+        sigset_t alrm, old_mask;
+        int r;
+
+        if ((r = admit_take_long(lock_fd, n)) != -EAGAIN)
+                return r;
+        sigemptyset(&sa.sa_mask);
+        sigemptyset(&alrm);
+        sigaddset(&alrm, SIGALRM);
+        if (sigaction(SIGALRM, &sa, &old_sa) < 0)
+                return negative_errno();
+        (void)sigprocmask(SIG_UNBLOCK, &alrm, &old_mask);
+        if (setitimer(ITIMER_REAL, &it, &old_it) < 0)
+                r = negative_errno();
+        /* In the kernel's queue for the turnstile (only its head wakes). */
+        while (r == -EAGAIN) {
+                if (give_up(userdata))
+                        r = -ECANCELED;
+                else if ((r = lock_byte(lock_fd, ADMIT_LONG_TURNSTILE_OFFSET, true)) == -EINTR)
+                        r = -EAGAIN;
+                else if (r == 0)
+                        r = 1; /* at the head */
+        }
+        /* At the head: the first LONG byte that frees. */
+        while (r == 1) {
+                if (give_up(userdata))
+                        r = -ECANCELED;
+                else if ((r = admit_take_long(lock_fd, n)) == -EAGAIN) {
+                        (void)poll(NULL, 0, ADMIT_POLL_MS);
+                        r = 1;
+                }
+        }
+        unlock_byte(lock_fd, ADMIT_LONG_TURNSTILE_OFFSET);
+        (void)setitimer(ITIMER_REAL, &old_it, NULL);
+        (void)sigaction(SIGALRM, &old_sa, NULL);
+        (void)sigprocmask(SIG_SETMASK, &old_mask, NULL);
+        return r;
+}
+
+void admit_release_all(int lock_fd) {
+        unlock_range(lock_fd, ADMIT_SLOT_BASE, ADMIT_MAX_SLOTS);
+        admit_leave_pacing(lock_fd);
 }
 
 void admit_leave(struct admit_ticket *ticket) {

@@ -27,6 +27,14 @@
  * uncounted. */
 #define ADMIT_WAIT_BASE 8192
 #define ADMIT_MAX_WAITERS 4096
+/* Two more pools of ADMIT_MAX_SLOTS bytes each, held with a slot: a
+ * starting execution holds a FRESH byte from its admission until its
+ * first PACE_FRESH_MS are over; a CPU-bound one (pace.h) holds a LONG
+ * byte from then to its end. */
+#define ADMIT_FRESH_BASE 16384
+#define ADMIT_LONG_BASE 20480
+/* The turnstile CPU-bound executions waiting for a LONG byte queue on. */
+#define ADMIT_LONG_TURNSTILE_OFFSET 2048
 
 struct admit_ticket {
         int fd;   /* the lock file's open file description; -1: no slot */
@@ -35,7 +43,8 @@ struct admit_ticket {
 #define ADMIT_TICKET_NULL ((struct admit_ticket){ .fd = -1, .slot = -1 })
 
 /* Take one of `slots` execution slots of lock_path (created 0600 if
- * missing), waiting at most timeout_ms (0: do not wait). client_fd is the
+ * missing) and, when `fresh` is not 0, one of `fresh` FRESH bytes with it,
+ * waiting at most timeout_ms (0: do not wait). client_fd is the
  * connection whose departure ends the wait (-1: none): a reset or close
  * seen as such, or a shut sending side later than ADMIT_HALF_CLOSE_GRACE_MS
  * into the wait; one that shuts earlier, or had shut before, is only timed
@@ -46,7 +55,7 @@ struct admit_ticket {
  * first, or another -errno. *waited_ms is set in every case. Uses SIGALRM
  * and SIGIO (handlers, an interval timer and O_ASYNC on client_fd) only
  * while it waits, and restores all of them before returning. */
-int admit_enter(const char *lock_path, unsigned slots, uint64_t timeout_ms, int client_fd,
+int admit_enter(const char *lock_path, unsigned slots, unsigned fresh, uint64_t timeout_ms, int client_fd,
                 struct admit_ticket *ticket, uint64_t *waited_ms);
 
 /* The same in two steps, for a process that may not open files when it
@@ -54,7 +63,8 @@ int admit_enter(const char *lock_path, unsigned slots, uint64_t timeout_ms, int 
  * 0600 if missing) beforehand -- an fd, or -errno -- and the wait on it.
  * admit_enter_fd() takes lock_fd over in every case. */
 int admit_open(const char *lock_path);
-int admit_enter_fd(int lock_fd, unsigned slots, uint64_t timeout_ms, int client_fd, struct admit_ticket *ticket,
+int admit_enter_fd(int lock_fd, unsigned slots, unsigned fresh, uint64_t timeout_ms, int client_fd,
+                   struct admit_ticket *ticket,
                    uint64_t *waited_ms);
 
 /* Slots held and requests waiting now, read from the kernel's locks on
@@ -62,6 +72,26 @@ int admit_enter_fd(int lock_fd, unsigned slots, uint64_t timeout_ms, int client_
  * a process killed at any point is in neither once it is gone. 0 or
  * -errno. */
 int admit_count(int lock_fd, unsigned *running, unsigned *waiting);
+
+/* Pacing (pace.c), on an open file description shared with the ticket's
+ * holder: give up its FRESH byte; take one of n LONG bytes without
+ * waiting (0, or -EAGAIN when all are taken); and at the end let go of
+ * every byte it holds (slot, FRESH, LONG), so the slot is free even while
+ * a copy of the descriptor stays open somewhere. */
+void admit_leave_fresh(int lock_fd);
+void admit_leave_pacing(int lock_fd); /* FRESH and LONG */
+int admit_take_long(int lock_fd, unsigned n);
+/* Wait for one of n LONG bytes, in arrival order (the turnstile at
+ * ADMIT_LONG_TURNSTILE_OFFSET, as admission's), asking give_up(userdata)
+ * every ADMIT_LONG_LOOK_MS. 0 with the byte held, -ECANCELED when
+ * give_up() said so, or -errno. Uses SIGALRM (a handler and an interval
+ * timer) while it waits, and restores both. */
+#define ADMIT_LONG_LOOK_MS 20
+int admit_wait_long(int lock_fd, unsigned n, bool (*give_up)(void *userdata), void *userdata);
+void admit_release_all(int lock_fd);
+
+/* FRESH and LONG bytes held now, as admit_count(). */
+int admit_count_pools(int lock_fd, unsigned *fresh, unsigned *cpu_bound);
 
 /* Free the slot (closing the lock file drops the lock; so does any death of
  * the process, kill -9 included). Fine on ADMIT_TICKET_NULL. */

@@ -44,11 +44,15 @@ bool limit_valid(enum limit_id id, int64_t v) {
         return (unsigned)id < _LIMIT_MAX && v >= limit_min[id] && v <= limit_max[id];
 }
 
-unsigned config_default_executions(void) {
+unsigned config_default_per_cpu(unsigned per_cpu) {
         cpu_set_t set;
         int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
-        unsigned v = (unsigned)(n > 0 ? n : 1) * CONFIG_EXECUTIONS_PER_CPU;
+        unsigned v = (unsigned)(n > 0 ? n : 1) * per_cpu;
         return v < CONFIG_MAX_EXECUTIONS ? v : CONFIG_MAX_EXECUTIONS;
+}
+
+unsigned config_default_executions(void) {
+        return config_default_per_cpu(CONFIG_EXECUTIONS_PER_CPU);
 }
 
 int config_new_default(struct config **ret) {
@@ -76,6 +80,8 @@ int config_new_default(struct config **ret) {
         c->state_dir = strdup("/run/codejail-service");
         c->health_max_age_s = 900;
         c->max_concurrent_executions = config_default_executions();
+        c->max_starting_executions = config_default_per_cpu(CONFIG_STARTING_PER_CPU);
+        c->max_cpu_bound_executions = config_default_per_cpu(CONFIG_CPU_BOUND_PER_CPU);
         /* A backstop, not the LMS's bound: the LMS hangs up after 3.5 s
          * and a waiter whose client hung up leaves at once. Long enough
          * for 256 clients at once to drain on 2 cores (measured: up to
@@ -500,6 +506,14 @@ int config_parse(const char *text, size_t len, struct config **ret, char *err, s
                         r = get_int(v, k, 1, CONFIG_MAX_EXECUTIONS, &x, err, errlen);
                         if (r >= 0)
                                 c->max_concurrent_executions = (unsigned)x;
+                } else if (streq_safe(k, "max_starting_executions")) {
+                        r = get_int(v, k, 0, CONFIG_MAX_EXECUTIONS, &x, err, errlen);
+                        if (r >= 0)
+                                c->max_starting_executions = (unsigned)x;
+                } else if (streq_safe(k, "max_cpu_bound_executions")) {
+                        r = get_int(v, k, 0, CONFIG_MAX_EXECUTIONS, &x, err, errlen);
+                        if (r >= 0)
+                                c->max_cpu_bound_executions = (unsigned)x;
                 } else if (streq_safe(k, "queue_timeout_s")) {
                         /* 0: never wait (503 at once when every slot is taken). */
                         r = get_int(v, k, 0, 3600, &x, err, errlen);

@@ -51,6 +51,11 @@ struct config {
          * (every instance sharing state_dir), and how long a request may
          * wait for one before it is answered 503. */
         unsigned max_concurrent_executions;
+        /* Of those, how many may be in their first PACE_FRESH_MS at once,
+         * and how many past PACE_CPU_BOUND_MS of CPU time may run at once
+         * (the others paused): src/pace.h. 0: no such bound. */
+        unsigned max_starting_executions;
+        unsigned max_cpu_bound_executions;
         int queue_timeout_s;
         /* GET /metrics on the service's port (src/metrics.h); the counters
          * are kept either way. */
@@ -81,14 +86,21 @@ const char *limit_name(enum limit_id id);
 bool limit_valid(enum limit_id id, int64_t v);
 
 /* max_concurrent_executions when the config does not set it:
- * CONFIG_EXECUTIONS_PER_CPU per CPU this process may run on. Measured
- * (tests/bench/README.md "burst-bench.sh: bursts"; 2 cores, a mix with 1 s CPU-bound and
- * sleeping executions): 4 and more per CPU let CPU-bound executions share a
- * core so thinly that REALTIME kills them before they finish; 2 per CPU
- * leaves cores idle while sleeping executions hold slots. */
-#define CONFIG_EXECUTIONS_PER_CPU 3
+ * CONFIG_EXECUTIONS_PER_CPU per CPU this process may run on. Pacing
+ * (pace.h) bounds what competes for the cores, so this bounds memory and
+ * the executions that sleep, block or are paused (tests/bench/README.md
+ * "burst-bench.sh: bursts"; 2 cores, a mix with 1 s CPU-bound and
+ * sleeping executions: 4 per CPU kept x = x + 1 waiting behind them). */
+#define CONFIG_EXECUTIONS_PER_CPU 8
 #define CONFIG_MAX_EXECUTIONS 1024
 unsigned config_default_executions(void);
+/* max_starting_executions and max_cpu_bound_executions when the config
+ * does not set them: so many per CPU. Measured as above: 2 CPU-bound
+ * executions per CPU came back killed by REALTIME; 3 starting ones per CPU
+ * made no quicker answer than 2. */
+#define CONFIG_STARTING_PER_CPU 2
+#define CONFIG_CPU_BOUND_PER_CPU 1
+unsigned config_default_per_cpu(unsigned per_cpu);
 
 /* Defaults of codejail.json(5) "Keys" and codejail-service(7) "Limits"
  * (enabled=false). */

@@ -111,6 +111,7 @@ int execmsg_send_outcome(int fd, const struct execmsg_outcome *o) {
         put_u(&b, r->duration_ms, 8);
         put_u(&b, r->cpu_ms, 8);
         put_u(&b, r->maxrss_kb, 8);
+        put_u(&b, r->paused_ms, 8);
         put_u(&b, hit, 1);
         put(&b, label, sizeof label);
         put_u(&b, r->out_len, 4);
@@ -312,7 +313,7 @@ int execmsg_recv_outcome(int fd, size_t max_bytes, struct execmsg_outcome *out, 
         struct rbuf b = { (const unsigned char *)body, len };
         struct execmsg_outcome o = { 0 };
         const unsigned char *p, *so, *se;
-        uint64_t v, st, uid, dur, cpu, rss, hit, ol, el;
+        uint64_t v, st, uid, dur, cpu, rss, paused, hit, ol, el;
         r = -EBADMSG;
         if (!take_u(&b, 4, &v) || !take(&b, sizeof o.step, &p) || !memchr(p, '\0', sizeof o.step)) {
                 bad(err, errlen, "set-up result malformed");
@@ -321,7 +322,7 @@ int execmsg_recv_outcome(int fd, size_t max_bytes, struct execmsg_outcome *out, 
         o.setup_error = (int32_t)(uint32_t)v;
         memcpy(o.step, p, sizeof o.step);
         if (!take_u(&b, 4, &st) || !take_u(&b, 4, &uid) || !take_u(&b, 8, &dur) || !take_u(&b, 8, &cpu) ||
-            !take_u(&b, 8, &rss) || !take_u(&b, 1, &hit) || hit >= ELEMENTSOF(hit_names) ||
+            !take_u(&b, 8, &rss) || !take_u(&b, 8, &paused) || !take_u(&b, 1, &hit) || hit >= ELEMENTSOF(hit_names) ||
             !take(&b, sizeof o.res.apparmor_label, &p) || !memchr(p, '\0', sizeof o.res.apparmor_label)) {
                 bad(err, errlen, "result fields malformed");
                 goto out;
@@ -334,7 +335,7 @@ int execmsg_recv_outcome(int fd, size_t max_bytes, struct execmsg_outcome *out, 
         }
         o.res.status = (int)(int32_t)(uint32_t)st;
         o.res.uid = (uid_t)uid;
-        o.res.duration_ms = dur, o.res.cpu_ms = cpu, o.res.maxrss_kb = rss;
+        o.res.duration_ms = dur, o.res.cpu_ms = cpu, o.res.maxrss_kb = rss, o.res.paused_ms = paused;
         o.res.limit_hit = hit ? hit_names[hit] : NULL;
         o.res.out = copy_bytes(so, (size_t)ol);
         o.res.err = copy_bytes(se, (size_t)el);

@@ -91,6 +91,7 @@
 #include "log.h"
 #include "macro.h"
 #include "ns.h"
+#include "pace.h"
 #include "rlimit.h"
 #include "root.h"
 #include "seccomp-load.h"
@@ -110,7 +111,7 @@ static const struct {
         { "self_seccomp", LAYER_SELF_SECCOMP }, { "self_caps", LAYER_SELF_CAPS },
         { "self_dumpable", LAYER_SELF_DUMPABLE }, { "self_mounts", LAYER_SELF_MOUNTS },
         { "self_ns", LAYER_SELF_NS }, { "self_scope", LAYER_SELF_SCOPE }, { "root", LAYER_ROOT },
-        { "admission", LAYER_ADMISSION }, { "privsep", LAYER_PRIVSEP },
+        { "admission", LAYER_ADMISSION }, { "privsep", LAYER_PRIVSEP }, { "pacing", LAYER_PACING },
 };
 unsigned jail_sabotaged_layers(void) {
         if (sabotage != ~0u)
@@ -150,11 +151,14 @@ static bool self_netns_private;
 /* The same for the UTS and IPC namespaces the serving process made. */
 static bool self_uts_ipc_private;
 
-enum { CTL_ERROR = 1, CTL_NOTIFY_FD, CTL_STATUS, CTL_GO };
+enum { CTL_ERROR = 1, CTL_NOTIFY_FD, CTL_STATUS, CTL_GO, CTL_CPU_BOUND, CTL_PAUSE, CTL_RESUME };
 
-/* The supervisor's one message to the init: run, with these limits. */
+/* The supervisor's messages to the init: run, with these limits (and
+ * report when the execution is CPU-bound: pace.h); later, pause or
+ * resume it. */
 struct ctl_go {
-        uint32_t type; /* CTL_GO */
+        uint32_t type; /* CTL_GO, CTL_PAUSE, CTL_RESUME */
+        uint32_t pace;
         struct limits limits;
 };
 
@@ -163,7 +167,7 @@ struct ctl_msg {
         int32_t error;   /* positive errno (CTL_ERROR) */
         int32_t wstatus; /* CTL_STATUS */
         char step[40];
-        uint64_t cpu_us, maxrss_kb; /* CTL_STATUS: what the init reaped */
+        uint64_t cpu_us, maxrss_kb; /* CTL_STATUS: what the init reaped; CTL_CPU_BOUND */
         char label[96];             /* CTL_STATUS: the program's AppArmor label */
 };
 
@@ -386,6 +390,53 @@ static int init_keep_fds(struct jail_ctx *j) {
         return 0;
 }
 
+static void on_sigchld(int sig) {
+        (void)sig; /* only to end the init's ppoll() */
+}
+
+/* Stop or continue every process of the namespace but the init:
+ * kill(-1), which a fork racing with it cannot escape (the kernel gives
+ * the new child the signal too). The init holds no CAP_KILL: for the call
+ * its effective uid is the program's (kill(2) lets a sender whose
+ * effective uid is the target's real uid signal it); its real and saved
+ * uids stay 0, so it takes its own back. PID 1 only: in a build without
+ * the PID namespace kill(-1) would reach the whole host. */
+static void init_signal_all(int ctl, uid_t uid, int sig) {
+        if (getpid() != 1 || setresuid((uid_t)-1, uid, (uid_t)-1) < 0)
+                return;
+        (void)kill(-1, sig);
+        /* A change of effective uid clears the parent-death signal (step
+         * 5): set again, and a supervisor that died meanwhile is seen by
+         * its end of the control socket. */
+        struct pollfd p = { .fd = ctl, .events = POLLIN };
+        if (setresuid((uid_t)-1, 0, (uid_t)-1) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
+            (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR))))
+                _exit(127);
+}
+
+/* The init between two exits in its namespace: a supervisor's pause or
+ * resume (pace.h); and while the execution is paced and not yet
+ * CPU-bound, a look at its CPU time every PACE_TICK_MS. */
+static void init_wait(int ctl, uid_t uid, const sigset_t *waiting, bool *measure, bool *ctl_open) {
+        struct pollfd p = { .fd = *ctl_open ? ctl : -1, .events = POLLIN };
+        struct timespec tick = { .tv_nsec = PACE_TICK_MS * 1000000L };
+        int n = ppoll(&p, 1, *measure ? &tick : NULL, waiting);
+        if (n > 0 && p.revents) {
+                struct ctl_go m;
+                ssize_t k = recv(ctl, &m, sizeof m, MSG_DONTWAIT);
+                if (k == (ssize_t)sizeof m && (m.type == CTL_PAUSE || m.type == CTL_RESUME))
+                        init_signal_all(ctl, uid, m.type == CTL_PAUSE ? SIGSTOP : SIGCONT);
+                else if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR))
+                        *ctl_open = false; /* the supervisor is gone; its death signal follows */
+        }
+        uint64_t cpu;
+        if (*measure && n == 0 && pace_namespace_cpu_ms(&cpu) == 0 && cpu >= PACE_CPU_BOUND_MS) {
+                struct ctl_msg m = { .type = CTL_CPU_BOUND, .cpu_us = cpu * 1000 };
+                ctl_send(ctl, &m, -1);
+                *measure = false;
+        }
+}
+
 /* Steps 5-8: PID 1 of the execution. Never returns. */
 _noreturn_ static void run_init(struct jail_ctx *j) {
         const char *step = "?";
@@ -458,7 +509,16 @@ _noreturn_ static void run_init(struct jail_ctx *j) {
                 (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 #endif
 
-        /* 8. */
+        /* 8. SIGCHLD blocked but while the init waits (init_wait()); the
+         * child unblocks it and resets the handler (step 9's defaults). */
+        sigset_t chld, waiting;
+        struct sigaction sa = { .sa_handler = on_sigchld };
+        sigemptyset(&sa.sa_mask);
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        if (sigaction(SIGCHLD, &sa, NULL) < 0 || sigprocmask(SIG_BLOCK, &chld, &waiting) < 0)
+                child_fail(ctl, "sigchld", negative_errno());
+        sigdelset(&waiting, SIGCHLD);
         pid_t child = fork();
         if (child < 0)
                 child_fail(ctl, "fork", negative_errno());
@@ -470,15 +530,20 @@ _noreturn_ static void run_init(struct jail_ctx *j) {
         close(j->err[1]);
         if (j->ruleset >= 0)
                 close(j->ruleset);
+        bool measure = go.pace, ctl_open = true;
         for (;;) {
                 /* Look before reaping: while the program is a zombie its
                  * AppArmor label can still be read, from outside, for the
                  * supervisor's log and the selfcheck. */
                 siginfo_t si = { 0 };
-                if (waitid(P_ALL, 0, &si, WEXITED | __WALL | WNOWAIT) < 0) {
+                if (waitid(P_ALL, 0, &si, WEXITED | __WALL | WNOWAIT | WNOHANG) < 0) {
                         if (errno == EINTR)
                                 continue;
                         _exit(0);
+                }
+                if (si.si_pid == 0) {
+                        init_wait(ctl, SABOTAGED(LAYER_UID) ? getuid() : j->uid, &waiting, &measure, &ctl_open);
+                        continue;
                 }
                 struct ctl_msg m = { .type = CTL_STATUS };
                 if (si.si_pid == child && j->use_apparmor)
@@ -736,6 +801,7 @@ struct watch {
         struct ctl_msg status_msg;
         struct jail_result *res;
         struct jail_error *err;
+        struct pace pace;
 };
 
 /* Kill the whole execution (its init; the kernel takes the PID namespace). */
@@ -795,6 +861,8 @@ static void read_ctl(struct watch *w) {
                         syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
                 } else
                         answer_pending_execs(w->efd, w->nfd, w->child_pid, &w->execs);
+        } else if (m.type == CTL_CPU_BOUND) {
+                pace_cpu_bound(&w->pace);
         } else if (m.type == CTL_STATUS) {
                 w->wstatus = m.wstatus;
                 w->have_status = true;
@@ -802,6 +870,23 @@ static void read_ctl(struct watch *w) {
         }
         if (pfd >= 0)
                 close(pfd);
+}
+
+/* Pause or resume the execution: its init stops or continues the rest of
+ * the namespace (init_wait()). */
+static void pace_tell_init(struct watch *w, enum pace_action act) {
+        if (act == PACE_NONE || w->ctl < 0)
+                return;
+        struct ctl_go m = { .type = act == PACE_PAUSE ? CTL_PAUSE : CTL_RESUME };
+        (void)send(w->ctl, &m, sizeof m, MSG_NOSIGNAL);
+}
+
+/* While paused nothing of the program moves; only its client leaving or
+ * its init's death need the supervisor (pace_wait_long()). */
+static bool paused_give_up(void *userdata) {
+        struct watch *w = userdata;
+        struct pollfd p[2] = { { .fd = w->stop_fd, .events = POLLIN | POLLRDHUP }, { .fd = w->pidfd, .events = POLLIN } };
+        return poll(p, 2, 0) > 0;
 }
 
 /* One round: wait for any of the execution's fds, the wall clock, or the
@@ -826,8 +911,20 @@ static int supervise_round(struct watch *w) {
 
         int timeout = 1000; /* draining: everything is dead, EOF is near */
         if (w->init_alive) {
-                uint64_t t = now_ms();
-                timeout = w->deadline == UINT64_MAX ? -1 : t >= w->deadline ? 0 : (int)(w->deadline - t);
+                uint64_t t = now_ms(), next = UINT64_MAX;
+                if (!w->have_status && !w->killed) {
+                        enum pace_action act;
+                        next = pace_step(&w->pace, t, &act);
+                        pace_tell_init(w, act);
+                        if (w->pace.paused) {
+                                pace_tell_init(w, pace_wait_long(&w->pace, paused_give_up, w, &w->deadline, now_ms));
+                                t = now_ms();
+                                next = w->pace.paused ? t : UINT64_MAX;
+                        }
+                }
+                /* A paused execution's wall clock does not run (pace.h). */
+                uint64_t due = w->pace.paused ? next : (next < w->deadline ? next : w->deadline);
+                timeout = due == UINT64_MAX ? -1 : t >= due ? 0 : (int)(due - t);
         }
         int k = poll(p, (nfds_t)n, timeout);
         if (k < 0 && errno != EINTR) {
@@ -835,7 +932,7 @@ static int supervise_round(struct watch *w) {
                 set_err(w->err, "poll", w->r);
                 return 1;
         }
-        if (w->init_alive && now_ms() >= w->deadline && !w->killed)
+        if (w->init_alive && !w->pace.paused && now_ms() >= w->deadline && !w->killed)
                 kill_execution(w, "REALTIME");
         if (k <= 0)
                 return w->init_alive ? 0 : 1; /* not alive: a leaked writer, stop waiting */
@@ -864,6 +961,9 @@ static int supervise_round(struct watch *w) {
 /* Nothing of the execution is left open; an init not left on purpose
  * (an error) is killed and reaped. */
 static void supervise_close(struct watch *w) {
+        /* The program's CPU is spent: its FRESH and LONG bytes go now, its
+         * slot with the teardown. */
+        pace_end(&w->pace);
         if (w->init_alive && !w->over) {
                 syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
                 int st;
@@ -921,8 +1021,8 @@ static int supervise_result(struct watch *w) {
 /* The supervisor loop: feed stdin, capture output, answer execve
  * notifications, enforce the wall clock, stop the execution when stop_fd
  * says so (jail_prep_stop_on()), collect the status. */
-static int supervise(struct jail_ctx *j, pid_t init, int pidfd, int stop_fd, uint64_t start,
-                     struct jail_result *res, struct jail_error *err, bool *init_left) {
+static int supervise(struct jail_ctx *j, pid_t init, int pidfd, int stop_fd, const struct pace *pace,
+                     uint64_t start, struct jail_result *res, struct jail_error *err, bool *init_left) {
         const struct limits *l = &j->req->limits;
         struct watch w = {
                 .j = j, .init = init, .child_pid = -1, .pidfd = pidfd, .stop_fd = stop_fd,
@@ -935,6 +1035,7 @@ static int supervise(struct jail_ctx *j, pid_t init, int pidfd, int stop_fd, uin
                 .out = { .fd = j->out[0] }, .errc = { .fd = j->err[0] },
                 .init_alive = true, .res = res, .err = err,
         };
+        pace_begin(&w.pace, pace ? pace->lock_fd : -1, pace ? pace->cpu_bound_slots : 0, start);
 
         j->in[1] = j->out[0] = j->err[0] = j->ctl[0] = -1;
         if (w.efd < 0) {
@@ -958,6 +1059,7 @@ static int supervise(struct jail_ctx *j, pid_t init, int pidfd, int stop_fd, uin
         }
         *init_left = w.over;
         supervise_close(&w);
+        res->paused_ms = w.pace.paused_ms;
         if (w.efd >= 0)
                 close(w.efd);
         return supervise_result(&w);
@@ -968,6 +1070,7 @@ struct jail_prep {
         struct jail_ctx j;
         int lock_fd, dfd, pidfd;
         int stop_fd; /* jail_prep_stop_on()'s, the caller's; -1: none */
+        struct pace pace; /* jail_prep_pace_on()'s: lock_fd -1, none */
         pid_t init;
         int r;                  /* a failure of the preparation, reported by the run */
         struct jail_error err;
@@ -1097,7 +1200,7 @@ struct jail_prep *jail_prepare(const struct config *cfg) {
                 .cfg = cfg, .ruleset = -1,
                 .in = { -1, -1 }, .out = { -1, -1 }, .err = { -1, -1 }, .ctl = { -1, -1 },
         };
-        p->lock_fd = p->dfd = p->pidfd = p->stop_fd = -1;
+        p->lock_fd = p->dfd = p->pidfd = p->stop_fd = p->pace.lock_fd = -1;
         p->r = prepare(p);
         if (p->r < 0)
                 prep_release(p); /* the run reports p->err */
@@ -1106,6 +1209,11 @@ struct jail_prep *jail_prepare(const struct config *cfg) {
 
 void jail_prep_stop_on(struct jail_prep *p, int fd) {
         p->stop_fd = fd;
+}
+
+void jail_prep_pace_on(struct jail_prep *p, int lock_fd, unsigned cpu_bound_slots) {
+        p->pace.lock_fd = lock_fd;
+        p->pace.cpu_bound_slots = cpu_bound_slots;
 }
 
 int jail_run_prepared(struct jail_prep *p, const struct jail_request *req, struct jail_result *res,
@@ -1130,7 +1238,8 @@ int jail_run_prepared(struct jail_prep *p, const struct jail_request *req, struc
         /* The limits, to the init, which builds tmp/ and goes on with 7. The
          * wall clock starts here. */
         uint64_t start = now_ms();
-        struct ctl_go go = { .type = CTL_GO, .limits = req->limits };
+        struct ctl_go go = { .type = CTL_GO, .limits = req->limits,
+                             .pace = p->pace.lock_fd >= 0 && p->pace.cpu_bound_slots > 0 };
         if (send(j->ctl[0], &go, sizeof go, MSG_NOSIGNAL) != (ssize_t)sizeof go) {
                 /* An init that failed its set-up has said why and left: the
                  * supervisor reads it below. */
@@ -1141,7 +1250,7 @@ int jail_run_prepared(struct jail_prep *p, const struct jail_request *req, struc
                 }
         }
         bool init_left = false;
-        r = supervise(j, p->init, p->pidfd, p->stop_fd, start, res, err, &init_left);
+        r = supervise(j, p->init, p->pidfd, p->stop_fd, &p->pace, start, res, err, &init_left);
         res->duration_ms = now_ms() - start;
         if (!init_left)
                 p->init = 0; /* supervise() reaped it */

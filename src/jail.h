@@ -56,6 +56,7 @@ struct jail_result {
         uint64_t duration_ms, cpu_ms, maxrss_kb;
         const char *limit_hit;  /* NULL, "REALTIME", "OUTPUT", "CPU", ... */
         bool stopped;           /* killed because the stop fd said so (jail_prep_stop_on) */
+        uint64_t paused_ms;     /* paused for want of a LONG byte (pace.h) */
         char apparmor_label[96]; /* the program's label, read by its init; "" without AppArmor */
         struct jail_teardown teardown;
 };
@@ -90,6 +91,7 @@ enum jail_layer {
         LAYER_ROOT = 1u << 17,         /* the allow-list root: off = the host's tree in view */
         LAYER_ADMISSION = 1u << 18,    /* admission control (server.c, admit.c): no bound, no queue */
         LAYER_PRIVSEP = 1u << 19,      /* the parsing side's drop (unpriv.c): it keeps the parent's privileges */
+        LAYER_PACING = 1u << 20,       /* pacing (pace.c): the FRESH byte kept to the end, no pause, no LONG bound */
 };
 unsigned jail_sabotaged_layers(void); /* 0 in production builds */
 
@@ -129,6 +131,10 @@ void jail_prep_free(struct jail_prep *p);
  * the client has left, and it hangs up when that side dies -- either way
  * nobody is left to answer. */
 void jail_prep_stop_on(struct jail_prep *p, int fd);
+/* Before jail_run_prepared(): pace the execution (pace.h) on lock_fd (the
+ * caller's, open until the run returns; it holds the execution's FRESH
+ * byte). */
+void jail_prep_pace_on(struct jail_prep *p, int lock_fd, unsigned cpu_bound_slots);
 /* The pending teardown only: the jail is gone, res stays readable. */
 void jail_result_release(struct jail_result *res);
 void jail_result_done(struct jail_result *res);

@@ -90,7 +90,7 @@ static void wait_answered(const struct config *cfg, int fd) {
                 log_warning("privsep: the unprivileged side sent more than its request");
 }
 
-int privsep_supervise(const struct config *cfg, int fd) {
+int privsep_supervise(const struct config *cfg, int fd, int lock_fd) {
         struct execmsg_request req;
         char err[200] = "";
         /* While the child reads and parses the request, the jail's part that
@@ -100,8 +100,11 @@ int privsep_supervise(const struct config *cfg, int fd) {
         /* Once the request is in, nothing more comes from the child: this
          * socket readable or hung up means its client left (the child shut
          * it) or the child died -- nobody is left to answer. */
-        if (prep)
+        if (prep) {
                 jail_prep_stop_on(prep, fd);
+                if (lock_fd >= 0 && !SABOTAGED(LAYER_PACING))
+                        jail_prep_pace_on(prep, lock_fd, cfg->max_cpu_bound_executions);
+        }
         int r = privsep_read_request(cfg, fd, &req, err, sizeof err);
         if (r == -ENODATA) {
                 jail_prep_free(prep);
@@ -170,9 +173,23 @@ static int serve_child(const struct config *cfg, const char *config_error, int c
         return r;
 }
 
+/* The admission lock, opened once for both sides: the child queues and
+ * holds its ticket on it, this side gives back the FRESH byte and takes a
+ * LONG one for the same ticket (pace.h). -1 when there is none to share
+ * (the child then opens its own, or says why not). */
+static int open_admission(const struct config *cfg) {
+        char path[300]; /* state_dir: < 256 (conf.c) */
+        if (!cfg || !cfg->enabled || SABOTAGED(LAYER_ADMISSION))
+                return -1;
+        snprintf(path, sizeof path, "%s/admission.lock", cfg->state_dir);
+        int fd = admit_open(path);
+        return fd < 0 ? -1 : fd;
+}
+
 int privsep_serve(const struct config *cfg, const char *config_error, int conn_fd) {
         int fd;
         long long parent_cpu_us = 0;
+        _cleanup_close_ int lock_fd = open_admission(cfg);
         pid_t pid = unpriv_fork(&fd, &parent_cpu_us);
         if (pid < 0) {
                 log_error("privsep: fork: %s", strerror(-pid));
@@ -184,6 +201,8 @@ int privsep_serve(const struct config *cfg, const char *config_error, int conn_f
          * counts the parent's CPU until the fork: the instance's total. */
         if (pid == 0) {
                 server_mark_split(parent_cpu_us);
+                if (lock_fd >= 0)
+                        server_use_admission(TAKE_FD(lock_fd));
                 int r = serve_child(cfg, config_error, conn_fd, fd);
                 if (r < 0)
                         fprintf(stderr, "codejaild: %s\n", strerror(-r));
@@ -191,7 +210,11 @@ int privsep_serve(const struct config *cfg, const char *config_error, int conn_f
                 _exit(r < 0 ? 1 : 0);
         }
         close(conn_fd);
-        int r = privsep_supervise(cfg, fd);
+        int r = privsep_supervise(cfg, fd, lock_fd);
+        /* The teardown is over: the slot is free before the child hears of
+         * it (the child's copy of the descriptor would keep it held). */
+        if (lock_fd >= 0)
+                admit_release_all(lock_fd);
         close(fd);
         if (r < 0)
                 kill(pid, SIGKILL);

@@ -23,10 +23,12 @@ int privsep_serve(const struct config *cfg, const char *config_error, int conn_f
 
 /* The privileged side: at most one execution request from fd (execmsg.h,
  * bounded by cfg), checked against cfg (enabled; its limits those of a
- * configured context), run, outcome sent, torn down (fd is the caller's
- * to close: the child's sign that the execution is gone). 0, -EBADMSG
+ * configured context), run (paced on lock_fd, the admission lock the
+ * child holds its ticket on, when not -1: pace.h), outcome sent, torn
+ * down (fd is the caller's to close: the child's sign that the execution
+ * is gone). 0, -EBADMSG
  * for a malformed or disallowed request (logged), or -errno. */
-int privsep_supervise(const struct config *cfg, int fd);
+int privsep_supervise(const struct config *cfg, int fd, int lock_fd);
 
 /* The privileged side's one read (privsep_supervise's, and the fuzz
  * harness's): execmsg_recv_request bounded by what cfg lets a request be

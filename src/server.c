@@ -233,6 +233,12 @@ void server_mark_split(long long parent_cpu_us) {
                 inherited_cpu_us = parent_cpu_us;
 }
 
+void server_use_admission(int fd) {
+        if (admission_fd >= 0)
+                close(admission_fd);
+        admission_fd = fd;
+}
+
 int server_prepare(const struct config *cfg) {
         char lock_path[300]; /* state_dir: < 256 (conf.c) */
         log_prepare();
@@ -314,6 +320,8 @@ static void log_exchange(struct exchange *x) {
                 log_fieldf(&f[n++], "CODEJAIL_DURATION_MS", "%llu", (unsigned long long) j->duration_ms);
                 log_fieldf(&f[n++], "CODEJAIL_CPU_MS", "%llu", (unsigned long long) j->cpu_ms);
                 log_fieldf(&f[n++], "CODEJAIL_MAXRSS_KB", "%llu", (unsigned long long) j->maxrss_kb);
+                if (j->paused_ms)
+                        log_fieldf(&f[n++], "CODEJAIL_PAUSED_MS", "%llu", (unsigned long long) j->paused_ms);
                 log_fieldf(&f[n++], "CODEJAIL_LIMIT_HIT", "%s", x->limit_hit);
                 /* The AppArmor label the program ran under, as its init read
                  * it from the kernel: proof the sandbox profile was in force. */
@@ -495,10 +503,11 @@ static int admit(struct exchange *x, struct admit_ticket *ticket) {
                 r = -admission_err; /* server_prepare() could not open it */
         else if (admission_fd >= 0)
                 r = admit_enter_fd(TAKE_FD(admission_fd), cfg->max_concurrent_executions,
-                                   (uint64_t)cfg->queue_timeout_s * 1000, x->fd, ticket, &x->queue_ms);
+                                   cfg->max_starting_executions, (uint64_t)cfg->queue_timeout_s * 1000, x->fd,
+                                   ticket, &x->queue_ms);
         else
-                r = admit_enter(lock_path, cfg->max_concurrent_executions, (uint64_t)cfg->queue_timeout_s * 1000,
-                                x->fd, ticket, &x->queue_ms);
+                r = admit_enter(lock_path, cfg->max_concurrent_executions, cfg->max_starting_executions,
+                                (uint64_t)cfg->queue_timeout_s * 1000, x->fd, ticket, &x->queue_ms);
         x->queued = true;
         if (r >= 0)
                 return 0;
@@ -653,6 +662,7 @@ static void record_execution(struct exchange *x, const struct safeexec_outcome *
                 .duration_ms = out->jail.duration_ms,
                 .cpu_ms = out->jail.cpu_ms,
                 .maxrss_kb = out->jail.maxrss_kb,
+                .paused_ms = out->jail.paused_ms,
         };
         sanitize(x->jail.apparmor_label, sizeof x->jail.apparmor_label, out->jail.apparmor_label);
         sanitize(x->limit_hit, sizeof x->limit_hit, out->jail.limit_hit);

@@ -29,6 +29,10 @@ int server_handle_with(const struct config *cfg, const char *config_error, int f
  * state (read), the admission lock file. A failure to open the lock is
  * answered later, as error.queue. 0. */
 int server_prepare(const struct config *cfg);
+/* Before server_prepare(): the admission lock, opened by the caller (an
+ * fd, taken over), so that its open file description is shared with the
+ * privileged side that paces the execution (privsep.c, pace.h). */
+void server_use_admission(int fd);
 
 /* In a process forked to serve: the CPU its parent had used until the
  * fork, added to the CODEJAIL_SERVICE_CPU_US it logs. */

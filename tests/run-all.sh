@@ -93,7 +93,10 @@ tier http-inetd env API_TEST_FD_MODE=inetd API_TEST_DUMMY_IF=1 "$TOP/api_tests/r
 tier http-jwt env API_TEST_JWT=1 "$TOP/api_tests/run.sh" http -p no:cacheprovider -q
 # Every deny test fails with its layer off; the admission-control tests
 # fail with admission control off (tests/abuse/queue-sabotage.sh).
-sabotage_tier() { "$TOP/api_tests/run.sh" sabotage-exec && "$TOP/tests/abuse/queue-sabotage.sh"; }
+sabotage_tier() {
+        "$TOP/api_tests/run.sh" sabotage-exec && "$TOP/tests/abuse/queue-sabotage.sh" &&
+                "$TOP/tests/abuse/pace-sabotage.sh"
+}
 tier sabotage sabotage_tier
 # Hostile input: abuse of the live service, a 2,000-request soak, the whole
 # suite once under ASan+UBSan (+ valgrind for a few instances), and 30 s of

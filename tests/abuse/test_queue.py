@@ -40,17 +40,20 @@ def request_bytes(code, globals_dict=None, slug="", context=None, **extra):
 class Service:
     """systemd-socket-activate + codejaild with the queue settings given."""
 
-    def __init__(self, port, extra):
+    def __init__(self, port, extra, contexts=None, sabotage=None):
         base = os.environ["CJ_CONFIG"]
         cfg = json.load(open(base))
         cfg.update(extra)
         cfg["limit_overrides"]["queue-hold"] = {"CPU": 30, "REALTIME": 30}
+        cfg["limit_overrides"].update(contexts or {})
         self.dir = os.path.dirname(base)
         self.config = os.path.join(self.dir, "queue-%d.json" % port)
         self.log = os.path.join(self.dir, "queue-%d.log" % port)
         json.dump(cfg, open(self.config, "w"))
         self.port = port
-        sabotage = ["-E", "CODEJAIL_SABOTAGE=admission"] if os.environ.get("CJ_QUEUE_SABOTAGE") == "1" else []
+        if sabotage is None and os.environ.get("CJ_QUEUE_SABOTAGE") == "1":
+            sabotage = "admission"
+        sabotage = ["-E", "CODEJAIL_SABOTAGE=" + sabotage] if sabotage else []
         binary = os.environ["CODEJAILD_SABOTAGE"] if sabotage else os.environ["CODEJAILD"]
         self.proc = subprocess.Popen(
             ["systemd-socket-activate", "-l", "%s:%d" % (HOST, port), "-a"] + sabotage +

@@ -45,7 +45,7 @@ static void test_supervise_no_request(void **state) {
         int sv[2];
         pair(sv);
         close(sv[0]); /* served without an execution */
-        assert_int_equal(privsep_supervise(NULL, sv[1]), 0);
+        assert_int_equal(privsep_supervise(NULL, sv[1], -1), 0);
         close(sv[1]);
 }
 
@@ -56,7 +56,7 @@ static void test_supervise_garbage(void **state) {
         pair(sv);
         assert_int_equal(write(sv[0], "GET / HTTP/1.1\r\n\r\n", 18), 18);
         close(sv[0]);
-        assert_int_equal(privsep_supervise(cfg, sv[1]), -EBADMSG);
+        assert_int_equal(privsep_supervise(cfg, sv[1], -1), -EBADMSG);
         close(sv[1]);
         config_free(cfg);
 }
@@ -75,7 +75,7 @@ static void test_supervise_truncated(void **state) {
         pair(sv);
         assert_int_equal(write(sv[0], buf, (size_t)n - 3), n - 3);
         close(sv[0]);
-        assert_int_equal(privsep_supervise(cfg, sv[1]), -EBADMSG);
+        assert_int_equal(privsep_supervise(cfg, sv[1], -1), -EBADMSG);
         close(sv[1]);
         close(mid[0]);
         close(mid[1]);
@@ -88,7 +88,7 @@ static void test_supervise_no_config_no_execution(void **state) {
         pair(sv);
         assert_int_equal(execmsg_send_request(sv[0], &req), 0);
         close(sv[0]);
-        assert_int_equal(privsep_supervise(NULL, sv[1]), -EMSGSIZE);
+        assert_int_equal(privsep_supervise(NULL, sv[1], -1), -EMSGSIZE);
         close(sv[1]);
 }
 
@@ -102,14 +102,14 @@ static void test_supervise_disallowed(void **state) {
         cfg->enabled = true;
         pair(sv);
         assert_int_equal(execmsg_send_request(sv[0], &req), 0);
-        assert_int_equal(privsep_supervise(cfg, sv[1]), -EBADMSG);
+        assert_int_equal(privsep_supervise(cfg, sv[1], -1), -EBADMSG);
         close(sv[0]);
         close(sv[1]);
         pair(sv);
         config_resolve_limits(cfg, NULL, &req.limits); /* the default context's, */
         cfg->enabled = false;                          /* on a disabled service */
         assert_int_equal(execmsg_send_request(sv[0], &req), 0);
-        assert_int_equal(privsep_supervise(cfg, sv[1]), -EBADMSG);
+        assert_int_equal(privsep_supervise(cfg, sv[1], -1), -EBADMSG);
         close(sv[0]);
         close(sv[1]);
         config_free(cfg);

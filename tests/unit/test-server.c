@@ -653,7 +653,7 @@ static void test_queue(void **state) {
         c->max_concurrent_executions = 1;
         c->queue_timeout_s = 1;
         snprintf(lock, sizeof lock, "%s/admission.lock", state_dir);
-        assert_int_equal(admit_enter(lock, 1, 0, -1, &held, &waited), 0);
+        assert_int_equal(admit_enter(lock, 1, 0, 0, -1, &held, &waited), 0);
 
         /* A client that keeps its side open, and one that half-closes
          * after the request (only timed, never taken for gone). */
