@@ -121,6 +121,7 @@ struct counters {
         struct hist queue;
         struct hist execution;
         uint64_t limit_kills[N_LIMITS];
+        uint64_t paused, paused_us;
         uint64_t clients_gone[ELEMENTSOF(stages)];
         uint64_t requests[N_STATUS][N_CODES];
 };
@@ -245,6 +246,10 @@ void metrics_count(const struct metrics_outcome *o) {
                         l++;
                 add(&c->limit_kills[l], 1);
         }
+        if (o->paused_ms) {
+                add(&c->paused, 1);
+                add(&c->paused_us, o->paused_ms * 1000);
+        }
         if (streq_safe(status_rows[s].name, "queue.client_gone"))
                 add(&c->clients_gone[0], 1);
         if (streq_safe(status_rows[s].name, "stopped.client_gone"))
@@ -337,6 +342,11 @@ static void render_counters(FILE *f, const struct counters *c) {
                 if (l + 1 < N_LIMITS || v)
                         fprintf(f, "codejail_limit_kills_total{limit=\"%s\"} %" PRIu64 "\n", limits[l], v);
         }
+        header(f, "codejail_executions_paused_total", "counter",
+               "Executions paused for want of a CPU-bound place (CODEJAIL_PAUSED_MS).");
+        fprintf(f, "codejail_executions_paused_total %" PRIu64 "\n", get(&c->paused));
+        header(f, "codejail_execution_paused_seconds_total", "counter", "Time those executions were paused.");
+        fprintf(f, "codejail_execution_paused_seconds_total %.6f\n", (double)get(&c->paused_us) / 1e6);
         header(f, "codejail_clients_gone_total", "counter",
                "Clients that left before their answer: while queued (not executed), while their program ran "
                "(stopped), or before the answer could be written.");
@@ -366,7 +376,13 @@ static void label_value(char *dst, size_t size, const char *src) {
 }
 
 static void render_state(FILE *f, const struct config *cfg, int lock_fd) {
-        unsigned running, waiting;
+        unsigned running, waiting, starting, cpu_bound;
+        if (lock_fd >= 0 && admit_count_pools(lock_fd, &starting, &cpu_bound) >= 0) {
+                gauge(f, "codejail_executions_starting",
+                      "Executions in their first 250 ms now (starting places held).", starting);
+                gauge(f, "codejail_executions_cpu_bound",
+                      "CPU-bound executions running now (CPU-bound places held).", cpu_bound);
+        }
         if (lock_fd >= 0 && admit_count(lock_fd, &running, &waiting) >= 0) {
                 gauge(f, "codejail_executions_running", "Execution slots held now (the admission lock's state).",
                       running);
@@ -374,6 +390,8 @@ static void render_state(FILE *f, const struct config *cfg, int lock_fd) {
                       "Code-exec requests waiting for an execution slot now (the admission lock's state).", waiting);
         }
         gauge(f, "codejail_execution_slots", "max_concurrent_executions.", cfg->max_concurrent_executions);
+        gauge(f, "codejail_starting_places", "max_starting_executions.", cfg->max_starting_executions);
+        gauge(f, "codejail_cpu_bound_places", "max_cpu_bound_executions.", cfg->max_cpu_bound_executions);
         gauge(f, "codejail_enabled", "1 when the configuration's enabled is true.", cfg->enabled);
 
         json_t *state = NULL;

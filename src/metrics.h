@@ -27,6 +27,7 @@ struct metrics_outcome {
         bool executed;        /* the program ran */
         uint64_t execution_ms;
         const char *limit_hit; /* CODEJAIL_LIMIT_HIT, NULL or "" for none */
+        uint64_t paused_ms;   /* CODEJAIL_PAUSED_MS: 0, not paused */
         bool answer_lost;     /* an answer was due and could not be written */
 };
 

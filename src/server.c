@@ -347,6 +347,7 @@ static void log_exchange(struct exchange *x) {
                 .executed = x->have_jail,
                 .execution_ms = x->jail.duration_ms,
                 .limit_hit = x->have_jail ? x->limit_hit : NULL,
+                .paused_ms = x->have_jail ? x->jail.paused_ms : 0,
                 .answer_lost = x->answer_lost,
         });
 }

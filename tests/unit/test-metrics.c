@@ -107,7 +107,8 @@ static void count_and_render(void) {
         metrics_count(&(struct metrics_outcome){ .status = "executed.error", .http_status = 200,
                                                  .path = "/api/v0/code-exec", .request_us = 4200000,
                                                  .queued = true, .queue_ms = 1500, .executed = true,
-                                                 .execution_ms = 4100, .limit_hit = "REALTIME" });
+                                                 .execution_ms = 4100, .limit_hit = "REALTIME",
+                                                 .paused_ms = 1250 });
         metrics_count(&(struct metrics_outcome){ .status = "queue.client_gone", .http_status = 0,
                                                  .path = "/api/v0/code-exec", .request_us = 2000000,
                                                  .queued = true, .queue_ms = 1990 });
@@ -162,6 +163,8 @@ static void count_and_render(void) {
         CHECK(value(t, "codejail_limit_kills_total{limit=\"CPU\"}") == 0);
         CHECK(value(t, "codejail_limit_kills_total{limit=\"OUTPUT\"}") == 0);
         CHECK(value(t, "codejail_limit_kills_total{limit=\"other\"}") == 1);
+        CHECK(value(t, "codejail_executions_paused_total") == 1);
+        CHECK(has_line(t, "codejail_execution_paused_seconds_total 1.250000"));
         CHECK(value(t, "codejail_clients_gone_total{stage=\"queue\"}") == 1);
         CHECK(value(t, "codejail_clients_gone_total{stage=\"execution\"}") == 1);
         CHECK(value(t, "codejail_requests_total{code=\"none\",status=\"stopped.client_gone\"}") == 1);
@@ -332,13 +335,20 @@ static void gauges(void) {
         CHECK(fd >= 0);
         struct admit_ticket t = ADMIT_TICKET_NULL;
         uint64_t w;
-        CHECK(admit_enter(lock, 2, 0, 0, -1, &t, &w) == 0);
+        CHECK(admit_enter(lock, 2, 3, 0, -1, &t, &w) == 0);
+        /* a second holder, CPU-bound */
+        int other = admit_open(lock);
+        CHECK(other >= 0 && admit_take_long(other, 1) == 0);
         struct config *c = cfg_for_dir();
         char *text = NULL;
         size_t n;
         CHECK(metrics_render(c, fd, &text, &n) == 0);
         CHECK(value(text, "codejail_executions_running") == 1);
         CHECK(value(text, "codejail_executions_waiting") == 0);
+        CHECK(value(text, "codejail_executions_starting") == 1);
+        CHECK(value(text, "codejail_executions_cpu_bound") == 1);
+        CHECK(value(text, "codejail_cpu_bound_places") == (long long)c->max_cpu_bound_executions);
+        close(other);
         CHECK(value(text, "codejail_execution_slots") == (long long)c->max_concurrent_executions);
         free(text);
         /* codejaild --metrics reads through a read-only descriptor. */
