@@ -399,9 +399,12 @@ static void on_sigchld(int sig) {
  * the new child the signal too). The init holds no CAP_KILL: for the call
  * its effective uid is the program's (kill(2) lets a sender whose
  * effective uid is the target's real uid signal it); its real and saved
- * uids stay 0, so it takes its own back. PID 1 only: in a build without
+ * uids stay the service's, so it takes its own back (its own: a service
+ * running as a user of its own has no right to become 0, and 0 and back
+ * would cost it its effective capabilities). PID 1 only: in a build without
  * the PID namespace kill(-1) would reach the whole host. */
 static void init_signal_all(int ctl, uid_t uid, int sig) {
+        uid_t self = geteuid(); /* the service's: 0, or its User= with ambient capabilities */
         if (getpid() != 1 || setresuid((uid_t)-1, uid, (uid_t)-1) < 0)
                 return;
         (void)kill(-1, sig);
@@ -409,7 +412,7 @@ static void init_signal_all(int ctl, uid_t uid, int sig) {
          * 5): set again, and a supervisor that died meanwhile is seen by
          * its end of the control socket. */
         struct pollfd p = { .fd = ctl, .events = POLLIN };
-        if (setresuid((uid_t)-1, 0, (uid_t)-1) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
+        if (setresuid((uid_t)-1, self, (uid_t)-1) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
             (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR))))
                 _exit(127);
 }

@@ -299,6 +299,25 @@ case $resp in
 *) fail "jail config/credential probe: $resp" ;;
 esac
 
+# Pacing under the installed unit (its User= with ambient capabilities, not
+# root): more CPU-bound executions at once than CPU-bound places (1 per
+# CPU); those paused wait their turn and all finish, none killed.
+n_loops=$(( $(nproc) + 2 )) pace_pids=()
+for i in $(seq "$n_loops"); do
+        curl -s --max-time 60 --data-urlencode \
+                "payload={\"code\": \"import time\\nwhile time.process_time() < 0.6:\\n    pass\\nr = 1\", \"globals_dict\": {}, \"slug\": \"nspawn-pace-$i\"}" \
+                "$BASE_URL/api/v0/code-exec" >"$WORK/pace-$i.json" &
+        pace_pids+=($!)
+done
+wait "${pace_pids[@]}" || true
+ok_loops=$(grep -lx '{"globals_dict": {"r": 1}}' "$WORK"/pace-*.json | wc -l)
+paused=$(in_ct journalctl -t codejail -o json --no-pager | grep '"CODEJAIL_SLUG":"nspawn-pace-' | grep -c '"CODEJAIL_PAUSED_MS"' || true)
+if [ "$ok_loops" = "$n_loops" ] && [ "$paused" -ge 1 ]; then
+        say "pacing: $n_loops CPU-bound executions at once all answered, $paused of them paused for their turn"
+else
+        fail "pacing: $ok_loops of $n_loops CPU-bound executions answered, $paused paused: $(head -c 300 "$WORK"/pace-*.json)"
+fi
+
 # ---- 2. the api_tests suite ----------------------------------------------------
 # In the container booted seconds ago, on this shared 2-core VM, the first
 # matplotlib or nltk run has outlasted the default REALTIME (killed, -9; the
