@@ -309,8 +309,11 @@ def assert_never_executed(svc, e):
 
 
 def test_half_closing_client_that_resets_leaves_the_queue(queued):
-    """A FIN taken for a half-close, then a reset while queued: gone."""
+    """A FIN taken for a half-close, then a reset while queued (second in
+    line: asleep in the kernel's queue, woken by SIGIO): gone."""
     holders = hold_slots(queued, "hcrst", 4)
+    ahead = queued.send("x = 1", "hcrst-ahead")
+    time.sleep(0.3)
     s = queued.send("x = %d" % time.time_ns(), "hcrst-client")
     s.shutdown(socket.SHUT_WR)
     time.sleep(0.5)
@@ -318,7 +321,7 @@ def test_half_closing_client_that_resets_leaves_the_queue(queued):
     e = queued.wait_entries("hcrst-client", 1, timeout=2)[0]
     assert field(e, "CODEJAIL_STATUS") == "queue.client_gone", e
     assert int(field(e, "CODEJAIL_QUEUE_MS")) < 1500, e
-    for h in holders:
+    for h in holders + [ahead]:
         answer(h)
     drained(queued)
     assert len(queued.entries("hcrst-client")) == 1

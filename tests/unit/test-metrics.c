@@ -332,7 +332,7 @@ static void gauges(void) {
         CHECK(fd >= 0);
         struct admit_ticket t = ADMIT_TICKET_NULL;
         uint64_t w;
-        CHECK(admit_enter(lock, 2, 0, 0, -1, &t, &w) == 0);
+        CHECK(admit_enter(lock, 2, 0, 0, NULL, &t, &w) == 0);
         struct config *c = cfg_for_dir();
         char *text = NULL;
         size_t n;
