@@ -57,6 +57,7 @@ class Response:
         # came whether it is still there (codejail-service(7)).
         while re.match(rb"HTTP/1\.1 1\d\d ", data):
             data = data.split(b"\r\n\r\n", 1)[1]
+        self.final = data  # the final response's bytes
         head, _, self.body = data.partition(b"\r\n\r\n")
         lines = head.split(b"\r\n")
         self.status = int(lines[0].split(b" ")[1]) if lines[0].startswith(b"HTTP/1.1 ") else None
