@@ -24,11 +24,12 @@
  * A waiter asleep in F_OFD_SETLKW is interrupted (EINTR, as no SA_RESTART)
  * by SIGALRM from an interval timer set to its deadline, and by SIGIO from
  * its connection (O_ASYNC): a hang-up (FIN or RST) makes the socket
- * readable or failed. poll(POLLRDHUP) then says whether the peer is gone: a
- * reset, or a FIN later than ADMIT_HALF_CLOSE_GRACE_MS into the wait (an
- * earlier one is a client that shut its sending side after the request,
- * still waiting for the answer: over TCP the two look alike until written
- * to). A
+ * readable or failed. admit_client_gone() then says whether the peer is
+ * gone: a reset; a FIN, over TCP a half-close (the client still waits for
+ * the answer) or a close alike until written to, is answered with the
+ * probe, which a closed client answers with a reset -- the socket fails
+ * again, another SIGIO (HTTP/1.0, no probe: a FIN later than
+ * ADMIT_HALF_CLOSE_GRACE_MS). After a FIN only failures are watched. A
  * signal can slip in between the last check and the system call; the
  * timer's interval repeats the alarm, and a lost SIGIO only means the
  * waiter notices the hang-up when it reaches the head of the queue (it
@@ -39,6 +40,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,6 +77,34 @@ enum admit_peer admit_peer_state(int fd) {
         return p.revents & POLLRDHUP ? ADMIT_PEER_SHUT : ADMIT_PEER_THERE;
 }
 
+bool admit_client_gone(struct admit_client *c) {
+        if (c->fd < 0)
+                return false;
+        struct pollfd p = { .fd = c->fd, .events = admit_client_events(c) };
+        if (poll(&p, 1, 0) <= 0)
+                return false;
+        if (p.revents & (POLLHUP | POLLERR | POLLNVAL))
+                return true;
+        if (!(p.revents & POLLRDHUP))
+                return false;
+        if (c->probe && !c->probed) {
+                c->probed = c->shut = true;
+                ssize_t n = send(c->fd, c->probe, strlen(c->probe), MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n < 0 && errno != EAGAIN)
+                        return true; /* EPIPE, ECONNRESET: it closed */
+                /* Over loopback the reset is back already. */
+                return admit_peer_state(c->fd) == ADMIT_PEER_GONE;
+        }
+        if (now_ns() - c->since_ns >= ADMIT_HALF_CLOSE_GRACE_MS * MS)
+                return true;
+        c->shut = true;
+        return false;
+}
+
+short admit_client_events(const struct admit_client *c) {
+        return c->shut ? 0 : POLLRDHUP;
+}
+
 static int lock_byte(int fd, off_t offset, bool wait) {
         struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = offset, .l_len = 1 };
         if (fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) < 0)
@@ -88,42 +118,19 @@ static void unlock_byte(int fd, off_t offset) {
 }
 
 /* What the blocking wait changes, to be put back; and the client it
- * watches (fd -1: none, or no longer). */
+ * watches (NULL: none). */
 struct waiter {
         bool armed, async;
-        int client_fd, client_flags;
+        struct admit_client *client;
+        int client_fd, client_flags; /* -1: none */
         off_t wait_byte; /* held while waiting (admit_count), or -1 */
-        uint64_t since; /* when the wait began */
         struct sigaction old_alrm, old_io;
         struct itimerval old_timer;
         sigset_t old_mask;
 };
 
-static void stop_watching(struct waiter *w) {
-        if (w->async)
-                (void)fcntl(w->client_fd, F_SETFL, w->client_flags);
-        w->async = false;
-        w->client_fd = -1;
-}
-
-/* Whether the client is gone. Only its sending side shut, within
- * ADMIT_HALF_CLOSE_GRACE_MS of the wait's start: a client that half-closes
- * after its request (its FIN came just after the last byte), no longer
- * watched -- only a hang-up later than that, or a reset, counts. */
 static bool client_gone(struct waiter *w) {
-        if (w->client_fd < 0)
-                return false;
-        switch (admit_peer_state(w->client_fd)) {
-        case ADMIT_PEER_GONE:
-                return true;
-        case ADMIT_PEER_SHUT:
-                if (now_ns() - w->since >= ADMIT_HALF_CLOSE_GRACE_MS * MS)
-                        return true;
-                stop_watching(w);
-                return false;
-        default:
-                return false;
-        }
+        return w->client && admit_client_gone(w->client);
 }
 
 static void disarm(struct waiter *w) {
@@ -251,7 +258,7 @@ static int take_slot(int fd, unsigned slots, unsigned fresh, uint64_t deadline, 
                 mark_waiting(fd, w);
                 uint64_t left = (deadline - now + MS - 1) / MS; /* rounded up: never early */
                 int ms = left < ADMIT_POLL_MS ? (int)left : ADMIT_POLL_MS;
-                struct pollfd p = { .fd = w->client_fd, .events = POLLRDHUP };
+                struct pollfd p = { .fd = w->client_fd, .events = w->client ? admit_client_events(w->client) : 0 };
                 if (poll(&p, w->client_fd >= 0 ? 1 : 0, ms) < 0 && errno != EINTR)
                         return negative_errno();
         }
@@ -262,32 +269,28 @@ int admit_open(const char *lock_path) {
         return fd < 0 ? negative_errno() : fd;
 }
 
-int admit_enter(const char *lock_path, unsigned slots, unsigned fresh, uint64_t timeout_ms, int client_fd,
+int admit_enter(const char *lock_path, unsigned slots, unsigned fresh, uint64_t timeout_ms, struct admit_client *client,
                 struct admit_ticket *ticket, uint64_t *waited_ms) {
         *waited_ms = 0;
         int fd = admit_open(lock_path);
         if (fd < 0)
                 return fd;
-        return admit_enter_fd(fd, slots, fresh, timeout_ms, client_fd, ticket, waited_ms);
+        return admit_enter_fd(fd, slots, fresh, timeout_ms, client, ticket, waited_ms);
 }
 
-int admit_enter_fd(int lock_fd, unsigned slots, unsigned fresh, uint64_t timeout_ms, int client_fd,
+int admit_enter_fd(int lock_fd, unsigned slots, unsigned fresh, uint64_t timeout_ms, struct admit_client *client,
                    struct admit_ticket *ticket, uint64_t *waited_ms) {
         _cleanup_close_ int fd = lock_fd;
         uint64_t t0 = now_ns(), deadline = t0 + timeout_ms * MS;
-        struct waiter w = { .client_fd = -1, .wait_byte = -1, .since = t0 };
+        struct waiter w = { .client = client, .client_fd = client ? client->fd : -1, .wait_byte = -1 };
         int slot = -1, r;
 
         *waited_ms = 0;
         if (slots == 0 || slots > ADMIT_MAX_SLOTS || fresh > ADMIT_MAX_SLOTS)
                 return -EINVAL;
-        /* Gone already: no wait, no execution. Its sending side already
-         * shut: a client that half-closes after its request (legal, rare),
-         * whose later silence proves nothing -- only timed. */
-        enum admit_peer peer = client_fd >= 0 ? admit_peer_state(client_fd) : ADMIT_PEER_SHUT;
-        if (peer == ADMIT_PEER_GONE)
+        /* Gone already (its FIN here, probed): no wait, no execution. */
+        if (client_gone(&w))
                 return -ECONNABORTED;
-        w.client_fd = peer == ADMIT_PEER_THERE ? client_fd : -1;
 
         r = lock_byte(fd, ADMIT_TURNSTILE_OFFSET, false);
         if (r == -EAGAIN) {

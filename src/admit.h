@@ -11,9 +11,35 @@
  * everyone behind it sleeps in the kernel. */
 #define ADMIT_POLL_MS 2
 
-/* A client whose sending side shuts this soon into the wait half-closed
- * after its request (and waits for the answer); later, it gave up. */
+/* HTTP/1.0 (no probe): a client whose sending side shuts this soon after
+ * its request half-closed (and waits for the answer); later, it gave up. */
 #define ADMIT_HALF_CLOSE_GRACE_MS 1000
+
+/* The probe: what an HTTP/1.1 client whose sending side shut (FIN) is
+ * written, once, to tell a half-close from a close -- an interim response
+ * every HTTP/1.1 client must skip (RFC 9110 15.2). A client that closed
+ * answers it with a reset; one that half-closed reads on. */
+#define ADMIT_PROBE "HTTP/1.1 100 Continue\r\n\r\n"
+
+/* A client watched while its request waits and runs (the same one
+ * through both, so it is probed once at most). */
+struct admit_client {
+        int fd;            /* -1: none */
+        uint64_t since_ns; /* the request complete (CLOCK_MONOTONIC): the grace counts from here */
+        const char *probe; /* ADMIT_PROBE, or NULL: never one (HTTP/1.0) */
+        bool probed;       /* the probe is written: the answer may follow it only */
+        bool shut;         /* its FIN taken for a half-close: only a reset now */
+};
+
+/* One look at the client, without blocking: whether it is gone -- a reset
+ * or failure; or, its FIN here: with a probe, the probe's write failing
+ * (else the probe is written and the client is watched for the reset a
+ * closed client answers it with); without, a FIN later than
+ * ADMIT_HALF_CLOSE_GRACE_MS. A FIN not taken as gone leaves it shut. */
+bool admit_client_gone(struct admit_client *c);
+/* The poll events that watch it: its FIN and failures, or once shut,
+ * failures only (poll always reports POLLHUP and POLLERR). */
+short admit_client_events(const struct admit_client *c);
 
 /* Bytes of the lock file: the turnstile every waiter queues on, and slot k
  * (0-based) at ADMIT_SLOT_BASE + k, far from the turnstile so a holder's
@@ -44,18 +70,17 @@ struct admit_ticket {
 
 /* Take one of `slots` execution slots of lock_path (created 0600 if
  * missing) and, when `fresh` is not 0, one of `fresh` FRESH bytes with it,
- * waiting at most timeout_ms (0: do not wait). client_fd is the
- * connection whose departure ends the wait (-1: none): a reset or close
- * seen as such, or a shut sending side later than ADMIT_HALF_CLOSE_GRACE_MS
- * into the wait; one that shuts earlier, or had shut before, is only timed
- * (over TCP a half-close cannot be told from a hang-up without writing).
+ * waiting at most timeout_ms (0: do not wait). client is the
+ * connection whose departure ends the wait (NULL: none), as
+ * admit_client_gone() tells, looked at before the wait, at each SIGIO
+ * and at the head of the queue.
  *
  * Returns 0 with *ticket holding the slot until admit_leave(), -ETIMEDOUT
  * when no slot freed in time, -ECONNABORTED when the client went away
  * first, or another -errno. *waited_ms is set in every case. Uses SIGALRM
  * and SIGIO (handlers, an interval timer and O_ASYNC on client_fd) only
  * while it waits, and restores all of them before returning. */
-int admit_enter(const char *lock_path, unsigned slots, unsigned fresh, uint64_t timeout_ms, int client_fd,
+int admit_enter(const char *lock_path, unsigned slots, unsigned fresh, uint64_t timeout_ms, struct admit_client *client,
                 struct admit_ticket *ticket, uint64_t *waited_ms);
 
 /* The same in two steps, for a process that may not open files when it
@@ -63,7 +88,7 @@ int admit_enter(const char *lock_path, unsigned slots, unsigned fresh, uint64_t 
  * 0600 if missing) beforehand -- an fd, or -errno -- and the wait on it.
  * admit_enter_fd() takes lock_fd over in every case. */
 int admit_open(const char *lock_path);
-int admit_enter_fd(int lock_fd, unsigned slots, unsigned fresh, uint64_t timeout_ms, int client_fd,
+int admit_enter_fd(int lock_fd, unsigned slots, unsigned fresh, uint64_t timeout_ms, struct admit_client *client,
                    struct admit_ticket *ticket,
                    uint64_t *waited_ms);
 

@@ -9,20 +9,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "admit.h"
 #include "conf.h"
 
 struct jail_file {
         const char *name; /* basename written into the jail dir */
         const void *data;
         size_t len;
-};
-
-/* The connection a request came on, as the side that holds it watches it
- * while the request runs (privsep.c): its fd, and when the request was
- * complete (CLOCK_MONOTONIC ns; the half-close grace counts from there). */
-struct jail_client {
-        int fd;
-        uint64_t since_ns;
 };
 
 struct jail_request {
@@ -34,7 +27,7 @@ struct jail_request {
         struct limits limits;
         /* Whose departure stops the execution; NULL: nobody's. Not sent to
          * the privileged side (execmsg.c): only this side holds it. */
-        const struct jail_client *client;
+        struct admit_client *client;
 };
 
 /* What is left to do once the answer is out: the execution is over (its

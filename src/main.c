@@ -127,8 +127,12 @@ _noreturn_ static void exec_client(int fd, const char *payload_path, const struc
         }
         resp[len] = '\0';
         int status = 0;
-        char *body = strstr(resp, "\r\n\r\n");
-        if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1 || !body) {
+        char *at = resp, *body;
+        /* Interim responses (1xx) first: the probe that asks this client,
+         * which half-closed, whether it is still there. */
+        while ((body = strstr(at, "\r\n\r\n")) && sscanf(at, "HTTP/1.%*d %d", &status) == 1 && status / 100 == 1)
+                at = body + 4;
+        if (sscanf(at, "HTTP/1.%*d %d", &status) != 1 || !body) {
                 fprintf(stderr, "codejaild: no response from the service\n");
                 _exit(2);
         }

@@ -224,42 +224,17 @@ int privsep_serve(const struct config *cfg, const char *config_error, int conn_f
 
 /* ---- the unprivileged side's runner ---- */
 
-static uint64_t now_ns(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
-}
-
-/* Whether the client has left: a reset, or a FIN later than the
- * half-close grace after its request (admit.h); an earlier FIN is a client
- * that shut its sending side and waits for the answer: *fd is then no
- * longer watched. */
-static bool client_left(const struct jail_client *client, int *fd) {
-        switch (admit_peer_state(*fd)) {
-        case ADMIT_PEER_GONE:
-                return true;
-        case ADMIT_PEER_SHUT:
-                if (now_ns() - client->since_ns >= (uint64_t)ADMIT_HALF_CLOSE_GRACE_MS * 1000000)
-                        return true;
-                *fd = -1;
-                return false;
-        default:
-                return false;
-        }
-}
-
 /* While the parent runs the execution, until its outcome is there: when
- * the client leaves first, this end is shut for writing, which makes the
+ * the client leaves first (admit_client_gone(): a reset; a FIN answered
+ * by the probe, then the reset a closed client sends back; HTTP/1.0: a
+ * FIN past the grace), this end is shut for writing, which makes the
  * parent stop the execution (jail_prep_stop_on()); its outcome follows
- * all the same. 1 when the client left, 0 when not, or -errno. A client
- * whose sending side was already shut when the execution began
- * half-closed (admission control saw any later FIN): only timed. */
-static int await_outcome(int fd, const struct jail_client *client) {
+ * all the same. 1 when the client left, 0 when not, or -errno. */
+static int await_outcome(int fd, struct admit_client *client) {
         int cfd = client ? client->fd : -1;
-        if (cfd >= 0 && admit_peer_state(cfd) == ADMIT_PEER_SHUT)
-                cfd = -1;
         for (;;) {
-                struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = cfd, .events = POLLRDHUP } };
+                struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+                                       { .fd = cfd, .events = cfd >= 0 ? admit_client_events(client) : 0 } };
                 if (poll(p, 2, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -267,7 +242,7 @@ static int await_outcome(int fd, const struct jail_client *client) {
                 }
                 if (p[0].revents)
                         return 0;
-                if (p[1].revents && client_left(client, &cfd)) {
+                if (p[1].revents && admit_client_gone(client)) {
                         (void)shutdown(fd, SHUT_WR);
                         return 1;
                 }

@@ -300,7 +300,7 @@ int safeexec_run(const struct config *cfg, const struct payload *p, const struct
 }
 
 int safeexec_run_with(const struct safeexec_runner *runner, const struct config *cfg, const struct payload *p,
-                      const struct jail_file *files, size_t n_files, const struct jail_client *client,
+                      const struct jail_file *files, size_t n_files, struct admit_client *client,
                       struct safeexec_outcome *out, struct jail_error *jerr) {
         memset(out, 0, sizeof *out);
         out->runner = runner ? runner : &local_runner;

@@ -50,7 +50,7 @@ int safeexec_run(const struct config *cfg, const struct payload *p, const struct
  * jail_request). -ECONNABORTED: the client left while its program ran,
  * the execution was stopped (out->jail holds what it did; no answer). */
 int safeexec_run_with(const struct safeexec_runner *runner, const struct config *cfg, const struct payload *p,
-                      const struct jail_file *files, size_t n_files, const struct jail_client *client,
+                      const struct jail_file *files, size_t n_files, struct admit_client *client,
                       struct safeexec_outcome *out, struct jail_error *jerr);
 /* The jail's raw result -> the outcome (out->jail already filled): the
  * untrusted output validated here, on the side that holds no capability.

@@ -128,6 +128,7 @@ struct exchange {
         char code_sha256[65];
         bool queued; /* reached admission control: queue_ms is meaningful */
         uint64_t complete_ns; /* when the request was in and checked (http_now_ns) */
+        struct admit_client client; /* watched while it waits and runs */
         uint64_t queue_ms;
         bool have_jail;
         struct jail_result jail; /* numbers only: out/err stay with safeexec */
@@ -504,11 +505,11 @@ static int admit(struct exchange *x, struct admit_ticket *ticket) {
                 r = -admission_err; /* server_prepare() could not open it */
         else if (admission_fd >= 0)
                 r = admit_enter_fd(TAKE_FD(admission_fd), cfg->max_concurrent_executions,
-                                   cfg->max_starting_executions, (uint64_t)cfg->queue_timeout_s * 1000, x->fd,
+                                   cfg->max_starting_executions, (uint64_t)cfg->queue_timeout_s * 1000, &x->client,
                                    ticket, &x->queue_ms);
         else
                 r = admit_enter(lock_path, cfg->max_concurrent_executions, cfg->max_starting_executions,
-                                (uint64_t)cfg->queue_timeout_s * 1000, x->fd, ticket, &x->queue_ms);
+                                (uint64_t)cfg->queue_timeout_s * 1000, &x->client, ticket, &x->queue_ms);
         x->queued = true;
         if (r >= 0)
                 return 0;
@@ -736,12 +737,18 @@ static void handle_code_exec(struct exchange *x) {
          * checking it left free: malloc keeps freed memory resident. */
         malloc_trim(0);
         x->complete_ns = http_now_ns();
+        /* A FIN from now on is asked about with the probe (admit.h), which
+         * HTTP/1.0 does not know: there, only timed. */
+        x->client = (struct admit_client) {
+                .fd = x->fd,
+                .since_ns = x->complete_ns,
+                .probe = x->req.http_minor >= 1 ? ADMIT_PROBE : NULL,
+        };
         if (admit(x, &ticket) < 0) {
                 payload_done(&p);
                 return;
         }
-        struct jail_client client = { .fd = x->fd, .since_ns = x->complete_ns };
-        r = safeexec_run_with(x->runner, cfg, &p, files, x->n_files, &client, &out, &jerr);
+        r = safeexec_run_with(x->runner, cfg, &p, files, x->n_files, &x->client, &out, &jerr);
         if (r == -ECONNABORTED && out.jail.stopped) {
                 stopped_for_client_gone(x, &out);
                 payload_done(&p);

@@ -5,6 +5,7 @@ namespaces that make them exact)."""
 import glob
 import json
 import os
+import re
 import socket
 import time
 import urllib.parse
@@ -51,8 +52,12 @@ def raw(data, timeout=30, shut=True):
 class Response:
     def __init__(self, data):
         self.raw = data
-        if data.startswith(b"HTTP/1.1 100 "):
+        # Interim responses (1xx) first, skipped as http.client does: the
+        # 100 Continue of Expect, and the one that asks a client whose FIN
+        # came whether it is still there (codejail-service(7)).
+        while re.match(rb"HTTP/1\.1 1\d\d ", data):
             data = data.split(b"\r\n\r\n", 1)[1]
+        self.final = data  # the final response's bytes
         head, _, self.body = data.partition(b"\r\n\r\n")
         lines = head.split(b"\r\n")
         self.status = int(lines[0].split(b" ")[1]) if lines[0].startswith(b"HTTP/1.1 ") else None

@@ -12,7 +12,8 @@ TOP=$(cd "$HERE/../.." && pwd)
 export CODEJAILD_SABOTAGE CJ_QUEUE_SABOTAGE=1
 MUST_FAIL="test_queue_timeout_answers_503 test_client_gone_leaves_the_queue_without_executing
 test_waiters_are_served_in_arrival_order test_kill_9_of_waiting_and_running_instances_leaks_no_slot
-test_selfcheck_is_never_starved test_half_closing_client_is_answered"
+test_selfcheck_is_never_starved test_half_closing_client_is_answered
+test_half_closing_client_that_resets_leaves_the_queue test_client_that_closes_at_once_leaves_the_queue"
 out=$(mktemp /tmp/cj-queue-sabotage.XXXXXX)
 trap 'rm -f "$out"' EXIT
 "$HERE/with-service.sh" /usr/bin/python3 -m pytest -p no:cacheprovider -q -rA "$HERE/test_queue.py" \

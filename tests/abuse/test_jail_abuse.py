@@ -76,7 +76,7 @@ def test_write_every_fd():
                  "    except OSError: pass\n")
     assert r.status == 200, r
     assert r.body.count(b"HTTP/1.1") <= 1 or "emsg" in r.json(), r  # only inside the JSON, escaped
-    assert r.raw.count(b"\r\nHTTP/1.1 200 OK\r\n") == 0
+    assert r.final.count(b"\r\nHTTP/1.1 200 OK\r\n") == 0
 
 
 def test_dup_stdio_over_everything():

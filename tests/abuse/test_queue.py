@@ -24,15 +24,18 @@ import pytest
 from conftest import HOST, Response, read_all
 
 SLOTS, QUEUE_TIMEOUT_S = 2, 3
+# What a client whose sending side shut is asked (HTTP/1.1): one that
+# closed answers it with a reset.
+PROBE = b"HTTP/1.1 100 Continue\r\n\r\n"
 BUSY = {"error": "Codejail service is busy: no execution slot became free within %d s" % QUEUE_TIMEOUT_S}
 
 
-def request_bytes(code, globals_dict=None, slug="", context=None, **extra):
+def request_bytes(code, globals_dict=None, slug="", context=None, version=b"1.1", **extra):
     payload = dict({"code": code, "globals_dict": globals_dict or {}, "slug": slug}, **extra)
     if context:
         payload["limit_overrides_context"] = context
     body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
-    return (b"POST /api/v0/code-exec HTTP/1.1\r\nHost: x\r\n"
+    return (b"POST /api/v0/code-exec HTTP/" + version + b"\r\nHost: x\r\n"
             b"Content-Type: application/x-www-form-urlencoded\r\n"
             b"Content-Length: %d\r\n\r\n" % len(body)) + body
 
@@ -70,9 +73,9 @@ class Service:
         self.proc.kill()
         self.proc.wait()
 
-    def send(self, code, slug, context=None, globals_dict=None):
+    def send(self, code, slug, context=None, globals_dict=None, version=b"1.1"):
         s = socket.create_connection((HOST, self.port), timeout=60)
-        s.sendall(request_bytes(code, globals_dict, slug, context))
+        s.sendall(request_bytes(code, globals_dict, slug, context, version=version))
         return s
 
     def entries(self, slug):
@@ -230,6 +233,7 @@ def test_half_closing_client_is_answered(queued):
     s.shutdown(socket.SHUT_WR)
     r = answer(s)
     assert r.status == 200 and r.json() == {"globals_dict": {"x": 42}}, r
+    assert r.raw.startswith(PROBE + b"HTTP/1.1 200 "), r  # asked once, then answered
     e = queued.wait_entries("halfclose-client", 1)[0]
     assert int(field(e, "CODEJAIL_QUEUE_MS")) > 500, e  # it did wait for a slot
     for h in holders:
@@ -286,9 +290,106 @@ def test_half_closing_client_is_answered_while_it_runs(queued):
     s.shutdown(socket.SHUT_WR)
     r = answer(s)
     assert r.status == 200 and r.json() == {"globals_dict": {"x": 42}}, r
+    assert r.raw.startswith(PROBE + b"HTTP/1.1 200 "), r
     e = queued.wait_entries("halfclose-run", 1)[0]
     assert field(e, "CODEJAIL_STATUS") == "executed.success", e
     assert int(field(e, "CODEJAIL_DURATION_MS")) >= 2000, e
+    drained(queued)
+
+
+def reset(s):
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    s.close()  # RST
+
+
+def assert_never_executed(svc, e):
+    sha = field(e, "CODEJAIL_CODE_SHA256")
+    with open(svc.log, errors="replace") as f:
+        assert [ln for ln in f if sha in ln and "executed." in ln] == []
+
+
+def test_half_closing_client_that_resets_leaves_the_queue(queued):
+    """A FIN taken for a half-close, then a reset while queued (second in
+    line: asleep in the kernel's queue, woken by SIGIO): gone."""
+    holders = hold_slots(queued, "hcrst", 4)
+    ahead = queued.send("x = 1", "hcrst-ahead")
+    time.sleep(0.3)
+    s = queued.send("x = %d" % time.time_ns(), "hcrst-client")
+    s.shutdown(socket.SHUT_WR)
+    time.sleep(0.5)
+    reset(s)
+    e = queued.wait_entries("hcrst-client", 1, timeout=2)[0]
+    assert field(e, "CODEJAIL_STATUS") == "queue.client_gone", e
+    assert int(field(e, "CODEJAIL_QUEUE_MS")) < 1500, e
+    for h in holders + [ahead]:
+        answer(h)
+    drained(queued)
+    assert len(queued.entries("hcrst-client")) == 1
+    assert_never_executed(queued, e)
+
+
+def test_half_closing_client_that_resets_stops_its_execution(queued):
+    """The same while its program runs: stopped."""
+    drained(queued)
+    s = queued.send("import time\ntime.sleep(20)", "hcrst-run", context="queue-hold")
+    running(queued)
+    s.shutdown(socket.SHUT_WR)
+    time.sleep(0.3)
+    reset(s)
+    assert_stopped(queued, "hcrst-run", 0.5)
+
+
+def test_client_that_closes_at_once_leaves_the_queue(queued):
+    """A client that closes right after its request (its FIN within the
+    half-close grace) while every slot is held: the probe's reset tells it
+    from a half-close -- never executed for nobody."""
+    holders = hold_slots(queued, "closenow", 4)
+    s = queued.send("x = %d" % time.time_ns(), "closenow-client")
+    s.close()
+    e = queued.wait_entries("closenow-client", 1, timeout=2)[0]
+    assert field(e, "CODEJAIL_STATUS") == "queue.client_gone", e
+    assert field(e, "HTTP_STATUS") == "0", e
+    for h in holders:
+        answer(h)
+    drained(queued)
+    assert len(queued.entries("closenow-client")) == 1
+    assert_never_executed(queued, e)
+
+
+def test_client_that_closes_at_once_is_not_executed_for_nobody(queued):
+    """The same with a free slot: gone before its program runs (the probe
+    goes out when admission control sees the FIN) or stopped at once."""
+    drained(queued)
+    s = queued.send("import time\ntime.sleep(20)", "closenow-run", context="queue-hold")
+    s.close()
+    e = queued.wait_entries("closenow-run", 1, timeout=3)[0]
+    assert field(e, "CODEJAIL_STATUS") in ("queue.client_gone", "stopped.client_gone"), e
+    assert field(e, "HTTP_STATUS") == "0", e
+    drained(queued, timeout=3)
+
+
+def test_client_that_closes_early_in_its_execution_is_stopped(queued):
+    """A close (FIN) within the half-close grace while its program runs."""
+    drained(queued)
+    s = queued.send("import time\ntime.sleep(20)", "closeearly-run", context="queue-hold")
+    running(queued)
+    s.close()
+    assert_stopped(queued, "closeearly-run", 0.5)
+
+
+def test_half_closing_http10_client_gets_no_interim_response(queued):
+    """HTTP/1.0 knows no 1xx: its half-close is only timed, and it gets its
+    answer alone."""
+    holders = hold_slots(queued, "hc10", 1.5)
+    s = queued.send("x = 41 + 1", "hc10-client", version=b"1.0")
+    s.shutdown(socket.SHUT_WR)
+    r = answer(s)
+    assert r.raw.startswith(b"HTTP/1.1 200 "), r
+    assert r.json() == {"globals_dict": {"x": 42}}, r
+    e = queued.wait_entries("hc10-client", 1)[0]
+    assert int(field(e, "CODEJAIL_QUEUE_MS")) > 500, e
+    for h in holders:
+        answer(h)
     drained(queued)
 
 

@@ -96,6 +96,8 @@ static void wait_locks(int held, int blocked) {
 /* A waiter: admit_enter, then report its id on `report`, hold the slot
  * for hold_ms, exit (which frees the slot). Exit status: 0 admitted, 1
  * timed out, 2 client gone, 3 other error. */
+static const char *probe; /* the waiters' (NULL: HTTP/1.0's grace rule) */
+
 static pid_t waiter(int id, unsigned slots, uint64_t timeout_ms, int client_fd, int report, int hold_ms) {
         pid_t pid = fork();
         assert_true(pid >= 0);
@@ -108,7 +110,8 @@ static pid_t waiter(int id, unsigned slots, uint64_t timeout_ms, int client_fd, 
                         close(fd);
         struct admit_ticket t = ADMIT_TICKET_NULL;
         uint64_t waited;
-        int r = admit_enter(path, slots, 0, timeout_ms, client_fd, &t, &waited);
+        struct admit_client client = { .fd = client_fd, .since_ns = now_ms() * 1000000, .probe = probe };
+        int r = admit_enter(path, slots, 0, timeout_ms, &client, &t, &waited);
         if (r == -ETIMEDOUT)
                 _exit(1);
         if (r == -ECONNABORTED)
@@ -145,35 +148,35 @@ static long voluntary_switches(pid_t pid) {
 static void test_slots_exclude(void **state) {
         struct admit_ticket a = ADMIT_TICKET_NULL, b = ADMIT_TICKET_NULL, c = ADMIT_TICKET_NULL;
         uint64_t w;
-        assert_int_equal(admit_enter(path, 2, 0, 0, -1, &a, &w), 0);
-        assert_int_equal(admit_enter(path, 2, 0, 0, -1, &b, &w), 0);
+        assert_int_equal(admit_enter(path, 2, 0, 0, NULL, &a, &w), 0);
+        assert_int_equal(admit_enter(path, 2, 0, 0, NULL, &b, &w), 0);
         assert_int_not_equal(a.slot, b.slot);
         /* Full: no wait configured, so at once. */
-        assert_int_equal(admit_enter(path, 2, 0, 0, -1, &c, &w), -ETIMEDOUT);
+        assert_int_equal(admit_enter(path, 2, 0, 0, NULL, &c, &w), -ETIMEDOUT);
         assert_int_equal(c.fd, -1);
         admit_leave(&a);
-        assert_int_equal(admit_enter(path, 2, 0, 0, -1, &c, &w), 0);
+        assert_int_equal(admit_enter(path, 2, 0, 0, NULL, &c, &w), 0);
         admit_leave(&b);
         admit_leave(&c);
         admit_leave(&c); /* idempotent */
-        assert_int_equal(admit_enter(path, 0, 0, 0, -1, &c, &w), -EINVAL);
-        assert_int_equal(admit_enter("/nonexistent/dir/admission.lock", 1, 0, 0, -1, &c, &w), -ENOENT);
+        assert_int_equal(admit_enter(path, 0, 0, 0, NULL, &c, &w), -EINVAL);
+        assert_int_equal(admit_enter("/nonexistent/dir/admission.lock", 1, 0, 0, NULL, &c, &w), -ENOENT);
 }
 
 static void test_timeout(void **state) {
         struct admit_ticket a = ADMIT_TICKET_NULL, b = ADMIT_TICKET_NULL;
         uint64_t w;
-        assert_int_equal(admit_enter(path, 1, 0, 0, -1, &a, &w), 0);
+        assert_int_equal(admit_enter(path, 1, 0, 0, NULL, &a, &w), 0);
         uint64_t t0 = now_ms();
         /* At the head of the queue (polling for a slot)... */
-        assert_int_equal(admit_enter(path, 1, 0, 300, -1, &b, &w), -ETIMEDOUT);
+        assert_int_equal(admit_enter(path, 1, 0, 300, NULL, &b, &w), -ETIMEDOUT);
         assert_true(w >= 300 && w < 3000);
         assert_true(now_ms() - t0 >= 300);
         /* ... and asleep behind another waiter (the deadline's alarm). */
         pid_t head = waiter(0, 1, 5000, -1, -1, 0);
         wait_locks(2, 0);
         t0 = now_ms();
-        assert_int_equal(admit_enter(path, 1, 0, 300, -1, &b, &w), -ETIMEDOUT);
+        assert_int_equal(admit_enter(path, 1, 0, 300, NULL, &b, &w), -ETIMEDOUT);
         assert_true(w >= 300 && w < 3000);
         admit_leave(&a);
         assert_int_equal(exit_code(head), 0);
@@ -187,7 +190,7 @@ static void test_fifo_order(void **state) {
         int p[2];
         pid_t kids[K];
         assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-        assert_int_equal(admit_enter(path, 1, 0, 0, -1, &a, &w), 0);
+        assert_int_equal(admit_enter(path, 1, 0, 0, NULL, &a, &w), 0);
         for (int i = 0; i < K; i++) {
                 kids[i] = waiter(i, 1, 20000, -1, p[1], 5);
                 /* the first holds the turnstile; the others sleep in line */
@@ -220,7 +223,7 @@ static void test_no_thundering_herd(void **state) {
         pid_t kids[K];
         long before[K];
         assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-        assert_int_equal(admit_enter(path, 1, 0, 0, -1, &a, &w), 0);
+        assert_int_equal(admit_enter(path, 1, 0, 0, NULL, &a, &w), 0);
         for (int i = 0; i < K; i++) {
                 kids[i] = waiter(i, 1, 20000, -1, p[1], i == 0 ? 600 : 1);
                 wait_locks(2, i);
@@ -257,7 +260,7 @@ static void test_client_gone(void **state) {
         int head_sv[2], tail_sv[2];
         assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, head_sv), 0);
         assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tail_sv), 0);
-        assert_int_equal(admit_enter(path, 1, 0, 0, -1, &a, &w), 0);
+        assert_int_equal(admit_enter(path, 1, 0, 0, NULL, &a, &w), 0);
         pid_t head = waiter(0, 1, 10000, head_sv[1], -1, 0);
         wait_locks(2, 0);
         pid_t tail = waiter(1, 1, 10000, tail_sv[1], -1, 0);
@@ -284,7 +287,7 @@ static void test_client_data_is_not_gone(void **state) {
         uint64_t w;
         int sv[2];
         assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-        assert_int_equal(admit_enter(path, 1, 0, 0, -1, &a, &w), 0);
+        assert_int_equal(admit_enter(path, 1, 0, 0, NULL, &a, &w), 0);
         pid_t head = waiter(0, 1, 10000, -1, -1, 0);
         wait_locks(2, 0);
         pid_t tail = waiter(1, 1, 10000, sv[1], -1, 0);
@@ -307,7 +310,7 @@ static void test_half_closed_client_is_timed(void **state) {
         int sv[2];
         assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
         assert_int_equal(shutdown(sv[0], SHUT_WR), 0);
-        assert_int_equal(admit_enter(path, 1, 0, 0, -1, &a, &w), 0);
+        assert_int_equal(admit_enter(path, 1, 0, 0, NULL, &a, &w), 0);
         pid_t head = waiter(0, 1, 400, sv[1], -1, 0);
         assert_int_equal(exit_code(head), 1);
         admit_leave(&a);
@@ -325,7 +328,7 @@ static void test_half_close_in_grace_then_hang_up(void **state) {
         int early[2], late[2];
         assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, early), 0);
         assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, late), 0);
-        assert_int_equal(admit_enter(path, 1, 0, 0, -1, &a, &w), 0);
+        assert_int_equal(admit_enter(path, 1, 0, 0, NULL, &a, &w), 0);
         pid_t head = waiter(0, 1, 20000, late[1], -1, 0);
         wait_locks(2, 0);
         pid_t tail = waiter(1, 1, 20000, early[1], -1, 0);
@@ -348,9 +351,48 @@ static void test_half_close_in_grace_then_hang_up(void **state) {
         int gone[2];
         assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gone), 0);
         close(gone[0]);
-        assert_int_equal(admit_enter(path, 1, 0, 5000, gone[1], &b, &w), -ECONNABORTED);
+        struct admit_client c = { .fd = gone[1], .since_ns = now_ms() * 1000000 };
+        assert_int_equal(admit_enter(path, 1, 0, 5000, &c, &b, &w), -ECONNABORTED);
         assert_int_equal(w, 0);
         close(gone[1]);
+}
+
+/* With a probe (HTTP/1.1), a FIN is answered with it, once, and the
+ * waiter stays in line watching for the reset a closed client sends back:
+ * one asleep in the kernel's queue (woken by SIGIO) and the head alike. */
+static void test_fin_probed_then_reset(void **state) {
+        struct admit_ticket a = ADMIT_TICKET_NULL;
+        uint64_t w;
+        int hd[2], tl[2];
+        char buf[64];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, hd), 0);
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tl), 0);
+        assert_int_equal(admit_enter(path, 1, 0, 0, NULL, &a, &w), 0);
+        probe = ADMIT_PROBE;
+        pid_t head = waiter(0, 1, 20000, hd[1], -1, 0);
+        wait_locks(2, 0);
+        pid_t tail = waiter(1, 1, 20000, tl[1], -1, 0);
+        wait_locks(2, 1);
+        probe = NULL;
+        close(hd[1]);
+        close(tl[1]);
+        assert_int_equal(shutdown(hd[0], SHUT_WR), 0);
+        assert_int_equal(shutdown(tl[0], SHUT_WR), 0);
+        sleep_ms(300);
+        for (int i = 0; i < 2; i++) {
+                int fd = i ? tl[0] : hd[0];
+                assert_int_equal(recv(fd, buf, sizeof buf, MSG_DONTWAIT), (ssize_t)strlen(ADMIT_PROBE));
+                assert_memory_equal(buf, ADMIT_PROBE, strlen(ADMIT_PROBE));
+                assert_int_equal(recv(fd, buf, sizeof buf, MSG_DONTWAIT), -1); /* once */
+        }
+        wait_locks(2, 1); /* both still in line */
+        uint64_t t0 = now_ms();
+        close(tl[0]);
+        assert_int_equal(exit_code(tail), 2);
+        close(hd[0]);
+        assert_int_equal(exit_code(head), 2);
+        assert_true(now_ms() - t0 < 1000);
+        admit_leave(&a);
 }
 
 /* kill -9 of a slot holder and of a waiter in line: the slot and the place
@@ -385,7 +427,7 @@ static void test_kill_leaks_nothing(void **state) {
         /* Everything free again: N slots at once, without waiting. */
         struct admit_ticket t[3] = { ADMIT_TICKET_NULL, ADMIT_TICKET_NULL, ADMIT_TICKET_NULL };
         for (int i = 0; i < 3; i++)
-                assert_int_equal(admit_enter(path, 3, 0, 0, -1, &t[i], &w), 0);
+                assert_int_equal(admit_enter(path, 3, 0, 0, NULL, &t[i], &w), 0);
         for (int i = 0; i < 3; i++)
                 admit_leave(&t[i]);
         wait_locks(0, 0);
@@ -463,10 +505,11 @@ static void test_signal_state_restored(void **state) {
         int sv[2];
         assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
         int fl = fcntl(sv[1], F_GETFL);
-        assert_int_equal(admit_enter(path, 1, 0, 0, -1, &a, &w), 0);
+        assert_int_equal(admit_enter(path, 1, 0, 0, NULL, &a, &w), 0);
         pid_t head = waiter(0, 1, 5000, -1, -1, 0);
         wait_locks(2, 0);
-        assert_int_equal(admit_enter(path, 1, 0, 200, sv[1], &b, &w), -ETIMEDOUT);
+        struct admit_client c = { .fd = sv[1], .since_ns = now_ms() * 1000000 };
+        assert_int_equal(admit_enter(path, 1, 0, 200, &c, &b, &w), -ETIMEDOUT);
         struct sigaction sa;
         sigaction(SIGALRM, NULL, &sa);
         assert_true(sa.sa_handler == SIG_DFL);
@@ -499,6 +542,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_client_gone, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_client_data_is_not_gone, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_half_closed_client_is_timed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fin_probed_then_reset, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_half_close_in_grace_then_hang_up, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill_leaks_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_waiting_counted, setup, teardown),

@@ -335,7 +335,7 @@ static void gauges(void) {
         CHECK(fd >= 0);
         struct admit_ticket t = ADMIT_TICKET_NULL;
         uint64_t w;
-        CHECK(admit_enter(lock, 2, 3, 0, -1, &t, &w) == 0);
+        CHECK(admit_enter(lock, 2, 3, 0, NULL, &t, &w) == 0);
         /* a second holder, CPU-bound */
         int other = admit_open(lock);
         CHECK(other >= 0 && admit_take_long(other, 1) == 0);

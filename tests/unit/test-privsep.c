@@ -236,7 +236,7 @@ static void runner_with_client(bool close_peer, uint64_t request_age_ns, int exp
         pid_t parent = stopping_parent(sv[1], 1500);
         close(sv[1]);
         pair(cl); /* after that fork: the peer's end is the peer's only */
-        struct jail_client client = { .fd = cl[0], .since_ns = mono_ns() - request_age_ns };
+        struct admit_client client = { .fd = cl[0], .since_ns = mono_ns() - request_age_ns };
         req.client = &client;
         privsep_runner(&sv[0], &runner);
         pid_t peer = fork();
