@@ -346,28 +346,26 @@ static int count_locked(int fd, off_t start, off_t end, unsigned *n) {
         return 0;
 }
 
-int admit_count(int lock_fd, unsigned *running, unsigned *waiting) {
-        unsigned run = 0, wait = 0;
-        int r = count_locked(lock_fd, ADMIT_SLOT_BASE, ADMIT_SLOT_BASE + ADMIT_MAX_SLOTS, &run);
+/* Locks of two ranges of the file, or -errno. */
+static int count_two(int fd, off_t a, off_t a_len, off_t b, off_t b_len, unsigned *in_a, unsigned *in_b) {
+        unsigned na = 0, nb = 0;
+        int r = count_locked(fd, a, a + a_len, &na);
         if (r >= 0)
-                r = count_locked(lock_fd, ADMIT_WAIT_BASE, ADMIT_WAIT_BASE + ADMIT_MAX_WAITERS, &wait);
+                r = count_locked(fd, b, b + b_len, &nb);
         if (r < 0)
                 return r;
-        *running = run;
-        *waiting = wait;
+        *in_a = na;
+        *in_b = nb;
         return 0;
 }
 
+int admit_count(int lock_fd, unsigned *running, unsigned *waiting) {
+        return count_two(lock_fd, ADMIT_SLOT_BASE, ADMIT_MAX_SLOTS, ADMIT_WAIT_BASE, ADMIT_MAX_WAITERS, running,
+                         waiting);
+}
+
 int admit_count_pools(int lock_fd, unsigned *fresh, unsigned *cpu_bound) {
-        unsigned f = 0, l = 0;
-        int r = count_locked(lock_fd, ADMIT_FRESH_BASE, ADMIT_FRESH_BASE + ADMIT_MAX_SLOTS, &f);
-        if (r >= 0)
-                r = count_locked(lock_fd, ADMIT_LONG_BASE, ADMIT_LONG_BASE + ADMIT_MAX_SLOTS, &l);
-        if (r < 0)
-                return r;
-        *fresh = f;
-        *cpu_bound = l;
-        return 0;
+        return count_two(lock_fd, ADMIT_FRESH_BASE, ADMIT_MAX_SLOTS, ADMIT_LONG_BASE, ADMIT_MAX_SLOTS, fresh, cpu_bound);
 }
 
 static void unlock_range(int fd, off_t start, off_t len) {

@@ -16,13 +16,9 @@ trap 'rm -f "$out"' EXIT
 "$HERE/with-service.sh" /usr/bin/python3 -m pytest -p no:cacheprovider -q -rA "$HERE/test_pace.py" \
         -p no:randomly >"$out" 2>&1 || true
 rc=0
-for t in $MUST_FAIL; do
-        if grep -q "^FAILED .*::$t\b" "$out"; then
-                echo "   fails with pacing off, as it must: $t"
-        else
-                echo "   NOT failing with pacing off: $t" >&2
-                rc=1
-        fi
-done
+# shellcheck source=expect-results.sh
+. "$HERE/expect-results.sh"
+# shellcheck disable=SC2086
+expect_tests FAILED "$out" "with pacing off" $MUST_FAIL
 [ $rc = 0 ] || tail -40 "$out" >&2
 exit $rc
