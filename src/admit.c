@@ -112,9 +112,13 @@ static int lock_byte(int fd, off_t offset, bool wait) {
         return 0;
 }
 
-static void unlock_byte(int fd, off_t offset) {
-        struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = offset, .l_len = 1 };
+static void unlock_range(int fd, off_t start, off_t len) {
+        struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = start, .l_len = len };
         (void)fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+static void unlock_byte(int fd, off_t offset) {
+        unlock_range(fd, offset, 1);
 }
 
 /* What the blocking wait changes, to be put back; and the client it
@@ -368,11 +372,6 @@ int admit_count_pools(int lock_fd, unsigned *fresh, unsigned *cpu_bound) {
         return count_two(lock_fd, ADMIT_FRESH_BASE, ADMIT_MAX_SLOTS, ADMIT_LONG_BASE, ADMIT_MAX_SLOTS, fresh, cpu_bound);
 }
 
-static void unlock_range(int fd, off_t start, off_t len) {
-        struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = start, .l_len = len };
-        (void)fcntl(fd, F_OFD_SETLK, &fl);
-}
-
 /* An unlock touches only this open file description's own locks: the
  * whole range can be named without knowing which byte it holds. */
 void admit_leave_fresh(int lock_fd) {
@@ -380,7 +379,7 @@ void admit_leave_fresh(int lock_fd) {
 }
 
 void admit_leave_pacing(int lock_fd) {
-        unlock_range(lock_fd, ADMIT_FRESH_BASE, ADMIT_MAX_SLOTS);
+        admit_leave_fresh(lock_fd);
         unlock_range(lock_fd, ADMIT_LONG_BASE, ADMIT_MAX_SLOTS);
         unlock_byte(lock_fd, ADMIT_LONG_TURNSTILE_OFFSET);
 }
