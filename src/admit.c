@@ -378,15 +378,30 @@ void admit_leave_fresh(int lock_fd) {
         unlock_range(lock_fd, ADMIT_FRESH_BASE, ADMIT_MAX_SLOTS);
 }
 
+void admit_leave_long(int lock_fd) {
+        unlock_range(lock_fd, ADMIT_LONG_BASE, ADMIT_MAX_SLOTS);
+}
+
 void admit_leave_pacing(int lock_fd) {
         admit_leave_fresh(lock_fd);
-        unlock_range(lock_fd, ADMIT_LONG_BASE, ADMIT_MAX_SLOTS);
+        admit_leave_long(lock_fd);
         unlock_byte(lock_fd, ADMIT_LONG_TURNSTILE_OFFSET);
 }
 
-int admit_take_long(int lock_fd, unsigned n) {
+static int take_long_byte(int lock_fd, unsigned n) {
         int k;
         return take_first(lock_fd, ADMIT_LONG_BASE, n < ADMIT_MAX_SLOTS ? n : ADMIT_MAX_SLOTS, &k);
+}
+
+/* A free LONG byte goes to the paused ones first: while one of them holds
+ * the turnstile (the head of their queue) a newcomer has to queue. */
+int admit_take_long(int lock_fd, unsigned n) {
+        int r = lock_byte(lock_fd, ADMIT_LONG_TURNSTILE_OFFSET, false);
+        if (r < 0)
+                return r;
+        r = take_long_byte(lock_fd, n);
+        unlock_byte(lock_fd, ADMIT_LONG_TURNSTILE_OFFSET);
+        return r;
 }
 
 int admit_wait_long(int lock_fd, unsigned n, bool (*give_up)(void *userdata), void *userdata) {
@@ -420,7 +435,7 @@ int admit_wait_long(int lock_fd, unsigned n, bool (*give_up)(void *userdata), vo
         while (r == 1) {
                 if (give_up(userdata))
                         r = -ECANCELED;
-                else if ((r = admit_take_long(lock_fd, n)) == -EAGAIN) {
+                else if ((r = take_long_byte(lock_fd, n)) == -EAGAIN) {
                         (void)poll(NULL, 0, ADMIT_POLL_MS);
                         r = 1;
                 }

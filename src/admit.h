@@ -99,11 +99,13 @@ int admit_enter_fd(int lock_fd, unsigned slots, unsigned fresh, uint64_t timeout
 int admit_count(int lock_fd, unsigned *running, unsigned *waiting);
 
 /* Pacing (pace.c), on an open file description shared with the ticket's
- * holder: give up its FRESH byte; take one of n LONG bytes without
- * waiting (0, or -EAGAIN when all are taken); and at the end let go of
+ * holder: give up its FRESH byte, or its LONG byte; take one of n LONG
+ * bytes without waiting (0, or -EAGAIN when all are taken or a paused
+ * execution waits for one: those come first); and at the end let go of
  * every byte it holds (slot, FRESH, LONG), so the slot is free even while
  * a copy of the descriptor stays open somewhere. */
 void admit_leave_fresh(int lock_fd);
+void admit_leave_long(int lock_fd);
 void admit_leave_pacing(int lock_fd); /* FRESH and LONG */
 int admit_take_long(int lock_fd, unsigned n);
 /* Wait for one of n LONG bytes, in arrival order (the turnstile at

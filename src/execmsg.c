@@ -18,8 +18,9 @@
 #define MAGIC_REQUEST 0x31514a43u /* "CJQ1" */
 #define MAGIC_OUTCOME 0x31524a43u /* "CJR1" */
 
-enum { HIT_NONE, HIT_CPU, HIT_REALTIME, HIT_OUTPUT };
-static const char *const hit_names[] = { [HIT_CPU] = "CPU", [HIT_REALTIME] = "REALTIME", [HIT_OUTPUT] = "OUTPUT" };
+enum { HIT_NONE, HIT_CPU, HIT_REALTIME, HIT_OUTPUT, HIT_PACING };
+static const char *const hit_names[] = { [HIT_CPU] = "CPU", [HIT_REALTIME] = "REALTIME", [HIT_OUTPUT] = "OUTPUT",
+                                         [HIT_PACING] = "PACING" };
 
 /* ---- building ---- */
 

@@ -38,7 +38,10 @@
  *      no request came, leave); then the size-capped tmpfs on tmp/
  *   7. Landlock rule for tmp/ (a rule binds the inode: after the mount)
  *   8. fork the child; then reap until it exits, report its wait status
- *      and exit -- which kills every other process of the execution
+ *      and exit -- which kills every other process of the execution.
+ *      Paced (pace.h): meanwhile look at the namespace's CPU time, stop or
+ *      continue its processes when the supervisor says, and exit at once
+ *      if a paused execution runs
  *  child (becomes Python)
  *   9. rlimits (CPU, FSIZE, NPROC, CORE; AS just before execve, step 18)
  *  10. stdio from the pipes, every other fd closed (close_range)
@@ -151,7 +154,10 @@ static bool self_netns_private;
 /* The same for the UTS and IPC namespaces the serving process made. */
 static bool self_uts_ipc_private;
 
-enum { CTL_ERROR = 1, CTL_NOTIFY_FD, CTL_STATUS, CTL_GO, CTL_CPU_BOUND, CTL_PAUSE, CTL_RESUME };
+enum {
+        CTL_ERROR = 1, CTL_NOTIFY_FD, CTL_STATUS, CTL_GO, CTL_CPU_BOUND, CTL_PAUSE, CTL_RESUME, CTL_CPU_IDLE,
+        CTL_ESCAPED
+};
 
 /* The supervisor's messages to the init: run, with these limits (and
  * report when the execution is CPU-bound: pace.h); later, pause or
@@ -417,27 +423,46 @@ static void init_signal_all(int ctl, uid_t uid, int sig) {
                 _exit(127);
 }
 
+static uint64_t mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* The init between two exits in its namespace: a supervisor's pause or
- * resume (pace.h); and while the execution is paced and not yet
- * CPU-bound, a look at its CPU time every PACE_TICK_MS. */
-static void init_wait(int ctl, uid_t uid, const sigset_t *waiting, bool *measure, bool *ctl_open) {
+ * resume; and while the execution is paced, a look at its namespace's CPU
+ * time when one is due (pace.h: CPU-bound, idle again, or undoing its
+ * pause -- then the init leaves, and the kernel kills the namespace). */
+static void init_wait(int ctl, uid_t uid, const sigset_t *waiting, struct pace_watch *pw, bool *ctl_open) {
         struct pollfd p = { .fd = *ctl_open ? ctl : -1, .events = POLLIN };
-        struct timespec tick = { .tv_nsec = PACE_TICK_MS * 1000000L };
-        int n = ppoll(&p, 1, *measure ? &tick : NULL, waiting);
+        uint64_t now = pw ? mono_ms() : 0;
+        struct timespec left = { 0 };
+        if (pw && pw->next_ms > now)
+                left = (struct timespec){ .tv_sec = (time_t)((pw->next_ms - now) / 1000),
+                                          .tv_nsec = (long)((pw->next_ms - now) % 1000) * 1000000L };
+        int n = ppoll(&p, 1, pw ? &left : NULL, waiting);
         if (n > 0 && p.revents) {
                 struct ctl_go m;
                 ssize_t k = recv(ctl, &m, sizeof m, MSG_DONTWAIT);
-                if (k == (ssize_t)sizeof m && (m.type == CTL_PAUSE || m.type == CTL_RESUME))
+                if (k == (ssize_t)sizeof m && (m.type == CTL_PAUSE || m.type == CTL_RESUME)) {
                         init_signal_all(ctl, uid, m.type == CTL_PAUSE ? SIGSTOP : SIGCONT);
-                else if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR))
+                        if (pw)
+                                pace_watch_pause(pw, m.type == CTL_PAUSE, mono_ms());
+                } else if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR))
                         *ctl_open = false; /* the supervisor is gone; its death signal follows */
         }
-        uint64_t cpu;
-        if (*measure && n == 0 && pace_namespace_cpu_ms(&cpu) == 0 && cpu >= PACE_CPU_BOUND_MS) {
-                struct ctl_msg m = { .type = CTL_CPU_BOUND, .cpu_us = cpu * 1000 };
-                ctl_send(ctl, &m, -1);
-                *measure = false;
-        }
+        struct pace_sample smp;
+        if (!pw || (now = mono_ms()) < pw->next_ms || pace_namespace_look(&smp) < 0)
+                return;
+        static const uint32_t tell[] = { [PACE_REPORT_CPU_BOUND] = CTL_CPU_BOUND, [PACE_REPORT_IDLE] = CTL_CPU_IDLE,
+                                         [PACE_REPORT_ESCAPED] = CTL_ESCAPED };
+        enum pace_report r = pace_watch_look(pw, now, &smp);
+        if (r == PACE_REPORT_NONE)
+                return;
+        struct ctl_msg m = { .type = tell[r], .cpu_us = smp.cpu_ms * 1000 };
+        ctl_send(ctl, &m, -1);
+        if (r == PACE_REPORT_ESCAPED)
+                _exit(0);
 }
 
 /* Steps 5-8: PID 1 of the execution. Never returns. */
@@ -533,7 +558,12 @@ _noreturn_ static void run_init(struct jail_ctx *j) {
         close(j->err[1]);
         if (j->ruleset >= 0)
                 close(j->ruleset);
-        bool measure = go.pace, ctl_open = true;
+        struct pace_watch watch;
+        uint64_t seed = 0;
+        if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != sizeof seed)
+                seed = mono_ms();
+        pace_watch_begin(&watch, mono_ms(), seed);
+        bool ctl_open = true;
         for (;;) {
                 /* Look before reaping: while the program is a zombie its
                  * AppArmor label can still be read, from outside, for the
@@ -545,7 +575,8 @@ _noreturn_ static void run_init(struct jail_ctx *j) {
                         _exit(0);
                 }
                 if (si.si_pid == 0) {
-                        init_wait(ctl, SABOTAGED(LAYER_UID) ? getuid() : j->uid, &waiting, &measure, &ctl_open);
+                        init_wait(ctl, SABOTAGED(LAYER_UID) ? getuid() : j->uid, &waiting, go.pace ? &watch : NULL,
+                                  &ctl_open);
                         continue;
                 }
                 struct ctl_msg m = { .type = CTL_STATUS };
@@ -866,6 +897,10 @@ static void read_ctl(struct watch *w) {
                         answer_pending_execs(w->efd, w->nfd, w->child_pid, &w->execs);
         } else if (m.type == CTL_CPU_BOUND) {
                 pace_cpu_bound(&w->pace);
+        } else if (m.type == CTL_CPU_IDLE) {
+                pace_cpu_idle(&w->pace);
+        } else if (m.type == CTL_ESCAPED) {
+                kill_execution(w, "PACING"); /* its init left: the namespace is going */
         } else if (m.type == CTL_STATUS) {
                 w->wstatus = m.wstatus;
                 w->have_status = true;

@@ -102,10 +102,11 @@ static const uint64_t bucket_us[] = { 500,     1000,    2500,    5000,    10000,
                                       500000,  1000000, 2000000, 3500000, 5000000, 10000000, 30000000, 60000000 };
 #define N_BUCKETS ELEMENTSOF(bucket_us)
 
-/* What ends an execution early (jail.c's CODEJAIL_LIMIT_HIT). VMEM, FSIZE,
- * NPROC and TMPFS never kill: the program's call fails (MemoryError,
- * errno 27, 11, 28) and it goes on, so there is nothing to count. */
-static const char *const limits[] = { "CPU", "REALTIME", "OUTPUT", "other" };
+/* What ends an execution early (jail.c's CODEJAIL_LIMIT_HIT; PACING: a
+ * paused execution that undid its pause, pace.h). VMEM, FSIZE, NPROC and
+ * TMPFS never kill: the program's call fails (MemoryError, errno 27, 11,
+ * 28) and it goes on, so there is nothing to count. */
+static const char *const limits[] = { "CPU", "REALTIME", "OUTPUT", "PACING", "other" };
 #define N_LIMITS ELEMENTSOF(limits)
 
 static const char *const stages[] = { "queue", "execution", "answer" };
@@ -336,7 +337,7 @@ static void render_counters(FILE *f, const struct counters *c) {
         print_hist(f, "codejail_execution_duration_seconds", NULL, &c->execution);
 
         header(f, "codejail_limit_kills_total", "counter",
-               "Executions killed by a limit (CODEJAIL_LIMIT_HIT): CPU, REALTIME, OUTPUT.");
+               "Executions killed by a limit (CODEJAIL_LIMIT_HIT): CPU, REALTIME, OUTPUT, PACING.");
         for (size_t l = 0; l < N_LIMITS; l++) {
                 uint64_t v = get(&c->limit_kills[l]);
                 if (l + 1 < N_LIMITS || v)

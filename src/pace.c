@@ -4,15 +4,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "admit.h"
 #include "macro.h"
 #include "pace.h"
 
-/* utime + stime + cutime + cstime of /proc/<name>/stat, in clock ticks. */
-static int stat_ticks(int dfd, const char *name, uint64_t *ticks) {
+/* utime + stime + cutime + cstime of /proc/<name>/stat, in clock ticks,
+ * and its state. */
+static int stat_ticks(int dfd, const char *name, uint64_t *ticks, char *state) {
         char path[300], buf[1024];
         snprintf(path, sizeof path, "%s/stat", name);
         _cleanup_close_ int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -27,35 +30,119 @@ static int stat_ticks(int dfd, const char *name, uint64_t *ticks) {
         unsigned long long v[4];
         /* state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
          * cmajflt, then utime stime cutime cstime */
-        if (!s || sscanf(s + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &v[0], &v[1],
-                         &v[2], &v[3]) != 4)
+        if (!s || sscanf(s + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", state, &v[0],
+                         &v[1], &v[2], &v[3]) != 5)
                 return -EIO;
         *ticks = v[0] + v[1] + v[2] + v[3];
         return 0;
 }
 
-int pace_namespace_cpu_ms(uint64_t *ms) {
+int pace_namespace_look(struct pace_sample *s) {
         if (getpid() != 1)
                 return -ESRCH; /* not a namespace of its own: /proc is the host's */
         DIR *d = opendir("/proc");
         if (!d)
                 return negative_errno();
         uint64_t total = 0;
+        int max_pid = 0;
+        unsigned runnable = 0;
         long hz = sysconf(_SC_CLK_TCK);
         struct dirent *e;
         while ((e = readdir(d))) {
                 uint64_t t;
+                char state;
                 /* Not the init itself (its /proc/1 is a stand-in); a
                  * process gone since the listing counted in its parent's
                  * reaped share, or is lost for one look. */
                 if (e->d_name[0] < '1' || e->d_name[0] > '9' || strcmp(e->d_name, "1") == 0)
                         continue;
-                if (stat_ticks(dirfd(d), e->d_name, &t) == 0)
+                if (stat_ticks(dirfd(d), e->d_name, &t, &state) == 0) {
                         total += t;
+                        runnable += state == 'R';
+                }
+                int pid = atoi(e->d_name);
+                if (pid > max_pid)
+                        max_pid = pid;
         }
         closedir(d);
-        *ms = total * 1000 / (uint64_t)(hz > 0 ? hz : 100);
+        /* What the init reaped: orphans, and whatever they had reaped. */
+        struct rusage ru;
+        uint64_t reaped_us = 0;
+        if (getrusage(RUSAGE_CHILDREN, &ru) == 0)
+                reaped_us = (uint64_t)ru.ru_utime.tv_sec * 1000000 + (uint64_t)ru.ru_utime.tv_usec +
+                            (uint64_t)ru.ru_stime.tv_sec * 1000000 + (uint64_t)ru.ru_stime.tv_usec;
+        s->cpu_ms = total * 1000 / (uint64_t)(hz > 0 ? hz : 100) + reaped_us / 1000;
+        s->max_pid = max_pid;
+        s->runnable = runnable;
         return 0;
+}
+
+static void schedule(struct pace_watch *w, uint64_t now) {
+        /* xorshift64: the next look's time is not for the program to guess */
+        w->rnd ^= w->rnd << 13;
+        w->rnd ^= w->rnd >> 7;
+        w->rnd ^= w->rnd << 17;
+        w->next_ms = now + PACE_TICK_MS / 2 + w->rnd % (PACE_TICK_MS + 1);
+}
+
+void pace_watch_begin(struct pace_watch *w, uint64_t now_ms, uint64_t seed) {
+        *w = (struct pace_watch){ .rnd = seed | 1 };
+        schedule(w, now_ms);
+}
+
+void pace_watch_pause(struct pace_watch *w, bool paused, uint64_t now_ms) {
+        w->paused = paused;
+        w->paused_seen = false;
+        /* Resumed: the wall time paused is no idleness of its own. */
+        w->window_ms = now_ms;
+        w->window_cpu_ms = w->last_cpu_ms;
+        w->window_looks = w->window_runnable = 0;
+        if (paused)
+                w->next_ms = now_ms; /* the baseline at once */
+}
+
+enum pace_report pace_watch_look(struct pace_watch *w, uint64_t now, const struct pace_sample *s) {
+        schedule(w, now);
+        w->last_cpu_ms = s->cpu_ms;
+        if (w->paused) {
+                /* Nothing of a stopped namespace runs or forks (a fork
+                 * racing with the stop gets it too): from the first look
+                 * on, CPU used or a new process is the program undoing
+                 * its stop. */
+                if (!w->paused_seen) {
+                        w->paused_seen = true;
+                        w->paused_cpu_ms = s->cpu_ms;
+                        w->paused_max_pid = s->max_pid;
+                        return PACE_REPORT_NONE;
+                }
+                if (s->cpu_ms > w->paused_cpu_ms + PACE_ESCAPE_CPU_MS || s->max_pid > w->paused_max_pid)
+                        return PACE_REPORT_ESCAPED;
+                return PACE_REPORT_NONE;
+        }
+        if (!w->bound) {
+                if (s->cpu_ms < w->base_cpu_ms + PACE_CPU_BOUND_MS)
+                        return PACE_REPORT_NONE;
+                w->bound = true;
+                w->window_ms = now;
+                w->window_cpu_ms = s->cpu_ms;
+                w->window_looks = w->window_runnable = 0;
+                return PACE_REPORT_CPU_BOUND;
+        }
+        w->window_looks++;
+        w->window_runnable += s->runnable > 0;
+        if (now - w->window_ms < PACE_CPU_BOUND_MS)
+                return PACE_REPORT_NONE;
+        /* Idle: little CPU, and not for want of it -- a process waiting
+         * for a CPU on a crowded host is runnable ('R') at most looks. */
+        bool idle = s->cpu_ms < w->window_cpu_ms + PACE_IDLE_CPU_MS && 2 * w->window_runnable < w->window_looks;
+        w->window_ms = now;
+        w->window_cpu_ms = s->cpu_ms;
+        w->window_looks = w->window_runnable = 0;
+        if (!idle)
+                return PACE_REPORT_NONE;
+        w->bound = false;
+        w->base_cpu_ms = s->cpu_ms;
+        return PACE_REPORT_IDLE;
 }
 
 void pace_begin(struct pace *p, int lock_fd, unsigned cpu_bound_slots, uint64_t now_ms) {
@@ -67,6 +154,12 @@ void pace_begin(struct pace *p, int lock_fd, unsigned cpu_bound_slots, uint64_t 
 
 void pace_cpu_bound(struct pace *p) {
         p->cpu_bound = true;
+}
+
+void pace_cpu_idle(struct pace *p) {
+        if (p->holds_long)
+                admit_leave_long(p->lock_fd);
+        p->holds_long = p->cpu_bound = false;
 }
 
 uint64_t pace_step(struct pace *p, uint64_t now, enum pace_action *act) {

@@ -11,11 +11,19 @@
  *  - CPU-bound: once its processes have used PACE_CPU_BOUND_MS of CPU time
  *    (its init reads that from its namespace's /proc: the supervisor's own
  *    procfs shows it no process of another uid) it runs only while it
- *    holds one of max_cpu_bound_executions LONG bytes, kept to its end;
- *    without one it is paused -- its init stops every other process of
- *    the namespace -- and waits for one, in arrival order. A paused
- *    execution's REALTIME clock does not run: REALTIME bounds the time the
- *    program is let run, as the time it queued is not counted either.
+ *    holds one of max_cpu_bound_executions LONG bytes; without one it is
+ *    paused -- its init stops every other process of the namespace -- and
+ *    waits for one, in arrival order (a newcomer does not pass the paused
+ *    ones). A paused execution's REALTIME clock does not run: REALTIME
+ *    bounds the time the program is let run, as the time it queued is not
+ *    counted either. One that then uses less than PACE_IDLE_CPU_MS of CPU
+ *    in PACE_CPU_BOUND_MS of wall time, not for want of a CPU (runnable at
+ *    fewer than half the looks), gives its LONG byte back and is measured
+ *    afresh (a sleeper does not keep a place);
+ *  - a pause is a SIGSTOP, which the program can undo (a SIGCONT timer, an
+ *    orphaned stopped process group): the init keeps looking while it is
+ *    paused, and a paused execution whose processes use CPU
+ *    (PACE_ESCAPE_CPU_MS) or make a process is killed ("PACING").
  *
  * The bytes are taken and given back on the open file description of the
  * admission lock that the parsing child's ticket holds (privsep.c opens it
@@ -27,8 +35,11 @@
 
 #define PACE_FRESH_MS 250
 #define PACE_CPU_BOUND_MS 250
-/* How often the init reads its namespace's CPU time until it is
- * CPU-bound. */
+#define PACE_IDLE_CPU_MS 25
+#define PACE_ESCAPE_CPU_MS 100
+/* How often, on average, the init reads its namespace's CPU time: every
+ * PACE_TICK_MS / 2 to 3 * PACE_TICK_MS / 2, at random, on a clock of its
+ * own (a storm of SIGCHLD does not put a look off). */
 #define PACE_TICK_MS 25
 
 /* The supervisor's side. */
@@ -45,8 +56,10 @@ enum pace_action { PACE_NONE, PACE_PAUSE, PACE_RESUME };
  * FRESH byte; -1: not paced. */
 void pace_begin(struct pace *p, int lock_fd, unsigned cpu_bound_slots, uint64_t now_ms);
 
-/* Its init reported PACE_CPU_BOUND_MS of CPU time used. */
+/* Its init reported PACE_CPU_BOUND_MS of CPU time used; or, once
+ * CPU-bound, that it has mostly slept since: its LONG byte goes back. */
 void pace_cpu_bound(struct pace *p);
+void pace_cpu_idle(struct pace *p);
 
 /* What is due at now_ms: the FRESH byte given back, a LONG byte taken if
  * one is free; if none is, *act says the caller must pause the execution
@@ -67,7 +80,35 @@ enum pace_action pace_wait_long(struct pace *p, bool (*give_up)(void *userdata),
  * and LONG bytes given back. The slot stays with the ticket. */
 void pace_end(struct pace *p);
 
-/* The init's side: CPU time used by every process of its PID namespace
- * but itself (and what they reaped), in ms, read from the namespace's
- * /proc. 0 or -errno; only ever in the init of a PID namespace. */
-int pace_namespace_cpu_ms(uint64_t *ms);
+/* The init's side. What one look at its PID namespace's /proc finds: the
+ * CPU time used by every process of the namespace but the init (and what
+ * they or the init reaped), in ms; the highest process ID alive (IDs are
+ * given out in rising order: a higher one is a new process). 0 or
+ * -errno; only ever in the init of a PID namespace. */
+struct pace_sample {
+        uint64_t cpu_ms;
+        int max_pid;
+        unsigned runnable; /* processes running or waiting for a CPU ('R') */
+};
+int pace_namespace_look(struct pace_sample *s);
+
+/* What the init makes of its looks. */
+struct pace_watch {
+        uint64_t next_ms, rnd;
+        uint64_t base_cpu_ms;                   /* measuring: CPU when it began */
+        uint64_t last_cpu_ms;                   /* the last look's */
+        uint64_t window_ms, window_cpu_ms;      /* CPU-bound: the window's start */
+        unsigned window_looks, window_runnable; /* its looks, those that found one runnable */
+        uint64_t paused_cpu_ms;                 /* paused: the first look's */
+        int paused_max_pid;
+        bool bound, paused, paused_seen;
+};
+
+enum pace_report { PACE_REPORT_NONE, PACE_REPORT_CPU_BOUND, PACE_REPORT_IDLE, PACE_REPORT_ESCAPED };
+
+void pace_watch_begin(struct pace_watch *w, uint64_t now_ms, uint64_t seed);
+/* The supervisor paused or resumed the execution. */
+void pace_watch_pause(struct pace_watch *w, bool paused, uint64_t now_ms);
+/* A look (w->next_ms is when the next is due): what to tell the
+ * supervisor. PACE_REPORT_ESCAPED: the init ends the execution. */
+enum pace_report pace_watch_look(struct pace_watch *w, uint64_t now_ms, const struct pace_sample *s);

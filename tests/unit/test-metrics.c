@@ -162,6 +162,7 @@ static void count_and_render(void) {
         CHECK(value(t, "codejail_limit_kills_total{limit=\"REALTIME\"}") == 1);
         CHECK(value(t, "codejail_limit_kills_total{limit=\"CPU\"}") == 0);
         CHECK(value(t, "codejail_limit_kills_total{limit=\"OUTPUT\"}") == 0);
+        CHECK(value(t, "codejail_limit_kills_total{limit=\"PACING\"}") == 0);
         CHECK(value(t, "codejail_limit_kills_total{limit=\"other\"}") == 1);
         CHECK(value(t, "codejail_executions_paused_total") == 1);
         CHECK(has_line(t, "codejail_execution_paused_seconds_total 1.250000"));

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Pacing (src/pace.c): what the jail's init makes of its looks at the
+ * namespace's CPU time (CPU-bound, idle again, a pause undone), when it
+ * looks, and the supervisor's side on the admission lock: a newcomer does
+ * not pass a paused execution waiting for a CPU-bound place, and one that
+ * went idle gives its place back. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "admit.h"
+#include "pace.h"
+
+static enum pace_report look_r(struct pace_watch *w, uint64_t now, uint64_t cpu, int max_pid, unsigned runnable) {
+        struct pace_sample s = { .cpu_ms = cpu, .max_pid = max_pid, .runnable = runnable };
+        return pace_watch_look(w, now, &s);
+}
+
+static enum pace_report look(struct pace_watch *w, uint64_t now, uint64_t cpu, int max_pid) {
+        return look_r(w, now, cpu, max_pid, 0);
+}
+
+static void test_looks_on_a_jittered_clock(void **state) {
+        (void)state;
+        struct pace_watch w;
+        pace_watch_begin(&w, 1000, 42);
+        uint64_t lo = UINT64_MAX, hi = 0;
+        for (int i = 0; i < 200; i++) {
+                uint64_t now = w.next_ms;
+                look(&w, now, 0, 2);
+                uint64_t gap = w.next_ms - now;
+                assert_true(gap >= PACE_TICK_MS / 2 && gap <= PACE_TICK_MS / 2 + PACE_TICK_MS);
+                lo = gap < lo ? gap : lo;
+                hi = gap > hi ? gap : hi;
+        }
+        assert_true(hi - lo >= PACE_TICK_MS / 2); /* not one fixed period */
+}
+
+static void test_cpu_bound_then_idle_then_bound(void **state) {
+        (void)state;
+        struct pace_watch w;
+        pace_watch_begin(&w, 0, 7);
+        assert_int_equal(look(&w, 100, PACE_CPU_BOUND_MS - 1, 2), PACE_REPORT_NONE);
+        assert_int_equal(look(&w, 300, PACE_CPU_BOUND_MS, 2), PACE_REPORT_CPU_BOUND);
+        /* Still busy over a whole window: nothing. */
+        assert_int_equal(look(&w, 300 + PACE_CPU_BOUND_MS, 2 * PACE_CPU_BOUND_MS, 2), PACE_REPORT_NONE);
+        /* A window not over yet says nothing, however quiet. */
+        uint64_t t = 300 + PACE_CPU_BOUND_MS;
+        assert_int_equal(look(&w, t + 100, 2 * PACE_CPU_BOUND_MS, 2), PACE_REPORT_NONE);
+        /* A whole window with less than PACE_IDLE_CPU_MS: idle. */
+        assert_int_equal(look(&w, t + PACE_CPU_BOUND_MS, 2 * PACE_CPU_BOUND_MS + PACE_IDLE_CPU_MS - 1, 2),
+                         PACE_REPORT_IDLE);
+        uint64_t base = 2 * PACE_CPU_BOUND_MS + PACE_IDLE_CPU_MS - 1;
+        /* Measured afresh from there. */
+        assert_int_equal(look(&w, t + 400, base + PACE_CPU_BOUND_MS - 1, 2), PACE_REPORT_NONE);
+        assert_int_equal(look(&w, t + 500, base + PACE_CPU_BOUND_MS, 2), PACE_REPORT_CPU_BOUND);
+}
+
+/* A bound execution starved of CPU on a crowded host uses little of it,
+ * but waits for it: that is no idleness. */
+static void test_starved_is_not_idle(void **state) {
+        (void)state;
+        struct pace_watch w;
+        pace_watch_begin(&w, 0, 7);
+        assert_int_equal(look(&w, 300, 300, 2), PACE_REPORT_CPU_BOUND);
+        for (uint64_t t = 325; t < 300 + PACE_CPU_BOUND_MS; t += 25)
+                assert_int_equal(look_r(&w, t, 301, 2, t % 50 ? 1 : 0), PACE_REPORT_NONE);
+        assert_int_equal(look_r(&w, 300 + PACE_CPU_BOUND_MS, 305, 2, 1), PACE_REPORT_NONE);
+        /* The next window asleep: idle. */
+        for (uint64_t t = 575; t < 550 + PACE_CPU_BOUND_MS; t += 25)
+                assert_int_equal(look_r(&w, t, 306, 2, t == 600), PACE_REPORT_NONE);
+        assert_int_equal(look_r(&w, 550 + PACE_CPU_BOUND_MS, 306, 2, 0), PACE_REPORT_IDLE);
+}
+
+static void test_paused_time_is_not_idleness(void **state) {
+        (void)state;
+        struct pace_watch w;
+        pace_watch_begin(&w, 0, 7);
+        assert_int_equal(look(&w, 300, 300, 2), PACE_REPORT_CPU_BOUND);
+        pace_watch_pause(&w, true, 310);
+        assert_int_equal(w.next_ms, 310); /* the baseline at once */
+        assert_int_equal(look(&w, 310, 305, 2), PACE_REPORT_NONE);
+        assert_int_equal(look(&w, 2000, 305, 2), PACE_REPORT_NONE);
+        pace_watch_pause(&w, false, 2000);
+        /* The window starts again at the resume: quiet for less than a
+         * window is no IDLE, though the last window began long ago. */
+        assert_int_equal(look(&w, 2100, 315, 2), PACE_REPORT_NONE);
+        assert_int_equal(look(&w, 2000 + PACE_CPU_BOUND_MS, 320, 2), PACE_REPORT_IDLE);
+}
+
+static void test_paused_cpu_is_an_escape(void **state) {
+        (void)state;
+        struct pace_watch w;
+        pace_watch_begin(&w, 0, 7);
+        assert_int_equal(look(&w, 300, 300, 5), PACE_REPORT_CPU_BOUND);
+        pace_watch_pause(&w, true, 300);
+        /* The first look is the baseline, whatever ran before the stop. */
+        assert_int_equal(look(&w, 301, 330, 5), PACE_REPORT_NONE);
+        assert_int_equal(look(&w, 330, 330 + PACE_ESCAPE_CPU_MS, 5), PACE_REPORT_NONE);
+        assert_int_equal(look(&w, 360, 330 + PACE_ESCAPE_CPU_MS + 1, 5), PACE_REPORT_ESCAPED);
+}
+
+static void test_paused_new_process_is_an_escape(void **state) {
+        (void)state;
+        struct pace_watch w;
+        pace_watch_begin(&w, 0, 7);
+        assert_int_equal(look(&w, 300, 300, 5), PACE_REPORT_CPU_BOUND);
+        pace_watch_pause(&w, true, 300);
+        assert_int_equal(look(&w, 300, 300, 5), PACE_REPORT_NONE);
+        /* A process gone is no escape; a new ID is. */
+        assert_int_equal(look(&w, 330, 300, 4), PACE_REPORT_NONE);
+        assert_int_equal(look(&w, 360, 300, 6), PACE_REPORT_ESCAPED);
+        /* Resumed, new processes are the program's business. */
+        pace_watch_begin(&w, 0, 7);
+        look(&w, 300, 300, 5);
+        pace_watch_pause(&w, true, 300);
+        look(&w, 300, 300, 5);
+        pace_watch_pause(&w, false, 400);
+        assert_int_equal(look(&w, 420, 320, 50), PACE_REPORT_NONE);
+}
+
+/* The admission lock, two open file descriptions as two instances. */
+static char path[64];
+
+static int setup(void **state) {
+        (void)state;
+        snprintf(path, sizeof path, "/tmp/test-pace-XXXXXX");
+        int fd = mkstemp(path);
+        if (fd < 0)
+                return -1;
+        close(fd);
+        return 0;
+}
+
+static int teardown(void **state) {
+        (void)state;
+        unlink(path);
+        return 0;
+}
+
+static void test_newcomer_queues_behind_paused(void **state) {
+        (void)state;
+        int a = admit_open(path), b = admit_open(path);
+        assert_true(a >= 0 && b >= 0);
+        unsigned fresh, bound;
+        /* A paused execution at the head of the line holds the turnstile. */
+        struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = ADMIT_LONG_TURNSTILE_OFFSET,
+                            .l_len = 1 };
+        assert_int_equal(fcntl(a, F_OFD_SETLK, &fl), 0);
+        assert_int_equal(admit_take_long(b, 2), -EAGAIN);
+        assert_int_equal(admit_count_pools(a, &fresh, &bound), 0);
+        assert_int_equal(bound, 0);
+        /* No one waiting: the free place is taken, the turnstile let go. */
+        fl.l_type = F_UNLCK;
+        assert_int_equal(fcntl(a, F_OFD_SETLK, &fl), 0);
+        assert_int_equal(admit_take_long(b, 2), 0);
+        assert_int_equal(admit_count_pools(a, &fresh, &bound), 0);
+        assert_int_equal(bound, 1);
+        fl.l_type = F_WRLCK;
+        assert_int_equal(fcntl(a, F_OFD_SETLK, &fl), 0);
+        close(a);
+        close(b);
+}
+
+static void test_idle_gives_the_place_back(void **state) {
+        (void)state;
+        int fd = admit_open(path), probe = admit_open(path);
+        assert_true(fd >= 0 && probe >= 0);
+        struct pace p;
+        pace_begin(&p, fd, 1, 0);
+        pace_cpu_bound(&p);
+        enum pace_action act;
+        pace_step(&p, 10, &act);
+        assert_int_equal(act, PACE_NONE);
+        assert_true(p.holds_long);
+        unsigned fresh, bound;
+        assert_int_equal(admit_count_pools(probe, &fresh, &bound), 0);
+        assert_int_equal(bound, 1);
+        pace_cpu_idle(&p);
+        assert_false(p.holds_long || p.cpu_bound);
+        assert_int_equal(admit_count_pools(probe, &fresh, &bound), 0);
+        assert_int_equal(bound, 0);
+        /* Bound again: takes a place again. */
+        pace_cpu_bound(&p);
+        pace_step(&p, 20, &act);
+        assert_true(p.holds_long);
+        pace_end(&p);
+        assert_int_equal(admit_count_pools(probe, &fresh, &bound), 0);
+        assert_int_equal(bound, 0);
+        close(fd);
+        close(probe);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_looks_on_a_jittered_clock),
+                cmocka_unit_test(test_cpu_bound_then_idle_then_bound),
+                cmocka_unit_test(test_starved_is_not_idle),
+                cmocka_unit_test(test_paused_time_is_not_idleness),
+                cmocka_unit_test(test_paused_cpu_is_an_escape),
+                cmocka_unit_test(test_paused_new_process_is_an_escape),
+                cmocka_unit_test_setup_teardown(test_newcomer_queues_behind_paused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_idle_gives_the_place_back, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
