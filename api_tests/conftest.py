@@ -291,7 +291,7 @@ def no_egress():
 
 
 # --------------------------------------------------------------------------
-# Host objects the jail must neither see nor reach (issue 19): planted by
+# Host objects the jail must neither see nor reach: planted by
 # plant.py on the service's host, here when the service shares this
 # filesystem, or by a harness that passes plant.py's first line.
 

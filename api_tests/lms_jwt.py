@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Tokens as the LMS makes them (issue 18), for a service with jwt_* keys.
+"""Tokens as the LMS makes them, for a service with jwt_* keys.
 
 The LMS signs its JWTs with its private JWK (RS512 in the platform's
 defaults) and publishes the public half at /oauth2/jwks.json; its client

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""Plant host objects that jailed code must neither see nor reach (issue 19).
+"""Plant host objects that jailed code must neither see nor reach.
 
     plant.py DIR...
 

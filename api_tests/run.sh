@@ -12,7 +12,7 @@
 #   api_tests/run.sh sabotage-http [sabotage_check.py args]
 #
 # CODEJAILD / CODEJAILD_SABOTAGE override the binaries (default: build-main).
-# API_TEST_JWT=1 (http): every service requires the LMS's JWT (issue 18),
+# API_TEST_JWT=1 (http): every service requires the LMS's JWT,
 # with a key set made for the run (lms_jwt.py); every client sends a
 # token, and test_auth.py's refusals run.
 set -euo pipefail

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Issues 18 and 25, codejail-service(7) "Authentication": a service with jwt_* keys
+"""codejail-service(7) "Authentication": a service with jwt_* keys
 requires the LMS's JWT on code-exec, and by default only the service
 client's (the operator's registered client-credentials application, by its
 user): a token the LMS minted for a person gets 401. The service runs with

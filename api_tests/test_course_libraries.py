@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Debian's share of Open edX's course sandbox (issue 13): each library the
+"""Debian's share of Open edX's course sandbox: each library the
 package recommends, imported and put to a small real use through the jail,
 within the default limits. (random2, openedx-calc, chem and
 codejail-includes exist only on PyPI: an operator adds them with a sandbox

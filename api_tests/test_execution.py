@@ -158,7 +158,7 @@ def test_support_lone_surrogate_accepted(client):
 
 def test_support_nul_in_keys_roundtrip(client):
     # Python's json keeps "a\u0000b" and "a" apart; so must the service, in
-    # and out (jansson's own copy cut keys at the NUL: issue 19).
+    # and out (jansson's own copy cut keys at the NUL).
     text = '{"code": "k = sorted(globals_keys())\\nnew = {}\\nglobals()[\\"x\\\\u0000y\\"] = 3", ' \
            '"globals_dict": {"a\\u0000b": 1, "a": 2}}'
     r = client.exec(text.replace("globals_keys()", "k for k in globals() if k != '__builtins__'"))

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The request the LMS really sends for a capa problem (issue 13;
-../shared/NOTES-openedx.md): code = a prolog that imports random2 and six
+"""The request the LMS really sends for a capa problem
+(../shared/NOTES-openedx.md): code = a prolog that imports random2 and six
 and seeds `random`, then the platform's lazy-import shim, then the problem's
 own code; python_path ['python_lib.zip'] with the course's zip uploaded;
 limit_overrides_context the course key; slug the problem's usage key.

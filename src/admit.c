@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Admission control (issue 12): a host-wide FIFO of requests waiting for one
+/* Admission control: a host-wide FIFO of requests waiting for one
  * of N execution slots, built from OFD byte-range locks on one file in the
  * state dir.
  *

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Admission control (issue 12): at most N executions run at once on a host;
+/* Admission control: at most N executions run at once on a host;
  * further requests wait, in arrival order and without an interpreter, for
  * a bounded time; a waiter whose client hung up leaves the queue. */
 #pragma once

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Who is calling (issue 18, codejail-service(7) "Authentication"): the LMS's signed JWT
+/* Who is calling (codejail-service(7) "Authentication"): the LMS's signed JWT
  * (`Authorization: JWT <token>`, as edx-rest-api-client sends it) checked
  * against the LMS's public JWK set. RS256/RS384/RS512 only: `none` and
  * HMAC are never accepted, whatever the token says (the key set holds

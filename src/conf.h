@@ -60,7 +60,7 @@ struct config {
         /* GET /metrics on the service's port (src/metrics.h); the counters
          * are kept either way. */
         bool metrics_route;
-        /* Authentication of the caller (issue 18, src/auth.h): on when
+        /* Authentication of the caller (src/auth.h): on when
          * jwt_jwks_file is set; config_load reads the key set into
          * jwt.keys before the instance hardens itself. */
         char *jwt_jwks_file;

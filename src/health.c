@@ -309,7 +309,7 @@ static void probe_service(json_t *checks, bool *all, pid_t outsider) {
         probe_service_no_realtime(checks, all);
 }
 
-/* ---- the unprivileged side of an instance (privsep.c, issue 14) ----
+/* ---- the unprivileged side of an instance (privsep.c) ----
  * Probed from inside it: a child forked and dropped exactly as a serving
  * instance's is, trying each thing it must not be able to do. It reports
  * one line per probe, "name\tpass\tdetail\n", on its socket. Ordered so a

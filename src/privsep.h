@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Privilege separation of one instance (issue 14): the process that reads
+/* Privilege separation of one instance: the process that reads
  * the client's bytes (HTTP, forms, the payload JSON, the JWT) and the jailed
  * program's output holds no capability; a privileged parent only sets up
  * and supervises the one jail. They speak execmsg.h over a socketpair. */

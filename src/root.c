@@ -4,7 +4,7 @@
  * list of hidden directories. A deny list always misses one: a
  * world-writable AF_UNIX socket a host process had made under /var/lib was
  * reachable from student code, because neither the network namespace nor
- * Landlock (ABI <= 7) mediates connect() on a path socket (issue 19).
+ * Landlock (ABI <= 7) mediates connect() on a path socket.
  *
  * root_build() runs in the jail's init, inside its new mount namespace,
  * before any untrusted code exists:

@@ -152,8 +152,8 @@ static const char *const service_denied[] = {
 
 /* The service's allow-list: systemd 252's SystemCallFilter=@system-service
  * @mount seccomp landlock_create_ruleset landlock_add_rule
- * landlock_restrict_self (what codejail@.service asked systemd for before
- * issue 7), expanded with `systemd-analyze syscall-filter` on Debian 12.
+ * landlock_restrict_self (what codejail@.service once asked systemd for),
+ * expanded with `systemd-analyze syscall-filter` on Debian 12.
  * Names this architecture lacks are skipped. Everything else answers
  * EPERM (SystemCallErrorNumber=EPERM). */
 static const char *const service_allowed[] = {

@@ -41,7 +41,7 @@
  *   stopped.client_gone        the client hung up while its program ran: the
  *                              execution was stopped at once (no answer)
  *   auth.missing               401: code-exec without an Authorization header
- *                              while jwt_jwks_file is set (issue 18)
+ *                              while jwt_jwks_file is set
  *   auth.invalid               401: a token that does not pass auth_check()
  *                              (the reason is logged, never the token)
  *   health.ok / health.unavailable   GET/HEAD /health/ -> 200 / 503
@@ -490,7 +490,7 @@ static int parse_body(struct exchange *x, struct form *form) {
         return 0;
 }
 
-/* Admission control (issue 12, src/admit.c): wait for one of the host's
+/* Admission control (src/admit.c): wait for one of the host's
  * execution slots. Returns 0 with the slot in *ticket, or answers (503,
  * 500) or, for a client that hung up, only records why, and returns -errno. */
 static int admit(struct exchange *x, struct admit_ticket *ticket) {

@@ -88,7 +88,7 @@ tier checkout-elsewhere checkout_elsewhere_tier
 tier venv "$TOP/api_tests/run.sh" exec-venv -q -p no:cacheprovider
 tier http-accept "$TOP/api_tests/run.sh" http -p no:cacheprovider -q
 tier http-inetd env API_TEST_FD_MODE=inetd API_TEST_DUMMY_IF=1 "$TOP/api_tests/run.sh" http -p no:cacheprovider -q
-# Issue 18: every service requires the LMS's JWT; the whole suite with
+# Every service requires the LMS's JWT; the whole suite with
 # valid tokens, and test_auth.py's refusals (401, no jail).
 tier http-jwt env API_TEST_JWT=1 "$TOP/api_tests/run.sh" http -p no:cacheprovider -q
 # Every deny test fails with its layer off; the admission-control tests

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# Sanitizer tier (issue 6, part 2):
+# Sanitizer tier:
 #  1. the whole unit + e2e suite (`make check`: cmocka units, selfcheck suite,
 #     api_tests through --exec) and the HTTP api_tests (run.sh http) with an
 #     ASan+UBSan build (configure --enable-sanitizers) in build-E-san/;

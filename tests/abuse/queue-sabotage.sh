@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# The admission-control tests can fail (issue 12): the same tests against
+# The admission-control tests can fail: the same tests against
 # the sabotage build with admission control switched off
 # (CODEJAIL_SABOTAGE=admission) -- every test below must FAIL, the
 # others must still pass.

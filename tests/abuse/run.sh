@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# Abuse suite (issue 6, part 3): hostile HTTP and hostile jailed code against
+# Abuse suite: hostile HTTP and hostile jailed code against
 # a live socket-activated service, loopback only (see with-service.sh).
 #   tests/abuse/run.sh [pytest args]
 set -euo pipefail

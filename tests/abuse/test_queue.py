@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Admission control under systemd-socket-activate (issue 12): a burst
+"""Admission control under systemd-socket-activate: a burst
 waits instead of being refused; past queue_timeout_s it gets a 503 with
 Retry-After; a client that leaves while queued leaves the queue without an
 execution; kill -9 of a waiting or a running instance leaks no slot; the

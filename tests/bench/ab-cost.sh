@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# The cost of one change per request, two builds side by side (issue 14's
-# measurement of the instance split):
+# The cost of one change per request, two builds side by side (first
+# made to measure the instance split):
 #   tests/bench/ab-cost.sh BINARY_A BINARY_B [N] [exec|health]
 # Both under systemd-socket-activate in a loopback-only network namespace
 # (with a veth pair, as run.sh: the production path), N requests each,

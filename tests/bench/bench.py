@@ -352,7 +352,7 @@ def run(args, work, log):
     os.makedirs(os.path.join(wdir, "tmp"))
     with open(os.path.join(wdir, "jailed_code"), "w") as f:
         f.write(wrapper)
-    # The anchor (issue 16): upstream codejail's wrapper, which imports json
+    # The anchor: upstream codejail's wrapper, which imports json
     # (after probing simplejson) and six in every sandbox, run bare.
     udir = os.path.join(work, "floor-upstream")
     os.makedirs(os.path.join(udir, "tmp"))
@@ -482,10 +482,10 @@ def run(args, work, log):
     print()
     print("targets:")
     targets = [
-        ("x = x + 1 median <= 0.95x upstream's wrapper bare (issue 16)", x <= 0.95 * up, f"{x / up:.2f}x"),
-        ("x = x + 1 median <= 1.10x our wrapper bare (issue 16)", x <= 1.10 * fl,
+        ("x = x + 1 median <= 0.95x upstream's wrapper bare", x <= 0.95 * up, f"{x / up:.2f}x"),
+        ("x = x + 1 median <= 1.10x our wrapper bare", x <= 1.10 * fl,
          f"{x / fl:.2f}x; the namespaces alone, no service: {fns / fl:.2f}x"),
-        ("32 clients: >= 90% of the floor-in-fresh-namespaces throughput (issue 16)",
+        ("32 clients: >= 90% of the floor-in-fresh-namespaces throughput",
          results["c32"]["rps"] >= 0.9 * results["floor_ns_c32"]["rps"],
          f"{results['c32']['rps'] / results['floor_ns_c32']['rps']:.0%}"),
         ("x = x + 1 median <= 1.25x floor", x <= 1.25 * fl, f"{x / fl:.2f}x"),

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# What verifying the LMS's JWT costs one per-connection instance (issue 18),
+# What verifying the LMS's JWT costs one per-connection instance,
 # per candidate library: tests/bench/jws-cost.c built four ways, each run
 # as a fresh process (as systemd starts codejaild), interleaved, N rounds.
 #   tests/bench/jws-cost.sh [N]        (default 300; needs cc, jansson,

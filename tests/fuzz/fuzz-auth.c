@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* libFuzzer: the Authorization header (auth.c, issue 18). Any value is
+/* libFuzzer: the Authorization header (auth.c). Any value is
  * either a caller whose issuer is one the policy accepts, or a refusal
  * with a log status and a reason; never a crash, a leak, or a reason that
  * echoes the input. The same bytes are also tried as a JWK set. The

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# Burst benchmark (issue 12): closed-loop clients from one source address at
+# Burst benchmark: closed-loop clients from one source address at
 # 16, 64, 128 and 256 concurrent clients, N requests per level (a mix: 80%
 # `x = x + 1`, 10% numpy, 7% a 1 s CPU-bound loop, 3% a sleep past
 # REALTIME; tests/integration/burst_bench.py), every answer checked, against

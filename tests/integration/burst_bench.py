@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""Burst benchmark and burst checks (issue 12), host side.
+"""Burst benchmark and burst checks, host side.
 
 Closed-loop clients from one source address (127.0.0.1) against one or more
 targets (a socket-activated codejail listener each), level by level:

@@ -304,7 +304,7 @@ cj_build_tree() {  # $1 = suite, $2 = source tree; sets BUILD_ROOT (cached)
         mv "$BUILD_ROOT.tmp" "$BUILD_ROOT"
 }
 
-# The wrapper differential (tests/wrapper/differential.py, issue 16) on this
+# The wrapper differential (tests/wrapper/differential.py) on this
 # release's Python: make check in the tree ran unprivileged and skipped it.
 # The wrapper is the one the tree's build prints; the interpreter runs in the
 # tree (chroot), in a network namespace of its own (no route).

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* What a minimal mount namespace costs when a process sets it up itself
- * (issue 7): the in-process alternative to systemd's PrivateTmp=,
+/* What a minimal mount namespace costs when a process sets it up itself:
+ * the in-process alternative to systemd's PrivateTmp=,
  * ProtectSystem=strict and ProtectHome= (nspawn-bench.sh runs it, as root,
  * inside the booted container).
  *

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# Several hosts behind HAProxy (issue 17). Builds the .deb (or takes
+# Several hosts behind HAProxy. Builds the .deb (or takes
 # --deb), makes three Debian 12 hosts from the nspawn tier's cached tree
 # (lib.sh), each booted with systemd-nspawn -b on a bridge of its own
 # address, all inside a network namespace this test makes (10.213.7.0/24,

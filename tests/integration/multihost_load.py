@@ -11,8 +11,8 @@
   report --work DIR --inter S
          per scenario: requests, errors, wrong answers, duplicates (a slug
          executed more than once, from every host's journal), per-host
-         executions, refusals retried, drain time; exit 1 when a target of
-         issue 17 is missed.
+         executions, refusals retried, drain time; exit 1 when a target is
+         missed.
 
 Every request carries a unique slug (logged as CODEJAIL_SLUG) and the same
 marker in its code, so each execution in a host's journal is one request.

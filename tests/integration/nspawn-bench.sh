@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# Booted-systemd benchmark (issue 7): in ONE boot of the Debian 12 container
+# Booted-systemd benchmark: in ONE boot of the Debian 12 container
 # of nspawn-test.sh, side by side and interleaved, `x = x + 1` and GET
 # /health/ through
 #   (a) the installed, hardened codejail.socket / codejail@.service;
@@ -9,7 +9,7 @@
 #   (c) the floor: /usr/bin/python3 -E -B jailed_code on the wrapper the
 #       service really runs, same stdin, run inside the container;
 # plus one socket + service pair per option group (the installed unit plus
-# some systemd options, or (d) the unit as it was before issue 7, with its
+# some systemd options, or (d) the unit as it was first shipped, with its
 # own throughput row; generated under /run/systemd/system in the container,
 # never touching the package's files), each with its `systemd-analyze
 # security` exposure.
@@ -71,7 +71,7 @@ D=/run/systemd/system
 mkdir -p "$D"
 add() { sed -i "/^\[Service\]/a $2" "$1"; }
 del() { local f=$1 o; shift; for o in $*; do sed -i "/^$o=/d" "$f"; done; }
-# systemd's system-call allow-list, as the unit before issue 7 had it.
+# systemd's system-call allow-list, as the unit as first shipped had it.
 filter_opts() {
         # (without SystemCallArchitectures=native systemd builds the list for three ABIs)
         add "$1" "SystemCallArchitectures=native"
@@ -92,7 +92,7 @@ seccomp7_opts() {
         add "$f" "RestrictRealtime=yes"
         add "$f" "RestrictSUIDSGID=yes"
 }
-# All of systemd's seccomp-based options, as the unit before issue 7 had them.
+# All of systemd's seccomp-based options, as the unit as first shipped had them.
 seccomp_opts() {
         local f=$1
         add "$f" "SystemCallArchitectures=native"
@@ -188,9 +188,9 @@ bench_labels() {
         case $1 in
         hardened) echo "the installed unit (cheap options only; codejaild hardens itself)" ;;
         plain) echo "no hardening options at all, root" ;;
-        previous) echo "the unit before issue 7: DynamicUser + every mount-namespace option + every seccomp option" ;;
+        previous) echo "the unit as first shipped: DynamicUser + every mount-namespace option + every seccomp option" ;;
         with-mountns) echo "installed + PrivateTmp, ProtectSystem=strict, ProtectHome (one minimal systemd mount namespace)" ;;
-        with-systemcallfilter) echo "installed + systemd's SystemCallFilter= allow-list (as before issue 7)" ;;
+        with-systemcallfilter) echo "installed + systemd's SystemCallFilter= allow-list (as first shipped)" ;;
         opt-*) echo "installed + ${1#opt-}= alone" ;;
         pn-seccomp) echo "installed + PrivateNetwork= + systemd's seven seccomp options (the previous installed unit)" ;;
         with-seccomp) echo "installed + SystemCallArchitectures=, RestrictAddressFamilies=, RestrictNamespaces=, LockPersonality=, MemoryDenyWriteExecute=, RestrictRealtime=, RestrictSUIDSGID=" ;;

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# Booted-systemd integration test (issue 4): the product as an operator gets
+# Booted-systemd integration test: the product as an operator gets
 # it. Builds the .deb from a clean `git archive HEAD`, installs it into a
 # Debian 12 tree, boots that tree with systemd-nspawn (host network: the
 # container's loopback is ours), enables codejail.socket and the selfcheck
@@ -20,7 +20,7 @@
 #      and (through the jail) unreadable to sandboxed code;
 #   6. checks that afterwards no codejail@ unit and no sandbox-UID process
 #      remains;
-#   9. bursts (issue 12): 256 concurrent clients from one address, all
+#   9. bursts: 256 concurrent clients from one address, all
 #      answered correctly (none refused, reset or 5xx); then 2,000
 #      connections within a second while a slow client holds 100 open:
 #      codejail.socket stays active and the next request is answered;
@@ -409,7 +409,7 @@ metrics_file=$(in_ct sh -c 'stat -c "%U %a" /run/codejail-service/metrics.*' 2>&
 [ "$metrics_file" = "codejail 600" ] && say "/run/codejail-service/metrics.*: $metrics_file" ||
         fail "the counters' file in /run/codejail-service: '$metrics_file' (want: codejail 600)"
 
-# ---- 9. bursts (issue 12) --------------------------------------------------------------
+# ---- 9. bursts --------------------------------------------------------------
 # After the journal checks: connections systemd drops past MaxConnections are
 # accepted ones with no instance, so no log entry.
 cat >"$WORK/burst-spec.json" <<EOF
@@ -454,7 +454,7 @@ resp=$(curl -s --max-time 10 --data-urlencode 'payload={"code":"x = x + 1","glob
 [ "$(in_ct systemctl show codejail.slice -p MemoryMax --value)" != infinity ] ||
         fail "cost: codejail.slice has no MemoryMax"
 
-# ---- 8. the benchmark (issue 7), in this boot, when asked ---------------------------
+# ---- 8. the benchmark, in this boot, when asked ---------------------------
 if [ "${CODEJAIL_BENCH:-0}" = 1 ]; then
         # shellcheck source=nspawn-bench.sh
         . "$HERE/nspawn-bench.sh"

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""Host side of tests/integration/nspawn-bench.sh (issue 7).
+"""Host side of tests/integration/nspawn-bench.sh.
 
 Talks to socket units of one booted container over 127.0.0.1 (the container
 shares the host's network) and runs the floor inside the container (nsenter
@@ -272,7 +272,7 @@ def main():
     t_seq = time.monotonic() - t_start
 
     # Throughput: A B F F B A, each half of the time.
-    # ... and the unit before issue 7 when measured: A B D F F D B A.
+    # ... and the unit as first shipped when measured: A B D F F D B A.
     # ... and the previous installed unit when measured.
     extra = [k for k in args.tp_extra.split(",") if k]
     for k in extra:
@@ -318,7 +318,7 @@ def main():
     rows = [(f"(a) hardened codejail.socket: x = x + 1", hard["name"], "x"),
             (f"(b) plain unit (no hardening, root): x = x + 1", plain["name"], "x"),
             ("(c) floor: python3 -E -B jailed_code (in the container)", "floor", "x"),
-            ("(d) the unit before issue 7 (DynamicUser, systemd's mount namespace and seccomp options): x = x + 1",
+            ("(d) the unit as first shipped (DynamicUser, systemd's mount namespace and seccomp options): x = x + 1",
              "previous", "x"),
             ("(e) the previous installed unit (+ PrivateNetwork=, systemd's seven seccomp options): x = x + 1",
              "pn-seccomp", "x"),
@@ -362,7 +362,7 @@ def main():
         print()
     x_a = med[hard["name"]]
     if "previous" in med:
-        print(f"the unit before issue 7: overhead over plain {(med['previous'] - pl) * 1e3:.1f} ms, "
+        print(f"the unit as first shipped: overhead over plain {(med['previous'] - pl) * 1e3:.1f} ms, "
               f"{med['previous'] / fl:.2f}x the floor; plain / floor {pl / fl:.2f}x")
     over_ms = (x_a - pl) * 1e3
     t_a, t_p = thr.get(hard["name"]), thr.get(plain["name"])

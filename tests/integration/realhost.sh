@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# Real-host tier (issue 11): the .deb built FOR a Debian release, installed
+# Real-host tier: the .deb built FOR a Debian release, installed
 # the README's way into a stock guest of that release booted with the
 # release's own kernel and AppArmor enforcing, under QEMU (TCG: this
 # machine's KVM cannot run a stock kernel, /work/shared/NOTES-realhosts.md).

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# Soak (issue 6, part 4): 2,000 mixed requests at 24 concurrent clients
+# Soak: 2,000 mixed requests at 24 concurrent clients
 # against a live socket-activated service (loopback only, see
 # tests/abuse/with-service.sh); every answer checked; afterwards no process,
 # jail dir, mount or namespace of any execution remains and the instances'

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* auth.c (issues 18, 25): the JWK set parser, and every case of
+/* auth.c (25): the JWK set parser, and every case of
  * tests/data/auth/<case>/{authorization,expected} (tokens made by
  * tests/data/auth/make.py as the LMS makes them) checked at the time they
  * were made for: valid ones from each key and algorithm, and the refusals

@@ -222,7 +222,7 @@ static void test_load_lookup_order(void **state) {
         rmdir(dir);
 }
 
-/* Issues 18, 25: the jwt_* keys; off by default; all or nothing, the
+/* The jwt_* keys; off by default; all or nothing, the
  * service client's user included; by default only its client-credentials
  * grant; only the RS family; the key set read at load time, from a path
  * or a credential. */

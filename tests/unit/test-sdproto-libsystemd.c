@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* sdproto against libsystemd, the reference (issue 15): for the same calls,
+/* sdproto against libsystemd, the reference: for the same calls,
  * sdproto's datagrams must equal libsystemd's byte for byte (sd_notify,
  * sd_journal_sendv: field order, binary-safe fields with newlines and NULs,
  * long values) and sdproto_listen_fds() must answer as sd_listen_fds(1)

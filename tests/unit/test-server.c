@@ -644,7 +644,7 @@ static void test_server_connection_fd(void **state) {
         "POST /api/v0/code-exec HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n" \
         "Content-Length: 92\r\n\r\n" X_PLUS_1
 
-/* Admission control (issue 12): with every slot taken, a valid code-exec
+/* Admission control: with every slot taken, a valid code-exec
  * waits queue_timeout_s and gets a 503 with Retry-After (the jail is never
  * reached); a client that leaves while queued gets nothing and is logged;
  * rejections and /health/ never wait. */
@@ -758,7 +758,7 @@ static char *slurp_data(const char *name) {
         return buf;
 }
 
-/* Issue 18: with jwt_jwks_file set, code-exec needs the LMS's JWT; a
+/* With jwt_jwks_file set, code-exec needs the LMS's JWT; a
  * refusal is a 401 with WWW-Authenticate, answered from the head (the
  * body is never read, 100 Continue never promised); /health/ stays open. */
 static void test_auth(void **state) {

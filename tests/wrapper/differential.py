@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""Differential test of the jailed wrapper (issue 16): its fast path --
+"""Differential test of the jailed wrapper: its fast path --
 json's C accelerator driven directly, without importing json -- must write
 exactly what the json module path writes, byte for byte, exit status and
 stderr included, on the interpreter it runs under.
