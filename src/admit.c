@@ -68,7 +68,12 @@ static uint64_t now_ns(void) {
         return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
-enum admit_peer admit_peer_state(int fd) {
+/* The peer of a connected stream socket, without blocking: there; its
+ * sending side shut (FIN: a half-close or a close, over TCP alike); or gone
+ * for sure (reset, both directions shut, the socket failed). */
+enum admit_peer { ADMIT_PEER_THERE, ADMIT_PEER_SHUT, ADMIT_PEER_GONE };
+
+static enum admit_peer admit_peer_state(int fd) {
         struct pollfd p = { .fd = fd, .events = POLLRDHUP };
         if (poll(&p, 1, 0) <= 0)
                 return ADMIT_PEER_THERE;

@@ -123,9 +123,3 @@ int admit_count_pools(int lock_fd, unsigned *fresh, unsigned *cpu_bound);
 /* Free the slot (closing the lock file drops the lock; so does any death of
  * the process, kill -9 included). Fine on ADMIT_TICKET_NULL. */
 void admit_leave(struct admit_ticket *ticket);
-
-/* The peer of a connected stream socket, without blocking: there; its
- * sending side shut (FIN: a half-close or a close, over TCP alike); or gone
- * for sure (reset, both directions shut, the socket failed). */
-enum admit_peer { ADMIT_PEER_THERE, ADMIT_PEER_SHUT, ADMIT_PEER_GONE };
-enum admit_peer admit_peer_state(int fd);

@@ -1059,7 +1059,7 @@ static int supervise_result(struct watch *w) {
 /* The supervisor loop: feed stdin, capture output, answer execve
  * notifications, enforce the wall clock, stop the execution when stop_fd
  * says so (jail_prep_stop_on()), collect the status. */
-static int supervise(struct jail_ctx *j, pid_t init, int pidfd, int stop_fd, const struct pace *pace,
+static int supervise(struct jail_ctx *j, pid_t init, int pidfd, int stop_fd, int pace_fd, unsigned pace_slots,
                      uint64_t start, struct jail_result *res, struct jail_error *err, bool *init_left) {
         const struct limits *l = &j->req->limits;
         struct watch w = {
@@ -1073,7 +1073,7 @@ static int supervise(struct jail_ctx *j, pid_t init, int pidfd, int stop_fd, con
                 .out = { .fd = j->out[0] }, .errc = { .fd = j->err[0] },
                 .init_alive = true, .res = res, .err = err,
         };
-        pace_begin(&w.pace, pace ? pace->lock_fd : -1, pace ? pace->cpu_bound_slots : 0, start);
+        pace_begin(&w.pace, pace_fd, pace_slots, start);
 
         j->in[1] = j->out[0] = j->err[0] = j->ctl[0] = -1;
         if (w.efd < 0) {
@@ -1108,7 +1108,8 @@ struct jail_prep {
         struct jail_ctx j;
         int lock_fd, dfd, pidfd;
         int stop_fd; /* jail_prep_stop_on()'s, the caller's; -1: none */
-        struct pace pace; /* jail_prep_pace_on()'s: lock_fd -1, none */
+        int pace_fd;          /* jail_prep_pace_on()'s: the admission lock, -1: not paced */
+        unsigned pace_slots;  /* its CPU-bound places (0: no bound) */
         pid_t init;
         int r;                  /* a failure of the preparation, reported by the run */
         struct jail_error err;
@@ -1238,7 +1239,7 @@ struct jail_prep *jail_prepare(const struct config *cfg) {
                 .cfg = cfg, .ruleset = -1,
                 .in = { -1, -1 }, .out = { -1, -1 }, .err = { -1, -1 }, .ctl = { -1, -1 },
         };
-        p->lock_fd = p->dfd = p->pidfd = p->stop_fd = p->pace.lock_fd = -1;
+        p->lock_fd = p->dfd = p->pidfd = p->stop_fd = p->pace_fd = -1;
         p->r = prepare(p);
         if (p->r < 0)
                 prep_release(p); /* the run reports p->err */
@@ -1250,8 +1251,8 @@ void jail_prep_stop_on(struct jail_prep *p, int fd) {
 }
 
 void jail_prep_pace_on(struct jail_prep *p, int lock_fd, unsigned cpu_bound_slots) {
-        p->pace.lock_fd = lock_fd;
-        p->pace.cpu_bound_slots = cpu_bound_slots;
+        p->pace_fd = lock_fd;
+        p->pace_slots = cpu_bound_slots;
 }
 
 int jail_run_prepared(struct jail_prep *p, const struct jail_request *req, struct jail_result *res,
@@ -1277,7 +1278,7 @@ int jail_run_prepared(struct jail_prep *p, const struct jail_request *req, struc
          * wall clock starts here. */
         uint64_t start = now_ms();
         struct ctl_go go = { .type = CTL_GO, .limits = req->limits,
-                             .pace = p->pace.lock_fd >= 0 && p->pace.cpu_bound_slots > 0 };
+                             .pace = p->pace_fd >= 0 && p->pace_slots > 0 };
         if (send(j->ctl[0], &go, sizeof go, MSG_NOSIGNAL) != (ssize_t)sizeof go) {
                 /* An init that failed its set-up has said why and left: the
                  * supervisor reads it below. */
@@ -1288,7 +1289,7 @@ int jail_run_prepared(struct jail_prep *p, const struct jail_request *req, struc
                 }
         }
         bool init_left = false;
-        r = supervise(j, p->init, p->pidfd, p->stop_fd, &p->pace, start, res, err, &init_left);
+        r = supervise(j, p->init, p->pidfd, p->stop_fd, p->pace_fd, p->pace_slots, start, res, err, &init_left);
         res->duration_ms = now_ms() - start;
         if (!init_left)
                 p->init = 0; /* supervise() reaped it */
