@@ -75,10 +75,12 @@ def test_sleeping_execution_does_not_hold_back_a_quick_one(one_fresh):
 
 @pytest.fixture(scope="module")
 def one_cpu_bound():
-    """Eight slots and FRESH bytes, one LONG byte; REALTIME 3 s."""
+    """Eight slots and FRESH bytes, one LONG byte; REALTIME 3 s for the
+    loops, 10 s and 60 s for the longer ones."""
     svc = paced(10, {"max_concurrent_executions": 8, "max_starting_executions": 8,
                      "max_cpu_bound_executions": 1, "queue_timeout_s": 30},
-                {"pace-loop": {"CPU": 10, "REALTIME": 3}, "pace-hold": {"CPU": 30, "REALTIME": 60}})
+                {"pace-loop": {"CPU": 10, "REALTIME": 3}, "pace-hold": {"CPU": 30, "REALTIME": 60},
+                 "pace-rt10": {"CPU": 30, "REALTIME": 10}})
     yield svc
     svc.stop()
 
@@ -198,16 +200,6 @@ del _helpers, _h, _k
 """
 
 
-@pytest.fixture(scope="module")
-def one_place():
-    """Four slots and FRESH bytes, one LONG byte."""
-    svc = paced(11, {"max_concurrent_executions": 4, "max_starting_executions": 4,
-                     "max_cpu_bound_executions": 1, "queue_timeout_s": 30},
-                {"pace-hold": {"CPU": 30, "REALTIME": 60}, "pace-rt10": {"CPU": 30, "REALTIME": 10}})
-    yield svc
-    svc.stop()
-
-
 LONG_BASE = 20480  # admit.h: ADMIT_LONG_BASE
 
 
@@ -239,21 +231,21 @@ def behind_holder(svc, tag, code, holder=LOOP % 2.5, wait=0.6):
     return ra, ea, rb, eb
 
 
-def test_paused_program_that_continues_itself_is_killed(one_place):
+def test_paused_program_that_continues_itself_is_killed(one_cpu_bound):
     """A pause is a SIGSTOP, which the program can undo (a timer sending
     it SIGCONT, an orphaned stopped process group; how well that works
     depends on the kernel and the load). Here the test undoes it, from
     outside, as such a program would: the init sees the namespace use CPU
     while paused and ends the execution, logged PACING."""
-    a = one_place.send(LOOP % 3, "pace-escape-a", context="pace-hold")
+    a = one_cpu_bound.send(LOOP % 3, "pace-escape-a", context="pace-hold")
     deadline = time.monotonic() + 20
-    while not SABOTAGE and cpu_bound_places_held(one_place) == 0 and time.monotonic() < deadline:
+    while not SABOTAGE and cpu_bound_places_held(one_cpu_bound) == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
-    b = one_place.send(BURN % 8, "pace-escape-b", context="pace-rt10")
+    b = one_cpu_bound.send(BURN % 8, "pace-escape-b", context="pace-rt10")
     deadline = time.monotonic() + 15
     stopped = []
     while not stopped and time.monotonic() < deadline:
-        stopped = [pid for pid, st in jail_processes(one_place) if st == "T"]
+        stopped = [pid for pid, st in jail_processes(one_cpu_bound) if st == "T"]
         time.sleep(0.02)
     t0 = time.monotonic()
     while time.monotonic() - t0 < 3:
@@ -264,30 +256,30 @@ def test_paused_program_that_continues_itself_is_killed(one_place):
                 pass
         time.sleep(0.005)
     rb, ra = answer(b), answer(a)
-    eb = one_place.wait_entries("pace-escape-b", 1)[0]
-    drained(one_place)
+    eb = one_cpu_bound.wait_entries("pace-escape-b", 1)[0]
+    drained(one_cpu_bound)
     assert stopped, "B was never paused"
     assert ra.status == 200 and "emsg" not in ra.json(), ra
     assert field(eb, "CODEJAIL_LIMIT_HIT") == "PACING", eb
     assert rb.status == 200 and "status code: -9" in rb.json().get("emsg", ""), rb
 
 
-def test_sigchld_storm_does_not_hide_cpu(one_place):
+def test_sigchld_storm_does_not_hide_cpu(one_cpu_bound):
     """Orphans dying every few ms interrupt the init's wait again and
     again; its looks keep their own clock, so the program is still found
     CPU-bound and paused behind the holder."""
-    ra, ea, rb, eb = behind_holder(one_place, "pace-storm", SIGCHLD_STORM + BURN % 1.5 + STORM_END)
+    ra, ea, rb, eb = behind_holder(one_cpu_bound, "pace-storm", SIGCHLD_STORM + BURN % 1.5 + STORM_END)
     assert ra.status == 200 and rb.status == 200 and "emsg" not in rb.json(), (ra, rb)
     paused = int(field(eb, "CODEJAIL_PAUSED_MS") or 0)
     assert paused > 300, eb
     assert rb.json()["globals_dict"]["gap"] * 1000 >= 0.8 * paused - 50, (rb.json(), eb)
 
 
-def test_cpu_bound_execution_that_sleeps_gives_its_place_back(one_place):
+def test_cpu_bound_execution_that_sleeps_gives_its_place_back(one_cpu_bound):
     """An execution that used 0.4 s of CPU and then sleeps is idle after a
     window: the only CPU-bound place goes back, and a 1 s loop sent later
     runs at once instead of waiting for the sleeper's end."""
     sleeper = "import time\nwhile time.process_time() < 0.4:\n    pass\ntime.sleep(3)\n"
-    ra, ea, rb, eb = behind_holder(one_place, "pace-idle", LOOP % 1.0, holder=sleeper, wait=1.2)
+    ra, ea, rb, eb = behind_holder(one_cpu_bound, "pace-idle", LOOP % 1.0, holder=sleeper, wait=1.2)
     assert ra.status == 200 and rb.status == 200 and "emsg" not in rb.json(), (ra, rb)
     assert int(field(eb, "CODEJAIL_PAUSED_MS") or 0) < 500, eb

@@ -95,14 +95,20 @@ static void test_paused_time_is_not_idleness(void **state) {
         assert_int_equal(look(&w, 2000 + PACE_CPU_BOUND_MS, 320, 2), PACE_REPORT_IDLE);
 }
 
+/* CPU-bound at 300 ms with 300 ms of CPU and processes up to ID 5, then
+ * paused; the first look after the pause (the baseline, whatever ran
+ * before the stop took hold) found cpu_ms. */
+static void bound_then_paused(struct pace_watch *w, uint64_t cpu_ms) {
+        pace_watch_begin(w, 0, 7);
+        assert_int_equal(look(w, 300, 300, 5), PACE_REPORT_CPU_BOUND);
+        pace_watch_pause(w, true, 300);
+        assert_int_equal(look(w, 301, cpu_ms, 5), PACE_REPORT_NONE);
+}
+
 static void test_paused_cpu_is_an_escape(void **state) {
         (void)state;
         struct pace_watch w;
-        pace_watch_begin(&w, 0, 7);
-        assert_int_equal(look(&w, 300, 300, 5), PACE_REPORT_CPU_BOUND);
-        pace_watch_pause(&w, true, 300);
-        /* The first look is the baseline, whatever ran before the stop. */
-        assert_int_equal(look(&w, 301, 330, 5), PACE_REPORT_NONE);
+        bound_then_paused(&w, 330);
         assert_int_equal(look(&w, 330, 330 + PACE_ESCAPE_CPU_MS, 5), PACE_REPORT_NONE);
         assert_int_equal(look(&w, 360, 330 + PACE_ESCAPE_CPU_MS + 1, 5), PACE_REPORT_ESCAPED);
 }
@@ -110,18 +116,12 @@ static void test_paused_cpu_is_an_escape(void **state) {
 static void test_paused_new_process_is_an_escape(void **state) {
         (void)state;
         struct pace_watch w;
-        pace_watch_begin(&w, 0, 7);
-        assert_int_equal(look(&w, 300, 300, 5), PACE_REPORT_CPU_BOUND);
-        pace_watch_pause(&w, true, 300);
-        assert_int_equal(look(&w, 300, 300, 5), PACE_REPORT_NONE);
+        bound_then_paused(&w, 300);
         /* A process gone is no escape; a new ID is. */
         assert_int_equal(look(&w, 330, 300, 4), PACE_REPORT_NONE);
         assert_int_equal(look(&w, 360, 300, 6), PACE_REPORT_ESCAPED);
         /* Resumed, new processes are the program's business. */
-        pace_watch_begin(&w, 0, 7);
-        look(&w, 300, 300, 5);
-        pace_watch_pause(&w, true, 300);
-        look(&w, 300, 300, 5);
+        bound_then_paused(&w, 300);
         pace_watch_pause(&w, false, 400);
         assert_int_equal(look(&w, 420, 320, 50), PACE_REPORT_NONE);
 }
