@@ -433,7 +433,8 @@ static uint64_t mono_ms(void) {
  * resume; and while the execution is paced, a look at its namespace's CPU
  * time when one is due (pace.h: CPU-bound, idle again, or undoing its
  * pause -- then the init leaves, and the kernel kills the namespace). */
-static void init_wait(int ctl, uid_t uid, const sigset_t *waiting, struct pace_watch *pw, bool *ctl_open) {
+static void init_wait(int ctl, uid_t uid, const sigset_t *waiting, struct pace_watch *pw, struct pace_tally *tally,
+                      bool *ctl_open) {
         struct pollfd p = { .fd = *ctl_open ? ctl : -1, .events = POLLIN };
         uint64_t now = pw ? mono_ms() : 0;
         struct timespec left = { 0 };
@@ -452,7 +453,7 @@ static void init_wait(int ctl, uid_t uid, const sigset_t *waiting, struct pace_w
                         *ctl_open = false; /* the supervisor is gone; its death signal follows */
         }
         struct pace_sample smp;
-        if (!pw || (now = mono_ms()) < pw->next_ms || pace_namespace_look(&smp) < 0)
+        if (!pw || (now = mono_ms()) < pw->next_ms || pace_namespace_look(tally, &smp) < 0)
                 return;
         static const uint32_t tell[] = { [PACE_REPORT_CPU_BOUND] = CTL_CPU_BOUND, [PACE_REPORT_IDLE] = CTL_CPU_IDLE,
                                          [PACE_REPORT_ESCAPED] = CTL_ESCAPED };
@@ -559,6 +560,7 @@ _noreturn_ static void run_init(struct jail_ctx *j) {
         if (j->ruleset >= 0)
                 close(j->ruleset);
         struct pace_watch watch;
+        static struct pace_tally tally; /* 24 KiB: not on the stack */
         uint64_t seed = 0;
         if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != sizeof seed)
                 seed = mono_ms();
@@ -576,7 +578,7 @@ _noreturn_ static void run_init(struct jail_ctx *j) {
                 }
                 if (si.si_pid == 0) {
                         init_wait(ctl, SABOTAGED(LAYER_UID) ? getuid() : j->uid, &waiting, go.pace ? &watch : NULL,
-                                  &ctl_open);
+                                  &tally, &ctl_open);
                         continue;
                 }
                 struct ctl_msg m = { .type = CTL_STATUS };

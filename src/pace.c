@@ -6,16 +6,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "admit.h"
 #include "macro.h"
 #include "pace.h"
 
-/* utime + stime + cutime + cstime of /proc/<name>/stat, in clock ticks,
- * and its state. */
-static int stat_ticks(int dfd, const char *name, uint64_t *ticks, char *state) {
+/* A process's own utime + stime (all its threads', the dead ones' too), in
+ * clock ticks, its start time and its state, from /proc/<name>/stat. Not
+ * what it reaped (cutime, cstime): every descendant lives in the namespace
+ * and is counted while alive, and a child reaped automatically (SIGCHLD
+ * ignored) would reach no one's count at all. */
+static int stat_own(int dfd, const char *name, uint64_t *ticks, uint64_t *start, char *state) {
         char path[300], buf[1024];
         snprintf(path, sizeof path, "%s/stat", name);
         _cleanup_close_ int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -27,51 +29,82 @@ static int stat_ticks(int dfd, const char *name, uint64_t *ticks, char *state) {
         buf[n] = '\0';
         /* The name may hold anything, ')' included: fields follow the last. */
         char *s = strrchr(buf, ')');
-        unsigned long long v[4];
+        unsigned long long u, st, t0;
         /* state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
-         * cmajflt, then utime stime cutime cstime */
-        if (!s || sscanf(s + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", state, &v[0],
-                         &v[1], &v[2], &v[3]) != 5)
+         * cmajflt utime stime cutime cstime priority nice num_threads
+         * itrealvalue starttime */
+        if (!s || sscanf(s + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu",
+                         state, &u, &st, &t0) != 4)
                 return -EIO;
-        *ticks = v[0] + v[1] + v[2] + v[3];
+        *ticks = u + st;
+        *start = t0;
         return 0;
 }
 
-int pace_namespace_look(struct pace_sample *s) {
+void pace_tally_begin(struct pace_tally *t) {
+        for (unsigned i = 0; i < t->n; i++)
+                t->p[i].seen = false;
+}
+
+void pace_tally_add(struct pace_tally *t, int pid, uint64_t start, uint64_t ticks) {
+        struct pace_seen *e = NULL;
+        for (unsigned i = 0; i < t->n && !e; i++)
+                if (t->p[i].pid == pid)
+                        e = &t->p[i];
+        if (e && e->start == start) {
+                if (ticks > e->ticks)
+                        t->total_ticks += ticks - e->ticks;
+                e->ticks = ticks > e->ticks ? ticks : e->ticks;
+                e->seen = true;
+                return;
+        }
+        /* New (or its ID reused): all it has used so far. */
+        t->total_ticks += ticks;
+        if (!e && t->n < PACE_TALLY_MAX)
+                e = &t->p[t->n++];
+        if (e)
+                *e = (struct pace_seen){ .pid = pid, .start = start, .ticks = ticks, .seen = true };
+}
+
+void pace_tally_end(struct pace_tally *t) {
+        /* What a process gone had used is in the total already. */
+        unsigned k = 0;
+        for (unsigned i = 0; i < t->n; i++)
+                if (t->p[i].seen)
+                        t->p[k++] = t->p[i];
+        t->n = k;
+}
+
+int pace_namespace_look(struct pace_tally *t, struct pace_sample *s) {
         if (getpid() != 1)
                 return -ESRCH; /* not a namespace of its own: /proc is the host's */
         DIR *d = opendir("/proc");
         if (!d)
                 return negative_errno();
-        uint64_t total = 0;
         int max_pid = 0;
         unsigned runnable = 0;
         long hz = sysconf(_SC_CLK_TCK);
         struct dirent *e;
+        pace_tally_begin(t);
         while ((e = readdir(d))) {
-                uint64_t t;
+                uint64_t ticks, start;
                 char state;
                 /* Not the init itself (its /proc/1 is a stand-in); a
-                 * process gone since the listing counted in its parent's
-                 * reaped share, or is lost for one look. */
+                 * process gone since the listing keeps what it was seen
+                 * to use. */
                 if (e->d_name[0] < '1' || e->d_name[0] > '9' || strcmp(e->d_name, "1") == 0)
                         continue;
-                if (stat_ticks(dirfd(d), e->d_name, &t, &state) == 0) {
-                        total += t;
+                int pid = atoi(e->d_name);
+                if (stat_own(dirfd(d), e->d_name, &ticks, &start, &state) == 0) {
+                        pace_tally_add(t, pid, start, ticks);
                         runnable += state == 'R';
                 }
-                int pid = atoi(e->d_name);
                 if (pid > max_pid)
                         max_pid = pid;
         }
         closedir(d);
-        /* What the init reaped: orphans, and whatever they had reaped. */
-        struct rusage ru;
-        uint64_t reaped_us = 0;
-        if (getrusage(RUSAGE_CHILDREN, &ru) == 0)
-                reaped_us = (uint64_t)ru.ru_utime.tv_sec * 1000000 + (uint64_t)ru.ru_utime.tv_usec +
-                            (uint64_t)ru.ru_stime.tv_sec * 1000000 + (uint64_t)ru.ru_stime.tv_usec;
-        s->cpu_ms = total * 1000 / (uint64_t)(hz > 0 ? hz : 100) + reaped_us / 1000;
+        pace_tally_end(t);
+        s->cpu_ms = t->total_ticks * 1000 / (uint64_t)(hz > 0 ? hz : 100);
         s->max_pid = max_pid;
         s->runnable = runnable;
         return 0;

@@ -80,17 +80,37 @@ enum pace_action pace_wait_long(struct pace *p, bool (*give_up)(void *userdata),
  * and LONG bytes given back. The slot stays with the ticket. */
 void pace_end(struct pace *p);
 
-/* The init's side. What one look at its PID namespace's /proc finds: the
- * CPU time used by every process of the namespace but the init (and what
- * they or the init reaped), in ms; the highest process ID alive (IDs are
- * given out in rising order: a higher one is a new process). 0 or
- * -errno; only ever in the init of a PID namespace. */
+/* The init's side. Its running count of the namespace's CPU time: each
+ * process's own time, from its /proc/<pid>/stat, added as it grows and
+ * kept when the process is gone (a count that only goes up: a process
+ * that exits, however reaped, takes nothing out of it). What a process
+ * used after the last look that saw it is lost, and so is one born and
+ * gone between two looks. Processes past PACE_TALLY_MAX at once (NPROC
+ * is far lower) are counted once, when first seen. */
+#define PACE_TALLY_MAX 1024
+struct pace_tally {
+        uint64_t total_ticks;
+        unsigned n;
+        struct pace_seen {
+                int pid;
+                bool seen;
+                uint64_t start, ticks; /* its start time tells a reused ID */
+        } p[PACE_TALLY_MAX];
+};
+void pace_tally_begin(struct pace_tally *t);
+void pace_tally_add(struct pace_tally *t, int pid, uint64_t start, uint64_t ticks);
+void pace_tally_end(struct pace_tally *t);
+
+/* What one look at its PID namespace's /proc finds: the count above, in
+ * ms; the highest process ID alive (IDs are given out in rising order: a
+ * higher one is a new process); how many are runnable. 0 or -errno; only
+ * ever in the init of a PID namespace. */
 struct pace_sample {
         uint64_t cpu_ms;
         int max_pid;
         unsigned runnable; /* processes running or waiting for a CPU ('R') */
 };
-int pace_namespace_look(struct pace_sample *s);
+int pace_namespace_look(struct pace_tally *t, struct pace_sample *s);
 
 /* What the init makes of its looks. */
 struct pace_watch {

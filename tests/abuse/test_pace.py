@@ -5,9 +5,9 @@ a quick one; past PACE_CPU_BOUND_MS of CPU time an execution runs only
 while it holds one of max_cpu_bound_executions LONG bytes and is paused
 (every process stopped) while it waits for one, its REALTIME clock
 stopped; kill -9 of a paused execution's instance leaves nothing behind.
-A paused program that continues itself is killed (PACING); a storm of
-SIGCHLD does not keep its init from measuring; a CPU-bound execution that
-goes to sleep gives its place back.
+A paused program that continues itself is killed (PACING); neither a
+storm of SIGCHLD nor children reaped by no one keep its init from
+measuring; a CPU-bound execution that goes to sleep gives its place back.
 
 CJ_PACE_SABOTAGE=1 (tests/abuse/pace-sabotage.sh): the activators run the
 sabotage build with pacing switched off, and every test named there must
@@ -273,6 +273,38 @@ def test_sigchld_storm_does_not_hide_cpu(one_cpu_bound):
     paused = int(field(eb, "CODEJAIL_PAUSED_MS") or 0)
     assert paused > 300, eb
     assert rb.json()["globals_dict"]["gap"] * 1000 >= 0.8 * paused - 50, (rb.json(), eb)
+
+
+# Children reaped by no one (SIGCHLD ignored), two at a time, each 100 ms
+# of CPU: their time reaches no parent's cutime.
+AUTOREAPED = """import os, signal, time as _t
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+_start = _t.monotonic(); gap = 0.0
+while _t.monotonic() - _start < 2.5:
+    _t0 = _t.monotonic()
+    for _i in range(2):
+        if os.fork() == 0:
+            _c = _t.process_time()
+            while _t.process_time() - _c < 0.1:
+                pass
+            os._exit(0)
+    try:
+        os.waitpid(-1, 0)
+    except ChildProcessError:
+        pass
+    gap = max(gap, _t.monotonic() - _t0)
+gap = round(gap, 3)
+"""
+
+
+def test_children_reaped_by_no_one_still_count(one_cpu_bound):
+    """The CPU of children the kernel reaps at once (SIGCHLD ignored) is in
+    no one's reaped time: the init counts each process while it lives and
+    keeps it when it is gone, so the execution is still found CPU-bound
+    and paused behind the holder."""
+    ra, ea, rb, eb = behind_holder(one_cpu_bound, "pace-autoreap", AUTOREAPED)
+    assert ra.status == 200 and rb.status == 200 and "emsg" not in rb.json(), (ra, rb)
+    assert int(field(eb, "CODEJAIL_PAUSED_MS") or 0) > 300, eb
 
 
 def test_cpu_bound_execution_that_sleeps_gives_its_place_back(one_cpu_bound):

@@ -126,6 +126,35 @@ static void test_paused_new_process_is_an_escape(void **state) {
         assert_int_equal(look(&w, 420, 320, 50), PACE_REPORT_NONE);
 }
 
+/* One look: (pid, start, ticks) of each live process. */
+static uint64_t tally_look(struct pace_tally *t, size_t n, const uint64_t (*procs)[3]) {
+        pace_tally_begin(t);
+        for (size_t i = 0; i < n; i++)
+                pace_tally_add(t, (int)procs[i][0], procs[i][1], procs[i][2]);
+        pace_tally_end(t);
+        return t->total_ticks;
+}
+
+/* The count only goes up: a child that burns and exits (reaped by no one,
+ * SIGCHLD ignored) leaves what it was seen to use; a reused ID is a new
+ * process; a parent that reaped it adds nothing for it. */
+static void test_tally_keeps_what_the_gone_used(void **state) {
+        (void)state;
+        static struct pace_tally t;
+        t = (struct pace_tally){ 0 };
+        assert_int_equal(tally_look(&t, 1, (const uint64_t[][3]){ { 2, 100, 5 } }), 5);
+        assert_int_equal(tally_look(&t, 2, (const uint64_t[][3]){ { 2, 100, 6 }, { 3, 150, 4 } }), 10);
+        assert_int_equal(tally_look(&t, 2, (const uint64_t[][3]){ { 2, 100, 6 }, { 3, 150, 9 } }), 15);
+        /* 3 is gone: its 9 ticks stay. */
+        assert_int_equal(tally_look(&t, 1, (const uint64_t[][3]){ { 2, 100, 6 } }), 15);
+        assert_int_equal(t.n, 1u);
+        /* ID 3 again, started later: a new process. */
+        assert_int_equal(tally_look(&t, 2, (const uint64_t[][3]){ { 2, 100, 6 }, { 3, 400, 2 } }), 17);
+        /* Never down, whatever a stat says. */
+        assert_int_equal(tally_look(&t, 2, (const uint64_t[][3]){ { 2, 100, 1 }, { 3, 400, 2 } }), 17);
+        assert_int_equal(tally_look(&t, 2, (const uint64_t[][3]){ { 2, 100, 7 }, { 3, 400, 2 } }), 18);
+}
+
 /* The admission lock, two open file descriptions as two instances. */
 static char path[64];
 
@@ -201,6 +230,7 @@ static void test_idle_gives_the_place_back(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_looks_on_a_jittered_clock),
+                cmocka_unit_test(test_tally_keeps_what_the_gone_used),
                 cmocka_unit_test(test_cpu_bound_then_idle_then_bound),
                 cmocka_unit_test(test_starved_is_not_idle),
                 cmocka_unit_test(test_paused_time_is_not_idleness),
