@@ -22,7 +22,7 @@
 #
 #   tests/integration/burst-bench.sh [--suite bookworm|trixie] [--deb FILE] [--baseline REF]
 #                                    [--levels L,L,..] [-n N] [--executions N,N,..]
-#                                    [--booted-only | --activate-only] [--keep]
+#                                    [--backlog N,N,..] [--booted-only | --activate-only] [--keep]
 #                                    [--rush [--rush-seconds S] [--rush-levels L,L,..]]
 #                                    [--head-binary F] [--baseline-binary F]
 #     --suite       the booted container's release: bookworm (Debian 12,
@@ -33,6 +33,10 @@
 #                   in the same release's build tree.
 #     --executions  booted: also the installed unit with max_concurrent_executions
 #                   set to each N (how the default was chosen)
+#     --backlog     booted: also the installed units with the socket's
+#                   Backlog= set to each N (another port each): whether
+#                   SYNs the kernel drops past a short queue serve the
+#                   students better than connections PID 1 starts late
 #     --rush        in each phase, LMS-like students: capacity (6 patient
 #                   clients) and goodput of students (0.5 s connect and
 #                   3.5 s read timeouts, resubmitting after 0.2-1 s, three
@@ -71,6 +75,7 @@ LEVELS=
 NREQ=1000
 PHASES=
 EXECUTIONS=
+BACKLOGS=
 RUSH=0
 RUSH_SECONDS=60
 RUSH_LEVELS=16,64,256
@@ -83,6 +88,7 @@ while [ $# -gt 0 ]; do
         --baseline) BASELINE=$2; shift 2 ;;
         --levels) LEVELS=$2; shift 2 ;;
         --executions) EXECUTIONS=$2; shift 2 ;;
+        --backlog) BACKLOGS=$2; shift 2 ;;
         -n) NREQ=$2; shift 2 ;;
         --booted-only) PHASES=booted; shift ;;
         --activate-only) PHASES=activate; shift ;;
@@ -211,6 +217,16 @@ PY
         ln -sf "/etc/systemd/system/cjexec$1.socket" "$d/sockets.target.wants/cjexec$1.socket"
 }
 
+# The installed units again, on $2, with the socket's Backlog=$1.
+burst_backlog_units() { # N PORT
+        local d=$MERGED/etc/systemd/system
+        sed -e "s|^ListenStream=.*|ListenStream=127.0.0.1:$2|" -e '/^Also=/d' -e '/^Wants=/d' \
+            -e "s|^Backlog=.*|Backlog=$1|" "$MERGED/lib/systemd/system/codejail.socket" >"$d/cjback$1.socket"
+        grep -qx "Backlog=$1" "$d/cjback$1.socket" || die "codejail.socket has no Backlog= line to set"
+        cp "$MERGED/lib/systemd/system/codejail@.service" "$d/cjback$1@.service"
+        ln -sf "/etc/systemd/system/cjback$1.socket" "$d/sockets.target.wants/cjback$1.socket"
+}
+
 ct_target() { # NAME LABEL PORT SOCKET UNITGLOB CGROUP
         cat <<EOF
 {"name": "$1", "label": "$2", "port": $3, "cpu_pid": $LEADER, "cgroup": "$6",
@@ -258,6 +274,13 @@ EOF
                 burst_executions_units "$n" "$p"
                 exec_ports+=("$n=$p")
         done
+        local back_ports=()
+        for n in ${BACKLOGS//,/ }; do
+                p=$(cj_free_port)
+                while [ "$p" = "$PORT" ] || [ "$p" = "${port_base:-}" ] || [[ " ${exec_ports[*]} " == *"=$p "* ]]; do p=$(cj_free_port); done
+                burst_backlog_units "$n" "$p"
+                back_ports+=("$n=$p")
+        done
         # The whole container in a memory cgroup of its own: this shell
         # moves there only while nspawn starts, and back.
         cg=$(burst_memcg "cj-burst-ct-$$")
@@ -288,6 +311,11 @@ EOF
                         echo ","
                         ct_target "admission-${a%%=*}" "booted: this tree's .deb, max_concurrent_executions ${a%%=*}" \
                                 "${a#*=}" "cjexec${a%%=*}.socket" "cjexec${a%%=*}@*" "$cg"
+                done
+                for a in "${back_ports[@]}"; do
+                        echo ","
+                        ct_target "backlog-${a%%=*}" "booted: this tree's .deb, the socket's Backlog=${a%%=*}" \
+                                "${a#*=}" "cjback${a%%=*}.socket" "cjback${a%%=*}@*" "$cg"
                 done
                 echo ']}'
         } >"$spec"
