@@ -130,25 +130,28 @@ void pace_watch_pause(struct pace_watch *w, bool paused, uint64_t now_ms) {
         w->window_ms = now_ms;
         w->window_cpu_ms = w->last_cpu_ms;
         w->window_looks = w->window_runnable = 0;
+        /* The baseline a tick after the stop, once a fork that raced with
+         * it has ended (its child stopped too) and every process has
+         * stopped. */
         if (paused)
-                w->next_ms = now_ms; /* the baseline at once */
+                w->next_ms = now_ms + PACE_TICK_MS;
 }
 
 enum pace_report pace_watch_look(struct pace_watch *w, uint64_t now, const struct pace_sample *s) {
         schedule(w, now);
         w->last_cpu_ms = s->cpu_ms;
         if (w->paused) {
-                /* Nothing of a stopped namespace runs or forks (a fork
-                 * racing with the stop gets it too): from the first look
-                 * on, CPU used or a new process is the program undoing
-                 * its stop. */
+                /* Nothing of a stopped namespace runs or forks: from
+                 * the first look on, CPU used or new processes are the
+                 * program undoing its stop. */
                 if (!w->paused_seen) {
                         w->paused_seen = true;
                         w->paused_cpu_ms = s->cpu_ms;
                         w->paused_max_pid = s->max_pid;
                         return PACE_REPORT_NONE;
                 }
-                if (s->cpu_ms > w->paused_cpu_ms + PACE_ESCAPE_CPU_MS || s->max_pid > w->paused_max_pid)
+                if (s->cpu_ms > w->paused_cpu_ms + PACE_ESCAPE_CPU_MS ||
+                    s->max_pid > w->paused_max_pid + PACE_ESCAPE_PIDS)
                         return PACE_REPORT_ESCAPED;
                 return PACE_REPORT_NONE;
         }

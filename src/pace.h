@@ -23,7 +23,8 @@
  *  - a pause is a SIGSTOP, which the program can undo (a SIGCONT timer, an
  *    orphaned stopped process group): the init keeps looking while it is
  *    paused, and a paused execution whose processes use CPU
- *    (PACE_ESCAPE_CPU_MS) or make a process is killed ("PACING").
+ *    (PACE_ESCAPE_CPU_MS) or make processes (PACE_ESCAPE_PIDS), from a
+ *    look a tick after the stop on, is killed ("PACING").
  *
  * The bytes are taken and given back on the open file description of the
  * admission lock that the parsing child's ticket holds (privsep.c opens it
@@ -37,6 +38,9 @@
 #define PACE_CPU_BOUND_MS 250
 #define PACE_IDLE_CPU_MS 25
 #define PACE_ESCAPE_CPU_MS 100
+/* New process IDs a paused namespace may show: a fork racing with the stop
+ * ends after it, its child stopped too (one per forking process). */
+#define PACE_ESCAPE_PIDS 8
 /* How often, on average, the init reads its namespace's CPU time: every
  * PACE_TICK_MS / 2 to 3 * PACE_TICK_MS / 2, at random, on a clock of its
  * own (a storm of SIGCHLD does not put a look off). */
