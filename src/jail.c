@@ -423,12 +423,6 @@ static void init_signal_all(int ctl, uid_t uid, int sig) {
                 _exit(127);
 }
 
-static uint64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* The init between two exits in its namespace: a supervisor's pause or
  * resume; and while the execution is paced, a look at its namespace's CPU
  * time when one is due (pace.h: CPU-bound, idle again, or undoing its
@@ -436,7 +430,7 @@ static uint64_t mono_ms(void) {
 static void init_wait(int ctl, uid_t uid, const sigset_t *waiting, struct pace_watch *pw, struct pace_tally *tally,
                       bool *ctl_open) {
         struct pollfd p = { .fd = *ctl_open ? ctl : -1, .events = POLLIN };
-        uint64_t now = pw ? mono_ms() : 0;
+        uint64_t now = pw ? now_ms() : 0;
         struct timespec left = { 0 };
         if (pw && pw->next_ms > now)
                 left = (struct timespec){ .tv_sec = (time_t)((pw->next_ms - now) / 1000),
@@ -448,12 +442,12 @@ static void init_wait(int ctl, uid_t uid, const sigset_t *waiting, struct pace_w
                 if (k == (ssize_t)sizeof m && (m.type == CTL_PAUSE || m.type == CTL_RESUME)) {
                         init_signal_all(ctl, uid, m.type == CTL_PAUSE ? SIGSTOP : SIGCONT);
                         if (pw)
-                                pace_watch_pause(pw, m.type == CTL_PAUSE, mono_ms());
+                                pace_watch_pause(pw, m.type == CTL_PAUSE, now_ms());
                 } else if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR))
                         *ctl_open = false; /* the supervisor is gone; its death signal follows */
         }
         struct pace_sample smp;
-        if (!pw || (now = mono_ms()) < pw->next_ms || pace_namespace_look(tally, &smp) < 0)
+        if (!pw || (now = now_ms()) < pw->next_ms || pace_namespace_look(tally, &smp) < 0)
                 return;
         static const uint32_t tell[] = { [PACE_REPORT_CPU_BOUND] = CTL_CPU_BOUND, [PACE_REPORT_IDLE] = CTL_CPU_IDLE,
                                          [PACE_REPORT_ESCAPED] = CTL_ESCAPED };
@@ -563,8 +557,8 @@ _noreturn_ static void run_init(struct jail_ctx *j) {
         static struct pace_tally tally; /* 24 KiB: not on the stack */
         uint64_t seed = 0;
         if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != sizeof seed)
-                seed = mono_ms();
-        pace_watch_begin(&watch, mono_ms(), seed);
+                seed = now_ms();
+        pace_watch_begin(&watch, now_ms(), seed);
         bool ctl_open = true;
         for (;;) {
                 /* Look before reaping: while the program is a zombie its

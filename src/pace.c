@@ -52,9 +52,10 @@ void pace_tally_add(struct pace_tally *t, int pid, uint64_t start, uint64_t tick
                 if (t->p[i].pid == pid)
                         e = &t->p[i];
         if (e && e->start == start) {
-                if (ticks > e->ticks)
+                if (ticks > e->ticks) {
                         t->total_ticks += ticks - e->ticks;
-                e->ticks = ticks > e->ticks ? ticks : e->ticks;
+                        e->ticks = ticks;
+                }
                 e->seen = true;
                 return;
         }
@@ -118,6 +119,14 @@ static void schedule(struct pace_watch *w, uint64_t now) {
         w->next_ms = now + PACE_TICK_MS / 2 + w->rnd % (PACE_TICK_MS + 1);
 }
 
+/* A window of PACE_CPU_BOUND_MS over which a CPU-bound execution must
+ * look busy to keep its place starts at now with cpu_ms used. */
+static void window_start(struct pace_watch *w, uint64_t now, uint64_t cpu_ms) {
+        w->window_ms = now;
+        w->window_cpu_ms = cpu_ms;
+        w->window_looks = w->window_runnable = 0;
+}
+
 void pace_watch_begin(struct pace_watch *w, uint64_t now_ms, uint64_t seed) {
         *w = (struct pace_watch){ .rnd = seed | 1 };
         schedule(w, now_ms);
@@ -127,9 +136,7 @@ void pace_watch_pause(struct pace_watch *w, bool paused, uint64_t now_ms) {
         w->paused = paused;
         w->paused_seen = false;
         /* Resumed: the wall time paused is no idleness of its own. */
-        w->window_ms = now_ms;
-        w->window_cpu_ms = w->last_cpu_ms;
-        w->window_looks = w->window_runnable = 0;
+        window_start(w, now_ms, w->last_cpu_ms);
         /* The baseline a tick after the stop, once a fork that raced with
          * it has ended (its child stopped too) and every process has
          * stopped. */
@@ -159,9 +166,7 @@ enum pace_report pace_watch_look(struct pace_watch *w, uint64_t now, const struc
                 if (s->cpu_ms < w->base_cpu_ms + PACE_CPU_BOUND_MS)
                         return PACE_REPORT_NONE;
                 w->bound = true;
-                w->window_ms = now;
-                w->window_cpu_ms = s->cpu_ms;
-                w->window_looks = w->window_runnable = 0;
+                window_start(w, now, s->cpu_ms);
                 return PACE_REPORT_CPU_BOUND;
         }
         w->window_looks++;
@@ -171,9 +176,7 @@ enum pace_report pace_watch_look(struct pace_watch *w, uint64_t now, const struc
         /* Idle: little CPU, and not for want of it -- a process waiting
          * for a CPU on a crowded host is runnable ('R') at most looks. */
         bool idle = s->cpu_ms < w->window_cpu_ms + PACE_IDLE_CPU_MS && 2 * w->window_runnable < w->window_looks;
-        w->window_ms = now;
-        w->window_cpu_ms = s->cpu_ms;
-        w->window_looks = w->window_runnable = 0;
+        window_start(w, now, s->cpu_ms);
         if (!idle)
                 return PACE_REPORT_NONE;
         w->bound = false;
