@@ -22,7 +22,8 @@
 #
 #   tests/integration/burst-bench.sh [--suite bookworm|trixie] [--deb FILE] [--baseline REF]
 #                                    [--levels L,L,..] [-n N] [--executions N,N,..]
-#                                    [--backlog N,N,..] [--booted-only | --activate-only] [--keep]
+#                                    [--backlog N,N,..] [--poll-burst N,N,..] [--nice N,N,..]
+#                                    [--booted-only | --activate-only] [--keep]
 #                                    [--rush [--rush-seconds S] [--rush-levels L,L,..]]
 #                                    [--head-binary F] [--baseline-binary F]
 #     --suite       the booted container's release: bookworm (Debian 12,
@@ -37,6 +38,13 @@
 #                   Backlog= set to each N (another port each): whether
 #                   SYNs the kernel drops past a short queue serve the
 #                   students better than connections PID 1 starts late
+#     --poll-burst  booted, systemd >= 255: also the installed units with
+#                   the socket's PollLimitBurst= set to each N per 2 s
+#                   (default 150: how many connections PID 1 accepts in
+#                   2 s before it stops accepting for the rest of them)
+#     --nice        booted: also the installed units with the instances'
+#                   (and so their jails') Nice= set to each N: whether
+#                   PID 1 starting instances ahead of the executions helps
 #     --rush        in each phase, LMS-like students: capacity (6 patient
 #                   clients) and goodput of students (0.5 s connect and
 #                   3.5 s read timeouts, resubmitting after 0.2-1 s, three
@@ -76,6 +84,8 @@ NREQ=1000
 PHASES=
 EXECUTIONS=
 BACKLOGS=
+POLL_BURSTS=
+NICES=
 RUSH=0
 RUSH_SECONDS=60
 RUSH_LEVELS=16,64,256
@@ -89,6 +99,8 @@ while [ $# -gt 0 ]; do
         --levels) LEVELS=$2; shift 2 ;;
         --executions) EXECUTIONS=$2; shift 2 ;;
         --backlog) BACKLOGS=$2; shift 2 ;;
+        --poll-burst) POLL_BURSTS=$2; shift 2 ;;
+        --nice) NICES=$2; shift 2 ;;
         -n) NREQ=$2; shift 2 ;;
         --booted-only) PHASES=booted; shift ;;
         --activate-only) PHASES=activate; shift ;;
@@ -217,14 +229,26 @@ PY
         ln -sf "/etc/systemd/system/cjexec$1.socket" "$d/sockets.target.wants/cjexec$1.socket"
 }
 
-# The installed units again, on $2, with the socket's Backlog=$1.
-burst_backlog_units() { # N PORT
-        local d=$MERGED/etc/systemd/system
-        sed -e "s|^ListenStream=.*|ListenStream=127.0.0.1:$2|" -e '/^Also=/d' -e '/^Wants=/d' \
-            -e "s|^Backlog=.*|Backlog=$1|" "$MERGED/lib/systemd/system/codejail.socket" >"$d/cjback$1.socket"
-        grep -qx "Backlog=$1" "$d/cjback$1.socket" || die "codejail.socket has no Backlog= line to set"
-        cp "$MERGED/lib/systemd/system/codejail@.service" "$d/cjback$1@.service"
-        ln -sf "/etc/systemd/system/cjback$1.socket" "$d/sockets.target.wants/cjback$1.socket"
+# The installed units again as cj$1.socket on $2, with each KEY=VALUE of
+# the rest set in [Socket], or with Service.KEY=VALUE in cj$1@.service's
+# [Service] (replaced, or added when the unit has no such key).
+burst_socket_units() { # NAME PORT KEY=VALUE...
+        local d=$MERGED/etc/systemd/system name=cj$1 port=$2 kv f sect
+        shift 2
+        sed -e "s|^ListenStream=.*|ListenStream=127.0.0.1:$port|" -e '/^Also=/d' -e '/^Wants=/d' \
+            "$MERGED/lib/systemd/system/codejail.socket" >"$d/$name.socket"
+        cp "$MERGED/lib/systemd/system/codejail@.service" "$d/$name@.service"
+        for kv in "$@"; do
+                f=$d/$name.socket sect=Socket
+                [[ $kv != Service.* ]] || { f=$d/$name@.service sect=Service kv=${kv#Service.}; }
+                if grep -q "^${kv%%=*}=" "$f"; then
+                        sed -i "s|^${kv%%=*}=.*|$kv|" "$f"
+                else
+                        sed -i "/^\[$sect\]/a $kv" "$f"
+                fi
+                grep -qx "$kv" "$f" || die "$f: could not set $kv"
+        done
+        ln -sf "/etc/systemd/system/$name.socket" "$d/sockets.target.wants/$name.socket"
 }
 
 ct_target() { # NAME LABEL PORT SOCKET UNITGLOB CGROUP
@@ -274,12 +298,21 @@ EOF
                 burst_executions_units "$n" "$p"
                 exec_ports+=("$n=$p")
         done
-        local back_ports=()
-        for n in ${BACKLOGS//,/ }; do
+        # Socket variants, each NAME|LABEL|KEY=VALUE..., on a port of its own.
+        local variants=() sock_ports=() v name label kvs used="$PORT ${port_base:-} ${exec_ports[*]#*=}"
+        for n in ${BACKLOGS//,/ }; do variants+=("back$n|the socket's Backlog=$n|Backlog=$n"); done
+        for n in ${POLL_BURSTS//,/ }; do
+                variants+=("poll$n|the socket's PollLimitBurst=$n per 2 s|PollLimitIntervalSec=2s PollLimitBurst=$n")
+        done
+        for n in ${NICES//,/ }; do variants+=("nice$n|the instances' Nice=$n|Service.Nice=$n"); done
+        for v in "${variants[@]}"; do
+                IFS='|' read -r name label kvs <<<"$v"
                 p=$(cj_free_port)
-                while [ "$p" = "$PORT" ] || [ "$p" = "${port_base:-}" ] || [[ " ${exec_ports[*]} " == *"=$p "* ]]; do p=$(cj_free_port); done
-                burst_backlog_units "$n" "$p"
-                back_ports+=("$n=$p")
+                while [[ " $used " == *" $p "* ]]; do p=$(cj_free_port); done
+                used+=" $p"
+                # shellcheck disable=SC2086 # KEY=VALUE words
+                burst_socket_units "$name" "$p" $kvs
+                sock_ports+=("$name=$p=$label")
         done
         # The whole container in a memory cgroup of its own: this shell
         # moves there only while nspawn starts, and back.
@@ -312,10 +345,10 @@ EOF
                         ct_target "admission-${a%%=*}" "booted: this tree's .deb, max_concurrent_executions ${a%%=*}" \
                                 "${a#*=}" "cjexec${a%%=*}.socket" "cjexec${a%%=*}@*" "$cg"
                 done
-                for a in "${back_ports[@]}"; do
+                for a in "${sock_ports[@]}"; do
+                        n=${a%%=*} p=${a#*=}
                         echo ","
-                        ct_target "backlog-${a%%=*}" "booted: this tree's .deb, the socket's Backlog=${a%%=*}" \
-                                "${a#*=}" "cjback${a%%=*}.socket" "cjback${a%%=*}@*" "$cg"
+                        ct_target "$n" "booted: this tree's .deb, ${p#*=}" "${p%%=*}" "cj$n.socket" "cj$n@*" "$cg"
                 done
                 echo ']}'
         } >"$spec"
