@@ -575,6 +575,9 @@ _noreturn_ static void run_init(struct jail_ctx *j) {
                                   &tally, &ctl_open);
                         continue;
                 }
+                /* An orphan's CPU, all of it, before it is gone. */
+                if (go.pace && si.si_pid != child)
+                        pace_tally_reaped(&tally, si.si_pid);
                 struct ctl_msg m = { .type = CTL_STATUS };
                 if (si.si_pid == child && j->use_apparmor)
                         (void)apparmor_label_of(child, m.label, sizeof m.label);

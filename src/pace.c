@@ -6,18 +6,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "admit.h"
 #include "macro.h"
 #include "pace.h"
 
-/* A process's own utime + stime (all its threads', the dead ones' too), in
- * clock ticks, its start time and its state, from /proc/<name>/stat. Not
- * what it reaped (cutime, cstime): every descendant lives in the namespace
- * and is counted while alive, and a child reaped automatically (SIGCHLD
- * ignored) would reach no one's count at all. */
-static int stat_own(int dfd, const char *name, uint64_t *ticks, uint64_t *start, char *state) {
+/* A process's own CPU time (all its threads', the dead ones' too) in ns,
+ * from its process CPU clock: exact, where /proc/<pid>/stat's utime and
+ * stime are whole clock ticks, rounded down (a process that uses under a
+ * tick would count nothing however often it is seen). The clock ID is the
+ * kernel's encoding of pid's CPUCLOCK_SCHED clock, as clock_getcpuclockid()
+ * makes it without that function's extra probe. Not what it reaped: every
+ * descendant lives in the namespace and is counted itself, and a child
+ * reaped automatically (SIGCHLD ignored) would reach no one's count. */
+static int cpu_ns_of(int pid, uint64_t *ns) {
+        struct timespec ts;
+        if (clock_gettime((clockid_t)((~(unsigned)pid << 3) | 2 /* CPUCLOCK_SCHED */), &ts) < 0)
+                return negative_errno();
+        *ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        return 0;
+}
+
+/* Process name's start time and state from /proc/<name>/stat (under dfd),
+ * its CPU time from its clock. */
+static int own_usage(int dfd, const char *name, int pid, uint64_t *ns, uint64_t *start, char *state) {
         char path[300], buf[1024];
         snprintf(path, sizeof path, "%s/stat", name);
         _cleanup_close_ int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -29,16 +43,15 @@ static int stat_own(int dfd, const char *name, uint64_t *ticks, uint64_t *start,
         buf[n] = '\0';
         /* The name may hold anything, ')' included: fields follow the last. */
         char *s = strrchr(buf, ')');
-        unsigned long long u, st, t0;
+        unsigned long long t0;
         /* state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
          * cmajflt utime stime cutime cstime priority nice num_threads
          * itrealvalue starttime */
-        if (!s || sscanf(s + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu",
-                         state, &u, &st, &t0) != 4)
+        if (!s || sscanf(s + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                         state, &t0) != 2)
                 return -EIO;
-        *ticks = u + st;
         *start = t0;
-        return 0;
+        return cpu_ns_of(pid, ns);
 }
 
 void pace_tally_begin(struct pace_tally *t) {
@@ -46,25 +59,25 @@ void pace_tally_begin(struct pace_tally *t) {
                 t->p[i].seen = false;
 }
 
-void pace_tally_add(struct pace_tally *t, int pid, uint64_t start, uint64_t ticks) {
+void pace_tally_add(struct pace_tally *t, int pid, uint64_t start, uint64_t ns) {
         struct pace_seen *e = NULL;
         for (unsigned i = 0; i < t->n && !e; i++)
                 if (t->p[i].pid == pid)
                         e = &t->p[i];
         if (e && e->start == start) {
-                if (ticks > e->ticks) {
-                        t->total_ticks += ticks - e->ticks;
-                        e->ticks = ticks;
+                if (ns > e->ns) {
+                        t->total_ns += ns - e->ns;
+                        e->ns = ns;
                 }
                 e->seen = true;
                 return;
         }
         /* New (or its ID reused): all it has used so far. */
-        t->total_ticks += ticks;
+        t->total_ns += ns;
         if (!e && t->n < PACE_TALLY_MAX)
                 e = &t->p[t->n++];
         if (e)
-                *e = (struct pace_seen){ .pid = pid, .start = start, .ticks = ticks, .seen = true };
+                *e = (struct pace_seen){ .pid = pid, .start = start, .ns = ns, .seen = true };
 }
 
 void pace_tally_end(struct pace_tally *t) {
@@ -84,11 +97,10 @@ int pace_namespace_look(struct pace_tally *t, struct pace_sample *s) {
                 return negative_errno();
         int max_pid = 0;
         unsigned runnable = 0;
-        long hz = sysconf(_SC_CLK_TCK);
         struct dirent *e;
         pace_tally_begin(t);
         while ((e = readdir(d))) {
-                uint64_t ticks, start;
+                uint64_t ns, start;
                 char state;
                 /* Not the init itself (its /proc/1 is a stand-in); a
                  * process gone since the listing keeps what it was seen
@@ -96,8 +108,8 @@ int pace_namespace_look(struct pace_tally *t, struct pace_sample *s) {
                 if (e->d_name[0] < '1' || e->d_name[0] > '9' || strcmp(e->d_name, "1") == 0)
                         continue;
                 int pid = atoi(e->d_name);
-                if (stat_own(dirfd(d), e->d_name, &ticks, &start, &state) == 0) {
-                        pace_tally_add(t, pid, start, ticks);
+                if (own_usage(dirfd(d), e->d_name, pid, &ns, &start, &state) == 0) {
+                        pace_tally_add(t, pid, start, ns);
                         runnable += state == 'R';
                 }
                 if (pid > max_pid)
@@ -105,10 +117,19 @@ int pace_namespace_look(struct pace_tally *t, struct pace_sample *s) {
         }
         closedir(d);
         pace_tally_end(t);
-        s->cpu_ms = t->total_ticks * 1000 / (uint64_t)(hz > 0 ? hz : 100);
+        s->cpu_ms = t->total_ns / 1000000;
         s->max_pid = max_pid;
         s->runnable = runnable;
         return 0;
+}
+
+void pace_tally_reaped(struct pace_tally *t, int pid) {
+        char name[16];
+        uint64_t ns, start;
+        char state;
+        snprintf(name, sizeof name, "/proc/%d", pid);
+        if (own_usage(AT_FDCWD, name, pid, &ns, &start, &state) == 0)
+                pace_tally_add(t, pid, start, ns);
 }
 
 static void schedule(struct pace_watch *w, uint64_t now) {

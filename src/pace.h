@@ -85,25 +85,29 @@ enum pace_action pace_wait_long(struct pace *p, bool (*give_up)(void *userdata),
 void pace_end(struct pace *p);
 
 /* The init's side. Its running count of the namespace's CPU time: each
- * process's own time, from its /proc/<pid>/stat, added as it grows and
- * kept when the process is gone (a count that only goes up: a process
- * that exits, however reaped, takes nothing out of it). What a process
- * used after the last look that saw it is lost, and so is one born and
- * gone between two looks. Processes past PACE_TALLY_MAX at once (NPROC
- * is far lower) are counted once, when first seen. */
+ * process's own time, in ns from its process CPU clock, added as it grows
+ * and kept when the process is gone (a count that only goes up: a process
+ * that exits, however reaped, takes nothing out of it). A process the init
+ * reaps (an orphan) is counted whole, from its clock as a zombie; what a
+ * process reaped by another used after the last look that saw it is lost,
+ * and so is one born and reaped by another between two looks. Processes
+ * past PACE_TALLY_MAX at once (NPROC is far lower) are counted once, when
+ * first seen. */
 #define PACE_TALLY_MAX 1024
 struct pace_tally {
-        uint64_t total_ticks;
+        uint64_t total_ns;
         unsigned n;
         struct pace_seen {
                 int pid;
                 bool seen;
-                uint64_t start, ticks; /* its start time tells a reused ID */
+                uint64_t start, ns; /* its start time tells a reused ID */
         } p[PACE_TALLY_MAX];
 };
 void pace_tally_begin(struct pace_tally *t);
-void pace_tally_add(struct pace_tally *t, int pid, uint64_t start, uint64_t ticks);
+void pace_tally_add(struct pace_tally *t, int pid, uint64_t start, uint64_t ns);
 void pace_tally_end(struct pace_tally *t);
+/* The init is about to reap pid, a zombie of the namespace: all it used. */
+void pace_tally_reaped(struct pace_tally *t, int pid);
 
 /* What one look at its PID namespace's /proc finds: the count above, in
  * ms; the highest process ID alive (IDs are given out in rising order: a

@@ -308,6 +308,32 @@ def test_children_reaped_by_no_one_still_count(one_cpu_bound):
     assert int(field(eb, "CODEJAIL_PAUSED_MS") or 0) > 300, eb
 
 
+# A chain of short processes: each link uses 5 ms of CPU -- under one
+# clock tick, 0 in /proc/<pid>/stat -- forks the next and exits, an orphan
+# the init reaps. The program itself only waits.
+CHAIN = """import os, time as _t
+_end = _t.monotonic() + 1.5
+if os.fork() == 0:
+    while True:
+        while _t.process_time() < 0.005:
+            pass
+        if _t.monotonic() >= _end or os.fork():
+            os._exit(0)
+while _t.monotonic() < _end + 0.1:
+    _t.sleep(0.05)
+"""
+
+
+def test_chain_of_short_processes_is_counted(one_cpu_bound):
+    """Each link of the chain uses less CPU than a clock tick and lives
+    shorter than most intervals between two looks; the init reads each
+    orphan's CPU clock before it reaps it, so the chain's CPU counts, and
+    the execution is paused behind the holder."""
+    ra, ea, rb, eb = behind_holder(one_cpu_bound, "pace-chain", CHAIN)
+    assert ra.status == 200 and rb.status == 200 and "emsg" not in rb.json(), (ra, rb)
+    assert int(field(eb, "CODEJAIL_PAUSED_MS") or 0) > 300, eb
+
+
 def test_cpu_bound_execution_that_sleeps_gives_its_place_back(one_cpu_bound):
     """An execution that used 0.4 s of CPU and then sleeps is idle after a
     window: the only CPU-bound place goes back, and a 1 s loop sent later

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -128,13 +130,13 @@ static void test_paused_new_process_is_an_escape(void **state) {
         assert_int_equal(look(&w, 420, 320, 50), PACE_REPORT_NONE);
 }
 
-/* One look: (pid, start, ticks) of each live process. */
+/* One look: (pid, start, CPU ns) of each live process. */
 static uint64_t tally_look(struct pace_tally *t, size_t n, const uint64_t (*procs)[3]) {
         pace_tally_begin(t);
         for (size_t i = 0; i < n; i++)
                 pace_tally_add(t, (int)procs[i][0], procs[i][1], procs[i][2]);
         pace_tally_end(t);
-        return t->total_ticks;
+        return t->total_ns;
 }
 
 /* The count only goes up: a child that burns and exits (reaped by no one,
@@ -147,7 +149,7 @@ static void test_tally_keeps_what_the_gone_used(void **state) {
         assert_int_equal(tally_look(&t, 1, (const uint64_t[][3]){ { 2, 100, 5 } }), 5);
         assert_int_equal(tally_look(&t, 2, (const uint64_t[][3]){ { 2, 100, 6 }, { 3, 150, 4 } }), 10);
         assert_int_equal(tally_look(&t, 2, (const uint64_t[][3]){ { 2, 100, 6 }, { 3, 150, 9 } }), 15);
-        /* 3 is gone: its 9 ticks stay. */
+        /* 3 is gone: its 9 stay. */
         assert_int_equal(tally_look(&t, 1, (const uint64_t[][3]){ { 2, 100, 6 } }), 15);
         assert_int_equal(t.n, 1u);
         /* ID 3 again, started later: a new process. */
@@ -155,6 +157,34 @@ static void test_tally_keeps_what_the_gone_used(void **state) {
         /* Never down, whatever a stat says. */
         assert_int_equal(tally_look(&t, 2, (const uint64_t[][3]){ { 2, 100, 1 }, { 3, 400, 2 } }), 17);
         assert_int_equal(tally_look(&t, 2, (const uint64_t[][3]){ { 2, 100, 7 }, { 3, 400, 2 } }), 18);
+}
+
+/* A process that used a few ms -- under one clock tick, which is 0 in
+ * /proc/<pid>/stat's utime and stime -- counts all of it when the init
+ * reaps it: read from its CPU clock while it is a zombie. */
+static void test_reaped_counts_under_a_tick(void **state) {
+        (void)state;
+        static struct pace_tally t;
+        t = (struct pace_tally){ 0 };
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                struct timespec ts;
+                do
+                        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+                while (ts.tv_nsec < 4000000 && ts.tv_sec == 0);
+                _exit(0);
+        }
+        siginfo_t si = { 0 };
+        assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+        pace_tally_reaped(&t, pid);
+        assert_int_equal(waitpid(pid, NULL, 0), pid);
+        assert_true(t.total_ns >= 4000000);
+        assert_true(t.total_ns < 1000000000);
+        /* Reaped: nothing more to read, nothing added. */
+        pace_tally_reaped(&t, pid);
+        assert_true(t.total_ns < 1000000000);
+        assert_int_equal(t.n, 1u);
 }
 
 /* The admission lock, two open file descriptions as two instances. */
@@ -233,6 +263,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_looks_on_a_jittered_clock),
                 cmocka_unit_test(test_tally_keeps_what_the_gone_used),
+                cmocka_unit_test(test_reaped_counts_under_a_tick),
                 cmocka_unit_test(test_cpu_bound_then_idle_then_bound),
                 cmocka_unit_test(test_starved_is_not_idle),
                 cmocka_unit_test(test_paused_time_is_not_idleness),
