@@ -18,9 +18,7 @@
  * stime are whole clock ticks, rounded down (a process that uses under a
  * tick would count nothing however often it is seen). The clock ID is the
  * kernel's encoding of pid's CPUCLOCK_SCHED clock, as clock_getcpuclockid()
- * makes it without that function's extra probe. Not what it reaped: every
- * descendant lives in the namespace and is counted itself, and a child
- * reaped automatically (SIGCHLD ignored) would reach no one's count. */
+ * makes it without that function's extra probe. */
 static int cpu_ns_of(int pid, uint64_t *ns) {
         struct timespec ts;
         if (clock_gettime((clockid_t)((~(unsigned)pid << 3) | 2 /* CPUCLOCK_SCHED */), &ts) < 0)
@@ -30,8 +28,13 @@ static int cpu_ns_of(int pid, uint64_t *ns) {
 }
 
 /* Process name's start time and state from /proc/<name>/stat (under dfd),
- * its CPU time from its clock. */
-static int own_usage(int dfd, const char *name, int pid, uint64_t *ns, uint64_t *start, char *state) {
+ * and what it used: its own time from its clock, plus what the children it
+ * waited for used (cutime + cstime: the sum of their exact times, in
+ * ticks). A child seen alive and then waited for counts twice -- seen, and
+ * in its parent's reaped time -- but a child a parent waits for between
+ * two looks counts at all only this way; a child reaped automatically
+ * (SIGCHLD ignored) reaches no one's reaped time, and counts as seen. */
+static int usage_of(int dfd, const char *name, int pid, uint64_t *ns, uint64_t *start, char *state) {
         char path[300], buf[1024];
         snprintf(path, sizeof path, "%s/stat", name);
         _cleanup_close_ int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -43,15 +46,22 @@ static int own_usage(int dfd, const char *name, int pid, uint64_t *ns, uint64_t 
         buf[n] = '\0';
         /* The name may hold anything, ')' included: fields follow the last. */
         char *s = strrchr(buf, ')');
+        long long cu, cs;
         unsigned long long t0;
         /* state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
          * cmajflt utime stime cutime cstime priority nice num_threads
          * itrealvalue starttime */
-        if (!s || sscanf(s + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-                         state, &t0) != 2)
+        if (!s || sscanf(s + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %lld %lld %*d %*d %*d %*d %llu",
+                         state, &cu, &cs, &t0) != 4 || cu < 0 || cs < 0)
                 return -EIO;
+        uint64_t own;
+        int r = cpu_ns_of(pid, &own);
+        if (r < 0)
+                return r;
+        long hz = sysconf(_SC_CLK_TCK);
+        *ns = own + (uint64_t)(cu + cs) * (1000000000u / (uint64_t)(hz > 0 ? hz : 100));
         *start = t0;
-        return cpu_ns_of(pid, ns);
+        return 0;
 }
 
 void pace_tally_begin(struct pace_tally *t) {
@@ -108,7 +118,7 @@ int pace_namespace_look(struct pace_tally *t, struct pace_sample *s) {
                 if (e->d_name[0] < '1' || e->d_name[0] > '9' || strcmp(e->d_name, "1") == 0)
                         continue;
                 int pid = atoi(e->d_name);
-                if (own_usage(dirfd(d), e->d_name, pid, &ns, &start, &state) == 0) {
+                if (usage_of(dirfd(d), e->d_name, pid, &ns, &start, &state) == 0) {
                         pace_tally_add(t, pid, start, ns);
                         runnable += state == 'R';
                 }
@@ -128,7 +138,7 @@ void pace_tally_reaped(struct pace_tally *t, int pid) {
         uint64_t ns, start;
         char state;
         snprintf(name, sizeof name, "/proc/%d", pid);
-        if (own_usage(AT_FDCWD, name, pid, &ns, &start, &state) == 0)
+        if (usage_of(AT_FDCWD, name, pid, &ns, &start, &state) == 0)
                 pace_tally_add(t, pid, start, ns);
 }
 

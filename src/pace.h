@@ -85,14 +85,17 @@ enum pace_action pace_wait_long(struct pace *p, bool (*give_up)(void *userdata),
 void pace_end(struct pace *p);
 
 /* The init's side. Its running count of the namespace's CPU time: each
- * process's own time, in ns from its process CPU clock, added as it grows
- * and kept when the process is gone (a count that only goes up: a process
+ * process's own time, in ns from its process CPU clock, and what the
+ * children it waited for used (its reaped time), added as they grow and
+ * kept when the process is gone (a count that only goes up: a process
  * that exits, however reaped, takes nothing out of it). A process the init
- * reaps (an orphan) is counted whole, from its clock as a zombie; what a
- * process reaped by another used after the last look that saw it is lost,
- * and so is one born and reaped by another between two looks. Processes
- * past PACE_TALLY_MAX at once (NPROC is far lower) are counted once, when
- * first seen. */
+ * reaps (an orphan) is counted whole, from its clock as a zombie; a child
+ * waited for by its parent reaches the count through its parent's reaped
+ * time (twice, if a look saw it alive: an overcount, never an undercount).
+ * What a child reaped by no one (SIGCHLD ignored) used after the last look
+ * that saw it is lost, and so is such a child born and gone between two
+ * looks. Processes past PACE_TALLY_MAX at once (NPROC is far lower) are
+ * counted once, when first seen. */
 #define PACE_TALLY_MAX 1024
 struct pace_tally {
         uint64_t total_ns;

@@ -12,7 +12,8 @@ export CODEJAILD_SABOTAGE CJ_PACE_SABOTAGE=1
 MUST_FAIL="test_sleeping_execution_does_not_hold_back_a_quick_one
 test_cpu_bound_executions_take_turns_and_reach_their_end test_kill_9_of_a_paused_execution_leaves_nothing
 test_paused_program_that_continues_itself_is_killed test_sigchld_storm_does_not_hide_cpu
-test_children_reaped_by_no_one_still_count test_chain_of_short_processes_is_counted"
+test_children_reaped_by_no_one_still_count test_chain_of_short_processes_is_counted
+test_children_waited_for_between_looks_count"
 out=$(mktemp /tmp/cj-pace-sabotage.XXXXXX)
 trap 'rm -f "$out"' EXIT
 "$HERE/with-service.sh" /usr/bin/python3 -m pytest -p no:cacheprovider -q -rA "$HERE/test_pace.py" \

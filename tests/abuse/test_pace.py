@@ -334,6 +334,28 @@ def test_chain_of_short_processes_is_counted(one_cpu_bound):
     assert int(field(eb, "CODEJAIL_PAUSED_MS") or 0) > 300, eb
 
 
+# A grader's shape: a short child per case, each 2 ms of CPU, waited for.
+FORK_PER_CASE = """import os, time as _t
+_end = _t.monotonic() + 1.5
+while _t.monotonic() < _end:
+    _c = os.fork()
+    if _c == 0:
+        while _t.process_time() < 0.002:
+            pass
+        os._exit(0)
+    os.waitpid(_c, 0)
+"""
+
+
+def test_children_waited_for_between_looks_count(one_cpu_bound):
+    """Children that live and are waited for between two looks are seen by
+    no look; their CPU is in their parent's reaped time, which counts, so
+    the execution is paused behind the holder."""
+    ra, ea, rb, eb = behind_holder(one_cpu_bound, "pace-forks", FORK_PER_CASE)
+    assert ra.status == 200 and rb.status == 200 and "emsg" not in rb.json(), (ra, rb)
+    assert int(field(eb, "CODEJAIL_PAUSED_MS") or 0) > 300, eb
+
+
 def test_cpu_bound_execution_that_sleeps_gives_its_place_back(one_cpu_bound):
     """An execution that used 0.4 s of CPU and then sleeps is idle after a
     window: the only CPU-bound place goes back, and a 1 s loop sent later

@@ -162,29 +162,58 @@ static void test_tally_keeps_what_the_gone_used(void **state) {
 /* A process that used a few ms -- under one clock tick, which is 0 in
  * /proc/<pid>/stat's utime and stime -- counts all of it when the init
  * reaps it: read from its CPU clock while it is a zombie. */
-static void test_reaped_counts_under_a_tick(void **state) {
-        (void)state;
+static void burn_ms(long ms) {
+        struct timespec ts;
+        do
+                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+        while (ts.tv_sec == 0 && ts.tv_nsec < ms * 1000000L);
+}
+
+/* Fork a child that burns child_ms, after waiting for a grandchild that
+ * burned grandchild_ms (0: none); the init's read of the zombie child. */
+static uint64_t reaped_count(long child_ms, long grandchild_ms) {
         static struct pace_tally t;
         t = (struct pace_tally){ 0 };
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-                struct timespec ts;
-                do
-                        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-                while (ts.tv_nsec < 4000000 && ts.tv_sec == 0);
+                if (grandchild_ms) {
+                        pid_t g = fork();
+                        if (g == 0) {
+                                burn_ms(grandchild_ms);
+                                _exit(0);
+                        }
+                        if (g < 0 || waitpid(g, NULL, 0) != g)
+                                _exit(1);
+                }
+                burn_ms(child_ms);
                 _exit(0);
         }
         siginfo_t si = { 0 };
         assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+        assert_int_equal(si.si_status, 0);
         pace_tally_reaped(&t, pid);
         assert_int_equal(waitpid(pid, NULL, 0), pid);
-        assert_true(t.total_ns >= 4000000);
-        assert_true(t.total_ns < 1000000000);
+        uint64_t total = t.total_ns;
         /* Reaped: nothing more to read, nothing added. */
         pace_tally_reaped(&t, pid);
-        assert_true(t.total_ns < 1000000000);
+        assert_true(t.total_ns == total);
         assert_int_equal(t.n, 1u);
+        return total;
+}
+
+static void test_reaped_counts_under_a_tick(void **state) {
+        (void)state;
+        uint64_t ns = reaped_count(4, 0);
+        assert_true(ns >= 4000000 && ns < 1000000000);
+}
+
+/* What a process waited for is in its count: a grandchild no look saw. */
+static void test_reaped_counts_what_it_waited_for(void **state) {
+        (void)state;
+        uint64_t ns = reaped_count(1, 40);
+        /* 40 ms in whole 10 ms ticks, rounded down, and the child's own */
+        assert_true(ns >= 30000000 + 1000000 && ns < 1000000000);
 }
 
 /* The admission lock, two open file descriptions as two instances. */
@@ -264,6 +293,7 @@ int main(void) {
                 cmocka_unit_test(test_looks_on_a_jittered_clock),
                 cmocka_unit_test(test_tally_keeps_what_the_gone_used),
                 cmocka_unit_test(test_reaped_counts_under_a_tick),
+                cmocka_unit_test(test_reaped_counts_what_it_waited_for),
                 cmocka_unit_test(test_cpu_bound_then_idle_then_bound),
                 cmocka_unit_test(test_starved_is_not_idle),
                 cmocka_unit_test(test_paused_time_is_not_idleness),
