@@ -116,6 +116,13 @@ int seccomp_filter_new(bool exec_notify, scmp_filter_ctx *ret) {
             (r = add(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL)) < 0)
                 goto fail;
 
+        /* No subreaper but the jail's init: orphans are its to reap, and
+         * it counts what each used as it does (pace.h). A subreaper of the
+         * program's own that ignores SIGCHLD would have them reaped unseen. */
+        struct scmp_arg_cmp subreaper = SCMP_A0(SCMP_CMP_EQ, PR_SET_CHILD_SUBREAPER);
+        if ((r = add(ctx, SCMP_ACT_ERRNO(EPERM), "prctl", 1, &subreaper)) < 0)
+                goto fail;
+
         *ret = ctx;
         return 0;
 fail:

@@ -92,6 +92,8 @@ static void test_probes(void **state) {
                 if (err_of(syscall(SYS_io_uring_setup, 1, NULL)) != EPERM) code |= 128;
                 if (err_of(syscall(SYS_clone3, NULL, 0)) != ENOSYS) code |= 256;
                 if (err_of(syscall(SYS_bpf, 0, NULL, 0)) != EPERM) code |= 512;
+                if (err_of(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) != EPERM) code |= 2048;
+                if (err_of(prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)) != 0) code |= 4096;
                 /* clone without namespace flags (fork) still works */
                 pid_t c = fork();
                 if (c == 0)
