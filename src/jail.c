@@ -1000,7 +1000,7 @@ static int supervise_round(struct watch *w) {
 static void supervise_close(struct watch *w) {
         /* The program's CPU is spent: its FRESH and LONG bytes go now, its
          * slot with the teardown. */
-        pace_end(&w->pace);
+        pace_end(&w->pace, now_ms());
         if (w->init_alive && !w->over) {
                 syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
                 int st;

@@ -106,7 +106,7 @@ int pace_namespace_look(struct pace_tally *t, struct pace_sample *s) {
         if (!d)
                 return negative_errno();
         int max_pid = 0;
-        unsigned runnable = 0;
+        unsigned runnable = 0, unstopped = 0;
         struct dirent *e;
         pace_tally_begin(t);
         while ((e = readdir(d))) {
@@ -121,6 +121,7 @@ int pace_namespace_look(struct pace_tally *t, struct pace_sample *s) {
                 if (usage_of(dirfd(d), e->d_name, pid, &ns, &start, &state) == 0) {
                         pace_tally_add(t, pid, start, ns);
                         runnable += state == 'R';
+                        unstopped += !strchr("TtZX", state);
                 }
                 if (pid > max_pid)
                         max_pid = pid;
@@ -130,6 +131,7 @@ int pace_namespace_look(struct pace_tally *t, struct pace_sample *s) {
         s->cpu_ms = t->total_ns / 1000000;
         s->max_pid = max_pid;
         s->runnable = runnable;
+        s->unstopped = unstopped;
         return 0;
 }
 
@@ -168,11 +170,13 @@ void pace_watch_pause(struct pace_watch *w, bool paused, uint64_t now_ms) {
         w->paused_seen = false;
         /* Resumed: the wall time paused is no idleness of its own. */
         window_start(w, now_ms, w->last_cpu_ms);
-        /* The baseline a tick after the stop, once a fork that raced with
-         * it has ended (its child stopped too) and every process has
-         * stopped. */
-        if (paused)
+        /* The baseline a tick after the stop at the earliest, once a fork
+         * that raced with it has ended (its child stopped too) and every
+         * process has stopped. */
+        if (paused) {
+                w->paused_at_ms = now_ms;
                 w->next_ms = now_ms + PACE_TICK_MS;
+        }
 }
 
 enum pace_report pace_watch_look(struct pace_watch *w, uint64_t now, const struct pace_sample *s) {
@@ -180,9 +184,12 @@ enum pace_report pace_watch_look(struct pace_watch *w, uint64_t now, const struc
         w->last_cpu_ms = s->cpu_ms;
         if (w->paused) {
                 /* Nothing of a stopped namespace runs or forks: from
-                 * the first look on, CPU used or new processes are the
-                 * program undoing its stop. */
+                 * the first look that found every process stopped (or
+                 * PACE_SETTLE_MS after the stop) on, CPU used or new
+                 * processes are the program undoing its stop. */
                 if (!w->paused_seen) {
+                        if (s->unstopped && now < w->paused_at_ms + PACE_SETTLE_MS)
+                                return PACE_REPORT_NONE;
                         w->paused_seen = true;
                         w->paused_cpu_ms = s->cpu_ms;
                         w->paused_max_pid = s->max_pid;
@@ -267,7 +274,12 @@ enum pace_action pace_wait_long(struct pace *p, bool (*give_up)(void *userdata),
         return PACE_RESUME;
 }
 
-void pace_end(struct pace *p) {
+void pace_end(struct pace *p, uint64_t now_ms) {
+        /* Killed while paused: that pause counts too. */
+        if (p->paused) {
+                p->paused_ms += now_ms - p->paused_since_ms;
+                p->paused = false;
+        }
         if (p->lock_fd < 0)
                 return;
         admit_leave_pacing(p->lock_fd);

@@ -24,7 +24,8 @@
  *    orphaned stopped process group): the init keeps looking while it is
  *    paused, and a paused execution whose processes use CPU
  *    (PACE_ESCAPE_CPU_MS) or make processes (PACE_ESCAPE_PIDS), from a
- *    look a tick after the stop on, is killed ("PACING").
+ *    look a tick after the stop on that found them all stopped, is killed
+ *    ("PACING").
  *
  * The bytes are taken and given back on the open file description of the
  * admission lock that the parsing child's ticket holds (privsep.c opens it
@@ -41,6 +42,11 @@
 /* New process IDs a paused namespace may show: a fork racing with the stop
  * ends after it, its child stopped too (one per forking process). */
 #define PACE_ESCAPE_PIDS 8
+/* A stop takes hold when a process leaves the kernel: one in a long system
+ * call (a read or write of hundreds of MB) runs on until it returns. The
+ * paused namespace's baseline waits for every process to have stopped,
+ * this long at most. */
+#define PACE_SETTLE_MS 1000
 /* How often, on average, the init reads its namespace's CPU time: every
  * PACE_TICK_MS / 2 to 3 * PACE_TICK_MS / 2, at random, on a clock of its
  * own (a storm of SIGCHLD does not put a look off). */
@@ -80,9 +86,10 @@ uint64_t pace_step(struct pace *p, uint64_t now_ms, enum pace_action *act);
 enum pace_action pace_wait_long(struct pace *p, bool (*give_up)(void *userdata), void *userdata,
                                 uint64_t *deadline, uint64_t (*now_ms)(void));
 
-/* The program is over or killed (a paused one dies stopped): its FRESH
- * and LONG bytes given back. The slot stays with the ticket. */
-void pace_end(struct pace *p);
+/* The program is over or killed at now_ms (a paused one dies stopped, its
+ * pause counted in paused_ms): its FRESH and LONG bytes given back. The
+ * slot stays with the ticket. */
+void pace_end(struct pace *p, uint64_t now_ms);
 
 /* The init's side. Its running count of the namespace's CPU time: each
  * process's own time, in ns from its process CPU clock, and what the
@@ -120,6 +127,7 @@ struct pace_sample {
         uint64_t cpu_ms;
         int max_pid;
         unsigned runnable; /* processes running or waiting for a CPU ('R') */
+        unsigned unstopped; /* processes neither stopped nor dead */
 };
 int pace_namespace_look(struct pace_tally *t, struct pace_sample *s);
 
@@ -130,7 +138,7 @@ struct pace_watch {
         uint64_t last_cpu_ms;                   /* the last look's */
         uint64_t window_ms, window_cpu_ms;      /* CPU-bound: the window's start */
         unsigned window_looks, window_runnable; /* its looks, those that found one runnable */
-        uint64_t paused_cpu_ms;                 /* paused: the first look's */
+        uint64_t paused_at_ms, paused_cpu_ms;   /* paused: when; the baseline look's */
         int paused_max_pid;
         bool bound, paused, paused_seen;
 };

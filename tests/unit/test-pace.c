@@ -115,6 +115,36 @@ static void test_paused_cpu_is_an_escape(void **state) {
         assert_int_equal(look(&w, 360, 330 + PACE_ESCAPE_CPU_MS + 1, 5), PACE_REPORT_ESCAPED);
 }
 
+/* A process in a long system call when the stop came runs on until it
+ * returns: the baseline waits for every process to have stopped, and
+ * PACE_SETTLE_MS at most. */
+static void test_paused_baseline_waits_for_every_stop(void **state) {
+        (void)state;
+        struct pace_watch w;
+        pace_watch_begin(&w, 0, 7);
+        assert_int_equal(look(&w, 300, 300, 5), PACE_REPORT_CPU_BOUND);
+        pace_watch_pause(&w, true, 300);
+        struct pace_sample busy = { .cpu_ms = 450, .max_pid = 5, .runnable = 1, .unstopped = 1 };
+        assert_int_equal(pace_watch_look(&w, 325, &busy), PACE_REPORT_NONE);
+        busy.cpu_ms = 700;
+        assert_int_equal(pace_watch_look(&w, 500, &busy), PACE_REPORT_NONE);
+        /* All stopped: the baseline; then CPU is an escape again. */
+        assert_int_equal(look(&w, 520, 720, 5), PACE_REPORT_NONE);
+        assert_int_equal(look(&w, 540, 720 + PACE_ESCAPE_CPU_MS + 1, 5), PACE_REPORT_ESCAPED);
+        /* One that never stops: the baseline PACE_SETTLE_MS after the stop. */
+        pace_watch_begin(&w, 0, 7);
+        assert_int_equal(look(&w, 300, 300, 5), PACE_REPORT_CPU_BOUND);
+        pace_watch_pause(&w, true, 300);
+        for (uint64_t t = 325; t < 300 + PACE_SETTLE_MS; t += 25) {
+                busy.cpu_ms = t;
+                assert_int_equal(pace_watch_look(&w, t, &busy), PACE_REPORT_NONE);
+        }
+        busy.cpu_ms = 2000;
+        assert_int_equal(pace_watch_look(&w, 300 + PACE_SETTLE_MS, &busy), PACE_REPORT_NONE);
+        busy.cpu_ms = 2000 + PACE_ESCAPE_CPU_MS + 1;
+        assert_int_equal(pace_watch_look(&w, 325 + PACE_SETTLE_MS, &busy), PACE_REPORT_ESCAPED);
+}
+
 static void test_paused_new_process_is_an_escape(void **state) {
         (void)state;
         struct pace_watch w;
@@ -281,11 +311,31 @@ static void test_idle_gives_the_place_back(void **state) {
         pace_cpu_bound(&p);
         pace_step(&p, 20, &act);
         assert_true(p.holds_long);
-        pace_end(&p);
+        pace_end(&p, 30);
         assert_int_equal(admit_count_pools(probe, &fresh, &bound), 0);
         assert_int_equal(bound, 0);
         close(fd);
         close(probe);
+}
+
+/* Killed while paused (PACING, REALTIME, a client gone): the pause so far
+ * is in paused_ms, as it is when one ends. */
+static void test_killed_while_paused_counts_the_pause(void **state) {
+        (void)state;
+        int holder = admit_open(path), fd = admit_open(path);
+        assert_true(holder >= 0 && fd >= 0);
+        assert_int_equal(admit_take_long(holder, 1), 0);
+        struct pace p;
+        pace_begin(&p, fd, 1, 0);
+        pace_cpu_bound(&p);
+        enum pace_action act;
+        pace_step(&p, 100, &act);
+        assert_int_equal(act, PACE_PAUSE);
+        pace_end(&p, 600);
+        assert_int_equal(p.paused_ms, 500);
+        assert_false(p.paused);
+        close(fd);
+        close(holder);
 }
 
 int main(void) {
@@ -299,8 +349,10 @@ int main(void) {
                 cmocka_unit_test(test_paused_time_is_not_idleness),
                 cmocka_unit_test(test_paused_cpu_is_an_escape),
                 cmocka_unit_test(test_paused_new_process_is_an_escape),
+                cmocka_unit_test(test_paused_baseline_waits_for_every_stop),
                 cmocka_unit_test_setup_teardown(test_newcomer_queues_behind_paused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_idle_gives_the_place_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_killed_while_paused_counts_the_pause, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
