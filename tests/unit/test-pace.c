@@ -98,12 +98,17 @@ static void test_paused_time_is_not_idleness(void **state) {
 }
 
 /* CPU-bound at 300 ms with 300 ms of CPU and processes up to ID 5, then
- * paused; the first look after the pause (the baseline, a tick later,
- * whatever ran before the stop took hold) found cpu_ms. */
-static void bound_then_paused(struct pace_watch *w, uint64_t cpu_ms) {
+ * paused at 300. */
+static void bound_and_stopped(struct pace_watch *w) {
         pace_watch_begin(w, 0, 7);
         assert_int_equal(look(w, 300, 300, 5), PACE_REPORT_CPU_BOUND);
         pace_watch_pause(w, true, 300);
+}
+
+/* ... and the first look after the pause (the baseline, a tick later,
+ * every process stopped) found cpu_ms. */
+static void bound_then_paused(struct pace_watch *w, uint64_t cpu_ms) {
+        bound_and_stopped(w);
         assert_int_equal(look(w, 300 + PACE_TICK_MS, cpu_ms, 5), PACE_REPORT_NONE);
 }
 
@@ -121,9 +126,7 @@ static void test_paused_cpu_is_an_escape(void **state) {
 static void test_paused_baseline_waits_for_every_stop(void **state) {
         (void)state;
         struct pace_watch w;
-        pace_watch_begin(&w, 0, 7);
-        assert_int_equal(look(&w, 300, 300, 5), PACE_REPORT_CPU_BOUND);
-        pace_watch_pause(&w, true, 300);
+        bound_and_stopped(&w);
         struct pace_sample busy = { .cpu_ms = 450, .max_pid = 5, .runnable = 1, .unstopped = 1 };
         assert_int_equal(pace_watch_look(&w, 325, &busy), PACE_REPORT_NONE);
         busy.cpu_ms = 700;
@@ -132,9 +135,7 @@ static void test_paused_baseline_waits_for_every_stop(void **state) {
         assert_int_equal(look(&w, 520, 720, 5), PACE_REPORT_NONE);
         assert_int_equal(look(&w, 540, 720 + PACE_ESCAPE_CPU_MS + 1, 5), PACE_REPORT_ESCAPED);
         /* One that never stops: the baseline PACE_SETTLE_MS after the stop. */
-        pace_watch_begin(&w, 0, 7);
-        assert_int_equal(look(&w, 300, 300, 5), PACE_REPORT_CPU_BOUND);
-        pace_watch_pause(&w, true, 300);
+        bound_and_stopped(&w);
         for (uint64_t t = 325; t < 300 + PACE_SETTLE_MS; t += 25) {
                 busy.cpu_ms = t;
                 assert_int_equal(pace_watch_look(&w, t, &busy), PACE_REPORT_NONE);
@@ -289,16 +290,22 @@ static void test_newcomer_queues_behind_paused(void **state) {
         close(b);
 }
 
+/* An execution paced on fd with one CPU-bound place, found CPU-bound:
+ * what its first step at now says. */
+static enum pace_action bound_step(struct pace *p, int fd, uint64_t now) {
+        enum pace_action act;
+        pace_begin(p, fd, 1, 0);
+        pace_cpu_bound(p);
+        pace_step(p, now, &act);
+        return act;
+}
+
 static void test_idle_gives_the_place_back(void **state) {
         (void)state;
         int fd = admit_open(path), probe = admit_open(path);
         assert_true(fd >= 0 && probe >= 0);
         struct pace p;
-        pace_begin(&p, fd, 1, 0);
-        pace_cpu_bound(&p);
-        enum pace_action act;
-        pace_step(&p, 10, &act);
-        assert_int_equal(act, PACE_NONE);
+        assert_int_equal(bound_step(&p, fd, 10), PACE_NONE);
         assert_true(p.holds_long);
         unsigned fresh, bound;
         assert_int_equal(admit_count_pools(probe, &fresh, &bound), 0);
@@ -308,6 +315,7 @@ static void test_idle_gives_the_place_back(void **state) {
         assert_int_equal(admit_count_pools(probe, &fresh, &bound), 0);
         assert_int_equal(bound, 0);
         /* Bound again: takes a place again. */
+        enum pace_action act;
         pace_cpu_bound(&p);
         pace_step(&p, 20, &act);
         assert_true(p.holds_long);
@@ -326,11 +334,7 @@ static void test_killed_while_paused_counts_the_pause(void **state) {
         assert_true(holder >= 0 && fd >= 0);
         assert_int_equal(admit_take_long(holder, 1), 0);
         struct pace p;
-        pace_begin(&p, fd, 1, 0);
-        pace_cpu_bound(&p);
-        enum pace_action act;
-        pace_step(&p, 100, &act);
-        assert_int_equal(act, PACE_PAUSE);
+        assert_int_equal(bound_step(&p, fd, 100), PACE_PAUSE);
         pace_end(&p, 600);
         assert_int_equal(p.paused_ms, 500);
         assert_false(p.paused);
