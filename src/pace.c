@@ -27,6 +27,17 @@ static int cpu_ns_of(int pid, uint64_t *ns) {
         return 0;
 }
 
+/* The length of the clock tick /proc/<pid>/stat counts in, in ns; read
+ * once (a look reads every process's stat). */
+static uint64_t ns_per_tick(void) {
+        static uint64_t ns;
+        if (!ns) {
+                long hz = sysconf(_SC_CLK_TCK);
+                ns = 1000000000u / (uint64_t)(hz > 0 ? hz : 100);
+        }
+        return ns;
+}
+
 /* Process name's start time and state from /proc/<name>/stat (under dfd),
  * and what it used: its own time from its clock, plus what the children it
  * waited for used (cutime + cstime: the sum of their exact times, in
@@ -58,8 +69,7 @@ static int usage_of(int dfd, const char *name, int pid, uint64_t *ns, uint64_t *
         int r = cpu_ns_of(pid, &own);
         if (r < 0)
                 return r;
-        long hz = sysconf(_SC_CLK_TCK);
-        *ns = own + (uint64_t)(cu + cs) * (1000000000u / (uint64_t)(hz > 0 ? hz : 100));
+        *ns = own + (uint64_t)(cu + cs) * ns_per_tick();
         *start = t0;
         return 0;
 }
