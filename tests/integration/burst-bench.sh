@@ -213,7 +213,6 @@ burst_baseline_units() { # REF PORT
 
 # The installed units again, on $2, with max_concurrent_executions=$1.
 burst_executions_units() { # N PORT
-        local d=$MERGED/etc/systemd/system
         /usr/bin/python3 - "$MERGED/etc/codejail-service" "$1" <<'PY'
 import json, os, sys
 d, n = sys.argv[1], int(sys.argv[2])
@@ -222,11 +221,7 @@ with open(os.path.join(d, f"burst-{n}.json"), "w") as f:
     json.dump(dict(c, max_concurrent_executions=n), f)
 os.chmod(os.path.join(d, f"burst-{n}.json"), 0o600)
 PY
-        sed -e "s|^ListenStream=.*|ListenStream=127.0.0.1:$2|" -e '/^Also=/d' -e '/^Wants=/d' \
-                "$MERGED/lib/systemd/system/codejail.socket" >"$d/cjexec$1.socket"
-        sed -e "s|/etc/codejail-service/codejail.json|/etc/codejail-service/burst-$1.json|" \
-                "$MERGED/lib/systemd/system/codejail@.service" >"$d/cjexec$1@.service"
-        ln -sf "/etc/systemd/system/cjexec$1.socket" "$d/sockets.target.wants/cjexec$1.socket"
+        burst_socket_units "exec$1" "$2" "Service.LoadCredential=codejail.json:/etc/codejail-service/burst-$1.json"
 }
 
 # The installed units again as cj$1.socket on $2, with each KEY=VALUE of
