@@ -554,7 +554,7 @@ _noreturn_ static void run_init(struct jail_ctx *j) {
         if (j->ruleset >= 0)
                 close(j->ruleset);
         struct pace_watch watch;
-        static struct pace_tally tally; /* 24 KiB: not on the stack */
+        static struct pace_tally tally; /* 64 KiB: not on the stack */
         uint64_t seed = 0;
         if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != sizeof seed)
                 seed = now_ms();

@@ -2,6 +2,8 @@
 /* Pacing of one running execution (see pace.h). */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,14 +40,17 @@ static uint64_t ns_per_tick(void) {
         return ns;
 }
 
-/* Process name's start time and state from /proc/<name>/stat (under dfd),
- * and what it used: its own time from its clock, plus what the children it
+/* One process, from /proc/<name>/stat (under dfd): its parent, start time
+ * and state; its own time from its clock; and what the children it
  * waited for used (cutime + cstime: the sum of their exact times, in
- * ticks). A child seen alive and then waited for counts twice -- seen, and
- * in its parent's reaped time -- but a child a parent waits for between
- * two looks counts at all only this way; a child reaped automatically
- * (SIGCHLD ignored) reaches no one's reaped time, and counts as seen. */
-static int usage_of(int dfd, const char *name, int pid, uint64_t *ns, uint64_t *start, char *state) {
+ * ticks). */
+struct usage {
+        int ppid;
+        char state;
+        uint64_t start, own_ns, reaped_ns;
+};
+
+static int usage_of(int dfd, const char *name, int pid, struct usage *u) {
         char path[300], buf[1024];
         snprintf(path, sizeof path, "%s/stat", name);
         _cleanup_close_ int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -62,51 +67,119 @@ static int usage_of(int dfd, const char *name, int pid, uint64_t *ns, uint64_t *
         /* state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
          * cmajflt utime stime cutime cstime priority nice num_threads
          * itrealvalue starttime */
-        if (!s || sscanf(s + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %lld %lld %*d %*d %*d %*d %llu",
-                         state, &cu, &cs, &t0) != 4 || cu < 0 || cs < 0)
+        if (!s || sscanf(s + 1, " %c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %lld %lld %*d %*d %*d %*d %llu",
+                         &u->state, &u->ppid, &cu, &cs, &t0) != 5 || cu < 0 || cs < 0)
                 return -EIO;
-        uint64_t own;
-        int r = cpu_ns_of(pid, &own);
+        int r = cpu_ns_of(pid, &u->own_ns);
         if (r < 0)
                 return r;
-        *ns = own + (uint64_t)(cu + cs) * ns_per_tick();
-        *start = t0;
+        u->reaped_ns = (uint64_t)(cu + cs) * ns_per_tick();
+        u->start = t0;
         return 0;
+}
+
+/* Whether process pid ignores SIGCHLD, so that its children are reaped
+ * by no one and never reach its reaped time. */
+static bool ignores_sigchld(int pid) {
+        char path[32], buf[2048];
+        snprintf(path, sizeof path, "/proc/%d/status", pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return false;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        const char *line = strstr(buf, "\nSigIgn:");
+        unsigned long long mask;
+        return line && sscanf(line, "\nSigIgn: %llx", &mask) == 1 && (mask & (1ull << (SIGCHLD - 1)));
+}
+
+/* What of d, growth in e's reaped time, is new: the part no credit of
+ * children already counted covers. */
+static uint64_t uncredited(struct pace_seen *e, uint64_t d) {
+        uint64_t use = d < e->credit_ns ? d : e->credit_ns;
+        e->credit_ns -= use;
+        return d - use;
 }
 
 void pace_tally_begin(struct pace_tally *t) {
         for (unsigned i = 0; i < t->n; i++)
                 t->p[i].seen = false;
+        t->looking = true;
 }
 
-void pace_tally_add(struct pace_tally *t, int pid, uint64_t start, uint64_t ns) {
+void pace_tally_add(struct pace_tally *t, int pid, int ppid, uint64_t start, uint64_t own_ns, uint64_t reaped_ns) {
         struct pace_seen *e = NULL;
         for (unsigned i = 0; i < t->n && !e; i++)
                 if (t->p[i].pid == pid)
                         e = &t->p[i];
-        if (e && e->start == start) {
-                if (ns > e->ns) {
-                        t->total_ns += ns - e->ns;
-                        e->ns = ns;
+        if (!e || e->start != start) {
+                /* New (or its ID reused): all it has used so far. */
+                if (!e && t->n < PACE_TALLY_MAX)
+                        e = &t->p[t->n++];
+                if (!e) {
+                        t->total_ns += own_ns + reaped_ns;
+                        return;
                 }
-                e->seen = true;
-                return;
+                *e = (struct pace_seen){ .pid = pid, .start = start };
         }
-        /* New (or its ID reused): all it has used so far. */
-        t->total_ns += ns;
-        if (!e && t->n < PACE_TALLY_MAX)
-                e = &t->p[t->n++];
-        if (e)
-                *e = (struct pace_seen){ .pid = pid, .start = start, .ns = ns, .seen = true };
+        if (own_ns > e->own_ns) {
+                t->total_ns += own_ns - e->own_ns;
+                e->own_ns = own_ns;
+        }
+        if (reaped_ns > e->reaped_ns) {
+                uint64_t d = reaped_ns - e->reaped_ns;
+                e->reaped_ns = reaped_ns;
+                /* In a look, a credit for a child found gone only at its
+                 * end may still cover it. */
+                if (t->looking)
+                        e->pending_ns += d;
+                else
+                        t->total_ns += uncredited(e, d);
+        }
+        e->ppid = ppid;
+        e->seen = true;
 }
 
 void pace_tally_end(struct pace_tally *t) {
-        /* What a process gone had used is in the total already. */
+        /* A child gone since the last look was counted while it lived; if
+         * its parent waited for it, the same time is now, or will be by the
+         * next look, in the parent's reaped time: the parent is credited
+         * with it for this look and the next. A parent that ignores
+         * SIGCHLD gets no credit (its children reach no reaped time), nor
+         * does the init (an orphan it reaps never reaches the count
+         * through a reaped time). */
+        for (unsigned i = 0; i < t->n; i++) {
+                struct pace_seen *c = &t->p[i];
+                if (c->seen || c->ppid <= 1)
+                        continue;
+                for (unsigned j = 0; j < t->n; j++) {
+                        struct pace_seen *p = &t->p[j];
+                        if (p->pid == c->ppid && p->seen) {
+                                if (!ignores_sigchld(p->pid)) {
+                                        p->credit_new_ns += c->own_ns + c->reaped_ns;
+                                }
+                                break;
+                        }
+                }
+        }
         unsigned k = 0;
-        for (unsigned i = 0; i < t->n; i++)
-                if (t->p[i].seen)
-                        t->p[k++] = t->p[i];
+        for (unsigned i = 0; i < t->n; i++) {
+                struct pace_seen *e = &t->p[i];
+                if (!e->seen)
+                        continue; /* what it used is in the total already */
+                /* Last look's credit may cover this look's growth, and
+                 * this look's credit this and the next look's. */
+                e->credit_ns += e->credit_new_ns;
+                t->total_ns += uncredited(e, e->pending_ns);
+                e->pending_ns = 0;
+                e->credit_ns = e->credit_new_ns < e->credit_ns ? e->credit_new_ns : e->credit_ns;
+                e->credit_new_ns = 0;
+                t->p[k++] = *e;
+        }
         t->n = k;
+        t->looking = false;
 }
 
 int pace_namespace_look(struct pace_tally *t, struct pace_sample *s) {
@@ -120,18 +193,17 @@ int pace_namespace_look(struct pace_tally *t, struct pace_sample *s) {
         struct dirent *e;
         pace_tally_begin(t);
         while ((e = readdir(d))) {
-                uint64_t ns, start;
-                char state;
+                struct usage u;
                 /* Not the init itself (its /proc/1 is a stand-in); a
                  * process gone since the listing keeps what it was seen
                  * to use. */
                 if (e->d_name[0] < '1' || e->d_name[0] > '9' || strcmp(e->d_name, "1") == 0)
                         continue;
                 int pid = atoi(e->d_name);
-                if (usage_of(dirfd(d), e->d_name, pid, &ns, &start, &state) == 0) {
-                        pace_tally_add(t, pid, start, ns);
-                        runnable += state == 'R';
-                        unstopped += !strchr("TtZX", state);
+                if (usage_of(dirfd(d), e->d_name, pid, &u) == 0) {
+                        pace_tally_add(t, pid, u.ppid, u.start, u.own_ns, u.reaped_ns);
+                        runnable += u.state == 'R';
+                        unstopped += !strchr("TtZX", u.state);
                 }
                 if (pid > max_pid)
                         max_pid = pid;
@@ -147,11 +219,10 @@ int pace_namespace_look(struct pace_tally *t, struct pace_sample *s) {
 
 void pace_tally_reaped(struct pace_tally *t, int pid) {
         char name[16];
-        uint64_t ns, start;
-        char state;
+        struct usage u;
         snprintf(name, sizeof name, "/proc/%d", pid);
-        if (usage_of(AT_FDCWD, name, pid, &ns, &start, &state) == 0)
-                pace_tally_add(t, pid, start, ns);
+        if (usage_of(AT_FDCWD, name, pid, &u) == 0)
+                pace_tally_add(t, pid, u.ppid, u.start, u.own_ns, u.reaped_ns);
 }
 
 static void schedule(struct pace_watch *w, uint64_t now) {

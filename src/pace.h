@@ -97,24 +97,33 @@ void pace_end(struct pace *p, uint64_t now_ms);
  * kept when the process is gone (a count that only goes up: a process
  * that exits, however reaped, takes nothing out of it). A process the init
  * reaps (an orphan) is counted whole, from its clock as a zombie; a child
- * waited for by its parent reaches the count through its parent's reaped
- * time (twice, if a look saw it alive: an overcount, never an undercount).
- * What a child reaped by no one (SIGCHLD ignored) used after the last look
- * that saw it is lost, and so is such a child born and gone between two
- * looks. Processes past PACE_TALLY_MAX at once (NPROC is far lower) are
- * counted once, when first seen. */
+ * waited for by its parent between two looks reaches the count through
+ * its parent's reaped time. A child a look saw alive is counted as seen,
+ * and its parent, unless it ignores SIGCHLD, is credited with what was
+ * counted for it: the growth of the parent's reaped time over this look
+ * and the next takes the credit off first, so a child waited for counts
+ * once. What a child reaped by no one used after the last look that saw
+ * it is lost, and so is such a child born and gone between two looks;
+ * a parent that has such children reaped for it without ignoring SIGCHLD
+ * (SA_NOCLDWAIT) has their credit taken off its other children's time,
+ * at most what was counted for them. Processes past PACE_TALLY_MAX at
+ * once (NPROC is far lower) are counted once, when first seen. */
 #define PACE_TALLY_MAX 1024
 struct pace_tally {
         uint64_t total_ns;
         unsigned n;
+        bool looking; /* between pace_tally_begin() and pace_tally_end() */
         struct pace_seen {
-                int pid;
+                int pid, ppid;
                 bool seen;
-                uint64_t start, ns; /* its start time tells a reused ID */
+                uint64_t start; /* its start time tells a reused ID */
+                uint64_t own_ns, reaped_ns; /* the most seen of each */
+                uint64_t pending_ns; /* reaped time's growth in this look */
+                uint64_t credit_ns, credit_new_ns; /* last look's, this look's */
         } p[PACE_TALLY_MAX];
 };
 void pace_tally_begin(struct pace_tally *t);
-void pace_tally_add(struct pace_tally *t, int pid, uint64_t start, uint64_t ns);
+void pace_tally_add(struct pace_tally *t, int pid, int ppid, uint64_t start, uint64_t own_ns, uint64_t reaped_ns);
 void pace_tally_end(struct pace_tally *t);
 /* The init is about to reap pid, a zombie of the namespace: all it used. */
 void pace_tally_reaped(struct pace_tally *t, int pid);

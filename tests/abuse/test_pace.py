@@ -356,6 +356,30 @@ def test_children_waited_for_between_looks_count(one_cpu_bound):
     assert int(field(eb, "CODEJAIL_PAUSED_MS") or 0) > 300, eb
 
 
+# An honest program that runs one job in a child (as `subprocess.run`
+# would) and waits for it: 0.15 s of CPU in all, under PACE_CPU_BOUND_MS,
+# with the child alive through several looks. Then it sleeps.
+SUBPROCESS = """import os, time as _t
+_c = os.fork()
+if _c == 0:
+    _s = _t.process_time()
+    while _t.process_time() - _s < 0.15:
+        pass
+    os._exit(0)
+os.waitpid(_c, 0)
+_t.sleep(1)
+"""
+
+
+def test_child_waited_for_counts_once(one_cpu_bound):
+    """A child the looks saw alive, then waited for by its parent, is in
+    its parent's reaped time as well: counted once, the program stays
+    under PACE_CPU_BOUND_MS and is not paused behind the holder."""
+    ra, ea, rb, eb = behind_holder(one_cpu_bound, "pace-subprocess", SUBPROCESS)
+    assert ra.status == 200 and rb.status == 200 and "emsg" not in rb.json(), (ra, rb)
+    assert int(field(eb, "CODEJAIL_PAUSED_MS") or 0) == 0, eb
+
+
 def test_cpu_bound_execution_that_sleeps_gives_its_place_back(one_cpu_bound):
     """An execution that used 0.4 s of CPU and then sleeps is idle after a
     window: the only CPU-bound place goes back, and a 1 s loop sent later

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -161,33 +162,119 @@ static void test_paused_new_process_is_an_escape(void **state) {
         assert_int_equal(look(&w, 420, 320, 50), PACE_REPORT_NONE);
 }
 
-/* One look: (pid, start, CPU ns) of each live process. */
-static uint64_t tally_look(struct pace_tally *t, size_t n, const uint64_t (*procs)[3]) {
+/* Process IDs no process has (past the kernel's largest pid_max), so
+ * that nothing is read about them from this host's /proc. */
+#define P(n) (4200000 + (n))
+
+/* One look: (pid, ppid, start, own ns, reaped ns) of each live process. */
+static uint64_t tally_look(struct pace_tally *t, size_t n, const uint64_t (*procs)[5]) {
         pace_tally_begin(t);
         for (size_t i = 0; i < n; i++)
-                pace_tally_add(t, (int)procs[i][0], procs[i][1], procs[i][2]);
+                pace_tally_add(t, (int)procs[i][0], (int)procs[i][1], procs[i][2], procs[i][3], procs[i][4]);
         pace_tally_end(t);
         return t->total_ns;
 }
 
-/* The count only goes up: a child that burns and exits (reaped by no one,
- * SIGCHLD ignored) leaves what it was seen to use; a reused ID is a new
- * process; a parent that reaped it adds nothing for it. */
+/* The count only goes up: a child that burns and exits leaves what it was
+ * seen to use; a reused ID is a new process. */
 static void test_tally_keeps_what_the_gone_used(void **state) {
         (void)state;
         static struct pace_tally t;
         t = (struct pace_tally){ 0 };
-        assert_int_equal(tally_look(&t, 1, (const uint64_t[][3]){ { 2, 100, 5 } }), 5);
-        assert_int_equal(tally_look(&t, 2, (const uint64_t[][3]){ { 2, 100, 6 }, { 3, 150, 4 } }), 10);
-        assert_int_equal(tally_look(&t, 2, (const uint64_t[][3]){ { 2, 100, 6 }, { 3, 150, 9 } }), 15);
-        /* 3 is gone: its 9 stay. */
-        assert_int_equal(tally_look(&t, 1, (const uint64_t[][3]){ { 2, 100, 6 } }), 15);
+        assert_int_equal(tally_look(&t, 1, (const uint64_t[][5]){ { P(2), 1, 100, 5, 0 } }), 5);
+        assert_int_equal(tally_look(&t, 2, (const uint64_t[][5]){ { P(2), 1, 100, 6, 0 }, { P(3), 1, 150, 4, 0 } }), 10);
+        assert_int_equal(tally_look(&t, 2, (const uint64_t[][5]){ { P(2), 1, 100, 6, 0 }, { P(3), 1, 150, 9, 0 } }), 15);
+        /* P(3) is gone: its 9 stay. */
+        assert_int_equal(tally_look(&t, 1, (const uint64_t[][5]){ { P(2), 1, 100, 6, 0 } }), 15);
         assert_int_equal(t.n, 1u);
-        /* ID 3 again, started later: a new process. */
-        assert_int_equal(tally_look(&t, 2, (const uint64_t[][3]){ { 2, 100, 6 }, { 3, 400, 2 } }), 17);
+        /* ID P(3) again, started later: a new process. */
+        assert_int_equal(tally_look(&t, 2, (const uint64_t[][5]){ { P(2), 1, 100, 6, 0 }, { P(3), 1, 400, 2, 0 } }), 17);
         /* Never down, whatever a stat says. */
-        assert_int_equal(tally_look(&t, 2, (const uint64_t[][3]){ { 2, 100, 1 }, { 3, 400, 2 } }), 17);
-        assert_int_equal(tally_look(&t, 2, (const uint64_t[][3]){ { 2, 100, 7 }, { 3, 400, 2 } }), 18);
+        assert_int_equal(tally_look(&t, 2, (const uint64_t[][5]){ { P(2), 1, 100, 1, 0 }, { P(3), 1, 400, 2, 0 } }), 17);
+        assert_int_equal(tally_look(&t, 2, (const uint64_t[][5]){ { P(2), 1, 100, 7, 0 }, { P(3), 1, 400, 2, 0 } }), 18);
+}
+
+/* A child seen alive and then waited for counts once: what was counted
+ * for it comes off its parent's reaped time, whether the wait shows in the
+ * look that finds the child gone or in the next; what the child used
+ * after it was last seen still counts. */
+static void test_tally_counts_a_child_waited_for_once(void **state) {
+        (void)state;
+        static struct pace_tally t;
+        t = (struct pace_tally){ 0 };
+        assert_int_equal(tally_look(&t, 2, (const uint64_t[][5]){ { P(2), 1, 100, 10, 0 }, { P(3), P(2), 150, 40, 0 } }), 50);
+        /* Waited for: 50 in all, 40 of them seen. */
+        assert_int_equal(tally_look(&t, 1, (const uint64_t[][5]){ { P(2), 1, 100, 10, 50 } }), 60);
+        /* The credit was used up: a later child waited for counts whole. */
+        assert_int_equal(tally_look(&t, 1, (const uint64_t[][5]){ { P(2), 1, 100, 10, 80 } }), 90);
+        /* The wait after the parent's read: gone in one look, its time in
+         * the parent's the next. */
+        assert_int_equal(tally_look(&t, 2, (const uint64_t[][5]){ { P(2), 1, 100, 10, 80 }, { P(4), P(2), 200, 20, 0 } }), 110);
+        assert_int_equal(tally_look(&t, 1, (const uint64_t[][5]){ { P(2), 1, 100, 10, 80 } }), 110);
+        assert_int_equal(tally_look(&t, 1, (const uint64_t[][5]){ { P(2), 1, 100, 10, 105 } }), 115);
+}
+
+/* Nested: a grandchild waited for by a child waited for by the program,
+ * each seen alive once; each level's reaped time holds the level below. */
+static void test_tally_counts_nested_waits_once(void **state) {
+        (void)state;
+        static struct pace_tally t;
+        t = (struct pace_tally){ 0 };
+        tally_look(&t, 3, (const uint64_t[][5]){ { P(2), 1, 100, 10, 0 }, { P(3), P(2), 150, 5, 0 }, { P(4), P(3), 160, 30, 0 } });
+        assert_int_equal(t.total_ns, 45);
+        /* The grandchild ends at 35, waited for by the child. */
+        assert_int_equal(tally_look(&t, 2, (const uint64_t[][5]){ { P(2), 1, 100, 10, 0 }, { P(3), P(2), 150, 6, 35 } }), 51);
+        /* The child ends at 8, waited for by the program: 8 + 35. */
+        assert_int_equal(tally_look(&t, 1, (const uint64_t[][5]){ { P(2), 1, 100, 10, 43 } }), 53);
+}
+
+/* A credit lasts one look more, no longer: a child its parent never
+ * waited for (the wait never came) does not take a later child's time. */
+static void test_tally_credit_lasts_one_look_more(void **state) {
+        (void)state;
+        static struct pace_tally t;
+        t = (struct pace_tally){ 0 };
+        tally_look(&t, 2, (const uint64_t[][5]){ { P(2), 1, 100, 10, 0 }, { P(3), P(2), 150, 40, 0 } });
+        tally_look(&t, 1, (const uint64_t[][5]){ { P(2), 1, 100, 10, 0 } });
+        tally_look(&t, 1, (const uint64_t[][5]){ { P(2), 1, 100, 10, 0 } });
+        assert_int_equal(t.total_ns, 50);
+        assert_int_equal(tally_look(&t, 1, (const uint64_t[][5]){ { P(2), 1, 100, 10, 30 } }), 80);
+}
+
+/* An orphan the init reaps (parent 1) credits no one. */
+static void test_tally_orphan_credits_no_one(void **state) {
+        (void)state;
+        static struct pace_tally t;
+        t = (struct pace_tally){ 0 };
+        tally_look(&t, 2, (const uint64_t[][5]){ { P(2), 1, 100, 10, 0 }, { P(3), 1, 150, 40, 0 } });
+        assert_int_equal(tally_look(&t, 1, (const uint64_t[][5]){ { P(2), 1, 100, 10, 25 } }), 75);
+}
+
+/* A parent that ignores SIGCHLD (its children are reaped by no one) gets
+ * no credit for them: its reaped time can only come from others. Here a
+ * real process, so that its /proc/<pid>/status says so. */
+static void test_tally_no_credit_where_sigchld_is_ignored(void **state) {
+        (void)state;
+        static struct pace_tally t;
+        int ready[2];
+        assert_int_equal(pipe(ready), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                signal(SIGCHLD, SIG_IGN);
+                (void)!write(ready[1], "x", 1);
+                pause();
+                _exit(0);
+        }
+        char c;
+        assert_int_equal(read(ready[0], &c, 1), 1);
+        t = (struct pace_tally){ 0 };
+        tally_look(&t, 2, (const uint64_t[][5]){ { (uint64_t)pid, 1, 100, 10, 0 }, { P(3), (uint64_t)pid, 150, 40, 0 } });
+        assert_int_equal(tally_look(&t, 1, (const uint64_t[][5]){ { (uint64_t)pid, 1, 100, 10, 30 } }), 80);
+        kill(pid, SIGKILL);
+        assert_int_equal(waitpid(pid, NULL, 0), pid);
+        close(ready[0]);
+        close(ready[1]);
 }
 
 /* A process that used a few ms -- under one clock tick, which is 0 in
@@ -346,6 +433,11 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_looks_on_a_jittered_clock),
                 cmocka_unit_test(test_tally_keeps_what_the_gone_used),
+                cmocka_unit_test(test_tally_counts_a_child_waited_for_once),
+                cmocka_unit_test(test_tally_counts_nested_waits_once),
+                cmocka_unit_test(test_tally_credit_lasts_one_look_more),
+                cmocka_unit_test(test_tally_orphan_credits_no_one),
+                cmocka_unit_test(test_tally_no_credit_where_sigchld_is_ignored),
                 cmocka_unit_test(test_reaped_counts_under_a_tick),
                 cmocka_unit_test(test_reaped_counts_what_it_waited_for),
                 cmocka_unit_test(test_cpu_bound_then_idle_then_bound),
