@@ -100,6 +100,7 @@ static bool ignores_sigchld(int pid) {
 static uint64_t uncredited(struct pace_seen *e, uint64_t d) {
         uint64_t use = d < e->credit_ns ? d : e->credit_ns;
         e->credit_ns -= use;
+        e->absorbed_ns += use;
         return d - use;
 }
 
@@ -146,10 +147,14 @@ void pace_tally_end(struct pace_tally *t) {
         /* A child gone since the last look was counted while it lived; if
          * its parent waited for it, the same time is now, or will be by the
          * next look, in the parent's reaped time: the parent is credited
-         * with it for this look and the next. A parent that ignores
-         * SIGCHLD gets no credit (its children reach no reaped time), nor
-         * does the init (an orphan it reaps never reaches the count
-         * through a reaped time). */
+         * with what was counted for the child itself -- its own time and
+         * the growth of its reaped time that no credit took off -- for this
+         * look and the next. What a credit took off is not passed on: a
+         * chain of processes each having its children reaped without a wait
+         * would spend the same credit again at every level. A parent that
+         * ignores SIGCHLD gets no credit (its children reach no reaped
+         * time), nor does the init (an orphan it reaps never reaches the
+         * count through a reaped time). */
         for (unsigned i = 0; i < t->n; i++) {
                 struct pace_seen *c = &t->p[i];
                 if (c->seen || c->ppid <= 1)
@@ -158,7 +163,7 @@ void pace_tally_end(struct pace_tally *t) {
                         struct pace_seen *p = &t->p[j];
                         if (p->pid == c->ppid && p->seen) {
                                 if (!ignores_sigchld(p->pid)) {
-                                        p->credit_new_ns += c->own_ns + c->reaped_ns;
+                                        p->credit_new_ns += c->own_ns + c->reaped_ns - c->absorbed_ns;
                                 }
                                 break;
                         }

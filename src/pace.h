@@ -100,14 +100,16 @@ void pace_end(struct pace *p, uint64_t now_ms);
  * waited for by its parent between two looks reaches the count through
  * its parent's reaped time. A child a look saw alive is counted as seen,
  * and its parent, unless it ignores SIGCHLD, is credited with what was
- * counted for it: the growth of the parent's reaped time over this look
- * and the next takes the credit off first, so a child waited for counts
- * once. What a child reaped by no one used after the last look that saw
- * it is lost, and so is such a child born and gone between two looks;
- * a parent that has such children reaped for it without ignoring SIGCHLD
- * (SA_NOCLDWAIT) has their credit taken off its other children's time,
- * at most what was counted for them. Processes past PACE_TALLY_MAX at
- * once (NPROC is far lower) are counted once, when first seen. */
+ * counted for the child itself: the growth of the parent's reaped time
+ * over this look and the next takes the credit off first, so a child
+ * waited for counts once (a grandchild seen alive twice: a credit passes
+ * one level up, no further). What a child reaped by no one used after the
+ * last look that saw it is lost, and so is such a child born and gone
+ * between two looks; a parent that has such children reaped for it
+ * without ignoring SIGCHLD (SA_NOCLDWAIT) has their credit taken off its
+ * other children's time, at most what was counted for them. Processes
+ * past PACE_TALLY_MAX at once (NPROC is far lower) are counted whole at
+ * every look. */
 #define PACE_TALLY_MAX 1024
 struct pace_tally {
         uint64_t total_ns;
@@ -119,6 +121,7 @@ struct pace_tally {
                 uint64_t start; /* its start time tells a reused ID */
                 uint64_t own_ns, reaped_ns; /* the most seen of each */
                 uint64_t pending_ns; /* reaped time's growth in this look */
+                uint64_t absorbed_ns; /* of that growth, what credits took off */
                 uint64_t credit_ns, credit_new_ns; /* last look's, this look's */
         } p[PACE_TALLY_MAX];
 };

@@ -215,8 +215,11 @@ static void test_tally_counts_a_child_waited_for_once(void **state) {
 }
 
 /* Nested: a grandchild waited for by a child waited for by the program,
- * each seen alive once; each level's reaped time holds the level below. */
-static void test_tally_counts_nested_waits_once(void **state) {
+ * each seen alive once; each level's reaped time holds the level below.
+ * The child's credit is what was counted for the child itself, so the
+ * grandchild's seen 30 count twice (53 used, 83 counted): a credit passes
+ * one level up. */
+static void test_tally_counts_nested_waits_at_most_twice(void **state) {
         (void)state;
         static struct pace_tally t;
         t = (struct pace_tally){ 0 };
@@ -224,8 +227,27 @@ static void test_tally_counts_nested_waits_once(void **state) {
         assert_int_equal(t.total_ns, 45);
         /* The grandchild ends at 35, waited for by the child. */
         assert_int_equal(tally_look(&t, 2, (const uint64_t[][5]){ { P(2), 1, 100, 10, 0 }, { P(3), P(2), 150, 6, 35 } }), 51);
-        /* The child ends at 8, waited for by the program: 8 + 35. */
-        assert_int_equal(tally_look(&t, 1, (const uint64_t[][5]){ { P(2), 1, 100, 10, 43 } }), 53);
+        /* The child ends at 8, waited for by the program: 8 + 35, less
+         * the child's own 6 and its uncredited 5. */
+        assert_int_equal(tally_look(&t, 1, (const uint64_t[][5]){ { P(2), 1, 100, 10, 43 } }), 83);
+}
+
+/* A chain whose every parent has its child reaped without a wait (as
+ * SA_NOCLDWAIT does, which /proc does not show) and waits for others no
+ * look sees: the seen child's credit hides the others' time once, and is
+ * not spent again a level up. 100 used by the seen child, 100 by the
+ * others at each level: 310 used, 210 counted (110 if credits passed
+ * on). */
+static void test_tally_credit_is_not_spent_twice(void **state) {
+        (void)state;
+        static struct pace_tally t;
+        t = (struct pace_tally){ 0 };
+        tally_look(&t, 3, (const uint64_t[][5]){ { P(2), 1, 100, 10, 0 }, { P(3), P(2), 150, 0, 0 }, { P(4), P(3), 160, 100, 0 } });
+        assert_int_equal(t.total_ns, 110);
+        /* P(4) reaped without a wait; P(3) waited for 100 no look saw. */
+        assert_int_equal(tally_look(&t, 2, (const uint64_t[][5]){ { P(2), 1, 100, 10, 0 }, { P(3), P(2), 150, 0, 100 } }), 110);
+        /* P(3) reaped without a wait; the program waited for 100 no look saw. */
+        assert_int_equal(tally_look(&t, 1, (const uint64_t[][5]){ { P(2), 1, 100, 10, 100 } }), 210);
 }
 
 /* A credit lasts one look more, no longer: a child its parent never
@@ -434,7 +456,8 @@ int main(void) {
                 cmocka_unit_test(test_looks_on_a_jittered_clock),
                 cmocka_unit_test(test_tally_keeps_what_the_gone_used),
                 cmocka_unit_test(test_tally_counts_a_child_waited_for_once),
-                cmocka_unit_test(test_tally_counts_nested_waits_once),
+                cmocka_unit_test(test_tally_counts_nested_waits_at_most_twice),
+                cmocka_unit_test(test_tally_credit_is_not_spent_twice),
                 cmocka_unit_test(test_tally_credit_lasts_one_look_more),
                 cmocka_unit_test(test_tally_orphan_credits_no_one),
                 cmocka_unit_test(test_tally_no_credit_where_sigchld_is_ignored),
