@@ -2,9 +2,9 @@
 /* Pacing of one running execution (see pace.h). */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,9 +162,8 @@ void pace_tally_end(struct pace_tally *t) {
                 for (unsigned j = 0; j < t->n; j++) {
                         struct pace_seen *p = &t->p[j];
                         if (p->pid == c->ppid && p->seen) {
-                                if (!ignores_sigchld(p->pid)) {
+                                if (!ignores_sigchld(p->pid))
                                         p->credit_new_ns += c->own_ns + c->reaped_ns - c->absorbed_ns;
-                                }
                                 break;
                         }
                 }
