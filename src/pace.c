@@ -153,11 +153,11 @@ void pace_tally_end(struct pace_tally *t) {
          * chain of processes each having its children reaped without a wait
          * would spend the same credit again at every level. A parent that
          * ignores SIGCHLD gets no credit (its children reach no reaped
-         * time), nor does the init (an orphan it reaps never reaches the
-         * count through a reaped time). */
+         * time), nor does the init, which no look counts (an orphan it
+         * reaps never reaches the count through a reaped time). */
         for (unsigned i = 0; i < t->n; i++) {
                 struct pace_seen *c = &t->p[i];
-                if (c->seen || c->ppid <= 1)
+                if (c->seen)
                         continue;
                 for (unsigned j = 0; j < t->n; j++) {
                         struct pace_seen *p = &t->p[j];
