@@ -22,28 +22,18 @@
 #include <unistd.h>
 
 #include "apparmor.h"
+#include "fdio.h"
 #include "macro.h"
-
-static ssize_t read_small(const char *path, char *buf, size_t size) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return negative_errno();
-        ssize_t n = read(fd, buf, size - 1);
-        if (n < 0)
-                return negative_errno();
-        buf[n] = '\0';
-        return n;
-}
 
 bool apparmor_present(void) {
         char buf[512];
-        if (read_small("/sys/kernel/security/lsm", buf, sizeof buf) > 0) {
+        if (fd_read_small(AT_FDCWD, "/sys/kernel/security/lsm", buf, sizeof buf) > 0) {
                 for (char *save = NULL, *t = strtok_r(buf, ",\n", &save); t; t = strtok_r(NULL, ",\n", &save))
                         if (strcmp(t, "apparmor") == 0)
                                 return true;
                 return false;
         }
-        return read_small("/sys/module/apparmor/parameters/enabled", buf, sizeof buf) > 0 && buf[0] == 'Y';
+        return fd_read_small(AT_FDCWD, "/sys/module/apparmor/parameters/enabled", buf, sizeof buf) > 0 && buf[0] == 'Y';
 }
 
 bool apparmor_self_confined(void) {

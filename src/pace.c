@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "admit.h"
+#include "fdio.h"
 #include "macro.h"
 #include "pace.h"
 
@@ -53,13 +54,9 @@ struct usage {
 static int usage_of(int dfd, const char *name, int pid, struct usage *u) {
         char path[300], buf[1024];
         snprintf(path, sizeof path, "%s/stat", name);
-        _cleanup_close_ int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-                return negative_errno();
-        ssize_t n = read(fd, buf, sizeof buf - 1);
+        ssize_t n = fd_read_small(dfd, path, buf, sizeof buf);
         if (n <= 0)
-                return n < 0 ? negative_errno() : -EIO;
-        buf[n] = '\0';
+                return n < 0 ? (int)n : -EIO;
         /* The name may hold anything, ')' included: fields follow the last. */
         char *s = strrchr(buf, ')');
         long long cu, cs;
@@ -83,13 +80,8 @@ static int usage_of(int dfd, const char *name, int pid, struct usage *u) {
 static bool ignores_sigchld(int pid) {
         char path[32], buf[2048];
         snprintf(path, sizeof path, "/proc/%d/status", pid);
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
+        if (fd_read_small(AT_FDCWD, path, buf, sizeof buf) <= 0)
                 return false;
-        ssize_t n = read(fd, buf, sizeof buf - 1);
-        if (n <= 0)
-                return false;
-        buf[n] = '\0';
         const char *line = strstr(buf, "\nSigIgn:");
         unsigned long long mask;
         return line && sscanf(line, "\nSigIgn: %llx", &mask) == 1 && (mask & (1ull << (SIGCHLD - 1)));
